@@ -1,0 +1,1 @@
+//! lambdad-engine (to be written).

@@ -1,0 +1,13 @@
+//! lambdad's shared vocabulary: the Lambda domain and wire types, their
+//! validation, and the error codes every layer maps to AWS's exceptions.
+//!
+//! Nothing here does I/O: no tokio, no SQL, no HTTP. The CLI, the API, the
+//! engine and the store all depend on this crate and on nothing of each other
+//! through it.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod snapshot;
+
+pub use error::{AwsError, Code, ErrorCode};
+pub use snapshot::VersionSnapshot;

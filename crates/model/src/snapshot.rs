@@ -1,0 +1,47 @@
+//! [`VersionSnapshot`]: the resolved, immutable record of one function
+//! version that the engine runs (Spin's `LockedApp` idea).
+//!
+//! The API resolves a function name and qualifier through the store into a
+//! snapshot and hands it to the engine; the engine never reads the store.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to start an execution environment for one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSnapshot {
+    /// Function name, e.g. `my-fn`.
+    pub function_name: String,
+    /// Unqualified function ARN.
+    pub function_arn: String,
+    /// `$LATEST` or a published version number.
+    pub version: String,
+    /// Runtime identifier (`provided.al2023`, `python3.12`, ...).
+    pub runtime: String,
+    /// Handler string (`_HANDLER`), may be empty for custom runtimes.
+    pub handler: String,
+    /// MemorySize in MB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_secs: u32,
+    /// EphemeralStorage size in MB (the /tmp limit).
+    pub ephemeral_mb: u32,
+    /// User environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// base64(SHA-256) of the code zip.
+    pub code_sha256: String,
+    /// Directory holding the unpacked code, mounted read-only at /var/task.
+    pub code_dir: PathBuf,
+    /// Unpacked layer directories, in order, merged read-only into /opt.
+    pub layer_dirs: Vec<PathBuf>,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+    /// CloudWatch log group, `/aws/lambda/NAME` by default.
+    pub log_group: String,
+    /// `Text` or `JSON`.
+    pub log_format: String,
+    /// The function's RevisionId when the snapshot was taken; a change means a new environment.
+    pub revision_id: String,
+}

@@ -1,0 +1,1 @@
+//! lambdad-sandbox (to be written).

@@ -1,0 +1,1 @@
+//! lambdad-store (to be written).
