@@ -6,8 +6,11 @@
 //! through it.
 #![forbid(unsafe_code)]
 
+pub mod arn;
 pub mod error;
+pub mod function;
 pub mod snapshot;
+pub mod validate;
 
 pub use error::{AwsError, Code, ErrorCode};
 pub use snapshot::VersionSnapshot;

@@ -1,0 +1,413 @@
+//! Validation of user input with AWS's exact error types and messages.
+//!
+//! Every function returns an [`AwsError`] whose message is verbatim what AWS
+//! answers (texts recorded against AWS, see shared/docs/reference).
+
+use std::collections::BTreeMap;
+
+use crate::error::AwsError;
+
+/// Longest bare function name.
+pub const MAX_FUNCTION_NAME: usize = 64;
+/// Longest function name parameter when given as an ARN.
+pub const MAX_FUNCTION_ARN: usize = 140;
+/// The environment variables limit (bytes of the JSON AWS measures).
+pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
+
+/// The `FunctionName` pattern AWS reports in its ValidationException.
+pub const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+
+/// The `Role` pattern AWS reports in its ValidationException.
+pub const ROLE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+";
+
+/// Runtimes AWS accepts for new functions, in the order AWS lists them.
+pub const SUPPORTED_RUNTIMES: &[&str] = &[
+    "nodejs20.x",
+    "python3.14",
+    "provided.al2023",
+    "python3.12",
+    "python3.13",
+    "nodejs24.x",
+    "nodejs22.x",
+    "java25",
+    "python3.10",
+    "python3.11",
+    "java21",
+    "ruby3.3",
+    "ruby3.4",
+    "ruby3.2",
+    "python3.8",
+    "python3.9",
+    "java17",
+    "nodejs16.x",
+    "dotnet10",
+    "dotnet8",
+    "java11",
+    "dotnet6",
+    "nodejs18.x",
+    "provided.al2",
+    "java8.al2",
+];
+
+/// Runtimes AWS still knows but refuses for creating or updating functions.
+pub const DEPRECATED_RUNTIMES: &[&str] = &[
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "java8",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet5.0",
+    "go1.x",
+    "ruby2.5",
+    "ruby2.7",
+    "provided",
+];
+
+/// Environment variable names users may not set.
+pub const RESERVED_ENV_VARS: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+fn one_error(value: &str, member: &str, constraint: &str) -> String {
+    format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}")
+}
+
+fn name_chars_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Validates the name given to CreateFunction (a bare name, or an ARN that
+/// names this region and account).
+pub fn function_name_for_create(name: &str) -> Result<(), AwsError> {
+    let bare = name.rsplit(':').next().unwrap_or(name);
+    if name.contains(':') && !name.starts_with("arn:") && !name.contains(":function:") {
+        return Err(AwsError::validation(one_error(
+            name,
+            "functionName",
+            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
+        )));
+    }
+    if !name_chars_ok(bare) {
+        return Err(AwsError::validation(one_error(
+            name,
+            "functionName",
+            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
+        )));
+    }
+    if name.len() > MAX_FUNCTION_NAME && !name.starts_with("arn:") {
+        return Err(AwsError::invalid_parameter(one_error(
+            name,
+            "functionName",
+            "Member must have length less than or equal to 64",
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a `FunctionName` path/parameter value (name, partial or full ARN, optional qualifier).
+pub fn function_name_param(name: &str) -> Result<(), AwsError> {
+    if name.len() > MAX_FUNCTION_ARN {
+        return Err(AwsError::validation(one_error(
+            name,
+            "functionName",
+            "Member must have length less than or equal to 140",
+        )));
+    }
+    if crate::arn::parse_function_ref(name).is_none() {
+        return Err(AwsError::validation(one_error(
+            name,
+            "functionName",
+            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
+        )));
+    }
+    Ok(())
+}
+
+/// Validates an execution role ARN.
+pub fn role(role: &str) -> Result<(), AwsError> {
+    let ok = (|| {
+        let rest = role.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        if !(partition.starts_with("aws")
+            && partition[3..]
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-'))
+        {
+            return None;
+        }
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, rest) = rest.split_once(':')?;
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let rest = rest.strip_prefix("role")?;
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        (!rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b)))
+        .then_some(())
+    })()
+    .is_some();
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::validation(one_error(
+            role,
+            "role",
+            &format!("Member must satisfy regular expression pattern: {ROLE_PATTERN}"),
+        )))
+    }
+}
+
+/// Validates a runtime identifier.
+pub fn runtime(runtime: &str) -> Result<(), AwsError> {
+    if SUPPORTED_RUNTIMES.contains(&runtime) {
+        return Ok(());
+    }
+    if DEPRECATED_RUNTIMES.contains(&runtime) {
+        return Err(AwsError::invalid_parameter(format!(
+            "The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
+        )));
+    }
+    Err(AwsError::invalid_parameter(format!(
+        "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+        SUPPORTED_RUNTIMES.join(", ")
+    )))
+}
+
+/// Validates a handler string (≤128, no whitespace).
+pub fn handler(handler: &str) -> Result<(), AwsError> {
+    if handler.len() > 128 {
+        return Err(AwsError::validation(one_error(
+            handler,
+            "handler",
+            "Member must have length less than or equal to 128",
+        )));
+    }
+    if handler.is_empty() || handler.chars().any(char::is_whitespace) {
+        return Err(AwsError::validation(one_error(
+            handler,
+            "handler",
+            r"Member must satisfy regular expression pattern: [^\s]+",
+        )));
+    }
+    Ok(())
+}
+
+/// Validates MemorySize (128–10240 MB).
+pub fn memory_size(mb: i64) -> Result<u32, AwsError> {
+    range(mb, 128, 10240, "memorySize")
+}
+
+/// Validates Timeout (1–900 s).
+pub fn timeout(secs: i64) -> Result<u32, AwsError> {
+    range(secs, 1, 900, "timeout")
+}
+
+/// Validates EphemeralStorage.Size (512–10240 MB).
+pub fn ephemeral_storage(mb: i64) -> Result<u32, AwsError> {
+    range(mb, 512, 10240, "ephemeralStorage.size")
+}
+
+fn range(value: i64, min: i64, max: i64, member: &str) -> Result<u32, AwsError> {
+    if value < min {
+        return Err(AwsError::validation(one_error(
+            &value.to_string(),
+            member,
+            &format!("Member must have value greater than or equal to {min}"),
+        )));
+    }
+    if value > max {
+        return Err(AwsError::validation(one_error(
+            &value.to_string(),
+            member,
+            &format!("Member must have value less than or equal to {max}"),
+        )));
+    }
+    u32::try_from(value).map_err(|_| AwsError::invalid_parameter("value out of range"))
+}
+
+/// Validates Description (≤256 characters).
+pub fn description(text: &str) -> Result<(), AwsError> {
+    if text.chars().count() > 256 {
+        return Err(AwsError::validation(one_error(
+            text,
+            "description",
+            "Member must have length less than or equal to 256",
+        )));
+    }
+    Ok(())
+}
+
+/// Validates Architectures (exactly one of `x86_64`, `arm64`).
+pub fn architectures(arch: &[String]) -> Result<String, AwsError> {
+    let listed = format!("[{}]", arch.join(", "));
+    if arch.len() != 1 {
+        return Err(AwsError::validation(one_error(
+            &listed,
+            "architectures",
+            "Member must have length less than or equal to 1",
+        )));
+    }
+    match arch[0].as_str() {
+        a @ ("x86_64" | "arm64") => Ok(a.to_owned()),
+        _ => Err(AwsError::validation(one_error(
+            &listed,
+            "architectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+        ))),
+    }
+}
+
+/// Validates environment variables: names, reserved keys, and the 4 KB limit
+/// measured on the JSON serialisation as AWS does.
+pub fn environment(vars: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV_VARS.contains(k))
+        .collect();
+    if !reserved.is_empty() {
+        return Err(AwsError::invalid_parameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+            reserved.join(", ")
+        )));
+    }
+    for key in vars.keys() {
+        let mut chars = key.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        if !first_ok || key.len() < 2 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+            )));
+        }
+    }
+    let measured = serde_json::to_string(vars).unwrap_or_default();
+    if measured.len() > MAX_ENVIRONMENT_BYTES {
+        return Err(AwsError::invalid_parameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a LoggingConfig request and fills AWS's defaults.
+pub fn logging_format(format: &str) -> Result<(), AwsError> {
+    match format {
+        "Text" | "JSON" => Ok(()),
+        other => Err(AwsError::validation(one_error(
+            other,
+            "loggingConfig.logFormat",
+            "Member must satisfy enum value set: [JSON, Text]",
+        ))),
+    }
+}
+
+/// Validates a tag map (≤50 tags, key 1–128 chars, value ≤256 chars).
+pub fn tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), AwsError> {
+    if tags.is_empty() {
+        return Err(AwsError::invalid_parameter(
+            "An error occurred and the request cannot be processed.",
+        ));
+    }
+    if tags.len() + existing > 50 {
+        return Err(AwsError::invalid_parameter(
+            "Number of tags exceeds resource tag limit.",
+        ));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(AwsError::invalid_parameter(
+                "An error occurred and the request cannot be processed.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Code;
+
+    #[test]
+    fn names() {
+        assert!(function_name_for_create("my-fn_1").is_ok());
+        let long = "a".repeat(65);
+        let err = function_name_for_create(&long).unwrap_err();
+        assert_eq!(err.code, Code::InvalidParameterValue);
+        assert!(err.message.ends_with("Member must have length less than or equal to 64"));
+        let err = function_name_for_create("bad name!").unwrap_err();
+        assert_eq!(err.code, Code::Validation);
+    }
+
+    #[test]
+    fn roles() {
+        assert!(role("arn:aws:iam::123456789012:role/lambda-role").is_ok());
+        assert!(role("arn:aws:iam::123456789012:role/path/to/r").is_ok());
+        let err = role("r1").unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: {ROLE_PATTERN}")
+        );
+    }
+
+    #[test]
+    fn runtimes() {
+        assert!(runtime("provided.al2023").is_ok());
+        assert!(runtime("python3.7").unwrap_err().message.starts_with("The runtime parameter of python3.7"));
+        assert!(runtime("cobol").unwrap_err().message.starts_with("Value cobol at 'runtime'"));
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(memory_size(128).unwrap(), 128);
+        assert!(memory_size(127).is_err());
+        assert!(memory_size(10241).is_err());
+        assert!(timeout(0).is_err());
+        assert!(timeout(901).is_err());
+        assert!(ephemeral_storage(511).is_err());
+    }
+
+    #[test]
+    fn environments() {
+        let mut vars = BTreeMap::new();
+        vars.insert("AWS_REGION".to_owned(), "x".to_owned());
+        assert!(environment(&vars).unwrap_err().message.ends_with("Reserved keys used in this request: AWS_REGION"));
+        let mut big = BTreeMap::new();
+        big.insert("LARGE_VAR".to_owned(), "x".repeat(4096));
+        assert!(environment(&big).unwrap_err().message.contains("exceeded the 4KB limit. String measured: {\"LARGE_VAR\":\"xxx"));
+    }
+}
