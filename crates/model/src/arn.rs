@@ -33,18 +33,20 @@ fn valid_qualifier(q: &str) -> bool {
 pub fn parse_function_ref(input: &str) -> Option<FunctionRef> {
     let parts: Vec<&str> = input.split(':').collect();
     let (region, account, rest): (Option<&str>, Option<&str>, &[&str]) = match parts.as_slice() {
-        ["arn", partition, "lambda", region, account, "function", rest @ ..]
-            if partition.starts_with("aws") =>
-        {
-            (Some(region), Some(account), rest)
-        }
+        [
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            rest @ ..,
+        ] if partition.starts_with("aws") => (Some(region), Some(account), rest),
         [account, "function", rest @ ..] => (None, Some(account), rest),
         rest => (None, None, rest),
     };
-    if let Some(acct) = account {
-        if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+    if account.is_some_and(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
     }
     let (name, qualifier) = match rest {
         [name] => (*name, None),

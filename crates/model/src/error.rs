@@ -87,7 +87,11 @@ pub struct AwsError {
 impl AwsError {
     /// An error with the given code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), extra: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
     }
 
     /// Adds an extra top-level JSON field (e.g. `Reason` on TooManyRequestsException).

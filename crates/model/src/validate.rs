@@ -97,7 +97,9 @@ pub const RESERVED_ENV_VARS: &[&str] = &[
 ];
 
 fn one_error(value: &str, member: &str, constraint: &str) -> String {
-    format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}")
+    format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+    )
 }
 
 fn name_chars_ok(name: &str) -> bool {
@@ -309,9 +311,9 @@ pub fn environment(vars: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let mut chars = key.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         if !first_ok || key.len() < 2 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(AwsError::validation(format!(
-                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
-            )));
+            return Err(AwsError::validation(
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
+            ));
         }
     }
     let measured = serde_json::to_string(vars).unwrap_or_default();
@@ -368,7 +370,10 @@ mod tests {
         let long = "a".repeat(65);
         let err = function_name_for_create(&long).unwrap_err();
         assert_eq!(err.code, Code::InvalidParameterValue);
-        assert!(err.message.ends_with("Member must have length less than or equal to 64"));
+        assert!(
+            err.message
+                .ends_with("Member must have length less than or equal to 64")
+        );
         let err = function_name_for_create("bad name!").unwrap_err();
         assert_eq!(err.code, Code::Validation);
     }
@@ -380,15 +385,27 @@ mod tests {
         let err = role("r1").unwrap_err();
         assert_eq!(
             err.message,
-            format!("1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: {ROLE_PATTERN}")
+            format!(
+                "1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: {ROLE_PATTERN}"
+            )
         );
     }
 
     #[test]
     fn runtimes() {
         assert!(runtime("provided.al2023").is_ok());
-        assert!(runtime("python3.7").unwrap_err().message.starts_with("The runtime parameter of python3.7"));
-        assert!(runtime("cobol").unwrap_err().message.starts_with("Value cobol at 'runtime'"));
+        assert!(
+            runtime("python3.7")
+                .unwrap_err()
+                .message
+                .starts_with("The runtime parameter of python3.7")
+        );
+        assert!(
+            runtime("cobol")
+                .unwrap_err()
+                .message
+                .starts_with("Value cobol at 'runtime'")
+        );
     }
 
     #[test]
@@ -405,9 +422,19 @@ mod tests {
     fn environments() {
         let mut vars = BTreeMap::new();
         vars.insert("AWS_REGION".to_owned(), "x".to_owned());
-        assert!(environment(&vars).unwrap_err().message.ends_with("Reserved keys used in this request: AWS_REGION"));
+        assert!(
+            environment(&vars)
+                .unwrap_err()
+                .message
+                .ends_with("Reserved keys used in this request: AWS_REGION")
+        );
         let mut big = BTreeMap::new();
         big.insert("LARGE_VAR".to_owned(), "x".repeat(4096));
-        assert!(environment(&big).unwrap_err().message.contains("exceeded the 4KB limit. String measured: {\"LARGE_VAR\":\"xxx"));
+        assert!(
+            environment(&big)
+                .unwrap_err()
+                .message
+                .contains("exceeded the 4KB limit. String measured: {\"LARGE_VAR\":\"xxx")
+        );
     }
 }

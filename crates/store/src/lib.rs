@@ -1,1 +1,100 @@
-//! lambdad-store (to be written).
+//! lambdad's metadata store and code blobs.
+//!
+//! [`Store`] is the backend-neutral interface every caller uses: it is
+//! synchronous and object-safe (`Arc<dyn Store>`); async callers run it on
+//! tokio's blocking pool. [`SqliteStore`] is the embedded default (WAL mode,
+//! `synchronous=FULL`: a committed change survives a crash). A PostgreSQL
+//! backend implements the same trait; callers do not change.
+//!
+//! Function code lives beside it in [`CodeStore`], content-addressed by
+//! SHA-256.
+#![forbid(unsafe_code)]
+
+pub mod code;
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use lambdad_model::function::FunctionConfiguration;
+use lambdad_model::{Code, ErrorCode};
+
+pub use code::{CodeError, CodeInfo, CodeStore};
+pub use sqlite::SqliteStore;
+
+/// One function as stored: its `$LATEST` configuration, tags and code key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRecord {
+    /// The `$LATEST` configuration as the API reports it.
+    pub config: FunctionConfiguration,
+    /// Resource tags.
+    pub tags: BTreeMap<String, String>,
+    /// hex(SHA-256) of the code archive (the [`CodeStore`] key).
+    pub code_hex: String,
+}
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record with that key exists already.
+    #[error("{kind} already exists: {id}")]
+    AlreadyExists {
+        /// Kind of record.
+        kind: &'static str,
+        /// Its key.
+        id: String,
+    },
+    /// A compare-and-set lost: the record changed since it was read.
+    #[error("{kind} {id} changed concurrently")]
+    RevisionMismatch {
+        /// Kind of record.
+        kind: &'static str,
+        /// Its key.
+        id: String,
+    },
+    /// The database failed.
+    #[error("metadata store error: {0}")]
+    Backend(#[from] rusqlite::Error),
+    /// A stored document could not be decoded.
+    #[error("corrupt record in metadata store: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+impl ErrorCode for StoreError {
+    fn error_code(&self) -> Code {
+        match self {
+            StoreError::AlreadyExists { .. } => Code::ResourceConflict,
+            StoreError::RevisionMismatch { .. } => Code::PreconditionFailed,
+            StoreError::Backend(_) | StoreError::Corrupt(_) => Code::Service,
+        }
+    }
+}
+
+/// The metadata store interface.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Inserts a new function; `AlreadyExists` when the name is taken.
+    fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError>;
+    /// Reads a function by name.
+    fn get_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError>;
+    /// Replaces a function whose current RevisionId is `expected_revision`;
+    /// `RevisionMismatch` when it changed meanwhile (or vanished).
+    fn update_function(
+        &self,
+        record: &FunctionRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes a function; false when it did not exist.
+    fn delete_function(&self, name: &str) -> Result<bool, StoreError>;
+    /// Functions ordered by name, strictly after `after`, at most `limit`.
+    fn list_functions(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FunctionRecord>, StoreError>;
+    /// Number of functions and the sum of their code sizes.
+    fn usage(&self) -> Result<(u64, u64), StoreError>;
+    /// Whether any function still uses the code archive `code_hex`.
+    fn code_in_use(&self, code_hex: &str) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod conformance;

@@ -1,0 +1,104 @@
+//! The behaviour every [`Store`] backend must show; run against each backend.
+
+use std::collections::BTreeMap;
+
+use lambdad_model::function::*;
+
+use crate::{FunctionRecord, SqliteStore, Store, StoreError};
+
+fn record(name: &str, revision: &str) -> FunctionRecord {
+    FunctionRecord {
+        config: FunctionConfiguration {
+            function_name: name.to_owned(),
+            function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{name}"),
+            runtime: Some("provided.al2023".to_owned()),
+            role: "arn:aws:iam::000000000000:role/r".to_owned(),
+            handler: Some("bootstrap".to_owned()),
+            code_size: 10,
+            code_sha256: "x".to_owned(),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            last_modified: "2026-01-01T00:00:00.000+0000".to_owned(),
+            version: "$LATEST".to_owned(),
+            revision_id: revision.to_owned(),
+            environment: None,
+            tracing_config: TracingConfig {
+                mode: "PassThrough".to_owned(),
+            },
+            package_type: "Zip".to_owned(),
+            architectures: vec!["x86_64".to_owned()],
+            ephemeral_storage: EphemeralStorage { size: 512 },
+            snap_start: SnapStartResponse {
+                apply_on: "None".to_owned(),
+                optimization_status: "Off".to_owned(),
+            },
+            logging_config: LoggingConfig::default(),
+            layers: None,
+            dead_letter_config: None,
+            kms_key_arn: None,
+            state: Some("Active".to_owned()),
+            state_reason: None,
+            state_reason_code: None,
+            last_update_status: Some("Successful".to_owned()),
+            last_update_status_reason: None,
+            last_update_status_reason_code: None,
+        },
+        tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+        code_hex: format!("hex-{name}"),
+    }
+}
+
+fn suite(store: &dyn Store) {
+    store.create_function(&record("b", "r1")).unwrap();
+    store.create_function(&record("a", "r1")).unwrap();
+    assert!(matches!(
+        store.create_function(&record("a", "r2")),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(store.get_function("a").unwrap().unwrap(), record("a", "r1"));
+    assert!(store.get_function("zz").unwrap().is_none());
+
+    let names = |v: Vec<FunctionRecord>| {
+        v.into_iter()
+            .map(|r| r.config.function_name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(store.list_functions(None, 10).unwrap()), ["a", "b"]);
+    assert_eq!(names(store.list_functions(None, 1).unwrap()), ["a"]);
+    assert_eq!(names(store.list_functions(Some("a"), 10).unwrap()), ["b"]);
+
+    let updated = record("a", "r2");
+    assert!(matches!(
+        store.update_function(&updated, "stale"),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    store.update_function(&updated, "r1").unwrap();
+    assert_eq!(
+        store.get_function("a").unwrap().unwrap().config.revision_id,
+        "r2"
+    );
+
+    assert_eq!(store.usage().unwrap(), (2, 20));
+    assert!(store.code_in_use("hex-a").unwrap());
+    assert!(store.delete_function("a").unwrap());
+    assert!(!store.delete_function("a").unwrap());
+    assert!(!store.code_in_use("hex-a").unwrap());
+}
+
+#[test]
+fn sqlite_in_memory() {
+    suite(&SqliteStore::in_memory().unwrap());
+}
+
+#[test]
+fn sqlite_on_disk_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    suite(&SqliteStore::open(&path).unwrap());
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened.get_function("b").unwrap().unwrap(),
+        record("b", "r1")
+    );
+}
