@@ -1,0 +1,108 @@
+//! Request context (request id, SigV4 credential scope), body limits, and
+//! the answer to unknown operations.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use lambdad_model::Code;
+
+use super::error::ApiError;
+
+/// What every handler may need to know about the request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The id reported as `x-amzn-RequestId`.
+    pub request_id: String,
+    /// The region of the SigV4 credential scope, when the request was signed.
+    pub region: Option<String>,
+    /// The access key id of the SigV4 credential (verification comes later).
+    pub access_key: Option<String>,
+}
+
+/// Parses `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+/// Signatures are not verified yet: any credentials are accepted.
+pub fn credential_scope(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return (None, None);
+    };
+    let Some(cred) = auth
+        .split([' ', ','])
+        .find_map(|part| part.trim().strip_prefix("Credential="))
+    else {
+        return (None, None);
+    };
+    let mut parts = cred.split('/');
+    let key = parts.next().map(str::to_owned);
+    let region = parts.nth(1).filter(|r| !r.is_empty()).map(str::to_owned);
+    (key, region)
+}
+
+/// Attaches a [`RequestContext`] and echoes the request id on the response.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let (access_key, region) = credential_scope(req.headers());
+    let request_id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+        region,
+        access_key,
+    });
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key("x-amzn-RequestId") {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-amzn-RequestId", v);
+        }
+    }
+    resp
+}
+
+/// Reads a body of at most `limit` bytes; beyond it, AWS's 413 for `operation`.
+pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            Code::RequestEntityTooLarge,
+            format!("Request must be smaller than {limit} bytes for the {operation} operation"),
+        )
+    })
+}
+
+/// Parses a JSON request body into `T`, with AWS's error for malformed input.
+pub fn parse_json<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            Code::InvalidRequestContent,
+            format!("Could not parse request body into json: {e}"),
+        )
+    })
+}
+
+/// Any path or method the API does not serve.
+pub async fn unknown_operation(req: Request) -> ApiError {
+    ApiError::new(
+        Code::UnknownOperation,
+        format!("No operation matches {} {}", req.method(), req.uri().path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_is_parsed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"),
+        );
+        assert_eq!(
+            credential_scope(&h),
+            (Some("AKIDEXAMPLE".into()), Some("eu-west-1".into()))
+        );
+        assert_eq!(credential_scope(&HeaderMap::new()), (None, None));
+    }
+}

@@ -1,0 +1,79 @@
+//! The Lambda control-plane HTTP API, on AWS's exact paths.
+//!
+//! Handlers are thin: they extract path, query, headers and body, call the
+//! service layer with plain arguments, and render the answer or an
+//! [`error::ApiError`]. Every response carries `x-amzn-RequestId`.
+
+pub mod error;
+mod functions;
+mod middleware;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+
+use crate::config::Config;
+use crate::service::functions::Functions;
+
+pub use middleware::RequestContext;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The resolved configuration.
+    pub config: Arc<Config>,
+    /// The functions service.
+    pub functions: Functions,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/2015-03-31/functions",
+            post(functions::create).get(functions::list),
+        )
+        .route("/2015-03-31/functions/", get(functions::list))
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(functions::get).delete(functions::delete),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(functions::list_versions),
+        )
+        .route(
+            "/2020-06-30/functions/{name}/code-signing-config",
+            get(functions::get_code_signing_config),
+        )
+        .route(
+            "/2017-03-31/tags/{arn}",
+            get(functions::list_tags)
+                .post(functions::tag)
+                .delete(functions::untag),
+        )
+        .route(
+            "/2016-08-19/account-settings",
+            get(functions::account_settings),
+        )
+        .route(
+            "/2016-08-19/account-settings/",
+            get(functions::account_settings),
+        )
+        .route("/_lambdad/code/{file}", get(functions::download_code))
+        .fallback(middleware::unknown_operation)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}

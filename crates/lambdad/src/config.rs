@@ -1,0 +1,234 @@
+//! Server configuration: one struct fed, in order of precedence, by command
+//! line flags, `LAMBDAD_*` environment variables, an optional `lambdad.toml`
+//! and defaults. Unknown keys in the file, and unknown `LAMBDAD_*` variables,
+//! are errors.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Which sandbox backend runs execution environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxChoice {
+    /// Namespaces and cgroups when the host permits them, else the process backend (with a warning).
+    Auto,
+    /// Namespaces and cgroups, or fail.
+    Namespace,
+    /// Plain processes without isolation (development only).
+    Process,
+}
+
+/// `lambdad serve` flags. Every flag is optional here so that the file and
+/// defaults can fill what the command line and environment leave out.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:9001].
+    #[arg(long, env = "LAMBDAD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for all state [default: ./.lambdad].
+    #[arg(long, env = "LAMBDAD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Region reported in ARNs when a request names none [default: us-east-1].
+    #[arg(long, env = "LAMBDAD_REGION")]
+    pub region: Option<String>,
+    /// Account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "LAMBDAD_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Sandbox backend [default: auto].
+    #[arg(long, env = "LAMBDAD_SANDBOX", value_enum)]
+    pub sandbox: Option<SandboxChoice>,
+    /// How long an idle execution environment is kept warm, e.g. `10m` [default: 10m].
+    #[arg(long, env = "LAMBDAD_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Configuration file [default: ./lambdad.toml when present].
+    #[arg(long, env = "LAMBDAD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Keys accepted in `lambdad.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    sandbox: Option<SandboxChoice>,
+    #[serde(default, with = "humantime_serde_opt")]
+    idle_timeout: Option<Duration>,
+}
+
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// The `LAMBDAD_*` variables lambdad reads; any other is a mistake worth reporting.
+const KNOWN_ENV: &[&str] = &[
+    "LAMBDAD_LISTEN",
+    "LAMBDAD_DATA_DIR",
+    "LAMBDAD_REGION",
+    "LAMBDAD_ACCOUNT_ID",
+    "LAMBDAD_SANDBOX",
+    "LAMBDAD_IDLE_TIMEOUT",
+    "LAMBDAD_CONFIG",
+    "LAMBDAD_LOG",
+];
+
+/// The resolved server configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// State directory.
+    pub data_dir: PathBuf,
+    /// Default region.
+    pub region: String,
+    /// Account id.
+    pub account_id: String,
+    /// Sandbox backend choice.
+    pub sandbox: SandboxChoice,
+    /// Idle environment lifetime.
+    pub idle_timeout: Duration,
+}
+
+impl Config {
+    /// Resolves flags (already merged with the environment by clap), the file and defaults.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        check_env(std::env::vars().map(|(k, _)| k))?;
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("lambdad.toml").is_file() => read_file(Path::new("lambdad.toml"))?,
+            None => FileConfig::default(),
+        };
+        let region = args
+            .region
+            .clone()
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".into());
+        let account_id = args
+            .account_id
+            .clone()
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account id must be 12 digits, got {account_id:?}");
+        }
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("invalid region {region:?}");
+        }
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(([127, 0, 0, 1], 9001).into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| ".lambdad".into()),
+            region,
+            account_id,
+            sandbox: args.sandbox.or(file.sandbox).unwrap_or(SandboxChoice::Auto),
+            idle_timeout: args
+                .idle_timeout
+                .or(file.idle_timeout)
+                .unwrap_or(Duration::from_secs(600)),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+fn check_env(keys: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    for key in keys {
+        if key.starts_with("LAMBDAD_") && !KNOWN_ENV.contains(&key.as_str()) {
+            bail!(
+                "unknown environment variable {key} (known: {})",
+                KNOWN_ENV.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.data_dir, PathBuf::from(".lambdad"));
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.account_id, "000000000000");
+        assert_eq!(c.sandbox, SandboxChoice::Auto);
+    }
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lambdad.toml");
+        std::fs::write(
+            &path,
+            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:7000\"\nidle_timeout = \"30s\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            region: Some("ap-south-1".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.region, "ap-south-1");
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.idle_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lambdad.toml");
+        std::fs::write(&path, "regoin = \"eu-west-1\"\n").unwrap();
+        let err = Config::resolve(&ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `regoin`"),
+            "{err:#}"
+        );
+        assert!(check_env(["LAMBDAD_LISTN".to_owned()].into_iter()).is_err());
+        assert!(check_env(["LAMBDAD_LISTEN".to_owned(), "HOME".to_owned()].into_iter()).is_ok());
+    }
+
+    #[test]
+    fn bad_account_is_refused() {
+        let args = ServeArgs {
+            account_id: Some("12".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! The composition root: opens the store, builds the services and the API,
+//! serves until SIGINT or SIGTERM, then shuts down cleanly.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use lambdad_store::{CodeStore, SqliteStore, Store};
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::service::functions::Functions;
+
+/// Runs the server until a shutdown signal arrives.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let data_dir = config.data_dir.canonicalize()?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
+    );
+    let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
+    let functions = Functions::new(
+        store,
+        code,
+        config.region.clone(),
+        config.account_id.clone(),
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        functions,
+    };
+    let app = api::router(state);
+    tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("lambdad stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot listen for SIGTERM.");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("Shutdown signal received.");
+}

@@ -1,0 +1,3 @@
+//! The service layer: business rules behind the API, called with plain arguments.
+
+pub mod functions;
