@@ -49,10 +49,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         access_key,
     });
     let mut resp = next.run(req).await;
-    if !resp.headers().contains_key("x-amzn-RequestId") {
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-amzn-RequestId", v);
-        }
+    if !resp.headers().contains_key("x-amzn-RequestId")
+        && let Ok(v) = HeaderValue::from_str(&request_id)
+    {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     resp
 }

@@ -119,18 +119,14 @@ impl Functions {
         validate::function_name_param(name).map_err(ApiError)?;
         let r = parse_function_ref(name)
             .ok_or_else(|| ApiError::new(Code::Validation, "invalid function name"))?;
-        if let Some(acct) = &r.account {
-            if acct != &self.account {
-                return Err(ApiError::new(Code::AccessDenied, ""));
-            }
+        if r.account.as_ref().is_some_and(|a| a != &self.account) {
+            return Err(ApiError::new(Code::AccessDenied, ""));
         }
-        if let Some(rr) = &r.region {
-            if rr != region {
-                return Err(ApiError::new(
-                    Code::ResourceNotFound,
-                    format!("Functions from '{rr}' are not reachable in this region ('{region}')"),
-                ));
-            }
+        if let Some(rr) = r.region.as_ref().filter(|rr| rr.as_str() != region) {
+            return Err(ApiError::new(
+                Code::ResourceNotFound,
+                format!("Functions from '{rr}' are not reachable in this region ('{region}')"),
+            ));
         }
         Ok(r)
     }

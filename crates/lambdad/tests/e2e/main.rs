@@ -1,0 +1,6 @@
+//! lambdad's end-to-end tests: ONE test binary (faster linking) that drives
+//! the real `lambdad` binary through real clients.
+
+mod common;
+mod errors;
+mod functions;
