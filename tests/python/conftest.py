@@ -1,0 +1,160 @@
+"""Fixtures: the real lambdad binary on a free port, boto3 and the aws CLI pointed at it."""
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+BIN = Path(os.environ.get("LAMBDAD_BIN", TARGET / "lambdad"))
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, extra=()):
+        self.port = _free_port()
+        self.tmp = tempfile.TemporaryDirectory(prefix="lambdad-py-")
+        self.data_dir = Path(self.tmp.name) / "data"
+        self.log_path = Path(self.tmp.name) / "server.log"
+        self.extra = list(extra)
+        self.proc = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        assert BIN.exists(), f"{BIN} is missing: run `cargo build --workspace --bins` (scripts/test does)"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBDAD_")}
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *self.extra],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log_path, "ab"),
+            env=env,
+        )
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lambdad exited: {self.log()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"lambdad did not become healthy: {self.log()}")
+
+    def stop(self):
+        """SIGTERM, and the exit code (0 means a clean shutdown)."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def log(self):
+        try:
+            return self.log_path.read_text()
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    s.start()
+    yield s
+    code = s.stop()
+    assert code == 0, f"lambdad did not shut down cleanly (exit {code}): {s.log()[-2000:]}"
+    s.tmp.cleanup()
+
+
+def make_client(endpoint, service="lambda"):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )
+
+
+@pytest.fixture(scope="module")
+def lam(server):
+    return make_client(server.endpoint)
+
+
+def zip_bytes(files):
+    """files: {name: (bytes|str, mode)}"""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, (data, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def tiny_zip():
+    return zip_bytes({"bootstrap": ("#!/bin/sh\necho hi\n", 0o755)})
+
+
+def fixture_zip(binary):
+    """A zip whose `bootstrap` is a fixture function built with lambda_runtime."""
+    path = TARGET / binary
+    assert path.exists(), f"{path} is missing: run `cargo build --workspace --bins`"
+    return zip_bytes({"bootstrap": (path.read_bytes(), 0o755)})
+
+
+def aws(server, *args, check=True):
+    """Runs the real aws CLI from the venv; returns (exit code, parsed stdout or text, stderr)."""
+    env = dict(os.environ)
+    env.update(AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret", AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+    proc = subprocess.run(
+        [str(VENV_BIN / "aws"), "--endpoint-url", server.endpoint, "--output", "json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    out = proc.stdout
+    try:
+        out = json.loads(out) if out.strip() else None
+    except json.JSONDecodeError:
+        pass
+    return proc.returncode, out, proc.stderr
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
