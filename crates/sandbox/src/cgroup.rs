@@ -1,0 +1,332 @@
+//! One cgroup per environment, on cgroup v2 when its controllers are enabled
+//! and on the v1 hierarchies (memory, cpu, pids, freezer) otherwise. Where v2
+//! is mounted without controllers (hybrid hosts), its `cgroup.freeze` is
+//! still used for freezing: it costs ~20 µs against ~2 ms for the v1 freezer.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::SandboxError;
+use crate::spec::Limits;
+
+const ROOT: &str = "/sys/fs/cgroup";
+const PARENT: &str = "lambdad";
+
+fn err(path: &Path) -> impl FnOnce(io::Error) -> SandboxError + '_ {
+    move |source| SandboxError::Cgroup {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<(), SandboxError> {
+    fs::write(path, value).map_err(err(path))
+}
+
+/// The cgroup layout this host offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// Unified hierarchy at this mount with memory, pids and cpu enabled.
+    V2(PathBuf),
+    /// v1 controllers, plus a controller-less v2 mount usable for freezing.
+    V1 {
+        /// v2 mount (for `cgroup.freeze`), when present.
+        unified: Option<PathBuf>,
+    },
+}
+
+impl Layout {
+    /// Detects the layout from the mounts under /sys/fs/cgroup.
+    pub fn detect() -> Result<Self, SandboxError> {
+        let root = Path::new(ROOT);
+        let v2_controllers = |p: &Path| {
+            fs::read_to_string(p.join("cgroup.controllers"))
+                .map(|c| {
+                    ["memory", "pids", "cpu"]
+                        .iter()
+                        .all(|w| c.split_whitespace().any(|x| x == *w))
+                })
+                .unwrap_or(false)
+        };
+        if v2_controllers(root) {
+            return Ok(Layout::V2(root.to_owned()));
+        }
+        let unified = root.join("unified");
+        if v2_controllers(&unified) {
+            return Ok(Layout::V2(unified));
+        }
+        for c in ["memory", "pids", "cpu"] {
+            if !root.join(c).join("cgroup.procs").exists() {
+                return Err(SandboxError::Unavailable(format!(
+                    "no cgroup v2 with memory/pids/cpu and no cgroup v1 {c} controller under {ROOT}"
+                )));
+            }
+        }
+        let unified = unified
+            .join("cgroup.procs")
+            .exists()
+            .then_some(unified)
+            .or_else(|| root.join("cgroup.procs").exists().then(|| root.to_owned()));
+        Ok(Layout::V1 { unified })
+    }
+
+    /// Directories of environment `id` of server instance `instance`, one per hierarchy used.
+    fn dirs(&self, instance: &str, id: &str) -> Vec<PathBuf> {
+        match self {
+            Layout::V2(root) => vec![root.join(PARENT).join(instance).join(id)],
+            Layout::V1 { unified } => {
+                let mut v: Vec<PathBuf> = ["memory", "pids", "cpu", "freezer"]
+                    .iter()
+                    .map(|c| Path::new(ROOT).join(c).join(PARENT).join(instance).join(id))
+                    .filter(|p| p.ancestors().nth(3).is_some_and(Path::exists))
+                    .collect();
+                if let Some(u) = unified {
+                    v.push(u.join(PARENT).join(instance).join(id));
+                }
+                v
+            }
+        }
+    }
+
+    /// Creates the parent cgroups of `instance` and removes its environments
+    /// left by a crash (other instances on the same host are left alone).
+    pub fn prepare(&self, instance: &str) -> Result<(), SandboxError> {
+        if let Layout::V2(root) = self {
+            let _ = fs::write(root.join("cgroup.subtree_control"), "+memory +pids +cpu");
+        }
+        for dir in self.dirs(instance, "x") {
+            let parent = dir.parent().expect("a cgroup dir has a parent");
+            fs::create_dir_all(parent).map_err(err(parent))?;
+            if let Layout::V2(_) = self {
+                for p in [parent.parent().expect("lambdad/"), parent] {
+                    let _ = fs::write(p.join("cgroup.subtree_control"), "+memory +pids +cpu");
+                }
+            }
+            for stale in fs::read_dir(parent).map_err(err(parent))?.flatten() {
+                if stale.file_type().is_ok_and(|t| t.is_dir()) {
+                    let cg = Cgroup {
+                        dirs: vec![stale.path()],
+                        layout: self.clone(),
+                    };
+                    cg.kill_all();
+                    cg.remove();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the cgroup of environment `id` with `limits`.
+    pub fn create(
+        &self,
+        instance: &str,
+        id: &str,
+        limits: &Limits,
+    ) -> Result<Cgroup, SandboxError> {
+        let cg = Cgroup {
+            dirs: self.dirs(instance, id),
+            layout: self.clone(),
+        };
+        for dir in &cg.dirs {
+            fs::create_dir_all(dir).map_err(err(dir))?;
+        }
+        let result = cg.apply(limits);
+        if result.is_err() {
+            cg.remove();
+        }
+        result.map(|()| cg)
+    }
+}
+
+/// The cgroup(s) of one environment.
+#[derive(Debug)]
+pub struct Cgroup {
+    dirs: Vec<PathBuf>,
+    layout: Layout,
+}
+
+impl Cgroup {
+    fn dir_of(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| {
+                d.ancestors()
+                    .nth(3)
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == controller)
+            })
+            .map(PathBuf::as_path)
+    }
+
+    fn unified(&self) -> Option<&Path> {
+        match &self.layout {
+            Layout::V2(_) => self.dirs.first().map(PathBuf::as_path),
+            Layout::V1 { unified: Some(_) } => self.dirs.last().map(PathBuf::as_path),
+            Layout::V1 { unified: None } => None,
+        }
+    }
+
+    fn apply(&self, l: &Limits) -> Result<(), SandboxError> {
+        match &self.layout {
+            Layout::V2(_) => {
+                let d = &self.dirs[0];
+                write(&d.join("memory.max"), &l.memory_bytes.to_string())?;
+                let _ = fs::write(d.join("memory.swap.max"), "0");
+                write(&d.join("pids.max"), &l.pids_max.to_string())?;
+                write(
+                    &d.join("cpu.weight"),
+                    &l.cpu_weight.clamp(1, 10_000).to_string(),
+                )?;
+            }
+            Layout::V1 { .. } => {
+                if let Some(d) = self.dir_of("memory") {
+                    write(
+                        &d.join("memory.limit_in_bytes"),
+                        &l.memory_bytes.to_string(),
+                    )?;
+                    // Without swap accounting this file is absent; then swap is simply not limited.
+                    let _ = fs::write(
+                        d.join("memory.memsw.limit_in_bytes"),
+                        l.memory_bytes.to_string(),
+                    );
+                    let _ = fs::write(d.join("memory.swappiness"), "0");
+                }
+                if let Some(d) = self.dir_of("pids") {
+                    write(&d.join("pids.max"), &l.pids_max.to_string())?;
+                }
+                if let Some(d) = self.dir_of("cpu") {
+                    // v2 weight 100 = v1 shares 1024.
+                    let shares = (l.cpu_weight.clamp(1, 10_000) * 1024 / 100).max(2);
+                    write(&d.join("cpu.shares"), &shares.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `cgroup.procs` file of every hierarchy.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// Moves process `pid` into every hierarchy of this cgroup.
+    pub fn add(&self, pid: u32) -> Result<(), SandboxError> {
+        for dir in &self.dirs {
+            write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Stops every process of the environment.
+    pub fn freeze(&self) -> Result<(), SandboxError> {
+        if let Some(u) = self.unified() {
+            return write(&u.join("cgroup.freeze"), "1");
+        }
+        match self.dir_of("freezer") {
+            Some(d) => write(&d.join("freezer.state"), "FROZEN"),
+            None => Ok(()),
+        }
+    }
+
+    /// Resumes every process of the environment.
+    pub fn thaw(&self) -> Result<(), SandboxError> {
+        if let Some(u) = self.unified() {
+            return write(&u.join("cgroup.freeze"), "0");
+        }
+        match self.dir_of("freezer") {
+            Some(d) => write(&d.join("freezer.state"), "THAWED"),
+            None => Ok(()),
+        }
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for dir in &self.dirs {
+            if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// SIGKILLs every process until none is left (bounded to a few seconds).
+    pub fn kill_all(&self) {
+        if let Some(u) = self.unified()
+            && matches!(self.layout, Layout::V2(_))
+            && fs::write(u.join("cgroup.kill"), "1").is_ok()
+        {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            // Frozen tasks die only once thawed.
+            let _ = self.thaw();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Peak memory use in bytes.
+    pub fn max_memory_bytes(&self) -> u64 {
+        let read = |p: PathBuf| {
+            fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
+        match &self.layout {
+            Layout::V2(_) => read(self.dirs[0].join("memory.peak")).unwrap_or(0),
+            Layout::V1 { .. } => self
+                .dir_of("memory")
+                .and_then(|d| read(d.join("memory.max_usage_in_bytes")))
+                .unwrap_or(0),
+        }
+    }
+
+    /// Whether the kernel's OOM killer struck in this cgroup.
+    pub fn oom_killed(&self) -> bool {
+        let field = |text: String, key: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(key)
+                        .map(|v| v.trim().parse::<u64>().unwrap_or(0))
+                })
+                .unwrap_or(0)
+        };
+        match &self.layout {
+            Layout::V2(_) => fs::read_to_string(self.dirs[0].join("memory.events"))
+                .map(|t| field(t, "oom_kill ") > 0)
+                .unwrap_or(false),
+            Layout::V1 { .. } => self
+                .dir_of("memory")
+                .and_then(|d| fs::read_to_string(d.join("memory.oom_control")).ok())
+                .map(|t| field(t, "oom_kill ") > 0)
+                .unwrap_or(false),
+        }
+    }
+
+    /// Removes the cgroup directories (retrying while the last tasks exit).
+    pub fn remove(&self) {
+        for dir in &self.dirs {
+            for _ in 0..200 {
+                match fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }
+    }
+}

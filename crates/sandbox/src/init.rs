@@ -1,0 +1,280 @@
+//! `lambdad __sandbox-init`: the helper that turns a [`SandboxSpec`] into an
+//! isolated process. It runs single-threaded, before any runtime exists.
+//!
+//! Protocol: the server writes one JSON [`InitMessage`] to the helper's stdin
+//! and closes it; the helper's stdout and stderr are the runtime's. The
+//! helper exits with the runtime's exit code, or 128 + signal number.
+
+use std::ffi::CString;
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{
+    ForkResult, Gid, Uid, chdir, execve, fork, pivot_root, setgroups, sethostname, setresgid,
+    setresuid,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::SandboxSpec;
+
+/// What the server sends the helper.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InitMessage {
+    pub spec: SandboxSpec,
+    /// `cgroup.procs` files the runtime is moved into before it starts.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Empty host directory the new root is mounted on (private to the mount namespace).
+    pub root_dir: PathBuf,
+}
+
+/// Host directories visible read-only inside every sandbox.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+/// Device nodes bound into the sandbox's /dev.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+fn fail(step: &str, e: impl std::fmt::Display) -> ! {
+    eprintln!("lambdad sandbox: {step}: {e}");
+    std::process::exit(126)
+}
+
+/// Entry point of `lambdad __sandbox-init`; never returns.
+pub fn init_main() -> ! {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
+        fail("reading the spec", e);
+    }
+    let msg: InitMessage =
+        serde_json::from_slice(&input).unwrap_or_else(|e| fail("parsing the spec", e));
+    match fs::File::open("/dev/null") {
+        Ok(null) => {
+            if let Err(e) = nix::unistd::dup2_stdin(&null) {
+                fail("redirecting stdin", e);
+            }
+        }
+        Err(e) => fail("opening /dev/null", e),
+    }
+    if let Err(e) = unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWUTS,
+    ) {
+        fail("unshare", e);
+    }
+    let (release_r, release_w) = nix::unistd::pipe().unwrap_or_else(|e| fail("pipe", e));
+    // SAFETY: this process is single-threaded (the helper runs before any
+    // thread or runtime is started), so the child may run arbitrary code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(release_w);
+            // The helper (single-threaded) is our parent: if it dies, so do we.
+            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            wait_for_release(release_r);
+            run_child(&msg)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(release_r);
+            for procs in &msg.cgroup_procs {
+                if let Err(e) = fs::write(procs, child.as_raw().to_string()) {
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    fail(&format!("joining cgroup {}", procs.display()), e);
+                }
+            }
+            drop(release_w);
+            loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => std::process::exit(128 + sig as i32),
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => fail("waiting for the runtime", e),
+                }
+            }
+        }
+        Err(e) => fail("fork", e),
+    }
+}
+
+fn wait_for_release(fd: OwnedFd) {
+    let mut buf = [0u8; 1];
+    let mut file = fs::File::from(fd);
+    // EOF means the parent has placed us in our cgroups (or died: then we die with it below).
+    let _ = file.read(&mut buf);
+}
+
+fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), String> {
+    let is_dir = source.is_dir();
+    if is_dir {
+        fs::create_dir_all(target).map_err(|e| format!("mkdir {}: {e}", target.display()))?;
+    } else {
+        if let Some(p) = target.parent() {
+            fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))?;
+        }
+        fs::write(target, b"").map_err(|e| format!("create {}: {e}", target.display()))?;
+    }
+    mount(
+        Some(source),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind {} -> {}: {e}", source.display(), target.display()))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID;
+    if !writable {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    if !target.starts_with("/dev") && !target.to_string_lossy().contains("/dev/") {
+        flags |= MsFlags::MS_NODEV;
+    }
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(|e| format!("remount {}: {e}", target.display()))
+}
+
+fn inside(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn build_root(msg: &InitMessage) -> Result<(), String> {
+    let spec = &msg.spec;
+    let root = &msg.root_dir;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| format!("make / private: {e}"))?;
+    mount(
+        Some("tmpfs"),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=4m,mode=0755"),
+    )
+    .map_err(|e| format!("mount root tmpfs on {}: {e}", root.display()))?;
+    for dir in SYSTEM_DIRS {
+        let host = Path::new(dir);
+        let target = inside(root, host);
+        match fs::symlink_metadata(host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(host).map_err(|e| format!("readlink {dir}: {e}"))?;
+                symlink(&link, &target).map_err(|e| format!("symlink {dir}: {e}"))?;
+            }
+            Ok(m) if m.is_dir() => bind(host, &target, false)?,
+            _ => {}
+        }
+    }
+    for b in &spec.binds {
+        bind(&b.source, &inside(root, &b.target), b.writable)?;
+    }
+    let tmp = inside(root, Path::new("/tmp"));
+    fs::create_dir_all(&tmp).map_err(|e| format!("mkdir /tmp: {e}"))?;
+    let opts = format!("size={},mode=1777", spec.tmp_bytes.max(4096));
+    mount(
+        Some("tmpfs"),
+        &tmp,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("mount /tmp: {e}"))?;
+    let proc_dir = inside(root, Path::new("/proc"));
+    fs::create_dir_all(&proc_dir).map_err(|e| format!("mkdir /proc: {e}"))?;
+    mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("mount /proc: {e}"))?;
+    let dev = inside(root, Path::new("/dev"));
+    fs::create_dir_all(&dev).map_err(|e| format!("mkdir /dev: {e}"))?;
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("size=64k,mode=0755"),
+    )
+    .map_err(|e| format!("mount /dev: {e}"))?;
+    for d in DEVICES {
+        let host = Path::new("/dev").join(d);
+        if host.exists() {
+            bind(&host, &dev.join(d), true)?;
+        }
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(target, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
+    }
+    let old = root.join(".oldroot");
+    fs::create_dir_all(&old).map_err(|e| format!("mkdir .oldroot: {e}"))?;
+    pivot_root(root, &old).map_err(|e| format!("pivot_root: {e}"))?;
+    chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    umount2("/.oldroot", MntFlags::MNT_DETACH).map_err(|e| format!("umount old root: {e}"))?;
+    fs::remove_dir("/.oldroot").map_err(|e| format!("rmdir old root: {e}"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(|e| format!("remount / read-only: {e}"))?;
+    Ok(())
+}
+
+fn drop_privileges(spec: &SandboxSpec) -> Result<(), String> {
+    sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
+    let gid = Gid::from_raw(spec.gid);
+    let uid = Uid::from_raw(spec.uid);
+    setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
+    // Leaving uid 0 for a non-zero uid clears every capability set.
+    setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    crate::seccomp::install().map_err(|e| format!("seccomp: {e}"))
+}
+
+fn cstring(s: &str, what: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| fail(what, "contains a NUL byte"))
+}
+
+fn run_child(msg: &InitMessage) -> ! {
+    if let Err(e) = build_root(msg) {
+        fail("building the root", e);
+    }
+    if let Err(e) = drop_privileges(&msg.spec) {
+        fail("dropping privileges", e);
+    }
+    let spec = &msg.spec;
+    if let Err(e) = chdir(&spec.cwd) {
+        fail(&format!("chdir {}", spec.cwd.display()), e);
+    }
+    let Some(program) = spec.argv.first() else {
+        fail("exec", "empty argv")
+    };
+    let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a, "argv")).collect();
+    let env: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}"), "environment"))
+        .collect();
+    let err = execve(&cstring(program, "argv"), &argv, &env).unwrap_err();
+    fail(&format!("exec {program}"), err)
+}

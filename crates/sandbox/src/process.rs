@@ -1,0 +1,293 @@
+//! The two backends and the [`Sandbox`] handle they return.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+
+use crate::cgroup::{Cgroup, Layout};
+use crate::init::InitMessage;
+use crate::spec::SandboxSpec;
+use crate::{Backend, SandboxError};
+
+/// How an environment's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// Exit code, when it exited.
+    pub code: Option<i32>,
+    /// Signal, when one killed it.
+    pub signal: Option<i32>,
+    /// Whether the memory limit's OOM killer ended it.
+    pub oom_killed: bool,
+}
+
+/// Resource figures of an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Peak memory use in bytes (0 when unknown).
+    pub max_memory_bytes: u64,
+    /// Whether the OOM killer struck.
+    pub oom_killed: bool,
+}
+
+/// A running execution environment. Dropping it kills every process in it
+/// and removes its cgroup.
+#[derive(Debug)]
+pub struct Sandbox {
+    id: String,
+    child: Child,
+    cgroup: Option<Cgroup>,
+    /// The helper exits 128 + signal for a runtime killed by a signal.
+    via_helper: bool,
+    exited: Option<ExitInfo>,
+}
+
+impl Sandbox {
+    /// The environment id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Host pid of the process the backend started (the helper, for namespaces).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The runtime's stdout.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    /// The runtime's stderr.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
+    }
+
+    /// Stops every process (no-op without cgroups).
+    pub fn freeze(&self) -> Result<(), SandboxError> {
+        self.cgroup.as_ref().map_or(Ok(()), Cgroup::freeze)
+    }
+
+    /// Resumes every process.
+    pub fn thaw(&self) -> Result<(), SandboxError> {
+        self.cgroup.as_ref().map_or(Ok(()), Cgroup::thaw)
+    }
+
+    /// Kills every process of the environment.
+    pub fn kill(&mut self) {
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all();
+        }
+        let _ = self.child.kill();
+    }
+
+    fn info(&self, status: ExitStatus) -> ExitInfo {
+        let oom = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
+        match (status.code(), status.signal()) {
+            (Some(code), _) if self.via_helper && code > 128 => ExitInfo {
+                code: None,
+                signal: Some(code - 128),
+                oom_killed: oom,
+            },
+            (code, signal) => ExitInfo {
+                code,
+                signal,
+                oom_killed: oom,
+            },
+        }
+    }
+
+    /// The exit, if the environment's process has ended.
+    pub fn try_wait(&mut self) -> Result<Option<ExitInfo>, SandboxError> {
+        if let Some(e) = self.exited {
+            return Ok(Some(e));
+        }
+        let status = self.child.try_wait().map_err(|source| SandboxError::Io {
+            id: self.id.clone(),
+            source,
+        })?;
+        let info = status.map(|s| self.info(s));
+        self.exited = info;
+        Ok(info)
+    }
+
+    /// Blocks until the environment's process ends.
+    pub fn wait(&mut self) -> Result<ExitInfo, SandboxError> {
+        if let Some(e) = self.exited {
+            return Ok(e);
+        }
+        let status = self.child.wait().map_err(|source| SandboxError::Io {
+            id: self.id.clone(),
+            source,
+        })?;
+        let info = self.info(status);
+        self.exited = Some(info);
+        Ok(info)
+    }
+
+    /// Peak memory and OOM state.
+    pub fn stats(&self) -> Stats {
+        self.cgroup
+            .as_ref()
+            .map_or_else(Stats::default, |cg| Stats {
+                max_memory_bytes: cg.max_memory_bytes(),
+                oom_killed: cg.oom_killed(),
+            })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.child.wait();
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+    }
+}
+
+/// Namespaces + cgroups + seccomp (see the crate docs).
+#[derive(Debug)]
+pub struct NamespaceBackend {
+    helper: PathBuf,
+    roots: PathBuf,
+    layout: Layout,
+    /// Names this server's cgroup subtree: a hash of its roots directory, so
+    /// that servers with different data dirs on one host never touch each
+    /// other's environments, and a restarted server finds its own leftovers.
+    instance: String,
+}
+
+impl NamespaceBackend {
+    /// Checks the host and prepares the cgroup parents (removing leftovers of a crash).
+    pub fn new(helper: &Path, roots_dir: &Path) -> Result<Self, SandboxError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(SandboxError::Unavailable(
+                "lambdad is not running as root (rootless sandboxes with user namespaces are not implemented yet)".into(),
+            ));
+        }
+        std::fs::create_dir_all(roots_dir).map_err(|source| SandboxError::Io {
+            id: "roots".into(),
+            source,
+        })?;
+        let roots = roots_dir
+            .canonicalize()
+            .map_err(|source| SandboxError::Io {
+                id: "roots".into(),
+                source,
+            })?;
+        let instance = format!("{:016x}", fnv1a(roots.as_os_str().as_encoded_bytes()));
+        let layout = Layout::detect()?;
+        layout.prepare(&instance)?;
+        Ok(Self {
+            helper: helper.to_owned(),
+            roots,
+            layout,
+            instance,
+        })
+    }
+}
+
+impl Backend for NamespaceBackend {
+    fn name(&self) -> &'static str {
+        "namespace"
+    }
+
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        if !spec.id_is_valid() {
+            return Err(SandboxError::Io {
+                id: spec.id.clone(),
+                source: std::io::Error::other("invalid environment id"),
+            });
+        }
+        let cgroup = self.layout.create(&self.instance, &spec.id, &spec.limits)?;
+        let msg = InitMessage {
+            spec: spec.clone(),
+            cgroup_procs: cgroup.procs_files(),
+            root_dir: self.roots.clone(),
+        };
+        let io_err = |source| SandboxError::Io {
+            id: spec.id.clone(),
+            source,
+        };
+        let json = serde_json::to_vec(&msg).map_err(|e| io_err(std::io::Error::other(e)))?;
+        let mut child = Command::new(&self.helper)
+            .arg("__sandbox-init")
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| SandboxError::Spawn {
+                path: self.helper.display().to_string(),
+                source,
+            })?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let written = stdin.write_all(&json);
+        drop(stdin);
+        let mut sandbox = Sandbox {
+            id: spec.id.clone(),
+            child,
+            cgroup: Some(cgroup),
+            via_helper: true,
+            exited: None,
+        };
+        written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
+        Ok(sandbox)
+    }
+}
+
+/// FNV-1a, a stable 64-bit hash (std's hasher is randomly seeded).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Plain child processes: no isolation at all (development fallback).
+/// Paths under a bind target are translated to the bind's host source.
+#[derive(Debug)]
+pub struct ProcessBackend;
+
+fn host_path(spec: &SandboxSpec, path: &Path) -> PathBuf {
+    for b in spec.binds.iter().rev() {
+        if let Ok(rest) = path.strip_prefix(&b.target) {
+            return b.source.join(rest);
+        }
+    }
+    path.to_owned()
+}
+
+impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let program = spec
+            .argv
+            .first()
+            .map(|p| host_path(spec, Path::new(p)))
+            .unwrap_or_default();
+        let child = Command::new(&program)
+            .args(spec.argv.iter().skip(1))
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(host_path(spec, &spec.cwd))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| SandboxError::Spawn {
+                path: program.display().to_string(),
+                source,
+            })?;
+        Ok(Sandbox {
+            id: spec.id.clone(),
+            child,
+            cgroup: None,
+            via_helper: false,
+            exited: None,
+        })
+    }
+}
