@@ -118,6 +118,15 @@ impl Layout {
         Ok(())
     }
 
+    /// Removes the (empty) parent cgroups of `instance`.
+    pub fn remove_instance(&self, instance: &str) {
+        for dir in self.dirs(instance, "x") {
+            if let Some(parent) = dir.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+        }
+    }
+
     /// Creates the cgroup of environment `id` with `limits`.
     pub fn create(
         &self,

@@ -237,6 +237,13 @@ impl Backend for NamespaceBackend {
     }
 }
 
+impl Drop for NamespaceBackend {
+    fn drop(&mut self) {
+        // Succeeds only once every environment is gone; leaves nothing behind then.
+        self.layout.remove_instance(&self.instance);
+    }
+}
+
 /// FNV-1a, a stable 64-bit hash (std's hasher is randomly seeded).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
