@@ -1,1 +1,476 @@
-//! lambdad-engine (to be written).
+//! The invocation engine: execution environments, their Runtime API, warm
+//! pools and logs.
+//!
+//! [`Invoker`] is a cheap clone handle. `invoke` takes an idle environment
+//! of the function version (thawing it) or starts a new one (a cold start),
+//! runs exactly one invocation in it, answers the caller, and then — off the
+//! caller's path — waits for the runtime to park on `/next`, freezes it and
+//! returns it to the pool. Environments idle longer than `idle_timeout` are
+//! reaped; failed ones (crash, timeout, OOM, init error) are destroyed.
+//! N concurrent invocations use N environments: there is no global lock on
+//! the invoke path, only a short pool lock to pop and push idle entries.
+#![forbid(unsafe_code)]
+
+mod env;
+pub mod logs;
+pub mod runtime;
+pub mod runtime_api;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use lambdad_model::{Code, ErrorCode, VersionSnapshot};
+use lambdad_sandbox::{Backend, ExitInfo, SandboxError};
+
+use env::{Environment, InitFailure, RunResult};
+use runtime_api::Outcome;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The server's data directory (logs go under `logs/`).
+    pub data_dir: PathBuf,
+    /// Region given to functions.
+    pub region: String,
+    /// How long idle environments stay warm.
+    pub idle_timeout: Duration,
+}
+
+/// One synchronous invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// The version to run.
+    pub snapshot: Arc<VersionSnapshot>,
+    /// The request id (also `x-amzn-RequestId`).
+    pub request_id: String,
+    /// The event.
+    pub payload: Bytes,
+    /// The ARN the caller used.
+    pub invoked_function_arn: String,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    /// Incoming `X-Amzn-Trace-Id`, if any.
+    pub trace_id: Option<String>,
+    /// Whether to return the log tail.
+    pub tail_log: bool,
+}
+
+/// The answer to a synchronous invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    /// The request id.
+    pub request_id: String,
+    /// The function's response or error payload.
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// base64 of the last 4 KB of the invocation's log, when asked for.
+    pub log_result: Option<String>,
+    /// The version that ran.
+    pub executed_version: String,
+}
+
+/// Platform failures (function failures are [`InvokeResponse`]s with `function_error`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The sandbox could not be started.
+    #[error("could not start an execution environment: {0}")]
+    Sandbox(#[from] SandboxError),
+    /// The Runtime API could not be served.
+    #[error("could not serve the Runtime API: {0}")]
+    RuntimeApi(std::io::Error),
+    /// The engine is shutting down.
+    #[error("lambdad is shutting down")]
+    ShuttingDown,
+    /// An internal task failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ErrorCode for InvokeError {
+    fn error_code(&self) -> Code {
+        Code::Service
+    }
+}
+
+struct Idle {
+    env: Arc<Environment>,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct Pools {
+    /// Idle environments per function name.
+    idle: HashMap<String, Vec<Idle>>,
+    /// Retire generation per function name: environments of an older generation are not reused.
+    generation: HashMap<String, u64>,
+    shutting_down: bool,
+}
+
+struct Inner {
+    cfg: EngineConfig,
+    backend: Arc<dyn Backend>,
+    pools: Mutex<Pools>,
+}
+
+/// The engine handle.
+#[derive(Clone)]
+pub struct Invoker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Invoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoker")
+            .field("backend", &self.inner.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+fn error_body(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+fn exit_message(request_id: &str, info: &ExitInfo) -> (&'static str, String) {
+    let reason = match (info.code, info.signal) {
+        (Some(0), _) => {
+            return (
+                "Runtime.ExitError",
+                format!("RequestId: {request_id} Error: Runtime exited without providing a reason"),
+            );
+        }
+        (Some(code), _) => format!("exit status {code}"),
+        (_, Some(9)) => "signal: killed".to_owned(),
+        (_, Some(sig)) => format!("signal: {sig}"),
+        _ => {
+            return (
+                "Runtime.ExitError",
+                format!("RequestId: {request_id} Error: Runtime exited without providing a reason"),
+            );
+        }
+    };
+    let kind = if info.oom_killed {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    };
+    (
+        kind,
+        format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+    )
+}
+
+fn trace_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r: u128 = rand::random();
+    format!(
+        "Root=1-{secs:08x}-{:024x};Parent={:016x};Sampled=0",
+        r >> 32,
+        rand::random::<u64>()
+    )
+}
+
+impl Invoker {
+    /// An engine starting environments with `backend`; spawns the idle reaper.
+    pub fn new(cfg: EngineConfig, backend: Arc<dyn Backend>) -> Self {
+        let inner = Arc::new(Inner {
+            cfg,
+            backend,
+            pools: Mutex::new(Pools::default()),
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let Some(inner) = weak.upgrade() else { break };
+                let expired: Vec<Arc<Environment>> = {
+                    let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
+                    let ttl = inner.cfg.idle_timeout;
+                    let mut out = Vec::new();
+                    for list in pools.idle.values_mut() {
+                        let (old, keep): (Vec<Idle>, Vec<Idle>) =
+                            list.drain(..).partition(|i| i.since.elapsed() >= ttl);
+                        *list = keep;
+                        out.extend(old.into_iter().map(|i| i.env));
+                    }
+                    out
+                };
+                for env in expired {
+                    tracing::debug!(env = %env.id, function = %env.snapshot.function_name, "Reaping an idle environment.");
+                    env.destroy().await;
+                }
+            }
+        });
+        Self { inner }
+    }
+
+    /// The sandbox backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, Pools> {
+        self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Retires every environment of `function`: idle ones now, busy ones when they finish.
+    pub fn retire(&self, function: &str) {
+        let idle = {
+            let mut pools = self.pools();
+            *pools.generation.entry(function.to_owned()).or_default() += 1;
+            pools.idle.remove(function).unwrap_or_default()
+        };
+        if !idle.is_empty() {
+            tokio::spawn(async move {
+                for i in idle {
+                    i.env.destroy().await;
+                }
+            });
+        }
+    }
+
+    /// Kills every environment.
+    pub async fn shutdown(&self) {
+        let all: Vec<Idle> = {
+            let mut pools = self.pools();
+            pools.shutting_down = true;
+            pools.idle.drain().flat_map(|(_, v)| v).collect()
+        };
+        for i in all {
+            i.env.destroy().await;
+        }
+    }
+
+    /// An idle environment of this exact version and revision, thawed.
+    fn take_idle(
+        &self,
+        s: &VersionSnapshot,
+    ) -> (Option<Arc<Environment>>, u64, Vec<Arc<Environment>>) {
+        let mut pools = self.pools();
+        let generation = pools.generation.get(&s.function_name).copied().unwrap_or(0);
+        let mut stale = Vec::new();
+        let mut found = None;
+        if let Some(list) = pools.idle.get_mut(&s.function_name) {
+            while let Some(i) = list.pop() {
+                if i.env.snapshot.revision_id == s.revision_id
+                    && i.env.snapshot.version == s.version
+                    && i.env.generation == generation
+                {
+                    found = Some(i.env);
+                    break;
+                }
+                stale.push(i.env);
+            }
+        }
+        (found, generation, stale)
+    }
+
+    /// Runs one synchronous invocation.
+    pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
+        if self.pools().shutting_down {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let s = req.snapshot.clone();
+        let unhandled = |payload: Bytes, log_result: Option<String>| InvokeResponse {
+            request_id: req.request_id.clone(),
+            payload,
+            function_error: Some("Unhandled"),
+            log_result,
+            executed_version: s.version.clone(),
+        };
+        let cmd = match runtime::command_for(&s) {
+            Ok(c) => c,
+            Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),
+        };
+        let (idle, generation, stale) = self.take_idle(&s);
+        for env in stale {
+            tokio::spawn(async move { env.destroy().await });
+        }
+        let mut init_ms = None;
+        let env = match idle.filter(|e| e.thaw()) {
+            Some(env) => env,
+            None => match Environment::start(
+                &self.inner.cfg,
+                &self.inner.backend,
+                s.clone(),
+                cmd,
+                generation,
+            )
+            .await?
+            {
+                Ok((env, init)) => {
+                    init_ms = Some(init.as_secs_f64() * 1000.0);
+                    env
+                }
+                Err((env, failure)) => {
+                    let payload = match failure {
+                        InitFailure::Reported(e) => e.body,
+                        InitFailure::Exited(info) => {
+                            let (kind, msg) = exit_message(&req.request_id, &info);
+                            error_body(kind, &msg)
+                        }
+                        InitFailure::TimedOut => error_body(
+                            "Sandbox.Timedout",
+                            &format!(
+                                "RequestId: {} Error: Task timed out after {:.2} seconds",
+                                req.request_id,
+                                env::INIT_TIMEOUT.as_secs_f64()
+                            ),
+                        ),
+                    };
+                    env.flush_logs().await;
+                    let tail = self.report(&env, &req, 0.0, Some(0.0), Some("error"));
+                    env.destroy().await;
+                    return Ok(unhandled(payload, tail));
+                }
+            },
+        };
+        if req.tail_log {
+            env.log.start_capture();
+        }
+        env.log.line(&format!(
+            "START RequestId: {} Version: {}",
+            req.request_id, s.version
+        ));
+        let trace = req.trace_id.clone().unwrap_or_else(trace_id);
+        let calls_before = env.next_calls();
+        let started = Instant::now();
+        let result = env
+            .run(
+                &req.request_id,
+                req.payload.clone(),
+                &req.invoked_function_arn,
+                &trace,
+                req.client_context.clone(),
+            )
+            .await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (payload, error, healthy, status) = match result {
+            RunResult::Answered(Outcome::Response(body)) => (body, false, true, None),
+            RunResult::Answered(Outcome::Error { body, .. }) => (body, true, true, Some("error")),
+            RunResult::Answered(Outcome::TooLarge) => (
+                error_body(
+                    "Function.ResponseSizeTooLarge",
+                    "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                ),
+                true,
+                true,
+                Some("error"),
+            ),
+            RunResult::Exited(info) => {
+                let (kind, msg) = exit_message(&req.request_id, &info);
+                (error_body(kind, &msg), true, false, Some("error"))
+            }
+            RunResult::TimedOut => {
+                let secs = f64::from(s.timeout_secs);
+                env.log.line(&format!(
+                    "{} {} Task timed out after {secs:.2} seconds",
+                    now_iso(),
+                    req.request_id
+                ));
+                let msg = format!(
+                    "RequestId: {} Error: Task timed out after {secs:.2} seconds",
+                    req.request_id
+                );
+                (
+                    error_body("Sandbox.Timedout", &msg),
+                    true,
+                    false,
+                    Some("timeout"),
+                )
+            }
+        };
+        if !healthy {
+            // Kill first so the exit is final before the log is flushed.
+            env.destroy().await;
+        }
+        env.flush_logs().await;
+        let tail = self.report(&env, &req, duration_ms, init_ms, status);
+        let response = InvokeResponse {
+            request_id: req.request_id.clone(),
+            payload,
+            function_error: error.then_some("Unhandled"),
+            log_result: tail,
+            executed_version: s.version.clone(),
+        };
+        if healthy {
+            let this = self.clone();
+            tokio::spawn(async move { this.release(env, calls_before).await });
+        }
+        Ok(response)
+    }
+
+    /// Writes END and REPORT; returns the tail when one was asked for.
+    fn report(
+        &self,
+        env: &Environment,
+        req: &InvokeRequest,
+        duration_ms: f64,
+        init_ms: Option<f64>,
+        status: Option<&str>,
+    ) -> Option<String> {
+        env.log.line(&format!("END RequestId: {}", req.request_id));
+        let mut report = logs::report_line(
+            &req.request_id,
+            duration_ms,
+            env.snapshot.memory_mb,
+            env.max_memory_mb(),
+            init_ms,
+            None,
+        );
+        if let Some(st) = status.filter(|s| *s == "timeout") {
+            report.push_str(&format!("Status: {st}"));
+        }
+        env.log.line(&report);
+        req.tail_log
+            .then(|| base64::engine::general_purpose::STANDARD.encode(env.log.take_tail()))
+    }
+
+    /// Freezes a finished environment and returns it to the pool, or destroys it.
+    async fn release(&self, env: Arc<Environment>, calls_before: u64) {
+        if !env.park_and_freeze(calls_before).await {
+            env.destroy().await;
+            return;
+        }
+        let keep = {
+            let mut pools = self.pools();
+            let current = pools
+                .generation
+                .get(&env.snapshot.function_name)
+                .copied()
+                .unwrap_or(0);
+            if !pools.shutting_down && env.generation == current {
+                pools
+                    .idle
+                    .entry(env.snapshot.function_name.clone())
+                    .or_default()
+                    .push(Idle {
+                        env: env.clone(),
+                        since: Instant::now(),
+                    });
+                true
+            } else {
+                false
+            }
+        };
+        if !keep {
+            env.destroy().await;
+        }
+    }
+}
+
+fn now_iso() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}

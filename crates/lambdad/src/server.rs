@@ -8,8 +8,10 @@ use lambdad_store::{CodeStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, SandboxChoice};
 use crate::service::functions::Functions;
+use lambdad_engine::{EngineConfig, Invoker};
+use lambdad_sandbox::Preference;
 
 /// Runs the server until a shutdown signal arrives.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -20,18 +22,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
     );
     let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
-    let functions = Functions::new(
+    let mut functions = Functions::new(
         store,
         code,
         config.region.clone(),
         config.account_id.clone(),
     );
+    let preference = match config.sandbox {
+        SandboxChoice::Auto => Preference::Auto,
+        SandboxChoice::Namespace => Preference::Namespace,
+        SandboxChoice::Process => Preference::Process,
+    };
+    let helper = std::env::current_exe().context("locating the lambdad binary")?;
+    let backend = lambdad_sandbox::detect(&helper, &data_dir.join("sandbox-root"), preference)
+        .context("setting up execution environments")?;
+    tracing::info!(backend = backend.name(), "Execution environments ready.");
+    let engine = Invoker::new(
+        EngineConfig {
+            data_dir: data_dir.clone(),
+            region: config.region.clone(),
+            idle_timeout: config.idle_timeout,
+        },
+        backend,
+    );
+    let retire = engine.clone();
+    functions.set_retire_hook(Arc::new(move |name: &str| retire.retire(name)));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let state = AppState {
         config: Arc::new(config.clone()),
         functions,
+        engine: engine.clone(),
     };
     let app = api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
@@ -39,6 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    engine.shutdown().await;
     tracing::info!("lambdad stopped.");
     Ok(())
 }

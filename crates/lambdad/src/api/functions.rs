@@ -30,7 +30,7 @@ fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
 #[derive(Debug, Deserialize)]
 pub struct QualifierQuery {
     #[serde(rename = "Qualifier")]
-    qualifier: Option<String>,
+    pub qualifier: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@
 
 pub mod error;
 mod functions;
+mod invoke;
 mod middleware;
 
 use std::sync::Arc;
@@ -17,8 +18,6 @@ use axum::routing::{get, post, put};
 use crate::config::Config;
 use crate::service::functions::Functions;
 
-pub use middleware::RequestContext;
-
 /// Shared state of every handler.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -26,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The functions service.
     pub functions: Functions,
+    /// The invocation engine.
+    pub engine: lambdad_engine::Invoker,
 }
 
 /// The whole API.
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2015-03-31/functions/{name}/code",
             put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
         )
         .route(
             "/2015-03-31/functions/{name}/versions",

@@ -359,10 +359,10 @@ impl Functions {
                 ),
             )),
             other => {
-                if other.is_ok() {
-                    if let Some(hook) = &self.retire {
-                        hook(&name);
-                    }
+                if other.is_ok()
+                    && let Some(hook) = &self.retire
+                {
+                    hook(&name);
                 }
                 other
             }

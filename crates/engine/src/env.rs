@@ -1,0 +1,417 @@
+//! One execution environment: a sandboxed runtime process, its Runtime API,
+//! its log capture, and the invoke/freeze lifecycle.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lambdad_model::VersionSnapshot;
+use lambdad_sandbox::{Backend, Bind, ExitInfo, Limits, Sandbox, SandboxSpec};
+use tokio::io::Interest;
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::logs::{EnvLog, stream_name};
+use crate::runtime::RuntimeCommand;
+use crate::runtime_api::{InitError, Invocation, Outcome, RuntimeApi};
+use crate::{EngineConfig, InvokeError};
+
+/// Longest init phase before the environment is given up (AWS: 10 s).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest accepted log line; longer lines are split.
+const MAX_LINE: usize = 256 * 1024;
+
+/// How an invocation in this environment ended, from the platform's view.
+#[derive(Debug)]
+pub enum RunResult {
+    /// The runtime answered (response, error or oversized response).
+    Answered(Outcome),
+    /// The runtime process ended first.
+    Exited(ExitInfo),
+    /// The function's timeout passed.
+    TimedOut,
+}
+
+/// Why an environment could not be initialised.
+#[derive(Debug)]
+pub enum InitFailure {
+    /// `/init/error` was called.
+    Reported(InitError),
+    /// The process ended before asking for work.
+    Exited(ExitInfo),
+    /// Init took longer than [`INIT_TIMEOUT`].
+    TimedOut,
+}
+
+/// A running environment.
+#[derive(Debug)]
+pub struct Environment {
+    /// 32 hex characters, as in AWS's log stream names.
+    pub id: String,
+    /// The version it runs.
+    pub snapshot: Arc<VersionSnapshot>,
+    /// Its log stream.
+    pub log: Arc<EnvLog>,
+    /// The function's retire generation when it started.
+    pub generation: u64,
+    sandbox: Mutex<Option<Sandbox>>,
+    api: RuntimeApi,
+    exited: watch::Receiver<bool>,
+    flush: Vec<mpsc::Sender<oneshot::Sender<()>>>,
+}
+
+fn env_vars(
+    cfg: &EngineConfig,
+    s: &VersionSnapshot,
+    api: &str,
+    stream: &str,
+    cmd: &RuntimeCommand,
+) -> Vec<(String, String)> {
+    let mut vars: std::collections::BTreeMap<String, String> =
+        s.environment.clone().into_iter().collect();
+    let mut set = |k: &str, v: &str| {
+        vars.insert(k.to_owned(), v.to_owned());
+    };
+    set("AWS_LAMBDA_RUNTIME_API", api);
+    set("_HANDLER", &s.handler);
+    set("AWS_LAMBDA_FUNCTION_NAME", &s.function_name);
+    set("AWS_LAMBDA_FUNCTION_VERSION", &s.version);
+    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &s.memory_mb.to_string());
+    set("AWS_LAMBDA_LOG_GROUP_NAME", &s.log_group);
+    set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set("AWS_REGION", &cfg.region);
+    set("AWS_DEFAULT_REGION", &cfg.region);
+    set("LAMBDA_TASK_ROOT", "/var/task");
+    set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+    set("TZ", ":UTC");
+    set("LANG", "en_US.UTF-8");
+    set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    set(
+        "LD_LIBRARY_PATH",
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    );
+    if s.log_format == "JSON" {
+        set("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    }
+    if let Some(exec) = &cmd.execution_env {
+        set("AWS_EXECUTION_ENV", exec);
+    }
+    vars.into_iter().collect()
+}
+
+impl Environment {
+    /// Starts a new environment for `snapshot` and waits until its runtime
+    /// asks for work. Returns the environment and its init duration.
+    pub async fn start(
+        cfg: &EngineConfig,
+        backend: &Arc<dyn Backend>,
+        snapshot: Arc<VersionSnapshot>,
+        cmd: RuntimeCommand,
+        generation: u64,
+    ) -> Result<Result<(Arc<Environment>, Duration), (Arc<Environment>, InitFailure)>, InvokeError>
+    {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let stream = stream_name(&snapshot.version, &id);
+        let log = Arc::new(EnvLog::open(
+            &cfg.data_dir.join("logs"),
+            &snapshot.log_group,
+            &stream,
+        ));
+        let mut api = RuntimeApi::start().await.map_err(InvokeError::RuntimeApi)?;
+        let mut binds = vec![Bind {
+            source: snapshot.code_dir.clone(),
+            target: "/var/task".into(),
+            writable: false,
+        }];
+        if let Some(layer) = snapshot.layer_dirs.first() {
+            binds.push(Bind {
+                source: layer.clone(),
+                target: "/opt".into(),
+                writable: false,
+            });
+        }
+        let memory = u64::from(snapshot.memory_mb) << 20;
+        let spec = SandboxSpec {
+            id: id.clone(),
+            argv: cmd.argv.clone(),
+            env: env_vars(cfg, &snapshot, &api.addr.to_string(), &stream, &cmd),
+            cwd: "/var/task".into(),
+            binds,
+            tmp_bytes: u64::from(snapshot.ephemeral_mb) << 20,
+            limits: Limits {
+                memory_bytes: memory,
+                pids_max: 1024,
+                cpu_weight: (u64::from(snapshot.memory_mb) * 100 / 1769).clamp(1, 10_000),
+            },
+            uid: 993,
+            gid: 990,
+            hostname: "lambda".into(),
+        };
+        let started = Instant::now();
+        let backend = backend.clone();
+        let mut sandbox = tokio::task::spawn_blocking(move || backend.spawn(&spec))
+            .await
+            .map_err(|e| InvokeError::Internal(e.to_string()))?
+            .map_err(InvokeError::Sandbox)?;
+        let (exit_tx, exited) = watch::channel(false);
+        let open = Arc::new(AtomicUsize::new(2));
+        let mut flush = Vec::new();
+        let pipes: [Option<OwnedFd>; 2] = [
+            sandbox.take_stdout().map(OwnedFd::from),
+            sandbox.take_stderr().map(OwnedFd::from),
+        ];
+        let exit_tx = Arc::new(exit_tx);
+        for fd in pipes.into_iter().flatten() {
+            let (tx, rx) = mpsc::channel(1);
+            flush.push(tx);
+            match pipe::Receiver::from_owned_fd(fd) {
+                Ok(receiver) => {
+                    tokio::spawn(read_lines(
+                        receiver,
+                        log.clone(),
+                        rx,
+                        open.clone(),
+                        exit_tx.clone(),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot read an environment's output.");
+                    if open.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        let _ = exit_tx.send(true);
+                    }
+                }
+            }
+        }
+        let mut next_calls = api.next_calls.clone();
+        let mut exit_rx = exited.clone();
+        let init_error = &mut api.init_error;
+        let failure = tokio::select! {
+            ok = async { next_calls.wait_for(|n| *n >= 1).await.is_ok() } => if ok { None } else { Some(InitFailure::TimedOut) },
+            r = init_error => r.ok().map(InitFailure::Reported),
+            _ = until_exited(&mut exit_rx) => Some(InitFailure::Exited(ExitInfo { code: None, signal: None, oom_killed: false })),
+            _ = tokio::time::sleep(INIT_TIMEOUT) => Some(InitFailure::TimedOut),
+        };
+        let init = started.elapsed();
+        let env = Arc::new(Environment {
+            id,
+            snapshot,
+            log,
+            generation,
+            sandbox: Mutex::new(Some(sandbox)),
+            api,
+            exited,
+            flush,
+        });
+        match failure {
+            None => Ok(Ok((env, init))),
+            Some(InitFailure::Exited(_)) => {
+                let info = env.exit_info().await;
+                Ok(Err((env, InitFailure::Exited(info))))
+            }
+            Some(f) => Ok(Err((env, f))),
+        }
+    }
+
+    /// Runs one invocation until the runtime answers, exits or times out.
+    pub async fn run(
+        &self,
+        request_id: &str,
+        payload: Bytes,
+        invoked_arn: &str,
+        trace_id: &str,
+        client_context: Option<String>,
+    ) -> RunResult {
+        let timeout = Duration::from_secs(u64::from(self.snapshot.timeout_secs));
+        let deadline_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| (d + timeout).as_millis())
+            .unwrap_or(0);
+        let (reply, outcome) = oneshot::channel();
+        let inv = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            deadline_ms,
+            invoked_arn: invoked_arn.to_owned(),
+            trace_id: trace_id.to_owned(),
+            client_context,
+            reply,
+        };
+        let mut exited = self.exited.clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        if self.api.invocations.send(inv).await.is_err() {
+            return RunResult::Exited(self.exit_info().await);
+        }
+        tokio::select! {
+            r = outcome => match r {
+                Ok(o) => RunResult::Answered(o),
+                Err(_) => RunResult::Exited(self.exit_info().await),
+            },
+            _ = until_exited(&mut exited) => RunResult::Exited(self.exit_info().await),
+            _ = tokio::time::sleep_until(deadline) => RunResult::TimedOut,
+        }
+    }
+
+    /// Waits until everything the runtime wrote so far is in the log.
+    pub async fn flush_logs(&self) {
+        for tx in &self.flush {
+            let (ack, done) = oneshot::channel();
+            if tx.send(ack).await.is_ok() {
+                let _ = tokio::time::timeout(Duration::from_millis(200), done).await;
+            }
+        }
+    }
+
+    /// Waits (bounded) until the runtime is parked on `/next` again, then freezes it.
+    /// Returns false when the runtime did not come back (the environment is unusable).
+    pub async fn park_and_freeze(&self, calls_before: u64) -> bool {
+        let mut calls = self.api.next_calls.clone();
+        let parked = tokio::time::timeout(Duration::from_secs(2), async {
+            calls.wait_for(|n| *n > calls_before).await.is_ok()
+        })
+        .await;
+        if parked != Ok(true) {
+            return false;
+        }
+        self.with_sandbox(|s| s.freeze()).unwrap_or(Ok(())).is_ok()
+    }
+
+    /// `/next` calls so far.
+    pub fn next_calls(&self) -> u64 {
+        *self.api.next_calls.borrow()
+    }
+
+    /// Resumes a frozen environment.
+    pub fn thaw(&self) -> bool {
+        self.with_sandbox(|s| s.thaw()).is_some_and(|r| r.is_ok()) && !*self.exited.borrow()
+    }
+
+    /// Peak memory in MB.
+    pub fn max_memory_mb(&self) -> u64 {
+        self.with_sandbox(|s| s.stats().max_memory_bytes)
+            .unwrap_or(0)
+            .div_ceil(1 << 20)
+    }
+
+    fn with_sandbox<T>(&self, f: impl FnOnce(&mut Sandbox) -> T) -> Option<T> {
+        self.sandbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(f)
+    }
+
+    /// How the process ended (waits for it; call once it has exited or been killed).
+    pub async fn exit_info(&self) -> ExitInfo {
+        let sandbox = self
+            .sandbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut sandbox) = sandbox else {
+            return ExitInfo {
+                code: None,
+                signal: None,
+                oom_killed: false,
+            };
+        };
+        let (sandbox, info) = tokio::task::spawn_blocking(move || {
+            let info = sandbox.wait();
+            (sandbox, info)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("waiting for a sandbox panicked: {e}"));
+        *self.sandbox.lock().unwrap_or_else(|e| e.into_inner()) = Some(sandbox);
+        info.unwrap_or(ExitInfo {
+            code: None,
+            signal: None,
+            oom_killed: false,
+        })
+    }
+
+    /// Kills the environment and releases its resources (off the async threads).
+    pub async fn destroy(&self) {
+        let sandbox = self
+            .sandbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(sandbox) = sandbox {
+            let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+        }
+    }
+}
+
+/// Resolves once the environment's output has closed (its processes are gone).
+async fn until_exited(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|e| *e).await;
+}
+
+/// Reads one output pipe into the log, line by line, answering flush requests.
+async fn read_lines(
+    rx: pipe::Receiver,
+    log: Arc<EnvLog>,
+    mut flush: mpsc::Receiver<oneshot::Sender<()>>,
+    open: Arc<AtomicUsize>,
+    exited: Arc<watch::Sender<bool>>,
+) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let emit = |pending: &mut Vec<u8>, all: bool| {
+        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=pos).collect();
+            log.line(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r'));
+        }
+        if all || pending.len() > MAX_LINE {
+            if !pending.is_empty() {
+                log.line(&String::from_utf8_lossy(pending));
+            }
+            pending.clear();
+        }
+    };
+    // Reads everything available now; returns false at EOF or on error.
+    let drain = |pending: &mut Vec<u8>, buf: &mut [u8]| -> bool {
+        loop {
+            match rx.try_read(buf) {
+                Ok(0) => return false,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            biased;
+            req = flush.recv() => {
+                let alive = drain(&mut pending, &mut buf);
+                emit(&mut pending, !alive);
+                if let Some(ack) = req {
+                    let _ = ack.send(());
+                }
+                if !alive {
+                    break;
+                }
+            }
+            ready = rx.ready(Interest::READABLE) => {
+                if ready.is_err() {
+                    break;
+                }
+                let alive = drain(&mut pending, &mut buf);
+                emit(&mut pending, !alive);
+                if !alive {
+                    break;
+                }
+            }
+        }
+    }
+    if open.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let _ = exited.send(true);
+    }
+    // Keep answering flushes until the environment is gone.
+    while let Some(ack) = flush.recv().await {
+        let _ = ack.send(());
+    }
+}

@@ -1,0 +1,162 @@
+//! Function logs: every line an environment writes, plus the platform's
+//! START / END / REPORT lines, appended to one file per log stream under
+//! `DATA_DIR/logs/<log group>/<log stream>.log` as `<epoch ms>\t<message>`
+//! records (cheap to append, easy to read back and filter later).
+//!
+//! While an invocation runs, its lines are also captured so that
+//! `LogType: Tail` can return the last 4 KB of them.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Bytes kept of an invocation's log for `X-Amz-Log-Result`.
+pub const TAIL_BYTES: usize = 4096;
+/// Most bytes captured per invocation for the tail (older lines are dropped).
+const CAPTURE_LIMIT: usize = 64 * 1024;
+
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// `YYYY/MM/DD/[VERSION]ENVID`, AWS's log stream name.
+pub fn stream_name(version: &str, env_id: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}/{:02}/{:02}/[{version}]{env_id}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
+}
+
+/// Path of a stream's file.
+pub fn stream_path(logs_root: &Path, group: &str, stream: &str) -> PathBuf {
+    let clean = |s: &str| {
+        s.split('/')
+            .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    logs_root
+        .join(clean(group))
+        .join(format!("{}.log", clean(stream)))
+}
+
+/// The log of one execution environment.
+#[derive(Debug)]
+pub struct EnvLog {
+    file: Mutex<Option<File>>,
+    capture: Mutex<Option<Vec<u8>>>,
+}
+
+impl EnvLog {
+    /// Opens (creating) the stream's file; logging continues in memory only if that fails.
+    pub fn open(logs_root: &Path, group: &str, stream: &str) -> Self {
+        let path = stream_path(logs_root, group, stream);
+        let file = path
+            .parent()
+            .map(fs::create_dir_all)
+            .transpose()
+            .and_then(|_| OpenOptions::new().create(true).append(true).open(&path))
+            .inspect_err(|e| tracing::warn!(path = %path.display(), error = %e, "Cannot open the log stream file."))
+            .ok();
+        Self {
+            file: Mutex::new(file),
+            capture: Mutex::new(None),
+        }
+    }
+
+    /// Appends one line (without its newline).
+    pub fn line(&self, message: &str) {
+        let record = format!("{}\t{}\n", epoch_ms(), message);
+        if let Some(f) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = f.write_all(record.as_bytes());
+        }
+        if let Some(buf) = self
+            .capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            buf.extend_from_slice(message.as_bytes());
+            buf.push(b'\n');
+            if buf.len() > CAPTURE_LIMIT {
+                let cut = buf.len() - CAPTURE_LIMIT / 2;
+                buf.drain(..cut);
+            }
+        }
+    }
+
+    /// Starts capturing lines for an invocation's tail.
+    pub fn start_capture(&self) {
+        *self.capture.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    }
+
+    /// Stops capturing and returns the last [`TAIL_BYTES`] captured.
+    pub fn take_tail(&self) -> Vec<u8> {
+        let buf = self
+            .capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        let start = buf.len().saturating_sub(TAIL_BYTES);
+        buf[start..].to_vec()
+    }
+}
+
+/// `REPORT` line as AWS writes it.
+pub fn report_line(
+    request_id: &str,
+    duration_ms: f64,
+    memory_mb: u32,
+    max_used_mb: u64,
+    init_ms: Option<f64>,
+    status: Option<&str>,
+) -> String {
+    let billed = (duration_ms.ceil() as u64).max(1);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_used_mb} MB\t"
+    );
+    if let Some(init) = init_ms {
+        line.push_str(&format!("Init Duration: {init:.2} ms\t"));
+    }
+    if let Some(s) = status {
+        line.push_str(&format!("Status: {s}"));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_format() {
+        assert_eq!(
+            report_line("id", 3.014, 128, 36, Some(110.1), None),
+            "REPORT RequestId: id\tDuration: 3.01 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 36 MB\tInit Duration: 110.10 ms\t"
+        );
+    }
+
+    #[test]
+    fn lines_are_stored_and_tailed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EnvLog::open(dir.path(), "/aws/lambda/f", "2026/01/01/[$LATEST]abc");
+        log.line("before");
+        log.start_capture();
+        log.line("START RequestId: x");
+        log.line(&"y".repeat(5000));
+        let tail = log.take_tail();
+        assert_eq!(tail.len(), TAIL_BYTES);
+        let text = fs::read_to_string(dir.path().join("aws/lambda/f/2026/01/01/[$LATEST]abc.log"))
+            .unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.lines().next().unwrap().ends_with("\tbefore"));
+    }
+}

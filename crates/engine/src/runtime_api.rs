@@ -1,0 +1,296 @@
+//! The Lambda Runtime API of one execution environment, served on its own
+//! loopback port (`AWS_LAMBDA_RUNTIME_API`), exactly as AWS's:
+//! `GET /2018-06-01/runtime/invocation/next`, `POST …/{id}/response`,
+//! `POST …/{id}/error`, `POST /2018-06-01/runtime/init/error`.
+//!
+//! The engine talks to it through channels only: it pushes [`Invocation`]s,
+//! each carrying a oneshot for its [`Outcome`]; `/next` hands them to the
+//! runtime; `/response` and `/error` complete them. A watch counter of
+//! `/next` calls tells the engine when the runtime is initialised and when it
+//! is parked (safe to freeze).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest event or response accepted (6 MiB + 100 bytes, as AWS).
+pub const MAX_PAYLOAD: usize = 6_291_556;
+
+/// One invocation on its way to the runtime.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The request id.
+    pub request_id: String,
+    /// The event.
+    pub payload: Bytes,
+    /// Epoch milliseconds when the invocation times out.
+    pub deadline_ms: u128,
+    /// ARN the caller invoked.
+    pub invoked_arn: String,
+    /// X-Ray trace header.
+    pub trace_id: String,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    /// Where the outcome goes.
+    pub reply: oneshot::Sender<Outcome>,
+}
+
+/// What the runtime reported for an invocation.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `/response`.
+    Response(Bytes),
+    /// `/error`, with `Lambda-Runtime-Function-Error-Type`.
+    Error {
+        /// The error type header, when given.
+        error_type: Option<String>,
+        /// The body, forwarded verbatim.
+        body: Bytes,
+    },
+    /// The response exceeded [`MAX_PAYLOAD`].
+    TooLarge,
+}
+
+/// An `/init/error` report.
+#[derive(Debug)]
+pub struct InitError {
+    /// The error type header.
+    pub error_type: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+struct Current {
+    request_id: String,
+    reply: oneshot::Sender<Outcome>,
+}
+
+struct State {
+    invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    current: Mutex<Option<Current>>,
+    init_error: Mutex<Option<oneshot::Sender<InitError>>>,
+    next_calls: watch::Sender<u64>,
+}
+
+/// The engine's side of an environment's Runtime API.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub addr: SocketAddr,
+    /// Sends invocations to the runtime.
+    pub invocations: mpsc::Sender<Invocation>,
+    /// Fires once if the runtime reports an init error.
+    pub init_error: oneshot::Receiver<InitError>,
+    /// How many times the runtime has called `/next`.
+    pub next_calls: watch::Receiver<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RuntimeApi {
+    /// Binds a loopback port and serves the Runtime API on it until dropped.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (inv_tx, inv_rx) = mpsc::channel(1);
+        let (init_tx, init_rx) = oneshot::channel();
+        let (next_tx, next_rx) = watch::channel(0);
+        let state = Arc::new(State {
+            invocations: tokio::sync::Mutex::new(inv_rx),
+            current: Mutex::new(None),
+            init_error: Mutex::new(Some(init_tx)),
+            next_calls: next_tx,
+        });
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                connections.spawn(async move {
+                    let svc = service_fn(move |req| handle(state.clone(), req));
+                    let _ = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Ok(Self {
+            addr,
+            invocations: inv_tx,
+            init_error: init_rx,
+            next_calls: next_rx,
+            task,
+        })
+    }
+}
+
+fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+const ACCEPTED: &str = r#"{"status":"OK"}"#;
+const INVALID_ID: &str = r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#;
+const TOO_LARGE: &str = r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#;
+const NOT_FOUND: &str = r#"{"errorMessage":"Unknown Runtime API path","errorType":"NotFound"}"#;
+const INVALID_STATE: &str =
+    r#"{"errorMessage":"State transition is not allowed","errorType":"InvalidStateTransition"}"#;
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
+        return Ok(json(StatusCode::NOT_FOUND, NOT_FOUND));
+    };
+    let resp = match (req.method(), rest) {
+        (&Method::GET, "invocation/next") => next(&state).await,
+        (&Method::POST, "init/error") => {
+            let error_type = error_type(&req);
+            let body = read(req).await.unwrap_or_default();
+            match state
+                .init_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                Some(tx) => {
+                    let _ = tx.send(InitError { error_type, body });
+                    json(StatusCode::ACCEPTED, ACCEPTED)
+                }
+                None => json(StatusCode::FORBIDDEN, INVALID_STATE),
+            }
+        }
+        (&Method::POST, r) if r.starts_with("invocation/") => {
+            let mut parts = r["invocation/".len()..].splitn(2, '/');
+            let id = parts.next().unwrap_or_default().to_owned();
+            match parts.next() {
+                Some("response") => complete(&state, &id, req, false).await,
+                Some("error") => complete(&state, &id, req, true).await,
+                _ => json(StatusCode::NOT_FOUND, NOT_FOUND),
+            }
+        }
+        (&Method::GET, "ping") => json(StatusCode::OK, "\"pong\""),
+        _ => json(StatusCode::NOT_FOUND, NOT_FOUND),
+    };
+    Ok(resp)
+}
+
+fn error_type(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn read(req: Request<Incoming>) -> Option<Bytes> {
+    Limited::new(req.into_body(), MAX_PAYLOAD)
+        .collect()
+        .await
+        .ok()
+        .map(|c| c.to_bytes())
+}
+
+async fn next(state: &State) -> Response<Full<Bytes>> {
+    state.next_calls.send_modify(|n| *n += 1);
+    let inv = {
+        let mut rx = state.invocations.lock().await;
+        rx.recv().await
+    };
+    let Some(inv) = inv else {
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"errorMessage":"Environment is shutting down","errorType":"Runtime.Shutdown"}"#,
+        );
+    };
+    let mut resp = Response::new(Full::new(inv.payload));
+    let h = resp.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if !value.is_empty()
+            && let Ok(v) = HeaderValue::from_str(value)
+        {
+            h.insert(name, v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &inv.request_id);
+    set("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string());
+    set("lambda-runtime-invoked-function-arn", &inv.invoked_arn);
+    set("lambda-runtime-trace-id", &inv.trace_id);
+    if let Some(cc) = &inv.client_context {
+        set("lambda-runtime-client-context", cc);
+    }
+    set("content-type", "application/json");
+    *state.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
+        request_id: inv.request_id,
+        reply: inv.reply,
+    });
+    resp
+}
+
+async fn complete(
+    state: &State,
+    id: &str,
+    req: Request<Incoming>,
+    is_error: bool,
+) -> Response<Full<Bytes>> {
+    let matches = state
+        .current
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|c| c.request_id == id);
+    if !matches {
+        return json(StatusCode::BAD_REQUEST, INVALID_ID);
+    }
+    let error_type = error_type(&req);
+    let body = read(req).await;
+    let Some(current) = state
+        .current
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    else {
+        return json(StatusCode::BAD_REQUEST, INVALID_ID);
+    };
+    match body {
+        None => {
+            let _ = current.reply.send(Outcome::TooLarge);
+            json(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
+        }
+        Some(body) => {
+            let outcome = if is_error {
+                Outcome::Error { error_type, body }
+            } else {
+                Outcome::Response(body)
+            };
+            let _ = current.reply.send(outcome);
+            json(StatusCode::ACCEPTED, ACCEPTED)
+        }
+    }
+}
