@@ -45,6 +45,17 @@ pub enum InitFailure {
     TimedOut,
 }
 
+/// Where an environment is in its lifecycle (guards freezing against reuse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Running an invocation (or initialising).
+    Busy,
+    /// In the pool, runnable.
+    Idle,
+    /// In the pool, frozen.
+    Frozen,
+}
+
 /// A running environment.
 #[derive(Debug)]
 pub struct Environment {
@@ -57,6 +68,7 @@ pub struct Environment {
     /// The function's retire generation when it started.
     pub generation: u64,
     sandbox: Mutex<Option<Sandbox>>,
+    phase: Mutex<Phase>,
     api: RuntimeApi,
     exited: watch::Receiver<bool>,
     flush: Vec<mpsc::Sender<oneshot::Sender<()>>>,
@@ -111,6 +123,7 @@ impl Environment {
         snapshot: Arc<VersionSnapshot>,
         cmd: RuntimeCommand,
         generation: u64,
+        capture: bool,
     ) -> Result<Result<(Arc<Environment>, Duration), (Arc<Environment>, InitFailure)>, InvokeError>
     {
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -120,6 +133,10 @@ impl Environment {
             &snapshot.log_group,
             &stream,
         ));
+        if capture {
+            // The tail of a cold start includes what the runtime printed during init.
+            log.start_capture();
+        }
         let mut api = RuntimeApi::start().await.map_err(InvokeError::RuntimeApi)?;
         let mut binds = vec![Bind {
             source: snapshot.code_dir.clone(),
@@ -201,6 +218,7 @@ impl Environment {
             log,
             generation,
             sandbox: Mutex::new(Some(sandbox)),
+            phase: Mutex::new(Phase::Busy),
             api,
             exited,
             flush,
@@ -264,18 +282,28 @@ impl Environment {
         }
     }
 
-    /// Waits (bounded) until the runtime is parked on `/next` again, then freezes it.
-    /// Returns false when the runtime did not come back (the environment is unusable).
-    pub async fn park_and_freeze(&self, calls_before: u64) -> bool {
+    /// Waits (bounded) until the runtime has called `/next` more than
+    /// `calls_before` times, i.e. it finished the invocation and is parked.
+    pub async fn wait_parked(&self, calls_before: u64) -> bool {
         let mut calls = self.api.next_calls.clone();
         let parked = tokio::time::timeout(Duration::from_secs(2), async {
             calls.wait_for(|n| *n > calls_before).await.is_ok()
         })
         .await;
-        if parked != Ok(true) {
-            return false;
+        parked == Ok(true)
+    }
+
+    /// Marks the environment idle (it may be taken again at once).
+    pub fn set_idle(&self) {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Idle;
+    }
+
+    /// Freezes the environment if it is still idle (not taken meanwhile).
+    pub fn freeze_if_idle(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if *phase == Phase::Idle && self.with_sandbox(|s| s.freeze()).is_some_and(|r| r.is_ok()) {
+            *phase = Phase::Frozen;
         }
-        self.with_sandbox(|s| s.freeze()).unwrap_or(Ok(())).is_ok()
     }
 
     /// `/next` calls so far.
@@ -283,9 +311,15 @@ impl Environment {
         *self.api.next_calls.borrow()
     }
 
-    /// Resumes a frozen environment.
-    pub fn thaw(&self) -> bool {
-        self.with_sandbox(|s| s.thaw()).is_some_and(|r| r.is_ok()) && !*self.exited.borrow()
+    /// Takes an idle environment for an invocation, thawing it if frozen;
+    /// false when it is unusable (its processes are gone).
+    pub fn take(&self) -> bool {
+        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if *phase == Phase::Frozen && self.with_sandbox(|s| s.thaw()).is_none_or(|r| r.is_err()) {
+            return false;
+        }
+        *phase = Phase::Busy;
+        !*self.exited.borrow()
     }
 
     /// Peak memory in MB.

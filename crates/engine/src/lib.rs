@@ -294,7 +294,7 @@ impl Invoker {
             tokio::spawn(async move { env.destroy().await });
         }
         let mut init_ms = None;
-        let env = match idle.filter(|e| e.thaw()) {
+        let env = match idle.filter(|e| e.take()) {
             Some(env) => env,
             None => match Environment::start(
                 &self.inner.cfg,
@@ -302,6 +302,7 @@ impl Invoker {
                 s.clone(),
                 cmd,
                 generation,
+                req.tail_log,
             )
             .await?
             {
@@ -332,7 +333,7 @@ impl Invoker {
                 }
             },
         };
-        if req.tail_log {
+        if req.tail_log && init_ms.is_none() {
             env.log.start_capture();
         }
         env.log.line(&format!(
@@ -435,11 +436,10 @@ impl Invoker {
 
     /// Freezes a finished environment and returns it to the pool, or destroys it.
     async fn release(&self, env: Arc<Environment>, calls_before: u64) {
-        if !env.park_and_freeze(calls_before).await {
-            env.destroy().await;
-            return;
-        }
-        let keep = {
+        // Back in the pool at once, so that a caller invoking again right
+        // away reuses it; it is frozen once its runtime is parked on /next.
+        env.set_idle();
+        let pooled = {
             let mut pools = self.pools();
             let current = pools
                 .generation
@@ -460,7 +460,27 @@ impl Invoker {
                 false
             }
         };
-        if !keep {
+        if !pooled {
+            env.destroy().await;
+            return;
+        }
+        if env.wait_parked(calls_before).await {
+            env.freeze_if_idle();
+            return;
+        }
+        // The runtime never asked for more work: drop it if still pooled.
+        let removed = {
+            let mut pools = self.pools();
+            pools
+                .idle
+                .get_mut(&env.snapshot.function_name)
+                .is_some_and(|list| {
+                    let before = list.len();
+                    list.retain(|i| !Arc::ptr_eq(&i.env, &env));
+                    list.len() != before
+                })
+        };
+        if removed {
             env.destroy().await;
         }
     }

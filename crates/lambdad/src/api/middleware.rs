@@ -62,13 +62,38 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 }
 
 /// Reads a body of at most `limit` bytes; beyond it, AWS's 413 for `operation`.
+///
+/// An oversized body is still drained (up to four times the limit) before the
+/// error is sent, so that the client, still writing, reads the 413 instead of
+/// a broken connection.
 pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                Code::InvalidRequestContent,
+                format!("could not read the request body: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > limit.saturating_mul(4) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::new(
             Code::RequestEntityTooLarge,
             format!("Request must be smaller than {limit} bytes for the {operation} operation"),
-        )
-    })
+        ));
+    }
+    Ok(buf.freeze())
 }
 
 /// Parses a JSON request body into `T`, with AWS's error for malformed input.

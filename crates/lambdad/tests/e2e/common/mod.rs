@@ -217,3 +217,57 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A zip whose `bootstrap` is fixture function `bin` (tests/fixtures/functions).
+pub fn fixture_zip(bin: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_BIN_EXE_lambdad"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(bin);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("fixture function {} is missing ({e}): run `cargo build --workspace --bins` (scripts/test does)", path.display())
+    });
+    zip_files(&[("bootstrap", &bytes, 0o755)])
+}
+
+/// Invokes `name` with `payload`; returns (status, function error, payload JSON, log tail, request id).
+pub async fn invoke(client: &Client, name: &str, payload: serde_json::Value) -> Invoked {
+    let out = client
+        .invoke()
+        .function_name(name)
+        .payload(Blob::new(serde_json::to_vec(&payload).unwrap()))
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke {name}: {:?}", e.into_service_error()));
+    let body = out
+        .payload()
+        .map(|b| b.as_ref().to_vec())
+        .unwrap_or_default();
+    Invoked {
+        status: out.status_code(),
+        function_error: out.function_error().map(str::to_owned),
+        json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        log: out
+            .log_result()
+            .map(|l| {
+                String::from_utf8(
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, l).unwrap(),
+                )
+                .unwrap()
+            })
+            .unwrap_or_default(),
+        executed_version: out.executed_version().map(str::to_owned),
+    }
+}
+
+/// What an invocation returned.
+#[derive(Debug)]
+pub struct Invoked {
+    pub status: i32,
+    pub function_error: Option<String>,
+    pub json: serde_json::Value,
+    pub log: String,
+    pub executed_version: Option<String>,
+}
