@@ -5,3 +5,4 @@ mod common;
 mod errors;
 mod functions;
 mod invoke;
+mod isolation;

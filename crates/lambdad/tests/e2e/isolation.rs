@@ -1,0 +1,193 @@
+//! Isolation, observed from inside by a probe function built with
+//! lambda_runtime, in the namespace sandbox (the default on a root host).
+
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, create_function, files_under, fixture_zip, invoke, zip_files};
+
+/// Whether the server runs the namespace sandbox; as root it must.
+fn namespace_sandbox(server: &TestServer) -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let namespace = server.log().contains("backend=\"namespace\"");
+    assert!(
+        namespace || !root,
+        "as root the namespace sandbox must be used; log:\n{}",
+        server.log()
+    );
+    if !namespace {
+        eprintln!("skipping: the namespace sandbox needs root");
+    }
+    namespace
+}
+
+async fn probe(lambda: &aws_sdk_lambda::Client, name: &str, event: Value) -> Value {
+    let r = invoke(lambda, name, event.clone()).await;
+    assert_eq!(r.function_error, None, "probe {event} failed: {}", r.json);
+    r.json
+}
+
+fn errno(v: &Value) -> i64 {
+    v["errno"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected an OS error, saw {v}"))
+}
+
+#[tokio::test]
+async fn probes_see_only_their_own_world() {
+    let server = TestServer::start().await;
+    if !namespace_sandbox(&server) {
+        return;
+    }
+    let lambda = server.lambda().await;
+    create_function(&lambda, "probe-a", fixture_zip("probe")).await;
+    create_function(&lambda, "probe-b", fixture_zip("probe")).await;
+    let secret = zip_files(&[
+        ("bootstrap", b"#!/bin/sh\n", 0o755),
+        ("secret.txt", b"other function's secret", 0o644),
+    ]);
+    create_function(&lambda, "victim", secret).await;
+
+    // Another function's code is not reachable through any host path.
+    let victim_dir = files_under(&server.data_dir().join("code"))
+        .into_iter()
+        .find(|p| p.ends_with("secret.txt"))
+        .map(|p| server.data_dir().join("code").join(p))
+        .expect("victim's code is on the host");
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "read", "path": victim_dir.to_str().unwrap()}),
+    )
+    .await;
+    assert_eq!(errno(&v), 2, "ENOENT for {}: {v}", victim_dir.display());
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "ls", "path": server.data_dir().to_str().unwrap()}),
+    )
+    .await;
+    assert_eq!(errno(&v), 2, "the data dir is invisible: {v}");
+    let v = probe(&lambda, "probe-a", json!({"op": "ls", "path": "/root"})).await;
+    assert_eq!(errno(&v), 2, "/root is invisible: {v}");
+    let v = probe(&lambda, "probe-a", json!({"op": "ls", "path": "/var/task"})).await;
+    assert_eq!(
+        v["ok"],
+        json!(["bootstrap"]),
+        "its own code is at /var/task: {v}"
+    );
+
+    // Its own code is read-only; /tmp is writable and private.
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "write", "path": "/var/task/bootstrap"}),
+    )
+    .await;
+    assert_eq!(errno(&v), 30, "EROFS: {v}");
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "write", "path": "/tmp/shared"}),
+    )
+    .await;
+    assert_eq!(v["ok"], true, "{v}");
+    let v = probe(
+        &lambda,
+        "probe-b",
+        json!({"op": "read", "path": "/tmp/shared"}),
+    )
+    .await;
+    assert_eq!(errno(&v), 2, "/tmp is not shared between functions: {v}");
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "read", "path": "/tmp/shared"}),
+    )
+    .await;
+    assert_eq!(v["ok"], "probe", "{v}");
+
+    // Unprivileged, in its own PID namespace, unable to reach the host's processes.
+    let v = probe(&lambda, "probe-a", json!({"op": "whoami"})).await;
+    assert_eq!(v["ok"]["uid"], 993, "{v}");
+    assert_eq!(
+        v["ok"]["pid"], 1,
+        "the runtime is PID 1 of its own namespace: {v}"
+    );
+    let v = probe(&lambda, "probe-a", json!({"op": "ps"})).await;
+    let pids: Vec<i64> = v["ok"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![1], "only itself is visible: {v}");
+    let server_pid = std::process::id(); // any host pid outside the sandbox
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "kill", "pid": server_pid, "sig": 9}),
+    )
+    .await;
+    assert_eq!(
+        errno(&v),
+        3,
+        "ESRCH: host processes cannot be signalled: {v}"
+    );
+    let v = probe(&lambda, "probe-a", json!({"op": "mount"})).await;
+    assert_eq!(errno(&v), 1, "EPERM: {v}");
+    let v = probe(&lambda, "probe-a", json!({"op": "ptrace", "pid": 1})).await;
+    assert_eq!(errno(&v), 1, "EPERM: {v}");
+}
+
+#[tokio::test]
+async fn fork_bombs_and_memory_hogs_are_contained() {
+    let server = TestServer::start().await;
+    if !namespace_sandbox(&server) {
+        return;
+    }
+    let lambda = server.lambda().await;
+    create_function(&lambda, "bomb", fixture_zip("probe")).await;
+    create_function(&lambda, "bystander", fixture_zip("behave")).await;
+    // Enough memory that the pids limit, not the memory limit, is what stops the bomb.
+    lambda
+        .update_function_configuration()
+        .function_name("bomb")
+        .memory_size(2048)
+        .timeout(60)
+        .send()
+        .await
+        .unwrap();
+    let v = probe(&lambda, "bomb", json!({"op": "forkbomb", "n": 3000})).await;
+    let started = v["ok"]["started"].as_u64().unwrap();
+    assert!(started < 1024, "the pids limit stopped the bomb: {v}");
+    assert!(v["ok"]["failed"].is_string(), "{v}");
+
+    lambda
+        .update_function_configuration()
+        .function_name("bomb")
+        .memory_size(128)
+        .timeout(30)
+        .send()
+        .await
+        .unwrap();
+    let r = invoke(&lambda, "bomb", json!({"op": "alloc", "mb": 1024})).await;
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{}", r.json);
+    assert_eq!(r.json["errorType"], "Runtime.OutOfMemory", "{}", r.json);
+    assert!(
+        r.json["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: signal: killed"),
+        "{}",
+        r.json
+    );
+
+    // The server and other functions carry on; the hog's function recovers in a new environment.
+    let r = invoke(&lambda, "bystander", json!({"op": "echo", "still": "here"})).await;
+    assert_eq!(r.json, json!({"op": "echo", "still": "here"}));
+    let v = probe(&lambda, "bomb", json!({"op": "whoami"})).await;
+    assert_eq!(v["ok"]["uid"], 993);
+}
