@@ -401,9 +401,11 @@ impl Invoker {
             log_result: tail,
             executed_version: s.version.clone(),
         };
-        if healthy {
+        if healthy && self.pool_back(&env) {
             let this = self.clone();
-            tokio::spawn(async move { this.release(env, calls_before).await });
+            tokio::spawn(async move { this.freeze_when_parked(env, calls_before).await });
+        } else if healthy {
+            tokio::spawn(async move { env.destroy().await });
         }
         Ok(response)
     }
@@ -435,40 +437,37 @@ impl Invoker {
     }
 
     /// Freezes a finished environment and returns it to the pool, or destroys it.
-    async fn release(&self, env: Arc<Environment>, calls_before: u64) {
-        // Back in the pool at once, so that a caller invoking again right
-        // away reuses it; it is frozen once its runtime is parked on /next.
+    /// Puts a finished environment back in the pool at once (so that a
+    /// caller invoking again right away reuses it); false when it must go.
+    fn pool_back(&self, env: &Arc<Environment>) -> bool {
         env.set_idle();
-        let pooled = {
-            let mut pools = self.pools();
-            let current = pools
-                .generation
-                .get(&env.snapshot.function_name)
-                .copied()
-                .unwrap_or(0);
-            if !pools.shutting_down && env.generation == current {
-                pools
-                    .idle
-                    .entry(env.snapshot.function_name.clone())
-                    .or_default()
-                    .push(Idle {
-                        env: env.clone(),
-                        since: Instant::now(),
-                    });
-                true
-            } else {
-                false
-            }
-        };
-        if !pooled {
-            env.destroy().await;
-            return;
+        let mut pools = self.pools();
+        let current = pools
+            .generation
+            .get(&env.snapshot.function_name)
+            .copied()
+            .unwrap_or(0);
+        if pools.shutting_down || env.generation != current {
+            return false;
         }
+        pools
+            .idle
+            .entry(env.snapshot.function_name.clone())
+            .or_default()
+            .push(Idle {
+                env: env.clone(),
+                since: Instant::now(),
+            });
+        true
+    }
+
+    /// Freezes a pooled environment once its runtime is parked on `/next`;
+    /// destroys it if the runtime never asks for more work.
+    async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
         if env.wait_parked(calls_before).await {
             env.freeze_if_idle();
             return;
         }
-        // The runtime never asked for more work: drop it if still pooled.
         let removed = {
             let mut pools = self.pools();
             pools
