@@ -111,6 +111,9 @@ fn env_vars(
     if let Some(exec) = &cmd.execution_env {
         set("AWS_EXECUTION_ENV", exec);
     }
+    for (k, v) in &cmd.env {
+        vars.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     vars.into_iter().collect()
 }
 
@@ -150,6 +153,7 @@ impl Environment {
                 writable: false,
             });
         }
+        binds.extend(cmd.binds.iter().cloned());
         let memory = u64::from(snapshot.memory_mb) << 20;
         let spec = SandboxSpec {
             id: id.clone(),

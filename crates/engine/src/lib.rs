@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub region: String,
     /// How long idle environments stay warm.
     pub idle_timeout: Duration,
+    /// Interpreters named by the operator (runtime → binary), before discovery.
+    pub interpreters: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// One synchronous invocation.
@@ -114,6 +116,7 @@ struct Pools {
 struct Inner {
     cfg: EngineConfig,
     backend: Arc<dyn Backend>,
+    interpreters: runtime::Interpreters,
     pools: Mutex<Pools>,
 }
 
@@ -180,9 +183,15 @@ fn trace_id() -> String {
 impl Invoker {
     /// An engine starting environments with `backend`; spawns the idle reaper.
     pub fn new(cfg: EngineConfig, backend: Arc<dyn Backend>) -> Self {
+        let interpreters = runtime::Interpreters::discover(&cfg.data_dir.join("runtime"), &cfg.interpreters)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "Cannot install the managed runtimes' bootstraps; only custom runtimes will run.");
+                runtime::Interpreters::default()
+            });
         let inner = Arc::new(Inner {
             cfg,
             backend,
+            interpreters,
             pools: Mutex::new(Pools::default()),
         });
         let weak = Arc::downgrade(&inner);
@@ -285,7 +294,7 @@ impl Invoker {
             log_result,
             executed_version: s.version.clone(),
         };
-        let cmd = match runtime::command_for(&s) {
+        let cmd = match self.inner.interpreters.command_for(&s) {
             Ok(c) => c,
             Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),
         };

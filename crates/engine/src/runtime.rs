@@ -1,13 +1,22 @@
 //! Which program an environment starts for a function's runtime.
 //!
-//! Custom runtimes (`provided.al2023`, `provided.al2`) run the function's
-//! own `bootstrap`: `/var/task/bootstrap`, else `/opt/bootstrap` from a
-//! layer (AWS's order). Managed runtimes (Python, Node.js) are resolved here
-//! too as they are added.
+//! - Custom runtimes (`provided.al2023`, `provided.al2`) run the function's
+//!   own `bootstrap`: `/var/task/bootstrap`, else `/opt/bootstrap` from a
+//!   layer (AWS's order).
+//! - Managed runtimes (`python3.9`–`python3.13`, `nodejs18.x`–`nodejs22.x`)
+//!   run lambdad's own bootstrap (shipped in the binary, exposed read-only at
+//!   `/var/runtime`) with an interpreter of exactly that version found on the
+//!   host (see [`Interpreters`]); the interpreter's installation is bound
+//!   read-only into the sandbox at its host path.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use lambdad_model::VersionSnapshot;
+use lambdad_sandbox::Bind;
+
+const PYTHON_BOOTSTRAP: &str = include_str!("../runtimes/python/bootstrap.py");
+const NODE_BOOTSTRAP: &str = include_str!("../runtimes/node/bootstrap.mjs");
 
 /// The program to start, as seen inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,53 +25,274 @@ pub struct RuntimeCommand {
     pub argv: Vec<String>,
     /// `AWS_EXECUTION_ENV`, set for managed runtimes only.
     pub execution_env: Option<String>,
+    /// Extra environment variables of the runtime.
+    pub env: Vec<(String, String)>,
+    /// Extra read-only binds (the runtime directory, the interpreter).
+    pub binds: Vec<Bind>,
 }
 
 /// Why no program can be started; reported to the caller as a function error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeUnavailable {
-    /// AWS's error type, e.g. `Runtime.InvalidEntrypoint`.
+    /// The error type, e.g. `Runtime.InvalidEntrypoint`.
     pub error_type: &'static str,
     /// A message naming what is missing.
     pub message: String,
 }
 
-fn executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+/// One interpreter: its binary and the directory to bind (None when the
+/// host's /usr already makes it visible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The interpreter binary (same path inside the sandbox).
+    pub binary: PathBuf,
+    /// Its installation prefix, bound read-only at the same path.
+    pub prefix: Option<PathBuf>,
 }
 
-/// Resolves the command for `snapshot`.
-pub fn command_for(snapshot: &VersionSnapshot) -> Result<RuntimeCommand, RuntimeUnavailable> {
-    let runtime = snapshot.runtime.as_str();
-    if runtime.starts_with("provided") {
-        if snapshot.code_dir.join("bootstrap").exists() {
-            return Ok(RuntimeCommand {
-                argv: vec!["/var/task/bootstrap".into()],
-                execution_env: None,
-            });
-        }
-        if snapshot
-            .layer_dirs
-            .iter()
-            .any(|l| executable(&l.join("bootstrap")))
-        {
-            return Ok(RuntimeCommand {
-                argv: vec!["/opt/bootstrap".into()],
-                execution_env: None,
-            });
-        }
-        return Err(RuntimeUnavailable {
-            error_type: "Runtime.InvalidEntrypoint",
-            message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
-                .into(),
-        });
+/// Interpreters for the managed runtimes, found at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Interpreters {
+    by_runtime: BTreeMap<String, Interpreter>,
+    /// Where lambdad's bootstraps were written (bound at /var/runtime).
+    runtime_dir: PathBuf,
+}
+
+const PYTHON_MINORS: std::ops::RangeInclusive<u32> = 9..=13;
+const NODE_MAJORS: [u32; 3] = [18, 20, 22];
+
+fn prefix_of(binary: &Path) -> Option<PathBuf> {
+    if binary.starts_with("/usr") || binary.starts_with("/bin") {
+        None
+    } else {
+        binary
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
     }
-    Err(RuntimeUnavailable {
-        error_type: "Runtime.Unavailable",
-        message: format!(
-            "lambdad cannot run the {runtime} runtime yet: use a custom runtime (provided.al2023) with a bootstrap"
-        ),
-    })
+}
+
+fn version_key(dir: &Path) -> Vec<u32> {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+/// Versions installed under a version-manager directory, newest first.
+fn managed_versions(root: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(version_key(d)));
+    dirs
+}
+
+fn node_major(binary: &Path) -> Option<u32> {
+    let out = std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Interpreters {
+    /// Writes lambdad's bootstraps under `runtime_dir` and finds interpreters:
+    /// `overrides` (runtime → binary) first, then `/usr/bin`, `/usr/local/bin`,
+    /// pyenv (`$PYENV_ROOT` or `~/.pyenv`) and nvm (`$NVM_DIR` or `~/.nvm`).
+    pub fn discover(
+        runtime_dir: &Path,
+        overrides: &BTreeMap<String, PathBuf>,
+    ) -> std::io::Result<Self> {
+        std::fs::create_dir_all(runtime_dir.join("python"))?;
+        std::fs::create_dir_all(runtime_dir.join("node"))?;
+        std::fs::write(runtime_dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
+        std::fs::write(runtime_dir.join("node/bootstrap.mjs"), NODE_BOOTSTRAP)?;
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/root".into());
+        let pyenv = std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".pyenv"));
+        let nvm = std::env::var_os("NVM_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".nvm"));
+        let mut by_runtime = BTreeMap::new();
+        for minor in PYTHON_MINORS {
+            let name = format!("python3.{minor}");
+            let mut candidates = vec![
+                PathBuf::from(format!("/usr/bin/python3.{minor}")),
+                PathBuf::from(format!("/usr/local/bin/python3.{minor}")),
+            ];
+            candidates.extend(
+                managed_versions(&pyenv.join("versions"), &format!("3.{minor}."))
+                    .into_iter()
+                    .map(|d| d.join(format!("bin/python3.{minor}"))),
+            );
+            if let Some(binary) = candidates.into_iter().find(|c| c.is_file()) {
+                by_runtime.insert(
+                    name,
+                    Interpreter {
+                        prefix: prefix_of(&binary),
+                        binary,
+                    },
+                );
+            }
+        }
+        let mut nodes: Vec<PathBuf> = vec!["/usr/bin/node".into(), "/usr/local/bin/node".into()];
+        nodes.extend(
+            managed_versions(&nvm.join("versions/node"), "v")
+                .into_iter()
+                .map(|d| d.join("bin/node")),
+        );
+        for binary in nodes.into_iter().filter(|b| b.is_file()) {
+            if let Some(major) = node_major(&binary).filter(|m| NODE_MAJORS.contains(m)) {
+                by_runtime
+                    .entry(format!("nodejs{major}.x"))
+                    .or_insert(Interpreter {
+                        prefix: prefix_of(&binary),
+                        binary,
+                    });
+            }
+        }
+        for (runtime, binary) in overrides {
+            by_runtime.insert(
+                runtime.clone(),
+                Interpreter {
+                    prefix: prefix_of(binary),
+                    binary: binary.clone(),
+                },
+            );
+        }
+        for (runtime, i) in &by_runtime {
+            tracing::debug!(runtime, binary = %i.binary.display(), "Interpreter found.");
+        }
+        Ok(Self {
+            by_runtime,
+            runtime_dir: runtime_dir.to_owned(),
+        })
+    }
+
+    /// The interpreter for `runtime`, if one was found.
+    pub fn get(&self, runtime: &str) -> Option<&Interpreter> {
+        self.by_runtime.get(runtime)
+    }
+
+    fn managed(
+        &self,
+        runtime: &str,
+        argv_tail: &[&str],
+        env: Vec<(String, String)>,
+    ) -> Result<RuntimeCommand, RuntimeUnavailable> {
+        let Some(i) = self.by_runtime.get(runtime) else {
+            let what = if runtime.starts_with("python") {
+                format!(
+                    "{runtime} (looked for {runtime} in /usr/bin, /usr/local/bin and pyenv)",
+                    runtime = runtime
+                )
+            } else {
+                format!(
+                    "node v{} (looked in /usr/bin, /usr/local/bin and nvm)",
+                    runtime.trim_start_matches("nodejs").trim_end_matches(".x")
+                )
+            };
+            return Err(RuntimeUnavailable {
+                error_type: "Runtime.InterpreterNotFound",
+                message: format!(
+                    "lambdad cannot run runtime {runtime}: no interpreter {what} is installed on this host. Install one, or name it with --interpreter {runtime}=/path/to/interpreter."
+                ),
+            });
+        };
+        let mut binds = vec![Bind {
+            source: self.runtime_dir.clone(),
+            target: "/var/runtime".into(),
+            writable: false,
+        }];
+        if let Some(prefix) = &i.prefix {
+            binds.push(Bind {
+                source: prefix.clone(),
+                target: prefix.clone(),
+                writable: false,
+            });
+        }
+        let mut argv = vec![i.binary.display().to_string()];
+        argv.extend(argv_tail.iter().map(|s| s.to_string()));
+        Ok(RuntimeCommand {
+            argv,
+            execution_env: Some(format!("AWS_Lambda_{runtime}")),
+            env,
+            binds,
+        })
+    }
+
+    /// Resolves the command for `snapshot`.
+    pub fn command_for(
+        &self,
+        snapshot: &VersionSnapshot,
+    ) -> Result<RuntimeCommand, RuntimeUnavailable> {
+        let runtime = snapshot.runtime.as_str();
+        if runtime.starts_with("provided") {
+            let custom = |path: &str| RuntimeCommand {
+                argv: vec![path.into()],
+                execution_env: None,
+                env: Vec::new(),
+                binds: Vec::new(),
+            };
+            if snapshot.code_dir.join("bootstrap").exists() {
+                return Ok(custom("/var/task/bootstrap"));
+            }
+            if snapshot
+                .layer_dirs
+                .iter()
+                .any(|l| l.join("bootstrap").is_file())
+            {
+                return Ok(custom("/opt/bootstrap"));
+            }
+            return Err(RuntimeUnavailable {
+                error_type: "Runtime.InvalidEntrypoint",
+                message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                    .into(),
+            });
+        }
+        if runtime.starts_with("python3.") {
+            return self.managed(
+                runtime,
+                &["-s", "/var/runtime/python/bootstrap.py"],
+                vec![
+                    ("PYTHONPATH".into(), "/var/runtime".into()),
+                    ("LC_CTYPE".into(), "C.UTF-8".into()),
+                ],
+            );
+        }
+        if runtime.starts_with("nodejs") {
+            let major = runtime.trim_start_matches("nodejs").trim_end_matches(".x");
+            return self.managed(runtime, &["/var/runtime/node/bootstrap.mjs"], vec![(
+                "NODE_PATH".into(),
+                format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task"),
+            )]);
+        }
+        Err(RuntimeUnavailable {
+            error_type: "Runtime.InterpreterNotFound",
+            message: format!(
+                "lambdad cannot run the {runtime} runtime: only provided.*, python3.9-3.13 and nodejs18.x-22.x are supported"
+            ),
+        })
+    }
 }

@@ -3,6 +3,7 @@
 //! and defaults. Unknown keys in the file, and unknown `LAMBDAD_*` variables,
 //! are errors.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +45,9 @@ pub struct ServeArgs {
     /// How long an idle execution environment is kept warm, e.g. `10m` [default: 10m].
     #[arg(long, env = "LAMBDAD_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
+    #[arg(long = "interpreter", value_parser = parse_interpreter)]
+    pub interpreters: Vec<(String, PathBuf)>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -60,6 +64,18 @@ struct FileConfig {
     sandbox: Option<SandboxChoice>,
     #[serde(default, with = "humantime_serde_opt")]
     idle_timeout: Option<Duration>,
+    #[serde(default)]
+    interpreters: BTreeMap<String, PathBuf>,
+}
+
+fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
+    let (runtime, path) = s.split_once('=').ok_or("expected RUNTIME=PATH")?;
+    if !(runtime.starts_with("python3.") || runtime.starts_with("nodejs")) {
+        return Err(format!(
+            "{runtime} is not a managed runtime (python3.x or nodejsNN.x)"
+        ));
+    }
+    Ok((runtime.to_owned(), PathBuf::from(path)))
 }
 
 mod humantime_serde_opt {
@@ -101,6 +117,8 @@ pub struct Config {
     pub sandbox: SandboxChoice,
     /// Idle environment lifetime.
     pub idle_timeout: Duration,
+    /// Interpreters for managed runtimes named by the operator (file, then flags).
+    pub interpreters: BTreeMap<String, PathBuf>,
 }
 
 impl Config {
@@ -132,7 +150,10 @@ impl Config {
         {
             bail!("invalid region {region:?}");
         }
+        let mut interpreters = file.interpreters;
+        interpreters.extend(args.interpreters.iter().cloned());
         Ok(Self {
+            interpreters,
             listen: args
                 .listen
                 .or(file.listen)

@@ -42,6 +42,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             data_dir: data_dir.clone(),
             region: config.region.clone(),
             idle_timeout: config.idle_timeout,
+            interpreters: config.interpreters.clone(),
         },
         backend,
     );

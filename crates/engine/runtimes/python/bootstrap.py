@@ -1,0 +1,256 @@
+"""lambdad's Python runtime: runs an unmodified Lambda handler `module.function`
+against the Runtime API, with AWS's context object, error payloads and log lines.
+
+Shipped inside the lambdad binary and exposed read-only at /var/runtime.
+"""
+
+import http.client
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+PREFIX = "/2018-06-01/runtime"
+
+
+class Client:
+    """One keep-alive connection to the Runtime API."""
+
+    def __init__(self):
+        host, _, port = API.rpartition(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def call(self, method, path, body=None, headers=None):
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, PREFIX + path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                return resp, resp.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                if attempt:
+                    raise
+
+
+CLIENT = Client()
+
+
+class CognitoIdentity:
+    def __init__(self, data):
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+
+class ClientInfo:
+    def __init__(self, data):
+        self.installation_id = data.get("installation_id")
+        self.app_title = data.get("app_title")
+        self.app_version_name = data.get("app_version_name")
+        self.app_version_code = data.get("app_version_code")
+        self.app_package_name = data.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, data):
+        self.client = ClientInfo(data.get("client") or {}) if data.get("client") else None
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+
+class LambdaContext:
+    def __init__(self, request_id, deadline_ms, invoked_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_arn
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity or {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id={0},log_group_name={1},log_stream_name={2},function_name={3},"
+            "memory_limit_in_mb={4},function_version={5},invoked_function_arn={6},client_context={7},identity={8}])"
+        ).format(
+            self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
+            self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
+            self.client_context, self.identity,
+        )
+
+
+# ---- logging ---------------------------------------------------------------
+
+REQUEST_ID = ""
+JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = REQUEST_ID
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self):
+        super().__init__("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.converter = time.gmtime
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        out = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", REQUEST_ID),
+        }
+        if record.exc_info and record.exc_info[0]:
+            out["errorType"] = record.exc_info[0].__name__
+            out["errorMessage"] = str(record.exc_info[1])
+            out["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        return json.dumps(out, default=str)
+
+
+def setup_logging():
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter() if JSON_LOGS else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if JSON_LOGS:
+        root.setLevel({"TRACE": 5, "FATAL": 50}.get(level, getattr(logging, level or "INFO", logging.INFO)))
+
+
+# ---- errors ----------------------------------------------------------------
+
+class FaultError(Exception):
+    def __init__(self, error_type, message, tb=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.tb = tb
+
+
+def stack(tb):
+    return traceback.format_list(traceback.extract_tb(tb)) if tb else []
+
+
+def error_payload(error_type, message, tb, request_id):
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack(tb)}
+
+
+def log_error(error_type, message, tb):
+    if JSON_LOGS:
+        sys.stdout.write(json.dumps({
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "ERROR",
+            "message": message, "errorType": error_type, "errorMessage": message,
+            "requestId": REQUEST_ID, "stackTrace": stack(tb),
+        }) + "\n")
+    else:
+        lines = "".join(stack(tb)).replace("\n", "\r")
+        sys.stdout.write(f"[ERROR] {error_type}: {message}\rTraceback (most recent call last):\r{lines}\n")
+    sys.stdout.flush()
+
+
+# ---- init ------------------------------------------------------------------
+
+def load_handler(spec):
+    import importlib
+
+    try:
+        modname, fname = spec.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {e}")
+    modname = modname.replace("/", ".")
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as e:
+        raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}")
+    except SyntaxError as e:
+        raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", e.__traceback__)
+    except Exception as e:
+        raise FaultError(type(e).__name__, str(e), e.__traceback__)
+    if modname.startswith("__"):
+        raise FaultError("Runtime.BadFunctionCode", "Cannot use built-in module {} as a handler module".format(modname))
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+
+
+def main():
+    sys.stdout = os.fdopen(sys.stdout.fileno(), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    sys.stderr = os.fdopen(sys.stderr.fileno(), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    for p in reversed([task, "/opt/python", f"/opt/python/lib/{minor}/site-packages"]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    os.chdir(task)
+    setup_logging()
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except FaultError as e:
+        log_error(e.error_type, e.message, e.tb)
+        body = json.dumps(error_payload(e.error_type, e.message, e.tb, ""))
+        CLIENT.call("POST", "/init/error", body, {"Lambda-Runtime-Function-Error-Type": e.error_type})
+        sys.exit(1)
+
+    global REQUEST_ID
+    while True:
+        resp, body = CLIENT.call("GET", "/invocation/next")
+        if resp.status != 200:
+            sys.exit(1)
+        h = resp.headers
+        request_id = h.get("Lambda-Runtime-Aws-Request-Id", "")
+        REQUEST_ID = request_id
+        if h.get("Lambda-Runtime-Trace-Id"):
+            os.environ["_X_AMZN_TRACE_ID"] = h["Lambda-Runtime-Trace-Id"]
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        try:
+            client_context = json.loads(h["Lambda-Runtime-Client-Context"]) if h.get("Lambda-Runtime-Client-Context") else None
+            identity = json.loads(h["Lambda-Runtime-Cognito-Identity"]) if h.get("Lambda-Runtime-Cognito-Identity") else None
+            context = LambdaContext(request_id, int(h.get("Lambda-Runtime-Deadline-Ms", "0")),
+                                    h.get("Lambda-Runtime-Invoked-Function-Arn"), client_context, identity)
+            try:
+                event = json.loads(body) if body else {}
+            except ValueError as e:
+                raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
+            result = handler(event, context)
+            try:
+                out = json.dumps(result)
+            except (TypeError, ValueError) as e:
+                raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {e}")
+            CLIENT.call("POST", f"/invocation/{request_id}/response", out.encode())
+        except FaultError as e:
+            log_error(e.error_type, e.message, e.tb)
+            payload = json.dumps(error_payload(e.error_type, e.message, e.tb, request_id))
+            CLIENT.call("POST", f"/invocation/{request_id}/error", payload, {"Lambda-Runtime-Function-Error-Type": e.error_type})
+        except Exception as e:
+            tb = e.__traceback__.tb_next if e.__traceback__ else None
+            error_type = type(e).__name__
+            log_error(error_type, str(e), tb)
+            payload = json.dumps(error_payload(error_type, str(e), tb, request_id))
+            CLIENT.call("POST", f"/invocation/{request_id}/error", payload, {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+//! Invoke benchmark (not a test): starts lambdad with a fresh data dir,
+//! deploys the `echo` fixture (built with lambda_runtime) and reports cold
+//! start and warm invoke latency (p50/p99) and throughput over raw HTTP
+//! keep-alive connections.
+//!
+//! Run: `cargo build --release --workspace --bins && cargo bench -p lambdad --bench invoke`
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn zip_bootstrap(bin: &[u8]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        "bootstrap",
+        zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+    )
+    .unwrap();
+    w.write_all(bin).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
+}
+
+#[tokio::main]
+async fn main() {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lambdad"));
+    let echo = std::fs::read(exe.parent().unwrap().join("echo"))
+        .expect("build the fixtures first: cargo build --release --workspace --bins");
+    let data = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(&exe)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("LAMBDAD_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    for _ in 0..200 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let create = serde_json::json!({
+        "FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "Role": "arn:aws:iam::000000000000:role/r",
+        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip_bootstrap(&echo))}
+    });
+    let r = http
+        .post(format!("{base}/2015-03-31/functions"))
+        .json(&create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let url = format!("{base}/2015-03-31/functions/echo/invocations");
+
+    println!("lambdad invoke benchmark — {}", machine());
+    // Cold starts: a configuration change retires the environment, so each invoke starts a new one.
+    let mut cold = Vec::new();
+    for i in 0..30 {
+        let cfg = serde_json::json!({"Environment": {"Variables": {"ROUND": i.to_string()}}});
+        http.put(format!("{base}/2015-03-31/functions/echo/configuration"))
+            .json(&cfg)
+            .send()
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let r = http.post(&url).body("{}").send().await.unwrap();
+        assert!(r.status().is_success());
+        r.bytes().await.unwrap();
+        cold.push(t.elapsed());
+    }
+    cold.sort();
+    println!(
+        "cold start (invoke to response, new environment each time, n=30): p50 {:.0} µs, p99 {:.0} µs",
+        pct(&cold, 0.5),
+        pct(&cold, 0.99)
+    );
+
+    for clients in [1usize, 8, 32] {
+        let per_client = if clients == 1 { 3000 } else { 12000 / clients };
+        // Warm up one environment per client.
+        let mut warm = Vec::new();
+        for _ in 0..clients {
+            let (http, url) = (http.clone(), url.clone());
+            warm.push(tokio::spawn(async move {
+                http.post(&url)
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+            }));
+        }
+        for w in warm {
+            w.await.unwrap();
+        }
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (http, url) = (http.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let t = Instant::now();
+                    let r = http.post(&url).body("{\"k\":1}").send().await.unwrap();
+                    r.bytes().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        all.sort();
+        println!(
+            "warm invoke, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} invocations/s",
+            all.len(),
+            pct(&all, 0.5),
+            pct(&all, 0.99),
+            all.len() as f64 / secs
+        );
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let _ = server.wait();
+}
