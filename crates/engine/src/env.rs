@@ -146,9 +146,9 @@ impl Environment {
             target: "/var/task".into(),
             writable: false,
         }];
-        if let Some(layer) = snapshot.layer_dirs.first() {
+        if let Some(opt) = opt_dir(&cfg.data_dir, &snapshot.layer_dirs).await? {
             binds.push(Bind {
-                source: layer.clone(),
+                source: opt,
                 target: "/opt".into(),
                 writable: false,
             });
@@ -379,6 +379,83 @@ impl Environment {
         if let Some(sandbox) = sandbox {
             let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
         }
+    }
+}
+
+/// The host directory mounted at `/opt`: the only layer itself, or the
+/// layers merged in order (later layers win) into `DATA_DIR/opt/<key>/`,
+/// built once with hard links and reused by every environment.
+async fn opt_dir(
+    data_dir: &std::path::Path,
+    layers: &[std::path::PathBuf],
+) -> Result<Option<std::path::PathBuf>, InvokeError> {
+    match layers {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        many => {
+            let key: String = many
+                .iter()
+                .map(|l| {
+                    l.file_name()
+                        .map(|n| n.to_string_lossy().chars().take(16).collect::<String>())
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("-");
+            let target = data_dir.join("opt").join(key);
+            let layers = many.to_vec();
+            tokio::task::spawn_blocking(move || {
+                merge_layers(&layers, &target).map(|()| Some(target))
+            })
+            .await
+            .map_err(|e| InvokeError::Internal(e.to_string()))?
+            .map_err(|e| InvokeError::Internal(format!("merging layers: {e}")))
+        }
+    }
+}
+
+fn merge_layers(layers: &[std::path::PathBuf], target: &std::path::Path) -> std::io::Result<()> {
+    if target.is_dir() {
+        return Ok(());
+    }
+    let tmp = target.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp)?;
+    for layer in layers {
+        let mut stack = vec![std::path::PathBuf::new()];
+        while let Some(rel) = stack.pop() {
+            for entry in std::fs::read_dir(layer.join(&rel))? {
+                let entry = entry?;
+                let rel_path = rel.join(entry.file_name());
+                let dest = tmp.join(&rel_path);
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    if dest.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+                        std::fs::remove_file(&dest)?;
+                    }
+                    std::fs::create_dir_all(&dest)?;
+                    stack.push(rel_path);
+                    continue;
+                }
+                if dest.symlink_metadata().is_ok() {
+                    if dest.is_dir() && !dest.is_symlink() {
+                        std::fs::remove_dir_all(&dest)?;
+                    } else {
+                        std::fs::remove_file(&dest)?;
+                    }
+                }
+                if kind.is_symlink() {
+                    std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dest)?;
+                } else {
+                    std::fs::hard_link(entry.path(), &dest)
+                        .or_else(|_| std::fs::copy(entry.path(), &dest).map(drop))?;
+                }
+            }
+        }
+    }
+    match std::fs::rename(&tmp, target) {
+        Ok(()) => Ok(()),
+        Err(_) if target.is_dir() => std::fs::remove_dir_all(&tmp),
+        Err(e) => Err(e),
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use lambdad_model::function::*;
 
-use crate::{FunctionRecord, SqliteStore, Store, StoreError};
+use crate::{FunctionRecord, LayerVersionRecord, SqliteStore, Store, StoreError};
 
 fn record(name: &str, revision: &str) -> FunctionRecord {
     FunctionRecord {
@@ -46,7 +46,73 @@ fn record(name: &str, revision: &str) -> FunctionRecord {
         },
         tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         code_hex: format!("hex-{name}"),
+        layer_code: vec![format!("layer-of-{name}")],
     }
+}
+
+fn layer(name: &str) -> LayerVersionRecord {
+    LayerVersionRecord {
+        name: name.to_owned(),
+        version: 0,
+        description: String::new(),
+        created_date: "2026-01-01T00:00:00.000+0000".to_owned(),
+        compatible_runtimes: vec!["python3.12".to_owned()],
+        compatible_architectures: Vec::new(),
+        license_info: None,
+        code_sha256: "s".to_owned(),
+        code_size: 1,
+        code_hex: format!("lhex-{name}"),
+        policy: None,
+        policy_revision: "p0".to_owned(),
+    }
+}
+
+fn layers(store: &dyn Store) {
+    assert_eq!(store.publish_layer_version(&layer("l")).unwrap(), 1);
+    assert_eq!(store.publish_layer_version(&layer("l")).unwrap(), 2);
+    assert_eq!(store.publish_layer_version(&layer("m")).unwrap(), 1);
+    assert!(store.delete_layer_version("l", 2).unwrap());
+    assert!(!store.delete_layer_version("l", 2).unwrap());
+    assert_eq!(
+        store.publish_layer_version(&layer("l")).unwrap(),
+        3,
+        "numbers are never reused"
+    );
+    let versions: Vec<u64> = store
+        .list_layer_versions("l")
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(versions, [3, 1]);
+    let latest: Vec<(String, u64)> = store
+        .list_layers()
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.name, v.version))
+        .collect();
+    assert_eq!(latest, [("l".to_owned(), 3), ("m".to_owned(), 1)]);
+    let mut v1 = store.get_layer_version("l", 1).unwrap().unwrap();
+    v1.policy = Some("[]".to_owned());
+    v1.policy_revision = "p1".to_owned();
+    assert!(matches!(
+        store.update_layer_policy(&v1, "stale"),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    store.update_layer_policy(&v1, "p0").unwrap();
+    assert_eq!(
+        store
+            .get_layer_version("l", 1)
+            .unwrap()
+            .unwrap()
+            .policy_revision,
+        "p1"
+    );
+    assert!(store.code_in_use("lhex-l").unwrap());
+    assert!(
+        store.code_in_use("layer-of-b").unwrap(),
+        "a function's layer keeps its archive"
+    );
 }
 
 fn suite(store: &dyn Store) {
@@ -84,6 +150,7 @@ fn suite(store: &dyn Store) {
     assert!(store.delete_function("a").unwrap());
     assert!(!store.delete_function("a").unwrap());
     assert!(!store.code_in_use("hex-a").unwrap());
+    layers(store);
 }
 
 #[test]

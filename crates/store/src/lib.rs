@@ -30,6 +30,37 @@ pub struct FunctionRecord {
     pub tags: BTreeMap<String, String>,
     /// hex(SHA-256) of the code archive (the [`CodeStore`] key).
     pub code_hex: String,
+    /// The [`CodeStore`] keys of the function's layers, in `Layers` order.
+    pub layer_code: Vec<String>,
+}
+
+/// One published layer version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerVersionRecord {
+    /// Layer name.
+    pub name: String,
+    /// Version number (assigned by the store on publish).
+    pub version: u64,
+    /// Description.
+    pub description: String,
+    /// `CreatedDate` in AWS's format.
+    pub created_date: String,
+    /// `CompatibleRuntimes`.
+    pub compatible_runtimes: Vec<String>,
+    /// `CompatibleArchitectures`.
+    pub compatible_architectures: Vec<String>,
+    /// `LicenseInfo`.
+    pub license_info: Option<String>,
+    /// base64(SHA-256) of the archive.
+    pub code_sha256: String,
+    /// Archive size.
+    pub code_size: u64,
+    /// The [`CodeStore`] key.
+    pub code_hex: String,
+    /// The layer version's resource policy statements (JSON array), if any.
+    pub policy: Option<String>,
+    /// Revision of the policy.
+    pub policy_revision: String,
 }
 
 /// Store failures.
@@ -92,8 +123,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<FunctionRecord>, StoreError>;
     /// Number of functions and the sum of their code sizes.
     fn usage(&self) -> Result<(u64, u64), StoreError>;
-    /// Whether any function still uses the code archive `code_hex`.
+    /// Whether any function or layer version still uses the code archive `code_hex`.
     fn code_in_use(&self, code_hex: &str) -> Result<bool, StoreError>;
+
+    /// Publishes a layer version, assigning the next number of that layer
+    /// (numbers are never reused, even after deletes); returns it.
+    fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError>;
+    /// Reads one layer version.
+    fn get_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError>;
+    /// The versions of a layer, newest first.
+    fn list_layer_versions(&self, name: &str) -> Result<Vec<LayerVersionRecord>, StoreError>;
+    /// The newest version of every layer, by layer name.
+    fn list_layers(&self) -> Result<Vec<LayerVersionRecord>, StoreError>;
+    /// Deletes a layer version; false when it did not exist.
+    fn delete_layer_version(&self, name: &str, version: u64) -> Result<bool, StoreError>;
+    /// Replaces a layer version's policy if its policy revision is still `expected_revision`.
+    fn update_layer_policy(
+        &self,
+        record: &LayerVersionRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{FunctionRecord, Store, StoreError};
+use crate::{FunctionRecord, LayerVersionRecord, Store, StoreError};
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE functions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE functions (
         name TEXT PRIMARY KEY,
         revision_id TEXT NOT NULL,
         code_hex TEXT NOT NULL,
@@ -19,7 +20,22 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE functions (
         config TEXT NOT NULL,
         tags TEXT NOT NULL
     );
-    CREATE INDEX functions_code ON functions(code_hex);"];
+    CREATE INDEX functions_code ON functions(code_hex);",
+    "ALTER TABLE functions ADD COLUMN layer_code TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE layers (
+        name TEXT PRIMARY KEY,
+        last_version INTEGER NOT NULL
+    );
+    CREATE TABLE layer_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_hex TEXT NOT NULL,
+        policy_revision TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX layer_versions_code ON layer_versions(code_hex);",
+];
 
 /// SQLite metadata store.
 #[derive(Debug)]
@@ -70,29 +86,47 @@ impl SqliteStore {
 }
 
 fn row_to_record(
-    config: String,
-    tags: String,
-    code_hex: String,
+    (config, tags, code_hex, layer_code): (String, String, String, String),
 ) -> Result<FunctionRecord, StoreError> {
     Ok(FunctionRecord {
         config: serde_json::from_str(&config)?,
         tags: serde_json::from_str(&tags)?,
         code_hex,
+        layer_code: serde_json::from_str(&layer_code)?,
     })
+}
+
+type Row = (String, String, String, String);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn layer_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<LayerVersionRecord>, StoreError> {
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?)?);
+    }
+    Ok(out)
 }
 
 impl Store for SqliteStore {
     fn create_function(&self, r: &FunctionRecord) -> Result<(), StoreError> {
         let conn = self.conn();
         let res = conn.execute(
-            "INSERT INTO functions (name, revision_id, code_hex, code_size, config, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO functions (name, revision_id, code_hex, code_size, config, tags, layer_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 r.config.function_name,
                 r.config.revision_id,
                 r.code_hex,
                 r.config.code_size as i64,
                 serde_json::to_string(&r.config)?,
-                serde_json::to_string(&r.tags)?
+                serde_json::to_string(&r.tags)?,
+                serde_json::to_string(&r.layer_code)?
             ],
         );
         match res {
@@ -113,12 +147,12 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT config, tags, code_hex FROM functions WHERE name = ?1",
+                "SELECT config, tags, code_hex, layer_code FROM functions WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                read_row,
             )
             .optional()?;
-        row.map(|(c, t, h)| row_to_record(c, t, h)).transpose()
+        row.map(row_to_record).transpose()
     }
 
     fn update_function(
@@ -128,7 +162,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let conn = self.conn();
         let n = conn.execute(
-            "UPDATE functions SET revision_id = ?2, code_hex = ?3, code_size = ?4, config = ?5, tags = ?6 WHERE name = ?1 AND revision_id = ?7",
+            "UPDATE functions SET revision_id = ?2, code_hex = ?3, code_size = ?4, config = ?5, tags = ?6, layer_code = ?8 WHERE name = ?1 AND revision_id = ?7",
             params![
                 r.config.function_name,
                 r.config.revision_id,
@@ -136,7 +170,8 @@ impl Store for SqliteStore {
                 r.config.code_size as i64,
                 serde_json::to_string(&r.config)?,
                 serde_json::to_string(&r.tags)?,
-                expected_revision
+                expected_revision,
+                serde_json::to_string(&r.layer_code)?
             ],
         )?;
         if n == 1 {
@@ -163,15 +198,12 @@ impl Store for SqliteStore {
     ) -> Result<Vec<FunctionRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT config, tags, code_hex FROM functions WHERE name > ?1 ORDER BY name LIMIT ?2",
+            "SELECT config, tags, code_hex, layer_code FROM functions WHERE name > ?1 ORDER BY name LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], read_row)?;
         let mut out = Vec::new();
         for row in rows {
-            let (c, t, h) = row?;
-            out.push(row_to_record(c, t, h)?);
+            out.push(row_to_record(row?)?);
         }
         Ok(out)
     }
@@ -186,11 +218,100 @@ impl Store for SqliteStore {
     }
 
     fn code_in_use(&self, code_hex: &str) -> Result<bool, StoreError> {
+        // A layer's archive stays while any function still references it,
+        // even after the layer version itself was deleted (as on AWS).
+        let quoted = format!("%\"{code_hex}\"%");
         let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM functions WHERE code_hex = ?1",
-            [code_hex],
+            "SELECT (SELECT COUNT(*) FROM functions WHERE code_hex = ?1 OR layer_code LIKE ?2)
+                  + (SELECT COUNT(*) FROM layer_versions WHERE code_hex = ?1)",
+            params![code_hex, quoted],
             |r| r.get(0),
         )?;
         Ok(n > 0)
+    }
+
+    fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT last_version FROM layers WHERE name = ?1",
+                [&record.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let version = last.unwrap_or(0) + 1;
+        tx.execute(
+            "INSERT INTO layers (name, last_version) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET last_version = excluded.last_version",
+            params![record.name, version],
+        )?;
+        let stored = LayerVersionRecord {
+            version: version as u64,
+            ..record.clone()
+        };
+        tx.execute(
+            "INSERT INTO layer_versions (name, version, code_hex, policy_revision, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![record.name, version, record.code_hex, record.policy_revision, serde_json::to_string(&stored)?],
+        )?;
+        tx.commit()?;
+        Ok(version as u64)
+    }
+
+    fn get_layer_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, StoreError> {
+        let row: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM layer_versions WHERE name = ?1 AND version = ?2",
+                params![name, version as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(row.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    fn list_layer_versions(&self, name: &str) -> Result<Vec<LayerVersionRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT record FROM layer_versions WHERE name = ?1 ORDER BY version DESC")?;
+        layer_rows(&mut stmt, [name])
+    }
+
+    fn list_layers(&self) -> Result<Vec<LayerVersionRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT record FROM layer_versions v WHERE version = (SELECT MAX(version) FROM layer_versions w WHERE w.name = v.name) ORDER BY name",
+        )?;
+        layer_rows(&mut stmt, [])
+    }
+
+    fn delete_layer_version(&self, name: &str, version: u64) -> Result<bool, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM layer_versions WHERE name = ?1 AND version = ?2",
+            params![name, version as i64],
+        )? == 1)
+    }
+
+    fn update_layer_policy(
+        &self,
+        record: &LayerVersionRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            "UPDATE layer_versions SET policy_revision = ?3, record = ?4 WHERE name = ?1 AND version = ?2 AND policy_revision = ?5",
+            params![record.name, record.version as i64, record.policy_revision, serde_json::to_string(record)?, expected_revision],
+        )?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::RevisionMismatch {
+                kind: "layer version",
+                id: format!("{}:{}", record.name, record.version),
+            })
+        }
     }
 }

@@ -52,7 +52,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
-fn code_location(state: &AppState, headers: &HeaderMap, code_hex: &str) -> String {
+pub(super) fn code_location(state: &AppState, headers: &HeaderMap, code_hex: &str) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -7,6 +7,7 @@
 pub mod error;
 mod functions;
 mod invoke;
+mod layers;
 mod middleware;
 
 use std::sync::Arc;
@@ -75,6 +76,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2016-08-19/account-settings/",
             get(functions::account_settings),
+        )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{name}/versions",
+            post(layers::publish).get(layers::list_versions),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}",
+            get(layers::get_version).delete(layers::delete_version),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}/policy",
+            post(layers::add_permission).get(layers::get_policy),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}/policy/{sid}",
+            axum::routing::delete(layers::remove_permission),
         )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .fallback(middleware::unknown_operation)

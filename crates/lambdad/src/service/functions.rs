@@ -44,6 +44,7 @@ pub struct Functions {
     /// concurrent create is about to reference it.
     code_lock: Arc<tokio::sync::Mutex<()>>,
     retire: Option<RetireHook>,
+    layers: super::layers::Layers,
 }
 
 impl std::fmt::Debug for Functions {
@@ -81,6 +82,7 @@ fn decode_zip(b64: &str) -> ApiResult<Vec<u8>> {
 impl Functions {
     /// A service over `store` and `code`.
     pub fn new(store: Arc<dyn Store>, code: CodeStore, region: String, account: String) -> Self {
+        let layers = super::layers::Layers::new(store.clone(), code.clone(), account.clone());
         Self {
             store,
             code,
@@ -88,7 +90,13 @@ impl Functions {
             account,
             code_lock: Arc::default(),
             retire: None,
+            layers,
         }
+    }
+
+    /// The layers service (sharing this service's store and code).
+    pub fn layers(&self) -> &super::layers::Layers {
+        &self.layers
     }
 
     /// Installs the hook that retires execution environments.
@@ -240,7 +248,6 @@ impl Functions {
                 tracing_config: req.tracing_config,
                 dead_letter_config: req.dead_letter_config,
                 kms_key_arn: req.kms_key_arn,
-                layers: req.layers,
             },
         )?;
         if let Some(arch) = &req.architectures {
@@ -265,6 +272,12 @@ impl Functions {
                 ));
             }
         };
+        let mut layer_code = Vec::new();
+        if let Some(arns) = req.layers.as_deref().filter(|l| !l.is_empty()) {
+            let (refs, code) = self.layers.resolve_for_function(region, arns).await?;
+            config.layers = Some(refs);
+            layer_code = code;
+        }
         let _guard = self.code_lock.lock().await;
         let info = self.put_code(zip).await?;
         config.code_size = info.size;
@@ -273,6 +286,7 @@ impl Functions {
             config: config.clone(),
             tags,
             code_hex: info.sha256_hex,
+            layer_code,
         };
         let store = self.store.clone();
         let created = blocking(move || store.create_function(&record)).await;
@@ -472,9 +486,14 @@ impl Functions {
                 tracing_config: req.tracing_config,
                 dead_letter_config: req.dead_letter_config,
                 kms_key_arn: req.kms_key_arn,
-                layers: req.layers,
             },
         )?;
+        if let Some(arns) = req.layers {
+            let (refs, code) = self.layers.resolve_for_function(region, &arns).await?;
+            rec.config.layers = (!refs.is_empty()).then_some(refs);
+            rec.layer_code = code;
+        }
+        let c = &mut rec.config;
         c.last_modified = now_timestamp();
         c.revision_id = new_revision();
         let config = c.clone();
@@ -612,7 +631,7 @@ impl Functions {
             environment: c.environment.map(|e| e.variables).unwrap_or_default(),
             code_sha256: c.code_sha256,
             code_dir: self.code.dir(&rec.code_hex),
-            layer_dirs: Vec::new(),
+            layer_dirs: rec.layer_code.iter().map(|h| self.code.dir(h)).collect(),
             architecture: c
                 .architectures
                 .first()
@@ -648,7 +667,6 @@ struct Common {
     tracing_config: Option<TracingConfig>,
     dead_letter_config: Option<DeadLetterConfig>,
     kms_key_arn: Option<String>,
-    layers: Option<Vec<String>>,
 }
 
 fn apply_common(c: &mut FunctionConfiguration, m: Common) -> ApiResult<()> {
@@ -711,20 +729,6 @@ fn apply_common(c: &mut FunctionConfiguration, m: Common) -> ApiResult<()> {
     }
     if let Some(k) = m.kms_key_arn {
         c.kms_key_arn = (!k.is_empty()).then_some(k);
-    }
-    if let Some(layers) = m.layers {
-        if layers.len() > 5 {
-            return Err(ApiError::new(
-                Code::InvalidParameterValue,
-                "Cannot reference more than 5 layers.",
-            ));
-        }
-        if let Some(first) = layers.first() {
-            return Err(ApiError::new(
-                Code::InvalidParameterValue,
-                format!("Layer version {first} does not exist."),
-            ));
-        }
     }
     Ok(())
 }

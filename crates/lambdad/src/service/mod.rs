@@ -1,3 +1,4 @@
 //! The service layer: business rules behind the API, called with plain arguments.
 
 pub mod functions;
+pub mod layers;
