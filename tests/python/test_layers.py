@@ -121,3 +121,41 @@ def test_custom_runtime_bootstrap_from_a_layer(lam):
     out, body = invoke(lam, "layered-custom", {"op": "echo", "from": "opt"})
     assert "FunctionError" not in out, body
     assert body == {"op": "echo", "from": "opt"}
+
+
+def zeros_zip(name, megabytes):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open(name, "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(megabytes):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def test_unzipped_limit_counts_layers(lam):
+    big = lam.publish_layer_version(LayerName="big-layer", Content={"ZipFile": zeros_zip("python/blob.bin", 150)})
+    code = zeros_zip("app.py", 110)
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="too-big", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": code}, Layers=[big["LayerVersionArn"]])
+    err = e.value.response["Error"]
+    assert err["Code"] == "InvalidParameterValueException"
+    assert err["Message"] == ("Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. "
+                              f"The actual size is {260 * (1 << 20)} bytes.")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName="too-big")
+
+
+def test_refused_function_code_is_not_kept(lam, server):
+    code_dir = server.data_dir / "code"
+    before = sorted(p.name for p in code_dir.iterdir())
+    big = lam.publish_layer_version(LayerName="big-layer-2", Content={"ZipFile": zeros_zip("python/blob2.bin", 150)})
+    after_layer = sorted(p.name for p in code_dir.iterdir())
+    with pytest.raises(ClientError):
+        lam.create_function(FunctionName="too-big-2", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": zeros_zip("app.py", 111)}, Layers=[big["LayerVersionArn"]])
+    assert sorted(p.name for p in code_dir.iterdir()) == after_layer, "the refused function's archive was removed"
+    assert len(after_layer) == len(before) + 3, "the layer's archive, unpacked dir and size file remain"

@@ -122,6 +122,18 @@ impl CodeStore {
         self.root.join(format!("{sha256_hex}.zip"))
     }
 
+    fn size_path(&self, sha256_hex: &str) -> PathBuf {
+        self.root.join(format!("{sha256_hex}.unzipped"))
+    }
+
+    /// Bytes the archive unpacks to (0 when unknown).
+    pub fn unzipped_size(&self, sha256_hex: &str) -> u64 {
+        fs::read_to_string(self.size_path(sha256_hex))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Whether the archive and its unpacked directory are both present.
     pub fn contains(&self, sha256_hex: &str) -> bool {
         self.zip_path(sha256_hex).is_file() && self.dir(sha256_hex).is_dir()
@@ -147,7 +159,9 @@ impl CodeStore {
             .root
             .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-        let result = extract(zip, &tmp).and_then(|()| {
+        let result = extract(zip, &tmp).and_then(|unzipped| {
+            let size_file = self.size_path(&hex);
+            fs::write(&size_file, unzipped.to_string()).map_err(io_err(&size_file))?;
             let tmp_zip = self
                 .root
                 .join(format!(".tmp-{}.zip", uuid::Uuid::new_v4().simple()));
@@ -176,6 +190,7 @@ impl CodeStore {
     /// Removes an archive and its unpacked directory (when no function uses it any more).
     pub fn remove(&self, sha256_hex: &str) {
         let _ = fs::remove_file(self.zip_path(sha256_hex));
+        let _ = fs::remove_file(self.size_path(sha256_hex));
         let _ = fs::remove_dir_all(self.dir(sha256_hex));
     }
 }
@@ -228,7 +243,7 @@ fn link_stays_inside(link: &Path, target: &str) -> bool {
     true
 }
 
-fn extract(zip: &[u8], dest: &Path) -> Result<(), CodeError> {
+fn extract(zip: &[u8], dest: &Path) -> Result<u64, CodeError> {
     let mut archive = zip::ZipArchive::new(io::Cursor::new(zip)).map_err(|_| CodeError::NotAZip)?;
     if archive.len() > MAX_ENTRIES {
         return Err(CodeError::TooManyEntries);
@@ -300,7 +315,7 @@ fn extract(zip: &[u8], dest: &Path) -> Result<(), CodeError> {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&out, fs::Permissions::from_mode(perm)).map_err(io_err(&out))?;
     }
-    Ok(())
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -336,6 +351,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(fs::read(info.dir.join("lib/a.txt")).unwrap(), b"a");
         assert_eq!(store.read_zip(&info.sha256_hex).unwrap(), zip);
+        assert_eq!(store.unzipped_size(&info.sha256_hex), 11);
         assert_eq!(store.put_zip(&zip).unwrap(), info);
     }
 

@@ -104,6 +104,23 @@ impl Functions {
         self.retire = Some(hook);
     }
 
+    /// AWS's limit on the unpacked size of a function's code and layers together.
+    fn check_combined_size(&self, code_hex: &str, layer_code: &[String]) -> ApiResult<()> {
+        let total: u64 = std::iter::once(code_hex)
+            .chain(layer_code.iter().map(String::as_str))
+            .map(|h| self.code.unzipped_size(h))
+            .sum();
+        if total > lambdad_store::code::MAX_UNZIPPED_BYTES {
+            return Err(ApiError::new(
+                Code::InvalidParameterValue,
+                format!(
+                    "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is {total} bytes."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The code blob store.
     pub fn code(&self) -> &CodeStore {
         &self.code
@@ -280,6 +297,10 @@ impl Functions {
         }
         let _guard = self.code_lock.lock().await;
         let info = self.put_code(zip).await?;
+        if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code) {
+            self.collect_code(info.sha256_hex).await;
+            return Err(e);
+        }
         config.code_size = info.size;
         config.code_sha256 = info.sha256_b64.clone();
         let record = FunctionRecord {
@@ -289,7 +310,12 @@ impl Functions {
             layer_code,
         };
         let store = self.store.clone();
+        let code_hex = record.code_hex.clone();
         let created = blocking(move || store.create_function(&record)).await;
+        if created.is_err() {
+            // Nothing of a refused create stays behind.
+            self.collect_code(code_hex).await;
+        }
         match created {
             Ok(()) => Ok(config.as_created()),
             Err(e) if e.0.code == Code::ResourceConflict => Err(ApiError::new(
@@ -432,6 +458,10 @@ impl Functions {
         };
         let _guard = self.code_lock.lock().await;
         let info = self.put_code(zip).await?;
+        if let Err(e) = self.check_combined_size(&info.sha256_hex, &rec.layer_code) {
+            self.collect_code(info.sha256_hex).await;
+            return Err(e);
+        }
         let expected = rec.config.revision_id.clone();
         let old_hex = std::mem::replace(&mut rec.code_hex, info.sha256_hex);
         rec.config.code_sha256 = info.sha256_b64;
@@ -490,6 +520,7 @@ impl Functions {
         )?;
         if let Some(arns) = req.layers {
             let (refs, code) = self.layers.resolve_for_function(region, &arns).await?;
+            self.check_combined_size(&rec.code_hex, &code)?;
             rec.config.layers = (!refs.is_empty()).then_some(refs);
             rec.layer_code = code;
         }

@@ -1,0 +1,77 @@
+"""Functions that bring the official runtime interface clients, run as custom runtimes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROLE, ROOT, zip_bytes
+
+CACHE = ROOT / "target" / "test-cache"
+
+
+def dir_files(root):
+    files = {}
+    for path in Path(root).rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            files[str(path.relative_to(root))] = (path.read_bytes(), mode)
+    return files
+
+
+def sandbox_python():
+    """The python3 the sandbox sees on PATH (the host's /usr/bin/python3) and its version."""
+    py = Path("/usr/bin/python3")
+    if not py.exists():
+        return None
+    out = subprocess.run([str(py), "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], capture_output=True, text=True)
+    return out.stdout.strip() or None
+
+
+def test_awslambdaric_echo(lam):
+    version = sandbox_python()
+    if version is None:
+        pytest.skip("no /usr/bin/python3 to run awslambdaric with")
+    target = CACHE / f"awslambdaric-py{version}"
+    if not (target / "awslambdaric").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target),
+                        "--only-binary=:all:", "--python-version", version, "--platform", "manylinux2014_x86_64",
+                        "awslambdaric"], check=True, timeout=300)
+    files = dir_files(target)
+    files["app.py"] = ("def handler(event, context):\n    return {'echo': event, 'request_id': context.aws_request_id}\n", 0o644)
+    files["bootstrap"] = ("#!/bin/sh\nexport PYTHONPATH=/var/task\nexec /usr/bin/python3 -m awslambdaric \"$_HANDLER\"\n", 0o755)
+    lam.create_function(FunctionName="ric-python", Runtime="provided.al2023", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes(files)}, Timeout=10)
+    for i in range(2):
+        out = lam.invoke(FunctionName="ric-python", Payload=json.dumps({"n": i}).encode())
+        body = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, body
+        assert body == {"echo": {"n": i}, "request_id": out["ResponseMetadata"]["RequestId"]}
+
+
+def test_aws_lambda_ric_echo(lam):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node")
+    target = CACHE / "aws-lambda-ric"
+    if not (target / "node_modules" / "aws-lambda-ric").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "aws-lambda-ric"], cwd=target,
+                                capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            pytest.fail(f"npm install aws-lambda-ric failed: {result.stderr[-2000:]}")
+    files = {k: v for k, v in dir_files(target).items() if k.startswith("node_modules/")}
+    files["index.js"] = ("exports.handler = async (event, context) => ({ echo: event, id: context.awsRequestId });\n", 0o644)
+    files["bootstrap"] = ("#!/bin/sh\ncd /var/task\nexec node node_modules/aws-lambda-ric/bin/index.mjs \"$_HANDLER\"\n", 0o755)
+    lam.create_function(FunctionName="ric-node", Runtime="provided.al2023", Handler="index.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes(files)}, Timeout=10, MemorySize=256)
+    out = lam.invoke(FunctionName="ric-node", Payload=b'{"hello":"ric"}')
+    body = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, body
+    assert body == {"echo": {"hello": "ric"}, "id": out["ResponseMetadata"]["RequestId"]}
