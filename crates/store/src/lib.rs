@@ -34,6 +34,23 @@ pub struct FunctionRecord {
     pub layer_code: Vec<String>,
 }
 
+/// One alias of a function.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AliasRecord {
+    /// The function's name.
+    pub function: String,
+    /// The alias name.
+    pub name: String,
+    /// The version it points to.
+    pub function_version: String,
+    /// Description.
+    pub description: String,
+    /// `AdditionalVersionWeights` (version → weight).
+    pub weights: std::collections::BTreeMap<String, f64>,
+    /// RevisionId.
+    pub revision_id: String,
+}
+
 /// One published layer version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerVersionRecord {
@@ -125,6 +142,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn usage(&self) -> Result<(u64, u64), StoreError>;
     /// Whether any function or layer version still uses the code archive `code_hex`.
     fn code_in_use(&self, code_hex: &str) -> Result<bool, StoreError>;
+
+    /// Publishes `record` as the function's next version, provided the
+    /// function's RevisionId is still `expected_revision`; numbers are never
+    /// reused while the function exists. Returns the number.
+    fn publish_version(&self, record: &FunctionRecord, expected_revision: &str) -> Result<u64, StoreError>;
+    /// One published version.
+    fn get_version(&self, function: &str, version: u64) -> Result<Option<FunctionRecord>, StoreError>;
+    /// Published versions, oldest first.
+    fn list_versions(&self, function: &str) -> Result<Vec<FunctionRecord>, StoreError>;
+    /// Deletes a published version; false when it did not exist.
+    fn delete_version(&self, function: &str, version: u64) -> Result<bool, StoreError>;
+    /// Creates an alias; `AlreadyExists` when taken.
+    fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// One alias.
+    fn get_alias(&self, function: &str, name: &str) -> Result<Option<AliasRecord>, StoreError>;
+    /// A function's aliases by name.
+    fn list_aliases(&self, function: &str) -> Result<Vec<AliasRecord>, StoreError>;
+    /// Replaces an alias whose RevisionId is still `expected_revision`.
+    fn update_alias(&self, alias: &AliasRecord, expected_revision: &str) -> Result<(), StoreError>;
+    /// Deletes an alias; false when it did not exist.
+    fn delete_alias(&self, function: &str, name: &str) -> Result<bool, StoreError>;
 
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.

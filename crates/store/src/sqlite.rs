@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{FunctionRecord, LayerVersionRecord, Store, StoreError};
+use crate::{AliasRecord, FunctionRecord, LayerVersionRecord, Store, StoreError};
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE functions (
@@ -35,6 +35,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, version)
     );
     CREATE INDEX layer_versions_code ON layer_versions(code_hex);",
+    "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_hex TEXT NOT NULL,
+        layer_code TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX versions_code ON versions(code_hex);
+    CREATE TABLE aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, alias)
+    );",
 ];
 
 /// SQLite metadata store.
@@ -185,10 +202,13 @@ impl Store for SqliteStore {
     }
 
     fn delete_function(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM functions WHERE name = ?1", [name])?
-            == 1)
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM versions WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM aliases WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(n == 1)
     }
 
     fn list_functions(
@@ -223,11 +243,114 @@ impl Store for SqliteStore {
         let quoted = format!("%\"{code_hex}\"%");
         let n: i64 = self.conn().query_row(
             "SELECT (SELECT COUNT(*) FROM functions WHERE code_hex = ?1 OR layer_code LIKE ?2)
+                  + (SELECT COUNT(*) FROM versions WHERE code_hex = ?1 OR layer_code LIKE ?2)
                   + (SELECT COUNT(*) FROM layer_versions WHERE code_hex = ?1)",
             params![code_hex, quoted],
             |r| r.get(0),
         )?;
         Ok(n > 0)
+    }
+
+    fn publish_version(&self, r: &FunctionRecord, expected_revision: &str) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT last_version FROM functions WHERE name = ?1 AND revision_id = ?2",
+                params![r.config.function_name, expected_revision],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(last) = last else {
+            return Err(StoreError::RevisionMismatch { kind: "function", id: r.config.function_name.clone() });
+        };
+        let version = last + 1;
+        let mut config = r.config.clone();
+        config.version = version.to_string();
+        config.function_arn = format!("{}:{version}", r.config.function_arn);
+        tx.execute(
+            "INSERT INTO versions (name, version, code_hex, layer_code, config) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, serde_json::to_string(&config)?],
+        )?;
+        tx.execute("UPDATE functions SET last_version = ?2 WHERE name = ?1", params![r.config.function_name, version])?;
+        tx.commit()?;
+        Ok(version as u64)
+    }
+
+    fn get_version(&self, function: &str, version: u64) -> Result<Option<FunctionRecord>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT config, '{}', code_hex, layer_code FROM versions WHERE name = ?1 AND version = ?2",
+                params![function, version as i64],
+                read_row,
+            )
+            .optional()?;
+        row.map(row_to_record).transpose()
+    }
+
+    fn list_versions(&self, function: &str) -> Result<Vec<FunctionRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT config, '{}', code_hex, layer_code FROM versions WHERE name = ?1 ORDER BY version")?;
+        let rows = stmt.query_map([function], read_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row_to_record(row?)?);
+        }
+        Ok(out)
+    }
+
+    fn delete_version(&self, function: &str, version: u64) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("DELETE FROM versions WHERE name = ?1 AND version = ?2", params![function, version as i64])? == 1)
+    }
+
+    fn create_alias(&self, a: &AliasRecord) -> Result<(), StoreError> {
+        let res = self.conn().execute(
+            "INSERT INTO aliases (name, alias, revision_id, record) VALUES (?1, ?2, ?3, ?4)",
+            params![a.function, a.name, a.revision_id, serde_json::to_string(a)?],
+        );
+        match res {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::AlreadyExists { kind: "alias", id: format!("{}:{}", a.function, a.name) })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn get_alias(&self, function: &str, name: &str) -> Result<Option<AliasRecord>, StoreError> {
+        let row: Option<String> = self
+            .conn()
+            .query_row("SELECT record FROM aliases WHERE name = ?1 AND alias = ?2", params![function, name], |r| r.get(0))
+            .optional()?;
+        Ok(row.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    fn list_aliases(&self, function: &str) -> Result<Vec<AliasRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT record FROM aliases WHERE name = ?1 ORDER BY alias")?;
+        let rows = stmt.query_map([function], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    fn update_alias(&self, a: &AliasRecord, expected_revision: &str) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            "UPDATE aliases SET revision_id = ?3, record = ?4 WHERE name = ?1 AND alias = ?2 AND revision_id = ?5",
+            params![a.function, a.name, a.revision_id, serde_json::to_string(a)?, expected_revision],
+        )?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::RevisionMismatch { kind: "alias", id: format!("{}:{}", a.function, a.name) })
+        }
+    }
+
+    fn delete_alias(&self, function: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("DELETE FROM aliases WHERE name = ?1 AND alias = ?2", params![function, name])? == 1)
     }
 
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {
