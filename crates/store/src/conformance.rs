@@ -118,15 +118,27 @@ fn layers(store: &dyn Store) {
 fn versions_and_aliases(store: &dyn Store) {
     store.create_function(&record("v", "r1")).unwrap();
     let stale = store.publish_version(&record("v", "r1"), "stale");
-    assert!(matches!(stale, Err(StoreError::RevisionMismatch { .. })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(StoreError::RevisionMismatch { .. })),
+        "{stale:?}"
+    );
     assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 1);
     assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 2);
     assert!(store.delete_version("v", 2).unwrap());
-    assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 3, "numbers are not reused");
+    assert_eq!(
+        store.publish_version(&record("v", "r1"), "r1").unwrap(),
+        3,
+        "numbers are not reused"
+    );
     let v1 = store.get_version("v", 1).unwrap().unwrap();
     assert_eq!(v1.config.version, "1");
     assert!(v1.config.function_arn.ends_with(":function:v:1"));
-    let listed: Vec<String> = store.list_versions("v").unwrap().into_iter().map(|r| r.config.version).collect();
+    let listed: Vec<String> = store
+        .list_versions("v")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.config.version)
+        .collect();
     assert_eq!(listed, ["1", "3"]);
     let alias = AliasRecord {
         function: "v".into(),
@@ -137,17 +149,41 @@ fn versions_and_aliases(store: &dyn Store) {
         revision_id: "a1".into(),
     };
     store.create_alias(&alias).unwrap();
-    assert!(matches!(store.create_alias(&alias), Err(StoreError::AlreadyExists { .. })));
-    let moved = AliasRecord { function_version: "3".into(), revision_id: "a2".into(), ..alias.clone() };
-    assert!(matches!(store.update_alias(&moved, "stale"), Err(StoreError::RevisionMismatch { .. })));
+    assert!(matches!(
+        store.create_alias(&alias),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let moved = AliasRecord {
+        function_version: "3".into(),
+        revision_id: "a2".into(),
+        ..alias.clone()
+    };
+    assert!(matches!(
+        store.update_alias(&moved, "stale"),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
     store.update_alias(&moved, "a1").unwrap();
-    assert_eq!(store.get_alias("v", "live").unwrap().unwrap().function_version, "3");
+    assert_eq!(
+        store
+            .get_alias("v", "live")
+            .unwrap()
+            .unwrap()
+            .function_version,
+        "3"
+    );
     assert_eq!(store.list_aliases("v").unwrap().len(), 1);
     assert!(store.code_in_use("hex-v").unwrap());
     assert!(store.delete_function("v").unwrap());
-    assert!(store.get_version("v", 1).unwrap().is_none() && store.get_alias("v", "live").unwrap().is_none());
+    assert!(
+        store.get_version("v", 1).unwrap().is_none()
+            && store.get_alias("v", "live").unwrap().is_none()
+    );
     store.create_function(&record("v", "r1")).unwrap();
-    assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 1, "a new function starts again at 1");
+    assert_eq!(
+        store.publish_version(&record("v", "r1"), "r1").unwrap(),
+        1,
+        "a new function starts again at 1"
+    );
     assert!(store.delete_function("v").unwrap());
 }
 

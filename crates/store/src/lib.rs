@@ -146,9 +146,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Publishes `record` as the function's next version, provided the
     /// function's RevisionId is still `expected_revision`; numbers are never
     /// reused while the function exists. Returns the number.
-    fn publish_version(&self, record: &FunctionRecord, expected_revision: &str) -> Result<u64, StoreError>;
+    fn publish_version(
+        &self,
+        record: &FunctionRecord,
+        expected_revision: &str,
+    ) -> Result<u64, StoreError>;
     /// One published version.
-    fn get_version(&self, function: &str, version: u64) -> Result<Option<FunctionRecord>, StoreError>;
+    fn get_version(
+        &self,
+        function: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError>;
     /// Published versions, oldest first.
     fn list_versions(&self, function: &str) -> Result<Vec<FunctionRecord>, StoreError>;
     /// Deletes a published version; false when it did not exist.

@@ -251,7 +251,11 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
-    fn publish_version(&self, r: &FunctionRecord, expected_revision: &str) -> Result<u64, StoreError> {
+    fn publish_version(
+        &self,
+        r: &FunctionRecord,
+        expected_revision: &str,
+    ) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let last: Option<i64> = tx
@@ -262,7 +266,10 @@ impl Store for SqliteStore {
             )
             .optional()?;
         let Some(last) = last else {
-            return Err(StoreError::RevisionMismatch { kind: "function", id: r.config.function_name.clone() });
+            return Err(StoreError::RevisionMismatch {
+                kind: "function",
+                id: r.config.function_name.clone(),
+            });
         };
         let version = last + 1;
         let mut config = r.config.clone();
@@ -272,12 +279,19 @@ impl Store for SqliteStore {
             "INSERT INTO versions (name, version, code_hex, layer_code, config) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, serde_json::to_string(&config)?],
         )?;
-        tx.execute("UPDATE functions SET last_version = ?2 WHERE name = ?1", params![r.config.function_name, version])?;
+        tx.execute(
+            "UPDATE functions SET last_version = ?2 WHERE name = ?1",
+            params![r.config.function_name, version],
+        )?;
         tx.commit()?;
         Ok(version as u64)
     }
 
-    fn get_version(&self, function: &str, version: u64) -> Result<Option<FunctionRecord>, StoreError> {
+    fn get_version(
+        &self,
+        function: &str,
+        version: u64,
+    ) -> Result<Option<FunctionRecord>, StoreError> {
         let row = self
             .conn()
             .query_row(
@@ -301,7 +315,10 @@ impl Store for SqliteStore {
     }
 
     fn delete_version(&self, function: &str, version: u64) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM versions WHERE name = ?1 AND version = ?2", params![function, version as i64])? == 1)
+        Ok(self.conn().execute(
+            "DELETE FROM versions WHERE name = ?1 AND version = ?2",
+            params![function, version as i64],
+        )? == 1)
     }
 
     fn create_alias(&self, a: &AliasRecord) -> Result<(), StoreError> {
@@ -311,8 +328,13 @@ impl Store for SqliteStore {
         );
         match res {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Err(StoreError::AlreadyExists { kind: "alias", id: format!("{}:{}", a.function, a.name) })
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::AlreadyExists {
+                    kind: "alias",
+                    id: format!("{}:{}", a.function, a.name),
+                })
             }
             Err(e) => Err(e.into()),
         }
@@ -321,7 +343,11 @@ impl Store for SqliteStore {
     fn get_alias(&self, function: &str, name: &str) -> Result<Option<AliasRecord>, StoreError> {
         let row: Option<String> = self
             .conn()
-            .query_row("SELECT record FROM aliases WHERE name = ?1 AND alias = ?2", params![function, name], |r| r.get(0))
+            .query_row(
+                "SELECT record FROM aliases WHERE name = ?1 AND alias = ?2",
+                params![function, name],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(row.map(|r| serde_json::from_str(&r)).transpose()?)
     }
@@ -345,12 +371,18 @@ impl Store for SqliteStore {
         if n == 1 {
             Ok(())
         } else {
-            Err(StoreError::RevisionMismatch { kind: "alias", id: format!("{}:{}", a.function, a.name) })
+            Err(StoreError::RevisionMismatch {
+                kind: "alias",
+                id: format!("{}:{}", a.function, a.name),
+            })
         }
     }
 
     fn delete_alias(&self, function: &str, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM aliases WHERE name = ?1 AND alias = ?2", params![function, name])? == 1)
+        Ok(self.conn().execute(
+            "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
+            params![function, name],
+        )? == 1)
     }
 
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {

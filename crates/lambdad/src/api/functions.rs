@@ -114,20 +114,6 @@ pub async fn list(
     Ok(Json(out))
 }
 
-pub async fn list_versions(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let rec = state
-        .functions
-        .get(region(&state, &ctx), &name, None)
-        .await?;
-    let mut latest = rec.config.for_listing();
-    latest.function_arn.push_str(":$LATEST");
-    Ok(Json(json!({ "Versions": [latest] })))
-}
-
 pub async fn get_code_signing_config(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,

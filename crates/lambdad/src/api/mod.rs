@@ -9,6 +9,7 @@ mod functions;
 mod invoke;
 mod layers;
 mod middleware;
+mod versions;
 
 use std::sync::Arc;
 
@@ -57,7 +58,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/2015-03-31/functions/{name}/versions",
-            get(functions::list_versions),
+            get(versions::list_versions).post(versions::publish),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            get(versions::list_aliases).post(versions::create_alias),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(versions::get_alias)
+                .put(versions::update_alias)
+                .delete(versions::delete_alias),
         )
         .route(
             "/2020-06-30/functions/{name}/code-signing-config",

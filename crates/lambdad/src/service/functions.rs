@@ -36,10 +36,10 @@ pub type RetireHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// The functions service.
 #[derive(Clone)]
 pub struct Functions {
-    store: Arc<dyn Store>,
-    code: CodeStore,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) code: CodeStore,
     region: String,
-    account: String,
+    pub(super) account: String,
     /// Serialises code mutations so that an archive is never collected while a
     /// concurrent create is about to reference it.
     code_lock: Arc<tokio::sync::Mutex<()>>,
@@ -126,11 +126,11 @@ impl Functions {
         &self.code
     }
 
-    fn arn(&self, region: &str, name: &str) -> String {
+    pub(super) fn arn(&self, region: &str, name: &str) -> String {
         function_arn(region, &self.account, name)
     }
 
-    fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> ApiError {
+    pub(super) fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> ApiError {
         let mut arn = self.arn(region, name);
         if let Some(q) = qualifier {
             arn.push(':');
@@ -157,7 +157,10 @@ impl Functions {
     }
 
     /// Resolves the qualifier given in the reference and as a parameter.
-    fn qualifier<'a>(r: &'a FunctionRef, param: Option<&'a str>) -> ApiResult<Option<&'a str>> {
+    pub(super) fn qualifier<'a>(
+        r: &'a FunctionRef,
+        param: Option<&'a str>,
+    ) -> ApiResult<Option<&'a str>> {
         match (r.qualifier.as_deref(), param) {
             (Some(a), Some(b)) if a != b => Err(ApiError::new(
                 Code::InvalidParameterValue,
@@ -167,7 +170,7 @@ impl Functions {
         }
     }
 
-    async fn load(
+    pub(super) async fn load(
         &self,
         region: &str,
         name: &str,
@@ -179,7 +182,7 @@ impl Functions {
         let rec = rec.ok_or_else(|| self.not_found(region, name, qualifier))?;
         match qualifier {
             None | Some("$LATEST") => Ok(rec),
-            Some(q) => Err(self.not_found(region, name, Some(q))),
+            Some(q) => self.load_qualified(region, name, q, rec).await,
         }
     }
 
@@ -317,6 +320,15 @@ impl Functions {
             self.collect_code(code_hex).await;
         }
         match created {
+            Ok(()) if req.publish => {
+                drop(_guard);
+                self.publish_version(
+                    region,
+                    &name,
+                    super::versions::PublishVersionRequest::default(),
+                )
+                .await
+            }
             Ok(()) => Ok(config.as_created()),
             Err(e) if e.0.code == Code::ResourceConflict => Err(ApiError::new(
                 Code::ResourceConflict,
@@ -409,7 +421,7 @@ impl Functions {
         }
     }
 
-    fn check_revision(current: &FunctionRecord, given: Option<&str>) -> ApiResult<()> {
+    pub(super) fn check_revision(current: &FunctionRecord, given: Option<&str>) -> ApiResult<()> {
         match given {
             Some(rev) if rev != current.config.revision_id => Err(ApiError::new(
                 Code::PreconditionFailed,
@@ -477,6 +489,15 @@ impl Functions {
         let config = rec.config.clone();
         self.save(rec, expected).await?;
         self.collect_code(old_hex).await;
+        if req.publish {
+            return self
+                .publish_version(
+                    region,
+                    name,
+                    super::versions::PublishVersionRequest::default(),
+                )
+                .await;
+        }
         Ok(config.as_updating())
     }
 
@@ -542,6 +563,10 @@ impl Functions {
                     "$LATEST version cannot be deleted without deleting the function.",
                 ));
             }
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
+                let _guard = self.code_lock.lock().await;
+                return self.delete_version(region, &r.name, q).await;
+            }
             Some(q) => return Err(self.not_found(region, &r.name, Some(q))),
             None => {}
         }
@@ -560,7 +585,7 @@ impl Functions {
     }
 
     /// Removes an archive no function references any more (caller holds `code_lock`).
-    async fn collect_code(&self, hex: String) {
+    pub(super) async fn collect_code(&self, hex: String) {
         let store = self.store.clone();
         let code = self.code.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -648,11 +673,12 @@ impl Functions {
     ) -> ApiResult<Arc<VersionSnapshot>> {
         let r = self.parse_ref(region, name)?;
         let q = Self::qualifier(&r, qualifier)?;
-        let rec = self.load(region, &r.name, q).await?;
+        let q = self.route(region, &r.name, q).await?;
+        let rec = self.load(region, &r.name, q.as_deref()).await?;
         let c = rec.config;
         Ok(Arc::new(VersionSnapshot {
             function_name: c.function_name.clone(),
-            function_arn: c.function_arn.clone(),
+            function_arn: unqualified(&c.function_arn),
             version: c.version.clone(),
             runtime: c.runtime.clone().unwrap_or_default(),
             handler: c.handler.clone().unwrap_or_default(),
@@ -676,6 +702,11 @@ impl Functions {
             revision_id: c.revision_id,
         }))
     }
+}
+
+/// The function ARN without a qualifier.
+pub(super) fn unqualified(arn: &str) -> String {
+    arn.split(':').take(7).collect::<Vec<_>>().join(":")
 }
 
 fn missing(member: &str) -> ApiError {

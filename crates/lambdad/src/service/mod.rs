@@ -2,3 +2,4 @@
 
 pub mod functions;
 pub mod layers;
+pub mod versions;
