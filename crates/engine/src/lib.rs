@@ -11,6 +11,7 @@
 //! the invoke path, only a short pool lock to pop and push idle entries.
 #![forbid(unsafe_code)]
 
+pub mod concurrency;
 mod env;
 pub mod logs;
 pub mod runtime;
@@ -38,6 +39,8 @@ pub struct EngineConfig {
     pub region: String,
     /// How long idle environments stay warm.
     pub idle_timeout: Duration,
+    /// The account's concurrency limit.
+    pub concurrency_limit: u32,
     /// Interpreters named by the operator (runtime → binary), before discovery.
     pub interpreters: std::collections::BTreeMap<String, PathBuf>,
 }
@@ -85,6 +88,9 @@ pub enum InvokeError {
     /// The Runtime API could not be served.
     #[error("could not serve the Runtime API: {0}")]
     RuntimeApi(std::io::Error),
+    /// A concurrency limit is reached.
+    #[error("Rate Exceeded.")]
+    Throttled(concurrency::Throttle),
     /// The engine is shutting down.
     #[error("lambdad is shutting down")]
     ShuttingDown,
@@ -95,7 +101,10 @@ pub enum InvokeError {
 
 impl ErrorCode for InvokeError {
     fn error_code(&self) -> Code {
-        Code::Service
+        match self {
+            InvokeError::Throttled(_) => Code::TooManyRequests,
+            _ => Code::Service,
+        }
     }
 }
 
@@ -114,6 +123,7 @@ struct Pools {
 }
 
 struct Inner {
+    concurrency: concurrency::Concurrency,
     cfg: EngineConfig,
     backend: Arc<dyn Backend>,
     interpreters: runtime::Interpreters,
@@ -189,6 +199,7 @@ impl Invoker {
                 runtime::Interpreters::default()
             });
         let inner = Arc::new(Inner {
+            concurrency: concurrency::Concurrency::new(cfg.concurrency_limit),
             cfg,
             backend,
             interpreters,
@@ -218,6 +229,11 @@ impl Invoker {
             }
         });
         Self { inner }
+    }
+
+    /// Concurrency limits and their accounting.
+    pub fn concurrency(&self) -> &concurrency::Concurrency {
+        &self.inner.concurrency
     }
 
     /// The sandbox backend's name.
@@ -286,6 +302,11 @@ impl Invoker {
         if self.pools().shutting_down {
             return Err(InvokeError::ShuttingDown);
         }
+        let _slot = self
+            .inner
+            .concurrency
+            .acquire(&req.snapshot.function_name)
+            .map_err(InvokeError::Throttled)?;
         let s = req.snapshot.clone();
         let unhandled = |payload: Bytes, log_result: Option<String>| InvokeResponse {
             request_id: req.request_id.clone(),

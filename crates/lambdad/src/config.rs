@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// How long an idle execution environment is kept warm, e.g. `10m` [default: 10m].
     #[arg(long, env = "LAMBDAD_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// The account's concurrent executions limit [default: 1000].
+    #[arg(long, env = "LAMBDAD_CONCURRENCY_LIMIT")]
+    pub concurrency_limit: Option<u32>,
     /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
     #[arg(long = "interpreter", value_parser = parse_interpreter)]
     pub interpreters: Vec<(String, PathBuf)>,
@@ -66,6 +69,7 @@ struct FileConfig {
     idle_timeout: Option<Duration>,
     #[serde(default)]
     interpreters: BTreeMap<String, PathBuf>,
+    concurrency_limit: Option<u32>,
 }
 
 fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
@@ -100,6 +104,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_IDLE_TIMEOUT",
     "LAMBDAD_CONFIG",
     "LAMBDAD_LOG",
+    "LAMBDAD_CONCURRENCY_LIMIT",
 ];
 
 /// The resolved server configuration.
@@ -117,6 +122,8 @@ pub struct Config {
     pub sandbox: SandboxChoice,
     /// Idle environment lifetime.
     pub idle_timeout: Duration,
+    /// The account's concurrent executions limit.
+    pub concurrency_limit: u32,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
 }
@@ -152,7 +159,17 @@ impl Config {
         }
         let mut interpreters = file.interpreters;
         interpreters.extend(args.interpreters.iter().cloned());
+        let concurrency_limit = args
+            .concurrency_limit
+            .or(file.concurrency_limit)
+            .unwrap_or(1000);
+        if concurrency_limit < 100 {
+            bail!(
+                "the concurrency limit must be at least 100 (AWS keeps 100 unreserved), got {concurrency_limit}"
+            );
+        }
         Ok(Self {
+            concurrency_limit,
             interpreters,
             listen: args
                 .listen

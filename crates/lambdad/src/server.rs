@@ -22,6 +22,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
     );
     let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
+    let store_for_limits = store.clone();
     let mut functions = Functions::new(
         store,
         code,
@@ -43,9 +44,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             region: config.region.clone(),
             idle_timeout: config.idle_timeout,
             interpreters: config.interpreters.clone(),
+            concurrency_limit: config.concurrency_limit,
         },
         backend,
     );
+    for (name, reserved) in store_for_limits
+        .reserved_concurrency()
+        .context("reading reservations")?
+    {
+        engine.concurrency().set_reserved(&name, Some(reserved));
+    }
+    functions.set_concurrency(engine.concurrency().clone());
     let retire = engine.clone();
     functions.set_retire_hook(Arc::new(move |name: &str| retire.retire(name)));
     let listener = TcpListener::bind(config.listen)

@@ -172,6 +172,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes an alias; false when it did not exist.
     fn delete_alias(&self, function: &str, name: &str) -> Result<bool, StoreError>;
 
+    /// Sets (or with `None` removes) a function's reserved concurrency.
+    fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        reserved: Option<u32>,
+    ) -> Result<(), StoreError>;
+    /// Every function's reserved concurrency.
+    fn reserved_concurrency(&self) -> Result<Vec<(String, u32)>, StoreError>;
+
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError>;

@@ -52,6 +52,10 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL,
         PRIMARY KEY (name, alias)
     );",
+    "CREATE TABLE concurrency (
+        name TEXT PRIMARY KEY,
+        reserved INTEGER NOT NULL
+    );",
 ];
 
 /// SQLite metadata store.
@@ -207,6 +211,7 @@ impl Store for SqliteStore {
         let n = tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM versions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM aliases WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM concurrency WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -383,6 +388,29 @@ impl Store for SqliteStore {
             "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
             params![function, name],
         )? == 1)
+    }
+
+    fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        reserved: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        match reserved {
+            Some(n) => conn.execute(
+                "INSERT INTO concurrency (name, reserved) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET reserved = excluded.reserved",
+                params![function, n],
+            )?,
+            None => conn.execute("DELETE FROM concurrency WHERE name = ?1", [function])?,
+        };
+        Ok(())
+    }
+
+    fn reserved_concurrency(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, reserved FROM concurrency ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {

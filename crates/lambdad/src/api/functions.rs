@@ -79,6 +79,9 @@ pub async fn get(
     if !rec.tags.is_empty() {
         out["Tags"] = json!(rec.tags);
     }
+    if let Some(n) = state.functions.reservation(&rec.config.function_name) {
+        out["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
+    }
     Ok(Json(out))
 }
 
@@ -232,13 +235,14 @@ pub async fn untag(
 
 pub async fn account_settings(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let (count, total) = state.functions.usage().await?;
+    let (limit, unreserved) = state.functions.account_concurrency();
     Ok(Json(json!({
         "AccountLimit": {
             "TotalCodeSize": 80_530_636_800u64,
             "CodeSizeUnzipped": 262_144_000u64,
             "CodeSizeZipped": 52_428_800u64,
-            "ConcurrentExecutions": 1000,
-            "UnreservedConcurrentExecutions": 1000
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": unreserved
         },
         "AccountUsage": { "TotalCodeSize": total, "FunctionCount": count }
     })))

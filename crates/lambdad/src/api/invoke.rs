@@ -126,7 +126,18 @@ pub async fn invoke(
         });
         return Ok(StatusCode::ACCEPTED.into_response());
     }
-    let out = state.engine.invoke(req).await?;
+    let out = match state.engine.invoke(req).await {
+        Ok(out) => out,
+        Err(lambdad_engine::InvokeError::Throttled(t)) => {
+            let err = lambdad_model::AwsError::new(Code::TooManyRequests, "Rate Exceeded.")
+                .with_field("Reason", t.reason());
+            let mut resp = ApiError(err).into_response();
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            return Ok(resp);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut resp = (StatusCode::OK, out.payload).into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));

@@ -4,6 +4,7 @@
 //! service layer with plain arguments, and render the answer or an
 //! [`error::ApiError`]. Every response carries `x-amzn-RequestId`.
 
+mod concurrency;
 pub mod error;
 mod functions;
 mod invoke;
@@ -104,6 +105,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2018-10-31/layers/{name}/versions/{version}/policy/{sid}",
             axum::routing::delete(layers::remove_permission),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(concurrency::put).delete(concurrency::delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get),
         )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .fallback(middleware::unknown_operation)

@@ -45,6 +45,7 @@ pub struct Functions {
     code_lock: Arc<tokio::sync::Mutex<()>>,
     retire: Option<RetireHook>,
     layers: super::layers::Layers,
+    pub(super) concurrency: lambdad_engine::concurrency::Concurrency,
 }
 
 impl std::fmt::Debug for Functions {
@@ -91,12 +92,18 @@ impl Functions {
             code_lock: Arc::default(),
             retire: None,
             layers,
+            concurrency: lambdad_engine::concurrency::Concurrency::new(1000),
         }
     }
 
     /// The layers service (sharing this service's store and code).
     pub fn layers(&self) -> &super::layers::Layers {
         &self.layers
+    }
+
+    /// Shares the engine's concurrency accounting (limits and reservations).
+    pub fn set_concurrency(&mut self, concurrency: lambdad_engine::concurrency::Concurrency) {
+        self.concurrency = concurrency;
     }
 
     /// Installs the hook that retires execution environments.
@@ -580,6 +587,7 @@ impl Functions {
         if let Some(hook) = &self.retire {
             hook(&r.name);
         }
+        self.concurrency.set_reserved(&r.name, None);
         self.collect_code(rec.code_hex).await;
         Ok(())
     }

@@ -252,6 +252,13 @@ async fn everything_survives_a_restart() {
         .send()
         .await
         .unwrap();
+    lambda
+        .put_function_concurrency()
+        .function_name("keep-b")
+        .reserved_concurrent_executions(7)
+        .send()
+        .await
+        .unwrap();
 
     server.restart().await;
 
@@ -292,6 +299,21 @@ async fn everything_survives_a_restart() {
     }
     let listed = lambda.list_functions().send().await.unwrap();
     assert_eq!(listed.functions().len(), 2);
+    let reserved = lambda
+        .get_function_concurrency()
+        .function_name("keep-b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reserved.reserved_concurrent_executions(), Some(7));
+    let settings = lambda.get_account_settings().send().await.unwrap();
+    assert_eq!(
+        settings
+            .account_limit()
+            .unwrap()
+            .unreserved_concurrent_executions(),
+        Some(993)
+    );
 }
 
 #[tokio::test]

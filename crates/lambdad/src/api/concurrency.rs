@@ -1,0 +1,66 @@
+//! Handlers for reserved concurrency.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiResult;
+use super::middleware::{RequestContext, parse_json, read_body};
+
+fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
+    ctx.region.as_deref().unwrap_or(&state.config.region)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PutConcurrency {
+    #[serde(rename = "ReservedConcurrentExecutions")]
+    reserved: Option<i64>,
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let bytes = read_body(body, 6_291_456, "PutFunctionConcurrency").await?;
+    let req: PutConcurrency = parse_json(&bytes)?;
+    let n = state
+        .functions
+        .put_concurrency(region(&state, &ctx), &name, req.reserved)
+        .await?;
+    Ok(Json(json!({ "ReservedConcurrentExecutions": n })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        match state
+            .functions
+            .get_concurrency(region(&state, &ctx), &name)
+            .await?
+        {
+            Some(n) => json!({ "ReservedConcurrentExecutions": n }),
+            None => json!({}),
+        },
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .functions
+        .delete_concurrency(region(&state, &ctx), &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
