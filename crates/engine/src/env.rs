@@ -45,6 +45,23 @@ pub enum InitFailure {
     TimedOut,
 }
 
+/// What a new environment is started with.
+#[derive(Debug)]
+pub struct NewEnvironment {
+    /// Its share of the host memory budget.
+    pub commitment: crate::capacity::Commitment,
+    /// The version it runs.
+    pub snapshot: Arc<VersionSnapshot>,
+    /// The runtime's program.
+    pub cmd: RuntimeCommand,
+    /// The function's retire generation.
+    pub generation: u64,
+    /// Whether to capture its init output for a log tail.
+    pub capture: bool,
+    /// Set when a provisioned concurrency configuration starts it.
+    pub provisioned: Option<crate::provisioned::Member>,
+}
+
 /// Where an environment is in its lifecycle (guards freezing against reuse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -67,7 +84,10 @@ pub struct Environment {
     pub log: Arc<EnvLog>,
     /// The function's retire generation when it started.
     pub generation: u64,
+    /// Set for environments kept warm by a provisioned concurrency configuration.
+    pub provisioned: Option<crate::provisioned::Member>,
     sandbox: Mutex<Option<Sandbox>>,
+    commitment: Mutex<Option<crate::capacity::Commitment>>,
     phase: Mutex<Phase>,
     api: RuntimeApi,
     exited: watch::Receiver<bool>,
@@ -80,6 +100,7 @@ fn env_vars(
     api: &str,
     stream: &str,
     cmd: &RuntimeCommand,
+    init_type: &str,
 ) -> Vec<(String, String)> {
     let mut vars: std::collections::BTreeMap<String, String> =
         s.environment.clone().into_iter().collect();
@@ -93,7 +114,7 @@ fn env_vars(
     set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &s.memory_mb.to_string());
     set("AWS_LAMBDA_LOG_GROUP_NAME", &s.log_group);
     set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", init_type);
     set("AWS_REGION", &cfg.region);
     set("AWS_DEFAULT_REGION", &cfg.region);
     set("LAMBDA_TASK_ROOT", "/var/task");
@@ -123,12 +144,17 @@ impl Environment {
     pub async fn start(
         cfg: &EngineConfig,
         backend: &Arc<dyn Backend>,
-        snapshot: Arc<VersionSnapshot>,
-        cmd: RuntimeCommand,
-        generation: u64,
-        capture: bool,
+        new: NewEnvironment,
     ) -> Result<Result<(Arc<Environment>, Duration), (Arc<Environment>, InitFailure)>, InvokeError>
     {
+        let NewEnvironment {
+            commitment,
+            snapshot,
+            cmd,
+            generation,
+            capture,
+            provisioned,
+        } = new;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = stream_name(&snapshot.version, &id);
         let log = Arc::new(EnvLog::open(
@@ -158,7 +184,18 @@ impl Environment {
         let spec = SandboxSpec {
             id: id.clone(),
             argv: cmd.argv.clone(),
-            env: env_vars(cfg, &snapshot, &api.addr.to_string(), &stream, &cmd),
+            env: env_vars(
+                cfg,
+                &snapshot,
+                &api.addr.to_string(),
+                &stream,
+                &cmd,
+                if provisioned.is_some() {
+                    "provisioned-concurrency"
+                } else {
+                    "on-demand"
+                },
+            ),
             cwd: "/var/task".into(),
             binds,
             tmp_bytes: u64::from(snapshot.ephemeral_mb) << 20,
@@ -221,7 +258,9 @@ impl Environment {
             snapshot,
             log,
             generation,
+            provisioned,
             sandbox: Mutex::new(Some(sandbox)),
+            commitment: Mutex::new(Some(commitment)),
             phase: Mutex::new(Phase::Busy),
             api,
             exited,
@@ -379,6 +418,10 @@ impl Environment {
         if let Some(sandbox) = sandbox {
             let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
         }
+        self.commitment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 

@@ -11,9 +11,11 @@
 //! the invoke path, only a short pool lock to pop and push idle entries.
 #![forbid(unsafe_code)]
 
+pub mod capacity;
 pub mod concurrency;
 mod env;
 pub mod logs;
+pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
 
@@ -41,6 +43,8 @@ pub struct EngineConfig {
     pub idle_timeout: Duration,
     /// The account's concurrency limit.
     pub concurrency_limit: u32,
+    /// Most memory (MB) committed to environments at once (their MemorySize sum).
+    pub memory_budget_mb: u64,
     /// Interpreters named by the operator (runtime → binary), before discovery.
     pub interpreters: std::collections::BTreeMap<String, PathBuf>,
 }
@@ -114,15 +118,17 @@ struct Idle {
 }
 
 #[derive(Default)]
-struct Pools {
+pub(crate) struct Pools {
     /// Idle environments per function name.
     idle: HashMap<String, Vec<Idle>>,
     /// Retire generation per function name: environments of an older generation are not reused.
-    generation: HashMap<String, u64>,
+    pub(crate) generation: HashMap<String, u64>,
     shutting_down: bool,
 }
 
 struct Inner {
+    committed_mb: Arc<std::sync::atomic::AtomicU64>,
+    provisions: Mutex<HashMap<String, provisioned::Provision>>,
     concurrency: concurrency::Concurrency,
     cfg: EngineConfig,
     backend: Arc<dyn Backend>,
@@ -199,6 +205,8 @@ impl Invoker {
                 runtime::Interpreters::default()
             });
         let inner = Arc::new(Inner {
+            committed_mb: Arc::default(),
+            provisions: Mutex::default(),
             concurrency: concurrency::Concurrency::new(cfg.concurrency_limit),
             cfg,
             backend,
@@ -215,8 +223,10 @@ impl Invoker {
                     let ttl = inner.cfg.idle_timeout;
                     let mut out = Vec::new();
                     for list in pools.idle.values_mut() {
-                        let (old, keep): (Vec<Idle>, Vec<Idle>) =
-                            list.drain(..).partition(|i| i.since.elapsed() >= ttl);
+                        let (old, keep): (Vec<Idle>, Vec<Idle>) = list.drain(..).partition(|i| {
+                            i.since.elapsed() >= ttl
+                                && !i.env.provisioned.as_ref().is_some_and(|m| m.active())
+                        });
                         *list = keep;
                         out.extend(old.into_iter().map(|i| i.env));
                     }
@@ -225,6 +235,13 @@ impl Invoker {
                 for env in expired {
                     tracing::debug!(env = %env.id, function = %env.snapshot.function_name, "Reaping an idle environment.");
                     env.destroy().await;
+                }
+                let this = Invoker {
+                    inner: inner.clone(),
+                };
+                for key in this.short_provisions() {
+                    let this = this.clone();
+                    tokio::spawn(async move { this.top_up(&key).await });
                 }
             }
         });
@@ -241,16 +258,28 @@ impl Invoker {
         self.inner.backend.name()
     }
 
-    fn pools(&self) -> std::sync::MutexGuard<'_, Pools> {
+    pub(crate) fn pools(&self) -> std::sync::MutexGuard<'_, Pools> {
         self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Retires every environment of `function`: idle ones now, busy ones when they finish.
-    pub fn retire(&self, function: &str) {
+    /// Retires environments of `function`: those of `$LATEST` (after an
+    /// update), or all of them (`everything`, after a delete). Idle ones go
+    /// now; busy ones are never pooled again (their revision or generation
+    /// no longer matches).
+    pub fn retire(&self, function: &str, everything: bool) {
         let idle = {
             let mut pools = self.pools();
-            *pools.generation.entry(function.to_owned()).or_default() += 1;
-            pools.idle.remove(function).unwrap_or_default()
+            if everything {
+                *pools.generation.entry(function.to_owned()).or_default() += 1;
+                pools.idle.remove(function).unwrap_or_default()
+            } else {
+                let list = pools.idle.entry(function.to_owned()).or_default();
+                let (latest, others): (Vec<Idle>, Vec<Idle>) = list
+                    .drain(..)
+                    .partition(|i| i.env.snapshot.version == "$LATEST");
+                *list = others;
+                latest
+            }
         };
         if !idle.is_empty() {
             tokio::spawn(async move {
@@ -283,16 +312,23 @@ impl Invoker {
         let mut stale = Vec::new();
         let mut found = None;
         if let Some(list) = pools.idle.get_mut(&s.function_name) {
+            // Environments of other versions stay; those of this version with
+            // another revision or an older generation are stale.
+            let mut keep = Vec::with_capacity(list.len());
             while let Some(i) = list.pop() {
-                if i.env.snapshot.revision_id == s.revision_id
-                    && i.env.snapshot.version == s.version
-                    && i.env.generation == generation
-                {
+                let same_version = i.env.snapshot.version == s.version;
+                let current =
+                    i.env.snapshot.revision_id == s.revision_id && i.env.generation == generation;
+                if same_version && current && found.is_none() {
                     found = Some(i.env);
-                    break;
+                } else if same_version && !current {
+                    stale.push(i.env);
+                } else {
+                    keep.push(i);
                 }
-                stale.push(i.env);
             }
+            keep.reverse();
+            *list = keep;
         }
         (found, generation, stale)
     }
@@ -329,10 +365,14 @@ impl Invoker {
             None => match Environment::start(
                 &self.inner.cfg,
                 &self.inner.backend,
-                s.clone(),
-                cmd,
-                generation,
-                req.tail_log,
+                env::NewEnvironment {
+                    commitment: self.commit_memory(u64::from(s.memory_mb)).await?,
+                    snapshot: s.clone(),
+                    cmd,
+                    generation,
+                    capture: req.tail_log,
+                    provisioned: None,
+                },
             )
             .await?
             {
@@ -469,7 +509,7 @@ impl Invoker {
     /// Freezes a finished environment and returns it to the pool, or destroys it.
     /// Puts a finished environment back in the pool at once (so that a
     /// caller invoking again right away reuses it); false when it must go.
-    fn pool_back(&self, env: &Arc<Environment>) -> bool {
+    pub(crate) fn pool_back(&self, env: &Arc<Environment>) -> bool {
         env.set_idle();
         let mut pools = self.pools();
         let current = pools
@@ -493,7 +533,7 @@ impl Invoker {
 
     /// Freezes a pooled environment once its runtime is parked on `/next`;
     /// destroys it if the runtime never asks for more work.
-    async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
+    pub(crate) async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
         if env.wait_parked(calls_before).await {
             env.freeze_if_idle();
             return;

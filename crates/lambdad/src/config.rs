@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// The account's concurrent executions limit [default: 1000].
     #[arg(long, env = "LAMBDAD_CONCURRENCY_LIMIT")]
     pub concurrency_limit: Option<u32>,
+    /// Most memory (MB) committed to execution environments at once [default: half the machine's].
+    #[arg(long, env = "LAMBDAD_MEMORY_BUDGET_MB")]
+    pub memory_budget_mb: Option<u64>,
     /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
     #[arg(long = "interpreter", value_parser = parse_interpreter)]
     pub interpreters: Vec<(String, PathBuf)>,
@@ -70,6 +73,7 @@ struct FileConfig {
     #[serde(default)]
     interpreters: BTreeMap<String, PathBuf>,
     concurrency_limit: Option<u32>,
+    memory_budget_mb: Option<u64>,
 }
 
 fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
@@ -105,6 +109,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_CONFIG",
     "LAMBDAD_LOG",
     "LAMBDAD_CONCURRENCY_LIMIT",
+    "LAMBDAD_MEMORY_BUDGET_MB",
 ];
 
 /// The resolved server configuration.
@@ -124,6 +129,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The account's concurrent executions limit.
     pub concurrency_limit: u32,
+    /// Host memory budget for environments, in MB.
+    pub memory_budget_mb: u64,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
 }
@@ -168,7 +175,15 @@ impl Config {
                 "the concurrency limit must be at least 100 (AWS keeps 100 unreserved), got {concurrency_limit}"
             );
         }
+        let memory_budget_mb = args
+            .memory_budget_mb
+            .or(file.memory_budget_mb)
+            .unwrap_or_else(lambdad_engine::capacity::default_budget_mb);
+        if memory_budget_mb < 128 {
+            bail!("the memory budget must be at least 128 MB, got {memory_budget_mb}");
+        }
         Ok(Self {
+            memory_budget_mb,
             concurrency_limit,
             interpreters,
             listen: args

@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             idle_timeout: config.idle_timeout,
             interpreters: config.interpreters.clone(),
             concurrency_limit: config.concurrency_limit,
+            memory_budget_mb: config.memory_budget_mb,
         },
         backend,
     );
@@ -54,12 +55,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     {
         engine.concurrency().set_reserved(&name, Some(reserved));
     }
-    functions.set_concurrency(engine.concurrency().clone());
+    functions.set_engine(engine.clone());
     let retire = engine.clone();
-    functions.set_retire_hook(Arc::new(move |name: &str| retire.retire(name)));
+    functions.set_retire_hook(Arc::new(move |name: &str, everything: bool| {
+        retire.retire(name, everything)
+    }));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    for p in functions
+        .all_provisioned()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.0))?
+    {
+        if let Err(e) = functions.apply_provisioned(&config.region, &p).await {
+            tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e.0, "Cannot restore provisioned concurrency.");
+        }
+    }
     let state = AppState {
         config: Arc::new(config.clone()),
         functions,

@@ -41,6 +41,7 @@ codes! {
     InvalidZipFile => 502, "InvalidZipFileException", "User";
     CodeStorageExceeded => 400, "CodeStorageExceededException", "User";
     ResourceNotFound => 404, "ResourceNotFoundException", "User";
+    ProvisionedConcurrencyConfigNotFound => 404, "ProvisionedConcurrencyConfigNotFoundException", "User";
     ResourceConflict => 409, "ResourceConflictException", "User";
     ResourceInUse => 400, "ResourceInUseException", "User";
     ResourceNotReady => 502, "ResourceNotReadyException", "User";

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use lambdad_model::function::*;
 
-use crate::{AliasRecord, FunctionRecord, LayerVersionRecord, SqliteStore, Store, StoreError};
+use crate::{
+    AliasRecord, FunctionRecord, LayerVersionRecord, ProvisionedRecord, SqliteStore, Store,
+    StoreError,
+};
 
 fn record(name: &str, revision: &str) -> FunctionRecord {
     FunctionRecord {
@@ -173,10 +176,36 @@ fn versions_and_aliases(store: &dyn Store) {
     );
     assert_eq!(store.list_aliases("v").unwrap().len(), 1);
     assert!(store.code_in_use("hex-v").unwrap());
+    let p = ProvisionedRecord {
+        function: "v".into(),
+        qualifier: "live".into(),
+        requested: 2,
+        last_modified: "t".into(),
+    };
+    store.set_provisioned(&p).unwrap();
+    store
+        .set_provisioned(&ProvisionedRecord {
+            requested: 3,
+            ..p.clone()
+        })
+        .unwrap();
+    assert_eq!(store.list_provisioned(Some("v")).unwrap()[0].requested, 3);
+    assert_eq!(store.list_provisioned(None).unwrap().len(), 1);
+    store.set_reserved_concurrency("v", Some(5)).unwrap();
+    store.set_reserved_concurrency("v", Some(7)).unwrap();
+    assert_eq!(store.reserved_concurrency().unwrap(), [("v".to_owned(), 7)]);
     assert!(store.delete_function("v").unwrap());
     assert!(
         store.get_version("v", 1).unwrap().is_none()
             && store.get_alias("v", "live").unwrap().is_none()
+    );
+    assert!(
+        store.reserved_concurrency().unwrap().is_empty(),
+        "reservations go with the function"
+    );
+    assert!(
+        store.list_provisioned(None).unwrap().is_empty(),
+        "provisioned configs go with the function"
     );
     store.create_function(&record("v", "r1")).unwrap();
     assert_eq!(

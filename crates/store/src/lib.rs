@@ -51,6 +51,19 @@ pub struct AliasRecord {
     pub revision_id: String,
 }
 
+/// A provisioned concurrency configuration of a version or alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedRecord {
+    /// The function's name.
+    pub function: String,
+    /// The version number or alias.
+    pub qualifier: String,
+    /// Environments requested.
+    pub requested: u32,
+    /// `LastModified` in AWS's format.
+    pub last_modified: String,
+}
+
 /// One published layer version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerVersionRecord {
@@ -180,6 +193,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Every function's reserved concurrency.
     fn reserved_concurrency(&self) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// Sets a provisioned concurrency configuration.
+    fn set_provisioned(&self, config: &ProvisionedRecord) -> Result<(), StoreError>;
+    /// Deletes one; false when it did not exist.
+    fn delete_provisioned(&self, function: &str, qualifier: &str) -> Result<bool, StoreError>;
+    /// The configurations of one function, or of all.
+    fn list_provisioned(
+        &self,
+        function: Option<&str>,
+    ) -> Result<Vec<ProvisionedRecord>, StoreError>;
 
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.

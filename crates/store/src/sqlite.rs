@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{AliasRecord, FunctionRecord, LayerVersionRecord, Store, StoreError};
+use crate::{
+    AliasRecord, FunctionRecord, LayerVersionRecord, ProvisionedRecord, Store, StoreError,
+};
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE functions (
@@ -55,6 +57,13 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE concurrency (
         name TEXT PRIMARY KEY,
         reserved INTEGER NOT NULL
+    );",
+    "CREATE TABLE provisioned (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        requested INTEGER NOT NULL,
+        last_modified TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
     );",
 ];
 
@@ -212,6 +221,7 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM versions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM aliases WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM concurrency WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM provisioned WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -410,6 +420,41 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT name, reserved FROM concurrency ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn set_provisioned(&self, p: &ProvisionedRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO provisioned (name, qualifier, requested, last_modified) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name, qualifier) DO UPDATE SET requested = excluded.requested, last_modified = excluded.last_modified",
+            params![p.function, p.qualifier, p.requested, p.last_modified],
+        )?;
+        Ok(())
+    }
+
+    fn delete_provisioned(&self, function: &str, qualifier: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM provisioned WHERE name = ?1 AND qualifier = ?2",
+            params![function, qualifier],
+        )? == 1)
+    }
+
+    fn list_provisioned(
+        &self,
+        function: Option<&str>,
+    ) -> Result<Vec<ProvisionedRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT name, qualifier, requested, last_modified FROM provisioned WHERE ?1 IS NULL OR name = ?1 ORDER BY name, qualifier",
+        )?;
+        let rows = stmt.query_map([function], |r| {
+            Ok(ProvisionedRecord {
+                function: r.get(0)?,
+                qualifier: r.get(1)?,
+                requested: r.get(2)?,
+                last_modified: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

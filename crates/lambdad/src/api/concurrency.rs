@@ -64,3 +64,70 @@ pub async fn delete(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ProvisionedQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+    #[serde(rename = "List")]
+    list: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PutProvisioned {
+    #[serde(rename = "ProvisionedConcurrentExecutions")]
+    requested: Option<i64>,
+}
+
+pub async fn put_provisioned(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ProvisionedQuery>,
+    body: Body,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let bytes = read_body(body, 6_291_456, "PutProvisionedConcurrencyConfig").await?;
+    let req: PutProvisioned = parse_json(&bytes)?;
+    let out = state
+        .functions
+        .put_provisioned(
+            region(&state, &ctx),
+            &name,
+            q.qualifier.as_deref(),
+            req.requested,
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}
+
+pub async fn get_provisioned(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ProvisionedQuery>,
+) -> ApiResult<Json<Value>> {
+    let region = region(&state, &ctx);
+    if q.list.as_deref() == Some("ALL") {
+        return Ok(Json(state.functions.list_provisioned(region, &name).await?));
+    }
+    Ok(Json(
+        state
+            .functions
+            .get_provisioned(region, &name, q.qualifier.as_deref())
+            .await?,
+    ))
+}
+
+pub async fn delete_provisioned(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ProvisionedQuery>,
+) -> ApiResult<StatusCode> {
+    state
+        .functions
+        .delete_provisioned(region(&state, &ctx), &name, q.qualifier.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

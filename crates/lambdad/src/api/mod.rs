@@ -114,6 +114,12 @@ pub fn router(state: AppState) -> Router {
             "/2019-09-30/functions/{name}/concurrency",
             get(concurrency::get),
         )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            put(concurrency::put_provisioned)
+                .get(concurrency::get_provisioned)
+                .delete(concurrency::delete_provisioned),
+        )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .fallback(middleware::unknown_operation)
         .layer(DefaultBodyLimit::disable())

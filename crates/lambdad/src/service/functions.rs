@@ -31,7 +31,7 @@ pub async fn blocking<T: Send + 'static>(
 
 /// Called when a function's code or configuration changes or it is deleted,
 /// so that execution environments of the old revision are retired.
-pub type RetireHook = Arc<dyn Fn(&str) + Send + Sync>;
+pub type RetireHook = Arc<dyn Fn(&str, bool) + Send + Sync>;
 
 /// The functions service.
 #[derive(Clone)]
@@ -46,6 +46,7 @@ pub struct Functions {
     retire: Option<RetireHook>,
     layers: super::layers::Layers,
     pub(super) concurrency: lambdad_engine::concurrency::Concurrency,
+    pub(super) engine: Option<lambdad_engine::Invoker>,
 }
 
 impl std::fmt::Debug for Functions {
@@ -93,6 +94,7 @@ impl Functions {
             retire: None,
             layers,
             concurrency: lambdad_engine::concurrency::Concurrency::new(1000),
+            engine: None,
         }
     }
 
@@ -101,9 +103,10 @@ impl Functions {
         &self.layers
     }
 
-    /// Shares the engine's concurrency accounting (limits and reservations).
-    pub fn set_concurrency(&mut self, concurrency: lambdad_engine::concurrency::Concurrency) {
-        self.concurrency = concurrency;
+    /// Connects the engine: its concurrency accounting and provisioned environments.
+    pub fn set_engine(&mut self, engine: lambdad_engine::Invoker) {
+        self.concurrency = engine.concurrency().clone();
+        self.engine = Some(engine);
     }
 
     /// Installs the hook that retires execution environments.
@@ -421,7 +424,7 @@ impl Functions {
                 if other.is_ok()
                     && let Some(hook) = &self.retire
                 {
-                    hook(&name);
+                    hook(&name, false);
                 }
                 other
             }
@@ -585,9 +588,12 @@ impl Functions {
             return Err(self.not_found(region, &r.name, None));
         }
         if let Some(hook) = &self.retire {
-            hook(&r.name);
+            hook(&r.name, true);
         }
         self.concurrency.set_reserved(&r.name, None);
+        if let Some(engine) = &self.engine {
+            engine.deprovision_function(&r.name);
+        }
         self.collect_code(rec.code_hex).await;
         Ok(())
     }
@@ -683,8 +689,13 @@ impl Functions {
         let q = Self::qualifier(&r, qualifier)?;
         let q = self.route(region, &r.name, q).await?;
         let rec = self.load(region, &r.name, q.as_deref()).await?;
+        Ok(self.snapshot_of(rec))
+    }
+
+    /// The snapshot the engine runs for a loaded function or version record.
+    pub(super) fn snapshot_of(&self, rec: FunctionRecord) -> Arc<VersionSnapshot> {
         let c = rec.config;
-        Ok(Arc::new(VersionSnapshot {
+        Arc::new(VersionSnapshot {
             function_name: c.function_name.clone(),
             function_arn: unqualified(&c.function_arn),
             version: c.version.clone(),
@@ -708,7 +719,7 @@ impl Functions {
                 .unwrap_or_else(|| format!("/aws/lambda/{}", c.function_name)),
             log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
             revision_id: c.revision_id,
-        }))
+        })
     }
 }
 

@@ -3,4 +3,5 @@
 pub mod concurrency;
 pub mod functions;
 pub mod layers;
+pub mod provisioned;
 pub mod versions;

@@ -1,0 +1,199 @@
+//! Provisioned concurrency: environments initialised ahead of invocations
+//! (with `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), kept in
+//! the warm pool, exempt from idle reaping, and topped up when one is lost.
+//! Invocations take them like any idle environment, so they are used first;
+//! overflow starts on-demand environments.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use lambdad_model::VersionSnapshot;
+
+use crate::Invoker;
+use crate::env::Environment;
+
+#[derive(Debug, Default)]
+struct Counters {
+    alive: AtomicU32,
+    ready: AtomicU32,
+    active: AtomicBool,
+}
+
+/// Held by each provisioned environment; keeps the configuration's counts.
+#[derive(Debug)]
+pub struct Member {
+    counters: Arc<Counters>,
+    ready: AtomicBool,
+}
+
+impl Member {
+    /// Whether the configuration that started this environment still exists.
+    pub fn active(&self) -> bool {
+        self.counters.active.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.counters.alive.fetch_sub(1, Ordering::AcqRel);
+        if self.ready.load(Ordering::Acquire) {
+            self.counters.ready.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// One configuration: the version it runs and how many environments.
+#[derive(Debug, Clone)]
+pub(crate) struct Provision {
+    snapshot: Arc<VersionSnapshot>,
+    requested: u32,
+    counters: Arc<Counters>,
+}
+
+impl Invoker {
+    /// Keeps `requested` environments of `snapshot` initialised under `key`
+    /// (e.g. `function:alias`), replacing any previous configuration of that key.
+    pub fn provision(&self, key: &str, snapshot: Arc<VersionSnapshot>, requested: u32) {
+        let counters = Arc::new(Counters {
+            active: AtomicBool::new(true),
+            ..Default::default()
+        });
+        let old = self.lock_provisions().insert(
+            key.to_owned(),
+            Provision {
+                snapshot,
+                requested,
+                counters,
+            },
+        );
+        if let Some(old) = old {
+            old.counters.active.store(false, Ordering::Release);
+        }
+        let this = self.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move { this.top_up(&key).await });
+    }
+
+    /// Removes a configuration; its environments become ordinary (reaped when idle).
+    pub fn deprovision(&self, key: &str) {
+        if let Some(old) = self.lock_provisions().remove(key) {
+            old.counters.active.store(false, Ordering::Release);
+        }
+    }
+
+    /// Removes every configuration of `function` (keys `function:QUALIFIER`).
+    pub fn deprovision_function(&self, function: &str) {
+        let prefix = format!("{function}:");
+        self.lock_provisions().retain(|k, p| {
+            let keep = !k.starts_with(&prefix);
+            if !keep {
+                p.counters.active.store(false, Ordering::Release);
+            }
+            keep
+        });
+    }
+
+    /// (requested, initialised and alive) for `key`.
+    pub fn provisioned_status(&self, key: &str) -> Option<(u32, u32)> {
+        self.lock_provisions().get(key).map(|p| {
+            (
+                p.requested,
+                p.counters.ready.load(Ordering::Acquire).min(p.requested),
+            )
+        })
+    }
+
+    fn lock_provisions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Provision>> {
+        self.inner
+            .provisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts environments until `key` has as many as requested.
+    pub(crate) async fn top_up(&self, key: &str) {
+        loop {
+            let Some(p) = self.lock_provisions().get(key).cloned() else {
+                return;
+            };
+            if !p.counters.active.load(Ordering::Acquire)
+                || p.counters.alive.load(Ordering::Acquire) >= p.requested
+            {
+                return;
+            }
+            p.counters.alive.fetch_add(1, Ordering::AcqRel);
+            let member = Member {
+                counters: p.counters.clone(),
+                ready: AtomicBool::new(false),
+            };
+            let Ok(cmd) = self.inner.interpreters.command_for(&p.snapshot) else {
+                tracing::warn!(key, "Provisioned concurrency: the runtime cannot start.");
+                return;
+            };
+            let generation = self
+                .pools()
+                .generation
+                .get(&p.snapshot.function_name)
+                .copied()
+                .unwrap_or(0);
+            let Ok(commitment) = self.commit_memory(u64::from(p.snapshot.memory_mb)).await else {
+                tracing::warn!(
+                    key,
+                    "Provisioned concurrency: the host memory budget is full."
+                );
+                p.counters.alive.fetch_sub(1, Ordering::AcqRel);
+                return;
+            };
+            let new = crate::env::NewEnvironment {
+                commitment,
+                snapshot: p.snapshot.clone(),
+                cmd,
+                generation,
+                capture: false,
+                provisioned: Some(member),
+            };
+            match Environment::start(&self.inner.cfg, &self.inner.backend, new).await {
+                Ok(Ok((env, _init))) => {
+                    if let Some(m) = &env.provisioned {
+                        m.ready.store(true, Ordering::Release);
+                        m.counters.ready.fetch_add(1, Ordering::AcqRel);
+                    }
+                    let calls = env.next_calls();
+                    if self.pool_back(&env) {
+                        let this = self.clone();
+                        tokio::spawn(async move {
+                            this.freeze_when_parked(env, calls.saturating_sub(1)).await
+                        });
+                    } else {
+                        env.destroy().await;
+                        return;
+                    }
+                }
+                Ok(Err((env, failure))) => {
+                    tracing::warn!(
+                        key,
+                        ?failure,
+                        "Provisioned concurrency: an environment failed to initialise."
+                    );
+                    env.destroy().await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "Provisioned concurrency: cannot start an environment.");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Keys whose configurations are short of environments.
+    pub(crate) fn short_provisions(&self) -> Vec<String> {
+        self.lock_provisions()
+            .iter()
+            .filter(|(_, p)| p.counters.alive.load(Ordering::Acquire) < p.requested)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
