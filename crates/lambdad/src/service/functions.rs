@@ -5,7 +5,6 @@
 //! methods validate, apply AWS's semantics (defaults, RevisionId, states) and
 //! talk to the store on tokio's blocking pool.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -66,7 +65,7 @@ pub fn now_timestamp() -> String {
     now.format(&fmt).unwrap_or_default()
 }
 
-fn new_revision() -> String {
+pub(super) fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -608,68 +607,6 @@ impl Functions {
             }
         })
         .await;
-    }
-
-    /// Resolves a taggable function ARN to its name.
-    async fn tag_target(&self, region: &str, arn: &str) -> ApiResult<FunctionRecord> {
-        let r = self.parse_ref(region, arn)?;
-        if r.qualifier.is_some() {
-            return Err(ApiError::new(
-                Code::InvalidParameterValue,
-                "Tags on function aliases and versions are not supported. Please specify a function ARN.",
-            ));
-        }
-        self.load(region, &r.name, None).await
-    }
-
-    /// ListTags.
-    pub async fn list_tags(&self, region: &str, arn: &str) -> ApiResult<BTreeMap<String, String>> {
-        Ok(self.tag_target(region, arn).await?.tags)
-    }
-
-    /// TagResource.
-    pub async fn tag(
-        &self,
-        region: &str,
-        arn: &str,
-        tags: BTreeMap<String, String>,
-    ) -> ApiResult<()> {
-        let mut rec = self.tag_target(region, arn).await?;
-        let new_keys = tags.keys().filter(|k| !rec.tags.contains_key(*k)).count();
-        validate::tags(&tags, 0).map_err(ApiError)?;
-        if rec.tags.len() + new_keys > 50 {
-            return Err(ApiError::new(
-                Code::InvalidParameterValue,
-                "Number of tags exceeds resource tag limit.",
-            ));
-        }
-        let expected = rec.config.revision_id.clone();
-        rec.tags.extend(tags);
-        rec.config.revision_id = new_revision();
-        self.save_tags(rec, expected).await
-    }
-
-    /// UntagResource.
-    pub async fn untag(&self, region: &str, arn: &str, keys: Vec<String>) -> ApiResult<()> {
-        let mut rec = self.tag_target(region, arn).await?;
-        let expected = rec.config.revision_id.clone();
-        for k in keys {
-            rec.tags.remove(&k);
-        }
-        rec.config.revision_id = new_revision();
-        self.save_tags(rec, expected).await
-    }
-
-    async fn save_tags(&self, record: FunctionRecord, expected: String) -> ApiResult<()> {
-        let store = self.store.clone();
-        let arn = record.config.function_arn.clone();
-        blocking(move || store.update_function(&record, &expected))
-            .await
-            .map_err(|e| if e.0.code == Code::PreconditionFailed {
-                ApiError::new(Code::ResourceConflict, format!("The operation cannot be performed at this time. An update is in progress for resource: {arn}"))
-            } else {
-                e
-            })
     }
 
     /// Function count and total code size, for GetAccountSettings.

@@ -4,4 +4,5 @@ pub mod concurrency;
 pub mod functions;
 pub mod layers;
 pub mod provisioned;
+pub mod tags;
 pub mod versions;
