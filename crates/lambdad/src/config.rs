@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Most memory (MB) committed to execution environments at once [default: half the machine's].
     #[arg(long, env = "LAMBDAD_MEMORY_BUDGET_MB")]
     pub memory_budget_mb: Option<u64>,
+    /// Delays before the retries of a failed asynchronous event, e.g. `1s,2s` [default: 60s,120s].
+    #[arg(long, env = "LAMBDAD_ASYNC_RETRY_DELAYS", value_parser = parse_delays)]
+    pub async_retry_delays: Option<Delays>,
     /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
     #[arg(long = "interpreter", value_parser = parse_interpreter)]
     pub interpreters: Vec<(String, PathBuf)>,
@@ -74,6 +77,29 @@ struct FileConfig {
     interpreters: BTreeMap<String, PathBuf>,
     concurrency_limit: Option<u32>,
     memory_budget_mb: Option<u64>,
+    #[serde(default, deserialize_with = "delays_from_str")]
+    async_retry_delays: Option<Delays>,
+}
+
+/// Retry delays of asynchronous events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delays(pub Vec<Duration>);
+
+fn parse_delays(s: &str) -> Result<Delays, String> {
+    let v = s
+        .split(',')
+        .map(|p| humantime::parse_duration(p.trim()).map_err(|e| format!("{p}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if v.is_empty() {
+        return Err("expected a comma-separated list of durations".into());
+    }
+    Ok(Delays(v))
+}
+
+fn delays_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Delays>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    s.map(|s| parse_delays(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
@@ -110,6 +136,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_LOG",
     "LAMBDAD_CONCURRENCY_LIMIT",
     "LAMBDAD_MEMORY_BUDGET_MB",
+    "LAMBDAD_ASYNC_RETRY_DELAYS",
 ];
 
 /// The resolved server configuration.
@@ -131,6 +158,8 @@ pub struct Config {
     pub concurrency_limit: u32,
     /// Host memory budget for environments, in MB.
     pub memory_budget_mb: u64,
+    /// Delays before the retries of failed asynchronous events.
+    pub async_retry_delays: Vec<Duration>,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
 }
@@ -182,7 +211,14 @@ impl Config {
         if memory_budget_mb < 128 {
             bail!("the memory budget must be at least 128 MB, got {memory_budget_mb}");
         }
+        let async_retry_delays = args
+            .async_retry_delays
+            .clone()
+            .or(file.async_retry_delays)
+            .map(|d| d.0)
+            .unwrap_or_else(|| vec![Duration::from_secs(60), Duration::from_secs(120)]);
         Ok(Self {
+            async_retry_delays,
             memory_budget_mb,
             concurrency_limit,
             interpreters,

@@ -72,6 +72,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e.0, "Cannot restore provisioned concurrency.");
         }
     }
+    tokio::spawn(crate::service::async_invoke::run_worker(
+        functions.clone(),
+        engine.clone(),
+        config.region.clone(),
+        Arc::new(config.async_retry_delays.clone()),
+    ));
     let state = AppState {
         config: Arc::new(config.clone()),
         functions,

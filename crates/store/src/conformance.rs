@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use lambdad_model::function::*;
 
 use crate::{
-    AliasRecord, FunctionRecord, LayerVersionRecord, ProvisionedRecord, SqliteStore, Store,
-    StoreError,
+    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, ProvisionedRecord, SqliteStore,
+    Store, StoreError,
 };
 
 fn record(name: &str, revision: &str) -> FunctionRecord {
@@ -216,8 +216,70 @@ fn versions_and_aliases(store: &dyn Store) {
     assert!(store.delete_function("v").unwrap());
 }
 
+fn async_queue(store: &dyn Store) {
+    let event = |id: &str, not_before_ms| AsyncEvent {
+        id: id.into(),
+        function: "q".into(),
+        qualifier: None,
+        payload: b"{}".to_vec(),
+        received_ms: 0,
+        attempts: 0,
+        not_before_ms,
+    };
+    store.enqueue_event(&event("e1", 10)).unwrap();
+    store.enqueue_event(&event("e2", 50)).unwrap();
+    assert!(
+        store.lease_events(5, 100, 10).unwrap().is_empty(),
+        "nothing due yet"
+    );
+    let leased = store.lease_events(20, 100, 10).unwrap();
+    assert_eq!(
+        leased.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["e1"]
+    );
+    assert!(
+        store
+            .lease_events(60, 100, 10)
+            .unwrap()
+            .iter()
+            .all(|e| e.id == "e2"),
+        "a leased event is not handed out twice"
+    );
+    assert_eq!(
+        store.lease_events(200, 100, 10).unwrap().len(),
+        2,
+        "expired leases are due again"
+    );
+    store.lease_events(300, 10_000, 10).unwrap();
+    assert!(store.lease_events(400, 10_000, 10).unwrap().is_empty());
+    assert_eq!(
+        store.release_leases().unwrap(),
+        2,
+        "a restart makes leased events due again"
+    );
+    store.reschedule_event("e1", 1, 1000).unwrap();
+    assert!(
+        store
+            .lease_events(999, 1, 10)
+            .unwrap()
+            .iter()
+            .all(|e| e.id != "e1"),
+        "rescheduled into the future"
+    );
+    let again = store.lease_events(1000, 100, 10).unwrap();
+    let e1 = again
+        .iter()
+        .find(|e| e.id == "e1")
+        .expect("e1 is due again");
+    assert_eq!(e1.attempts, 1);
+    store.delete_event("e1").unwrap();
+    store.delete_event("e2").unwrap();
+    assert_eq!(store.pending_events().unwrap(), 0);
+}
+
 fn suite(store: &dyn Store) {
     versions_and_aliases(store);
+    async_queue(store);
     store.create_function(&record("b", "r1")).unwrap();
     store.create_function(&record("a", "r1")).unwrap();
     assert!(matches!(

@@ -64,6 +64,25 @@ pub struct ProvisionedRecord {
     pub last_modified: String,
 }
 
+/// One accepted asynchronous invocation, durable until its outcome is handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncEvent {
+    /// Request id (also the queue key).
+    pub id: String,
+    /// Function name.
+    pub function: String,
+    /// Qualifier the caller used, if any.
+    pub qualifier: Option<String>,
+    /// The event.
+    pub payload: Vec<u8>,
+    /// When it was accepted (epoch ms).
+    pub received_ms: i64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not to be tried before (epoch ms).
+    pub not_before_ms: i64,
+}
+
 /// One published layer version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerVersionRecord {
@@ -203,6 +222,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         function: Option<&str>,
     ) -> Result<Vec<ProvisionedRecord>, StoreError>;
+
+    /// Stores an accepted asynchronous event (durable when this returns).
+    fn enqueue_event(&self, event: &AsyncEvent) -> Result<(), StoreError>;
+    /// Leases up to `limit` due events for `lease_ms` (expired leases are due again).
+    fn lease_events(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AsyncEvent>, StoreError>;
+    /// Makes every leased event due again: called at start-up, when no
+    /// worker of this (single-node) store can still be running.
+    fn release_leases(&self) -> Result<u64, StoreError>;
+    /// Records a failed attempt and when to try again (releases the lease).
+    fn reschedule_event(
+        &self,
+        id: &str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Removes an event whose outcome has been handled.
+    fn delete_event(&self, id: &str) -> Result<(), StoreError>;
+    /// Events waiting or in flight.
+    fn pending_events(&self) -> Result<u64, StoreError>;
+    /// Sets (or with `None` deletes) an EventInvokeConfig as JSON.
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// A function's EventInvokeConfigs: (qualifier, JSON).
+    fn event_invoke_configs(&self, name: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.

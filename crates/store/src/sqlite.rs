@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    AliasRecord, FunctionRecord, LayerVersionRecord, ProvisionedRecord, Store, StoreError,
+    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, ProvisionedRecord, Store,
+    StoreError,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -63,6 +64,23 @@ const MIGRATIONS: &[&str] = &[
         qualifier TEXT NOT NULL,
         requested INTEGER NOT NULL,
         last_modified TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
+    );",
+    "CREATE TABLE async_events (
+        id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        received_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before_ms INTEGER NOT NULL,
+        leased_until_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX async_events_due ON async_events(not_before_ms);
+    CREATE TABLE event_invoke_configs (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        config TEXT NOT NULL,
         PRIMARY KEY (name, qualifier)
     );",
 ];
@@ -222,6 +240,7 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM aliases WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM concurrency WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM provisioned WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM event_invoke_configs WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -455,6 +474,114 @@ impl Store for SqliteStore {
                 last_modified: r.get(3)?,
             })
         })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn enqueue_event(&self, e: &AsyncEvent) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO async_events (id, function, qualifier, payload, received_ms, attempts, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.id, e.function, e.qualifier, e.payload, e.received_ms, e.attempts, e.not_before_ms],
+        )?;
+        Ok(())
+    }
+
+    fn lease_events(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AsyncEvent>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let events = {
+            let mut stmt = tx.prepare(
+                "SELECT id, function, qualifier, payload, received_ms, attempts, not_before_ms FROM async_events
+                 WHERE not_before_ms <= ?1 AND leased_until_ms <= ?1 ORDER BY not_before_ms LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+                Ok(AsyncEvent {
+                    id: r.get(0)?,
+                    function: r.get(1)?,
+                    qualifier: r.get(2)?,
+                    payload: r.get(3)?,
+                    received_ms: r.get(4)?,
+                    attempts: r.get(5)?,
+                    not_before_ms: r.get(6)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        for e in &events {
+            tx.execute(
+                "UPDATE async_events SET leased_until_ms = ?2 WHERE id = ?1",
+                params![e.id, now_ms + lease_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(events)
+    }
+
+    fn release_leases(&self) -> Result<u64, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE async_events SET leased_until_ms = 0 WHERE leased_until_ms > 0",
+            [],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn reschedule_event(
+        &self,
+        id: &str,
+        attempts: u32,
+        not_before_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE async_events SET attempts = ?2, not_before_ms = ?3, leased_until_ms = 0 WHERE id = ?1",
+            params![id, attempts, not_before_ms],
+        )?;
+        Ok(())
+    }
+
+    fn delete_event(&self, id: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM async_events WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn pending_events(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM async_events", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        match config {
+            Some(c) => conn.execute(
+                "INSERT INTO event_invoke_configs (name, qualifier, config) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name, qualifier) DO UPDATE SET config = excluded.config",
+                params![name, qualifier, c],
+            )?,
+            None => conn.execute(
+                "DELETE FROM event_invoke_configs WHERE name = ?1 AND qualifier = ?2",
+                params![name, qualifier],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn event_invoke_configs(&self, name: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT qualifier, config FROM event_invoke_configs WHERE name = ?1 ORDER BY qualifier",
+        )?;
+        let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -131,3 +131,93 @@ pub async fn delete_provisioned(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QualifierOnly {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+}
+
+async fn put_or_update(
+    state: AppState,
+    ctx: RequestContext,
+    name: String,
+    q: QualifierOnly,
+    body: Body,
+    merge: bool,
+) -> ApiResult<Json<Value>> {
+    let bytes = read_body(body, 6_291_456, "PutFunctionEventInvokeConfig").await?;
+    let req = parse_json(&bytes)?;
+    Ok(Json(
+        state
+            .functions
+            .put_event_invoke_config(
+                region(&state, &ctx),
+                &name,
+                q.qualifier.as_deref(),
+                req,
+                merge,
+            )
+            .await?,
+    ))
+}
+
+pub async fn put_event_config(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<QualifierOnly>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    put_or_update(state, ctx, name, q, body, false).await
+}
+
+pub async fn update_event_config(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<QualifierOnly>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    put_or_update(state, ctx, name, q, body, true).await
+}
+
+pub async fn get_event_config(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<QualifierOnly>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        state
+            .functions
+            .get_event_invoke_config(region(&state, &ctx), &name, q.qualifier.as_deref())
+            .await?,
+    ))
+}
+
+pub async fn delete_event_config(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<QualifierOnly>,
+) -> ApiResult<StatusCode> {
+    state
+        .functions
+        .delete_event_invoke_config(region(&state, &ctx), &name, q.qualifier.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_event_configs(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        state
+            .functions
+            .list_event_invoke_configs(region(&state, &ctx), &name)
+            .await?,
+    ))
+}

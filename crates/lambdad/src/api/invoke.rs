@@ -111,19 +111,16 @@ pub async fn invoke(
         tail_log,
     };
     if invocation_type == "Event" {
-        // Not durable yet: the event runs in the background, once, without retries.
-        let engine = state.engine.clone();
-        tokio::spawn(async move {
-            if let Err(e) = engine
-                .invoke(InvokeRequest {
-                    tail_log: false,
-                    ..req
-                })
-                .await
-            {
-                tracing::warn!(error = %e, "An asynchronous invocation failed.");
-            }
-        });
+        // Durable before the 202: the queue worker owns the event from here.
+        state
+            .functions
+            .enqueue_event(
+                &req.snapshot.function_name,
+                q.qualifier.as_deref(),
+                req.payload,
+                &req.request_id,
+            )
+            .await?;
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let out = match state.engine.invoke(req).await {

@@ -120,6 +120,17 @@ pub fn router(state: AppState) -> Router {
                 .get(concurrency::get_provisioned)
                 .delete(concurrency::delete_provisioned),
         )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            put(concurrency::put_event_config)
+                .post(concurrency::update_event_config)
+                .get(concurrency::get_event_config)
+                .delete(concurrency::delete_event_config),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(concurrency::list_event_configs),
+        )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .fallback(middleware::unknown_operation)
         .layer(DefaultBodyLimit::disable())

@@ -1,0 +1,487 @@
+//! Asynchronous invocation: events are stored durably before the 202, a
+//! worker leases due events from the store, invokes, and applies Lambda's
+//! rules: function errors are retried `MaximumRetryAttempts` times after the
+//! configured delays, throttles and service errors are retried with backoff
+//! until `MaximumEventAgeInSeconds`, and the outcome goes to the OnSuccess /
+//! OnFailure destination. An event leaves the queue only once its outcome is
+//! handled, so a crash (even kill -9) loses nothing: expired leases are
+//! handed out again (at-least-once delivery).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lambdad_engine::{InvokeError, InvokeRequest, Invoker};
+use lambdad_model::Code;
+use lambdad_store::AsyncEvent;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::functions::{Functions, blocking};
+use crate::api::error::{ApiError, ApiResult};
+
+/// A lease outlives the longest function timeout (15 min).
+const LEASE_MS: i64 = 16 * 60 * 1000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` body.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfigRequest {
+    maximum_retry_attempts: Option<i64>,
+    maximum_event_age_in_seconds: Option<i64>,
+    destination_config: Option<Value>,
+}
+
+/// The effective settings for one event.
+#[derive(Debug, Clone)]
+struct Settings {
+    max_retries: u32,
+    max_age_ms: i64,
+    on_success: Option<String>,
+    on_failure: Option<String>,
+}
+
+impl Functions {
+    fn event_config_key(q: Option<&str>) -> String {
+        q.unwrap_or("$LATEST").to_owned()
+    }
+
+    /// Put (replace) or Update (merge) an EventInvokeConfig.
+    pub async fn put_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+        req: EventInvokeConfigRequest,
+        merge: bool,
+    ) -> ApiResult<Value> {
+        let r = self.parse_ref(region, name)?;
+        let q = Self::qualifier(&r, qualifier)?.map(str::to_owned);
+        self.load(region, &r.name, q.as_deref()).await?;
+        let key = Self::event_config_key(q.as_deref());
+        let mut current: Value = if merge {
+            self.event_config(&r.name, &key)
+                .await?
+                .unwrap_or_else(|| json!({}))
+        } else {
+            json!({})
+        };
+        if let Some(n) = req.maximum_retry_attempts {
+            if !(0..=2).contains(&n) {
+                let c = if n < 0 {
+                    "greater than or equal to 0"
+                } else {
+                    "less than or equal to 2"
+                };
+                return Err(ApiError::new(
+                    Code::Validation,
+                    format!(
+                        "1 validation error detected: Value '{n}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value {c}"
+                    ),
+                ));
+            }
+            current["MaximumRetryAttempts"] = json!(n);
+        }
+        if let Some(n) = req.maximum_event_age_in_seconds {
+            if !(60..=21600).contains(&n) {
+                let c = if n < 60 {
+                    "greater than or equal to 60"
+                } else {
+                    "less than or equal to 21600"
+                };
+                return Err(ApiError::new(
+                    Code::Validation,
+                    format!(
+                        "1 validation error detected: Value '{n}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value {c}"
+                    ),
+                ));
+            }
+            current["MaximumEventAgeInSeconds"] = json!(n);
+        }
+        if let Some(d) = req.destination_config {
+            for kind in ["OnSuccess", "OnFailure"] {
+                if let Some(dest) = d[kind]["Destination"].as_str()
+                    && !dest.starts_with("arn:aws:lambda:")
+                    && !dest.starts_with("arn:aws:sqs:")
+                    && !dest.starts_with("arn:aws:sns:")
+                    && !dest.starts_with("arn:aws:events:")
+                {
+                    return Err(ApiError::new(
+                        Code::InvalidParameterValue,
+                        format!("The destination ARN {dest} is invalid."),
+                    ));
+                }
+            }
+            current["DestinationConfig"] = d;
+        }
+        let secs = now_ms() as f64 / 1000.0;
+        current["LastModified"] = json!(secs);
+        let (store, f, k, text) = (
+            self.store.clone(),
+            r.name.clone(),
+            key.clone(),
+            current.to_string(),
+        );
+        blocking(move || store.put_event_invoke_config(&f, &k, Some(&text))).await?;
+        Ok(self.render_event_config(region, &r.name, &key, current))
+    }
+
+    fn render_event_config(&self, region: &str, name: &str, key: &str, mut v: Value) -> Value {
+        v["FunctionArn"] = json!(format!("{}:{key}", self.arn(region, name)));
+        if v.get("DestinationConfig").is_none() {
+            v["DestinationConfig"] = json!({"OnSuccess": {}, "OnFailure": {}});
+        }
+        v
+    }
+
+    async fn event_config(&self, name: &str, key: &str) -> ApiResult<Option<Value>> {
+        let (store, f) = (self.store.clone(), name.to_owned());
+        let all = blocking(move || store.event_invoke_configs(&f)).await?;
+        Ok(all
+            .into_iter()
+            .find(|(q, _)| q == key)
+            .and_then(|(_, c)| serde_json::from_str(&c).ok()))
+    }
+
+    /// GetFunctionEventInvokeConfig.
+    pub async fn get_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ApiResult<Value> {
+        let r = self.parse_ref(region, name)?;
+        let q = Self::qualifier(&r, qualifier)?.map(str::to_owned);
+        self.load(region, &r.name, q.as_deref()).await?;
+        let key = Self::event_config_key(q.as_deref());
+        let v = self.event_config(&r.name, &key).await?.ok_or_else(|| {
+            ApiError::new(
+                Code::ResourceNotFound,
+                format!(
+                    "The function {}:{key} doesn't have an EventInvokeConfig",
+                    self.arn(region, &r.name)
+                ),
+            )
+        })?;
+        Ok(self.render_event_config(region, &r.name, &key, v))
+    }
+
+    /// DeleteFunctionEventInvokeConfig.
+    pub async fn delete_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ApiResult<()> {
+        self.get_event_invoke_config(region, name, qualifier)
+            .await?;
+        let r = self.parse_ref(region, name)?;
+        let key = Self::event_config_key(Self::qualifier(&r, qualifier)?);
+        let (store, f) = (self.store.clone(), r.name.clone());
+        blocking(move || store.put_event_invoke_config(&f, &key, None)).await
+    }
+
+    /// ListFunctionEventInvokeConfigs.
+    pub async fn list_event_invoke_configs(&self, region: &str, name: &str) -> ApiResult<Value> {
+        let r = self.parse_ref(region, name)?;
+        self.load(region, &r.name, None).await?;
+        let (store, f) = (self.store.clone(), r.name.clone());
+        let all = blocking(move || store.event_invoke_configs(&f)).await?;
+        let items: Vec<Value> = all
+            .into_iter()
+            .filter_map(|(q, c)| {
+                serde_json::from_str(&c)
+                    .ok()
+                    .map(|v| self.render_event_config(region, &r.name, &q, v))
+            })
+            .collect();
+        Ok(json!({ "FunctionEventInvokeConfigs": items }))
+    }
+
+    /// Accepts an asynchronous invocation: durable (fsynced) when this returns.
+    pub async fn enqueue_event(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        payload: Bytes,
+        request_id: &str,
+    ) -> ApiResult<()> {
+        let now = now_ms();
+        let event = AsyncEvent {
+            id: request_id.to_owned(),
+            function: function.to_owned(),
+            qualifier: qualifier.map(str::to_owned),
+            payload: payload.to_vec(),
+            received_ms: now,
+            attempts: 0,
+            not_before_ms: now,
+        };
+        let store = self.store.clone();
+        blocking(move || store.enqueue_event(&event)).await
+    }
+
+    async fn settings(&self, function: &str, qualifier: Option<&str>) -> Settings {
+        let v = self
+            .event_config(function, &Self::event_config_key(qualifier))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| json!({}));
+        Settings {
+            max_retries: v["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
+            max_age_ms: v["MaximumEventAgeInSeconds"].as_i64().unwrap_or(21600) * 1000,
+            on_success: v["DestinationConfig"]["OnSuccess"]["Destination"]
+                .as_str()
+                .map(str::to_owned),
+            on_failure: v["DestinationConfig"]["OnFailure"]["Destination"]
+                .as_str()
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// Runs the asynchronous queue until the process ends.
+pub async fn run_worker(
+    functions: Functions,
+    engine: Invoker,
+    region: String,
+    retry_delays: Arc<Vec<Duration>>,
+) {
+    let store = functions.store.clone();
+    match tokio::task::spawn_blocking(move || store.release_leases()).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!(
+            events = n,
+            "Asynchronous events in flight at the last stop are due again."
+        ),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Cannot release the leases of asynchronous events.")
+        }
+        _ => {}
+    }
+    loop {
+        let store = functions.store.clone();
+        let leased =
+            tokio::task::spawn_blocking(move || store.lease_events(now_ms(), LEASE_MS, 64)).await;
+        let events = match leased {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "Cannot lease asynchronous events.");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        if events.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        for event in events {
+            let (f, e, r, d) = (
+                functions.clone(),
+                engine.clone(),
+                region.clone(),
+                retry_delays.clone(),
+            );
+            tokio::spawn(async move { handle(&f, &e, &r, &d, event).await });
+        }
+    }
+}
+
+fn record(
+    event: &AsyncEvent,
+    arn: &str,
+    condition: &str,
+    attempts: u32,
+    response: Option<(&Bytes, &str, bool)>,
+) -> Value {
+    let parse = |b: &[u8]| {
+        serde_json::from_slice::<Value>(b)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))
+    };
+    let ts = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap_or_default();
+    let mut out = json!({
+        "version": "1.0",
+        "timestamp": ts,
+        "requestContext": {"requestId": event.id, "functionArn": arn, "condition": condition, "approximateInvokeCount": attempts},
+        "requestPayload": parse(&event.payload),
+    });
+    if let Some((payload, version, failed)) = response {
+        let mut ctx = json!({"statusCode": 200, "executedVersion": version});
+        if failed {
+            ctx["functionError"] = json!("Unhandled");
+        }
+        out["responseContext"] = ctx;
+        out["responsePayload"] = parse(payload);
+    }
+    out
+}
+
+async fn deliver(
+    functions: &Functions,
+    destination: Option<&str>,
+    region: &str,
+    rec: Value,
+    request_id: &str,
+) {
+    let Some(dest) = destination else { return };
+    if dest.starts_with("arn:aws:lambda:") {
+        let target = dest.split(':').nth(6).unwrap_or_default();
+        let qualifier = dest.split(':').nth(7);
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Err(e) = functions
+            .enqueue_event(target, qualifier, Bytes::from(rec.to_string()), &id)
+            .await
+        {
+            tracing::warn!(request_id, destination = dest, error = %e.0, "Cannot deliver to the destination.");
+        }
+        let _ = region;
+    } else {
+        tracing::warn!(
+            request_id,
+            destination = dest,
+            "Destinations other than Lambda functions are not delivered yet."
+        );
+    }
+}
+
+async fn handle(
+    functions: &Functions,
+    engine: &Invoker,
+    region: &str,
+    delays: &[Duration],
+    event: AsyncEvent,
+) {
+    let store = functions.store.clone();
+    let finish = |id: String| {
+        let store = store.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || store.delete_event(&id)).await;
+        }
+    };
+    let settings = functions
+        .settings(&event.function, event.qualifier.as_deref())
+        .await;
+    let now = now_ms();
+    let arn = format!(
+        "{}:{}",
+        functions.arn(region, &event.function),
+        event.qualifier.as_deref().unwrap_or("$LATEST")
+    );
+    if now - event.received_ms > settings.max_age_ms {
+        let rec = record(&event, &arn, "EventAgeExceeded", event.attempts, None);
+        deliver(
+            functions,
+            settings.on_failure.as_deref(),
+            region,
+            rec,
+            &event.id,
+        )
+        .await;
+        finish(event.id.clone()).await;
+        return;
+    }
+    let snapshot = match functions
+        .resolve_snapshot(region, &event.function, event.qualifier.as_deref())
+        .await
+    {
+        Ok(s) => s,
+        Err(e) if e.0.code == Code::ResourceNotFound => {
+            tracing::warn!(request_id = %event.id, function = %event.function, "Dropping an event of a deleted function.");
+            finish(event.id.clone()).await;
+            return;
+        }
+        Err(_) => {
+            let store = store.clone();
+            let id = event.id.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                store.reschedule_event(&id, event.attempts, now_ms() + 1000)
+            })
+            .await;
+            return;
+        }
+    };
+    let req = InvokeRequest {
+        invoked_function_arn: arn.clone(),
+        snapshot,
+        request_id: event.id.clone(),
+        payload: Bytes::from(event.payload.clone()),
+        client_context: None,
+        trace_id: None,
+        tail_log: false,
+    };
+    let attempts = event.attempts + 1;
+    match engine.invoke(req).await {
+        Ok(resp) if resp.function_error.is_none() => {
+            let rec = record(
+                &event,
+                &arn,
+                "Success",
+                attempts,
+                Some((&resp.payload, &resp.executed_version, false)),
+            );
+            deliver(
+                functions,
+                settings.on_success.as_deref(),
+                region,
+                rec,
+                &event.id,
+            )
+            .await;
+            finish(event.id.clone()).await;
+        }
+        Ok(resp) => {
+            if attempts > settings.max_retries {
+                let rec = record(
+                    &event,
+                    &arn,
+                    "RetriesExhausted",
+                    attempts,
+                    Some((&resp.payload, &resp.executed_version, true)),
+                );
+                deliver(
+                    functions,
+                    settings.on_failure.as_deref(),
+                    region,
+                    rec,
+                    &event.id,
+                )
+                .await;
+                finish(event.id.clone()).await;
+            } else {
+                let delay = delays
+                    .get((attempts - 1) as usize)
+                    .or(delays.last())
+                    .copied()
+                    .unwrap_or(Duration::from_secs(60));
+                let (store, id) = (store.clone(), event.id.clone());
+                let at = now_ms() + delay.as_millis() as i64;
+                let _ =
+                    tokio::task::spawn_blocking(move || store.reschedule_event(&id, attempts, at))
+                        .await;
+            }
+        }
+        Err(e) => {
+            // Throttles and platform errors do not use up retry attempts: back off.
+            let backoff = if matches!(e, InvokeError::Throttled(_)) {
+                1000
+            } else {
+                5000
+            };
+            let (store, id, kept) = (store.clone(), event.id.clone(), event.attempts);
+            let _ = tokio::task::spawn_blocking(move || {
+                store.reschedule_event(&id, kept, now_ms() + backoff)
+            })
+            .await;
+        }
+    }
+}
