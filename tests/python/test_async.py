@@ -109,6 +109,31 @@ def test_on_success_destination(fast):
     assert found[0]["responsePayload"] == {"op": "echo", "n": 7}
 
 
+def test_event_age_exceeded_goes_to_on_failure():
+    server = Server(extra=["--async-retry-delays", "61s"])
+    server.start()
+    try:
+        lam = make_client(server.endpoint)
+        sink = "import json\ndef handler(event, context):\n    print('RECORD ' + json.dumps(event))\n"
+        lam.create_function(FunctionName="age-sink", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": zip_bytes({"app.py": (sink, 0o644)})})
+        lam.create_function(FunctionName="aging", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                            Code={"ZipFile": fixture_zip("behave")})
+        lam.put_function_event_invoke_config(
+            FunctionName="aging", MaximumEventAgeInSeconds=60,
+            DestinationConfig={"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:age-sink"}})
+        out = lam.invoke(FunctionName="aging", InvocationType="Event", Payload=b'{"op":"error"}')
+        rid = out["ResponseMetadata"]["RequestId"]
+        records = wait_for(lambda: re.findall(r"RECORD (\{.*\})", log_text(server, "age-sink")))
+        rec = json.loads(records[0])
+        assert (rec["requestContext"]["requestId"], rec["requestContext"]["condition"]) == (rid, "EventAgeExceeded")
+        assert rec["requestContext"]["approximateInvokeCount"] == 1
+        assert log_text(server, "aging").count(f"START RequestId: {rid}") == 1, "not retried past its maximum age"
+    finally:
+        assert server.stop() == 0
+        server.tmp.cleanup()
+
+
 def test_nothing_accepted_is_lost_across_kill_9():
     server = Server(extra=["--async-retry-delays", "1s"])
     server.start()

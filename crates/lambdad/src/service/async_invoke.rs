@@ -440,34 +440,46 @@ async fn handle(
             finish(event.id.clone()).await;
         }
         Ok(resp) => {
-            if attempts > settings.max_retries {
-                let rec = record(
-                    &event,
-                    &arn,
-                    "RetriesExhausted",
-                    attempts,
-                    Some((&resp.payload, &resp.executed_version, true)),
-                );
-                deliver(
-                    functions,
-                    settings.on_failure.as_deref(),
-                    region,
-                    rec,
-                    &event.id,
-                )
-                .await;
-                finish(event.id.clone()).await;
+            let delay = delays
+                .get((attempts - 1) as usize)
+                .or(delays.last())
+                .copied()
+                .unwrap_or(Duration::from_secs(60));
+            let next_at = now_ms() + delay.as_millis() as i64;
+            let condition = if attempts > settings.max_retries {
+                Some("RetriesExhausted")
+            } else if next_at - event.received_ms > settings.max_age_ms {
+                // The retry would come after the event's maximum age: give up now, as Lambda does.
+                Some("EventAgeExceeded")
             } else {
-                let delay = delays
-                    .get((attempts - 1) as usize)
-                    .or(delays.last())
-                    .copied()
-                    .unwrap_or(Duration::from_secs(60));
-                let (store, id) = (store.clone(), event.id.clone());
-                let at = now_ms() + delay.as_millis() as i64;
-                let _ =
-                    tokio::task::spawn_blocking(move || store.reschedule_event(&id, attempts, at))
-                        .await;
+                None
+            };
+            match condition {
+                Some(condition) => {
+                    let rec = record(
+                        &event,
+                        &arn,
+                        condition,
+                        attempts,
+                        Some((&resp.payload, &resp.executed_version, true)),
+                    );
+                    deliver(
+                        functions,
+                        settings.on_failure.as_deref(),
+                        region,
+                        rec,
+                        &event.id,
+                    )
+                    .await;
+                    finish(event.id.clone()).await;
+                }
+                None => {
+                    let (store, id) = (store.clone(), event.id.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        store.reschedule_event(&id, attempts, next_at)
+                    })
+                    .await;
+                }
             }
         }
         Err(e) => {
