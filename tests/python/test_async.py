@@ -51,6 +51,24 @@ def test_event_is_accepted_and_runs(fast):
     assert err["Message"] == "262154 byte payload is too large for the Event invocation type (limit 262144 bytes)"
 
 
+def test_async_payload_limit_is_configurable():
+    server = Server(extra=["--async-max-payload", "1048576"])
+    server.start()
+    try:
+        lam = make_client(server.endpoint)
+        lam.create_function(FunctionName="big-ev", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                            Code={"ZipFile": fixture_zip("behave")})
+        ok = lam.invoke(FunctionName="big-ev", InvocationType="Event", Payload=b'{"pad":"' + b"x" * 500_000 + b'"}')
+        assert ok["StatusCode"] == 202
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName="big-ev", InvocationType="Event", Payload=b'{"pad":"' + b"x" * 1_048_576 + b'"}')
+        assert e.value.response["Error"]["Message"] == (
+            "1048586 byte payload is too large for the Event invocation type (limit 1048576 bytes)")
+    finally:
+        assert server.stop() == 0
+        server.tmp.cleanup()
+
+
 def test_retries_counted_exactly_and_on_failure_destination(fast):
     server, lam = fast
     sink = "import json\ndef handler(event, context):\n    print('RECORD ' + json.dumps(event))\n"

@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// Most memory (MB) committed to execution environments at once [default: half the machine's].
     #[arg(long, env = "LAMBDAD_MEMORY_BUDGET_MB")]
     pub memory_budget_mb: Option<u64>,
+    /// Largest asynchronous (Event) payload in bytes, up to 1048576 [default: 262144].
+    #[arg(long, env = "LAMBDAD_ASYNC_MAX_PAYLOAD")]
+    pub async_max_payload: Option<usize>,
+    /// Endpoint of an AWS-compatible service for SQS/SNS destinations and dead-letter queues [default: AWS].
+    #[arg(long, env = "LAMBDAD_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
     /// Delays before the retries of a failed asynchronous event, e.g. `1s,2s` [default: 60s,120s].
     #[arg(long, env = "LAMBDAD_ASYNC_RETRY_DELAYS", value_parser = parse_delays)]
     pub async_retry_delays: Option<Delays>,
@@ -77,6 +83,8 @@ struct FileConfig {
     interpreters: BTreeMap<String, PathBuf>,
     concurrency_limit: Option<u32>,
     memory_budget_mb: Option<u64>,
+    aws_endpoint_url: Option<String>,
+    async_max_payload: Option<usize>,
     #[serde(default, deserialize_with = "delays_from_str")]
     async_retry_delays: Option<Delays>,
 }
@@ -137,6 +145,8 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_CONCURRENCY_LIMIT",
     "LAMBDAD_MEMORY_BUDGET_MB",
     "LAMBDAD_ASYNC_RETRY_DELAYS",
+    "LAMBDAD_AWS_ENDPOINT_URL",
+    "LAMBDAD_ASYNC_MAX_PAYLOAD",
 ];
 
 /// The resolved server configuration.
@@ -160,6 +170,10 @@ pub struct Config {
     pub memory_budget_mb: u64,
     /// Delays before the retries of failed asynchronous events.
     pub async_retry_delays: Vec<Duration>,
+    /// AWS-compatible endpoint for SQS/SNS deliveries.
+    pub aws_endpoint_url: Option<String>,
+    /// Largest Event payload in bytes.
+    pub async_max_payload: usize,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
 }
@@ -217,7 +231,18 @@ impl Config {
             .or(file.async_retry_delays)
             .map(|d| d.0)
             .unwrap_or_else(|| vec![Duration::from_secs(60), Duration::from_secs(120)]);
+        let async_max_payload = args
+            .async_max_payload
+            .or(file.async_max_payload)
+            .unwrap_or(262_144);
+        if !(1..=1_048_576).contains(&async_max_payload) {
+            bail!(
+                "the asynchronous payload limit must be between 1 and 1048576 bytes, got {async_max_payload}"
+            );
+        }
         Ok(Self {
+            async_max_payload,
+            aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),
             async_retry_delays,
             memory_budget_mb,
             concurrency_limit,

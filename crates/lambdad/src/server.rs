@@ -77,6 +77,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         engine.clone(),
         config.region.clone(),
         Arc::new(config.async_retry_delays.clone()),
+        crate::service::destinations::Destinations::new(
+            &config.region,
+            config.aws_endpoint_url.as_deref(),
+        )
+        .await,
     ));
     let state = AppState {
         config: Arc::new(config.clone()),

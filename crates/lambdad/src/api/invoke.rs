@@ -15,8 +15,6 @@ use super::middleware::{RequestContext, read_body};
 
 /// Largest synchronous payload (AWS: 6 MB).
 const MAX_SYNC_PAYLOAD: usize = 6_291_456;
-/// Largest asynchronous payload (AWS: 256 KB).
-const MAX_ASYNC_PAYLOAD: usize = 262_144;
 /// Largest client context after base64.
 const MAX_CLIENT_CONTEXT: usize = 3583;
 
@@ -55,11 +53,12 @@ pub async fn invoke(
         }
     };
     let payload = read_body(body, MAX_SYNC_PAYLOAD, "InvokeFunction").await?;
-    if invocation_type == "Event" && payload.len() > MAX_ASYNC_PAYLOAD {
+    let max_async = state.config.async_max_payload;
+    if invocation_type == "Event" && payload.len() > max_async {
         return Err(ApiError::new(
             Code::RequestEntityTooLarge,
             format!(
-                "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD} bytes)",
+                "{} byte payload is too large for the Event invocation type (limit {max_async} bytes)",
                 payload.len()
             ),
         ));

@@ -17,6 +17,7 @@ use lambdad_store::AsyncEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::destinations::Destinations;
 use super::functions::{Functions, blocking};
 use crate::api::error::{ApiError, ApiResult};
 
@@ -253,6 +254,7 @@ pub async fn run_worker(
     engine: Invoker,
     region: String,
     retry_delays: Arc<Vec<Duration>>,
+    destinations: Destinations,
 ) {
     let store = functions.store.clone();
     match tokio::task::spawn_blocking(move || store.release_leases()).await {
@@ -288,7 +290,8 @@ pub async fn run_worker(
                 region.clone(),
                 retry_delays.clone(),
             );
-            tokio::spawn(async move { handle(&f, &e, &r, &d, event).await });
+            let dest = destinations.clone();
+            tokio::spawn(async move { handle(&f, &e, &r, &d, &dest, event).await });
         }
     }
 }
@@ -328,6 +331,7 @@ fn record(
 
 async fn deliver(
     functions: &Functions,
+    destinations: &Destinations,
     destination: Option<&str>,
     region: &str,
     rec: Value,
@@ -345,12 +349,36 @@ async fn deliver(
             tracing::warn!(request_id, destination = dest, error = %e.0, "Cannot deliver to the destination.");
         }
         let _ = region;
-    } else {
-        tracing::warn!(
-            request_id,
-            destination = dest,
-            "Destinations other than Lambda functions are not delivered yet."
-        );
+    } else if let Err(e) = destinations.send(dest, &rec.to_string(), &[]).await {
+        tracing::warn!(request_id, destination = dest, error = %e, "Cannot deliver to the destination.");
+    }
+}
+
+/// Sends the original event to the function's dead-letter queue, as AWS does.
+async fn dead_letter(
+    functions: &Functions,
+    destinations: &Destinations,
+    region: &str,
+    event: &AsyncEvent,
+    error_message: &str,
+) {
+    let Ok(rec) = functions
+        .get(region, &event.function, event.qualifier.as_deref())
+        .await
+    else {
+        return;
+    };
+    let Some(target) = rec.config.dead_letter_config.and_then(|d| d.target_arn) else {
+        return;
+    };
+    let body = String::from_utf8_lossy(&event.payload).into_owned();
+    let attrs = [
+        ("RequestID", "String", event.id.as_str()),
+        ("ErrorCode", "Number", "200"),
+        ("ErrorMessage", "String", error_message),
+    ];
+    if let Err(e) = destinations.send(&target, &body, &attrs).await {
+        tracing::warn!(request_id = %event.id, target = %target, error = %e, "Cannot deliver to the dead-letter queue.");
     }
 }
 
@@ -359,6 +387,7 @@ async fn handle(
     engine: &Invoker,
     region: &str,
     delays: &[Duration],
+    destinations: &Destinations,
     event: AsyncEvent,
 ) {
     let store = functions.store.clone();
@@ -381,6 +410,7 @@ async fn handle(
         let rec = record(&event, &arn, "EventAgeExceeded", event.attempts, None);
         deliver(
             functions,
+            destinations,
             settings.on_failure.as_deref(),
             region,
             rec,
@@ -431,6 +461,7 @@ async fn handle(
             );
             deliver(
                 functions,
+                destinations,
                 settings.on_success.as_deref(),
                 region,
                 rec,
@@ -456,6 +487,11 @@ async fn handle(
             };
             match condition {
                 Some(condition) => {
+                    let message = serde_json::from_slice::<Value>(&resp.payload)
+                        .ok()
+                        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    dead_letter(functions, destinations, region, &event, &message).await;
                     let rec = record(
                         &event,
                         &arn,
@@ -465,6 +501,7 @@ async fn handle(
                     );
                     deliver(
                         functions,
+                        destinations,
                         settings.on_failure.as_deref(),
                         region,
                         rec,

@@ -2,6 +2,7 @@
 
 pub mod async_invoke;
 pub mod concurrency;
+pub mod destinations;
 pub mod functions;
 pub mod layers;
 pub mod provisioned;

@@ -1,0 +1,130 @@
+//! Where asynchronous outcomes go besides Lambda functions: SQS queues and
+//! SNS topics (destinations and dead-letter queues), reached with the AWS
+//! SDK at `--aws-endpoint-url` (any compatible server) or, when unset, AWS
+//! itself with the usual credential chain.
+
+use std::collections::HashMap;
+
+use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
+use aws_sdk_sqs::types::MessageAttributeValue as SqsAttribute;
+
+/// SDK clients for SQS and SNS.
+#[derive(Debug, Clone)]
+pub struct Destinations {
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+/// Why a message could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The ARN names no supported target.
+    #[error("unsupported destination {0}")]
+    Unsupported(String),
+    /// The service refused or could not be reached.
+    #[error("{target}: {message}")]
+    Service {
+        /// The target ARN.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn service_err(target: &str, e: impl std::fmt::Debug) -> DeliveryError {
+    DeliveryError::Service {
+        target: target.to_owned(),
+        message: format!("{e:?}"),
+    }
+}
+
+impl Destinations {
+    /// Clients for `region`; `endpoint` overrides AWS's endpoints (and, with
+    /// no credentials in the environment, uses static test credentials).
+    pub async fn new(region: &str, endpoint: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()));
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "lambdad", "lambdad", None, None, "lambdad",
+                ));
+            }
+        }
+        let conf = loader.load().await;
+        Self {
+            sqs: aws_sdk_sqs::Client::new(&conf),
+            sns: aws_sdk_sns::Client::new(&conf),
+        }
+    }
+
+    async fn queue_url(&self, arn: &str) -> Result<String, DeliveryError> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        let (Some(account), Some(name)) = (parts.get(4), parts.get(5)) else {
+            return Err(DeliveryError::Unsupported(arn.to_owned()));
+        };
+        let out = self
+            .sqs
+            .get_queue_url()
+            .queue_name(*name)
+            .queue_owner_aws_account_id(*account)
+            .send()
+            .await
+            .map_err(|e| service_err(arn, e))?;
+        out.queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| service_err(arn, "no queue URL"))
+    }
+
+    /// Sends `body` with string/number `attributes` to the SQS queue or SNS topic `arn`.
+    pub async fn send(
+        &self,
+        arn: &str,
+        body: &str,
+        attributes: &[(&str, &str, &str)],
+    ) -> Result<(), DeliveryError> {
+        if arn.starts_with("arn:aws:sqs:") {
+            let url = self.queue_url(arn).await?;
+            let mut attrs = HashMap::new();
+            for (name, kind, value) in attributes {
+                let v = SqsAttribute::builder()
+                    .data_type(*kind)
+                    .string_value(*value)
+                    .build()
+                    .map_err(|e| service_err(arn, e))?;
+                attrs.insert((*name).to_owned(), v);
+            }
+            self.sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(body)
+                .set_message_attributes((!attrs.is_empty()).then_some(attrs))
+                .send()
+                .await
+                .map_err(|e| service_err(arn, e))?;
+            Ok(())
+        } else if arn.starts_with("arn:aws:sns:") {
+            let mut attrs = HashMap::new();
+            for (name, kind, value) in attributes {
+                let v = SnsAttribute::builder()
+                    .data_type(*kind)
+                    .string_value(*value)
+                    .build()
+                    .map_err(|e| service_err(arn, e))?;
+                attrs.insert((*name).to_owned(), v);
+            }
+            self.sns
+                .publish()
+                .topic_arn(arn)
+                .message(body)
+                .set_message_attributes((!attrs.is_empty()).then_some(attrs))
+                .send()
+                .await
+                .map_err(|e| service_err(arn, e))?;
+            Ok(())
+        } else {
+            Err(DeliveryError::Unsupported(arn.to_owned()))
+        }
+    }
+}

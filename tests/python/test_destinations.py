@@ -1,0 +1,97 @@
+"""SQS and SNS destinations and dead-letter queues, against moto's server (a compatible AWS)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import ROLE, Server, _free_port, fixture_zip, make_client
+
+ACCOUNT_QUEUE = "arn:aws:sqs:us-east-1:123456789012:"
+
+
+@pytest.fixture(scope="module")
+def aws_world():
+    port = _free_port()
+    moto = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    server = Server(extra=["--aws-endpoint-url", url, "--async-retry-delays", "1s"])
+    server.start()
+    try:
+        yield server, make_client(server.endpoint), url
+    finally:
+        server.stop()
+        server.tmp.cleanup()
+        moto.terminate()
+        moto.wait()
+
+
+def aws_client(service, url):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="lambdad", aws_secret_access_key="lambdad")
+
+
+def receive(sqs, queue_url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageAttributeNames=["All"])
+        if out.get("Messages"):
+            return out["Messages"][0]
+    return None
+
+
+def test_on_success_sqs_destination(aws_world):
+    server, lam, url = aws_world
+    sqs = aws_client("sqs", url)
+    queue = sqs.create_queue(QueueName="successes")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_function(FunctionName="to-sqs", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": fixture_zip("behave")})
+    lam.put_function_event_invoke_config(FunctionName="to-sqs", DestinationConfig={"OnSuccess": {"Destination": arn}})
+    out = lam.invoke(FunctionName="to-sqs", InvocationType="Event", Payload=b'{"op":"echo","x":1}')
+    msg = receive(sqs, queue)
+    assert msg, server.log()[-2000:]
+    rec = json.loads(msg["Body"])
+    assert rec["requestContext"]["requestId"] == out["ResponseMetadata"]["RequestId"]
+    assert rec["requestContext"]["condition"] == "Success"
+    assert rec["responsePayload"] == {"op": "echo", "x": 1}
+
+
+def test_on_failure_sns_destination_and_dead_letter_queue(aws_world):
+    server, lam, url = aws_world
+    sqs, sns = aws_client("sqs", url), aws_client("sns", url)
+    failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    failures_arn = sqs.get_queue_attributes(QueueUrl=failures, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="failures")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=failures_arn, Attributes={"RawMessageDelivery": "true"})
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_function(FunctionName="to-sns", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": fixture_zip("behave")}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName="to-sns", MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": topic}})
+    out = lam.invoke(FunctionName="to-sns", InvocationType="Event", Payload=b'{"op":"error","message":"boom"}')
+    rid = out["ResponseMetadata"]["RequestId"]
+    msg = receive(sqs, failures)
+    assert msg, server.log()[-2000:]
+    rec = json.loads(msg["Body"])
+    assert (rec["requestContext"]["requestId"], rec["requestContext"]["condition"]) == (rid, "RetriesExhausted")
+    assert rec["responseContext"]["functionError"] == "Unhandled"
+    dead = receive(sqs, dlq)
+    assert dead, server.log()[-2000:]
+    assert json.loads(dead["Body"]) == {"op": "error", "message": "boom"}
+    attrs = {k: v.get("StringValue") for k, v in dead["MessageAttributes"].items()}
+    assert attrs == {"RequestID": rid, "ErrorCode": "200", "ErrorMessage": "handled failure: boom"}
