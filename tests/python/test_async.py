@@ -97,6 +97,9 @@ def test_retries_counted_exactly_and_on_failure_destination(fast):
     assert rec["responsePayload"]["errorMessage"] == "handled failure: always"
     starts = log_text(server, "failing").count(f"START RequestId: {rid}")
     assert starts == 2, "MaximumRetryAttempts 1: the event ran exactly twice"
+    import urllib.request as _rq
+    stats = json.loads(_rq.urlopen(server.endpoint + "/_lambdad/async-stats").read())
+    assert stats["retriesExhausted"] >= 1 and stats["received"] >= 2, stats
 
     import urllib.error
     import urllib.request

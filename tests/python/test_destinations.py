@@ -95,3 +95,24 @@ def test_on_failure_sns_destination_and_dead_letter_queue(aws_world):
     assert json.loads(dead["Body"]) == {"op": "error", "message": "boom"}
     attrs = {k: v.get("StringValue") for k, v in dead["MessageAttributes"].items()}
     assert attrs == {"RequestID": rid, "ErrorCode": "200", "ErrorMessage": "handled failure: boom"}
+
+
+def test_eventbridge_destination(aws_world):
+    server, lam, url = aws_world
+    sqs, events = aws_client("sqs", url), aws_client("events", url)
+    queue = sqs.create_queue(QueueName="bus-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = events.describe_event_bus(Name="default")["Arn"]
+    events.put_rule(Name="lambda-results", EventPattern=json.dumps({"source": ["lambda"]}))
+    events.put_targets(Rule="lambda-results", Targets=[{"Id": "q", "Arn": queue_arn}])
+    lam.create_function(FunctionName="to-bus", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": fixture_zip("behave")})
+    lam.put_function_event_invoke_config(FunctionName="to-bus", DestinationConfig={"OnSuccess": {"Destination": bus}})
+    out = lam.invoke(FunctionName="to-bus", InvocationType="Event", Payload=b'{"op":"echo","bus":true}')
+    msg = receive(sqs, queue)
+    assert msg, server.log()[-2000:]
+    event = json.loads(msg["Body"])
+    assert (event["source"], event["detail-type"]) == ("lambda", "Lambda Function Invocation Result - Success")
+    assert event["detail"]["requestContext"]["requestId"] == out["ResponseMetadata"]["RequestId"]
+    assert event["detail"]["responsePayload"] == {"op": "echo", "bus": True}
+    assert bus in event["resources"]

@@ -15,7 +15,7 @@ mod versions;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 
 use crate::config::Config;
@@ -132,6 +132,12 @@ pub fn router(state: AppState) -> Router {
             get(concurrency::list_event_configs),
         )
         .route("/_lambdad/code/{file}", get(functions::download_code))
+        .route(
+            "/_lambdad/async-stats",
+            get(|State(state): State<AppState>| async move {
+                axum::Json(state.functions.async_stats.to_json())
+            }),
+        )
         .fallback(middleware::unknown_operation)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(middleware::request_context))

@@ -8,6 +8,7 @@
 //! handed out again (at-least-once delivery).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +21,38 @@ use serde_json::{Value, json};
 use super::destinations::Destinations;
 use super::functions::{Functions, blocking};
 use crate::api::error::{ApiError, ApiResult};
+
+/// Counters of the asynchronous path, kept for the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct AsyncStats {
+    /// Events accepted (202).
+    pub received: AtomicU64,
+    /// Events whose function succeeded.
+    pub succeeded: AtomicU64,
+    /// Events given up after their retries.
+    pub retries_exhausted: AtomicU64,
+    /// Events dropped for their age.
+    pub age_exceeded: AtomicU64,
+    /// Dead-letter deliveries that failed.
+    pub dead_letter_errors: AtomicU64,
+    /// Destination deliveries that failed.
+    pub destination_failures: AtomicU64,
+}
+
+impl AsyncStats {
+    /// The counters as JSON.
+    pub fn to_json(&self) -> Value {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "received": get(&self.received),
+            "succeeded": get(&self.succeeded),
+            "retriesExhausted": get(&self.retries_exhausted),
+            "ageExceeded": get(&self.age_exceeded),
+            "deadLetterErrors": get(&self.dead_letter_errors),
+            "destinationFailures": get(&self.destination_failures),
+        })
+    }
+}
 
 /// A lease outlives the longest function timeout (15 min).
 const LEASE_MS: i64 = 16 * 60 * 1000;
@@ -225,7 +258,9 @@ impl Functions {
             not_before_ms: now,
         };
         let store = self.store.clone();
-        blocking(move || store.enqueue_event(&event)).await
+        blocking(move || store.enqueue_event(&event)).await?;
+        self.async_stats.received.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn settings(&self, function: &str, qualifier: Option<&str>) -> Settings {
@@ -346,10 +381,34 @@ async fn deliver(
             .enqueue_event(target, qualifier, Bytes::from(rec.to_string()), &id)
             .await
         {
+            functions
+                .async_stats
+                .destination_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(request_id, destination = dest, error = %e.0, "Cannot deliver to the destination.");
         }
         let _ = region;
+    } else if dest.starts_with("arn:aws:events:") {
+        let success = rec["requestContext"]["condition"] == "Success";
+        let function_arn = rec["requestContext"]["functionArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Err(e) = destinations
+            .put_record(dest, &function_arn, success, &rec.to_string())
+            .await
+        {
+            functions
+                .async_stats
+                .destination_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(request_id, destination = dest, error = %e, "Cannot deliver to the destination.");
+        }
     } else if let Err(e) = destinations.send(dest, &rec.to_string(), &[]).await {
+        functions
+            .async_stats
+            .destination_failures
+            .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(request_id, destination = dest, error = %e, "Cannot deliver to the destination.");
     }
 }
@@ -378,6 +437,10 @@ async fn dead_letter(
         ("ErrorMessage", "String", error_message),
     ];
     if let Err(e) = destinations.send(&target, &body, &attrs).await {
+        functions
+            .async_stats
+            .dead_letter_errors
+            .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(request_id = %event.id, target = %target, error = %e, "Cannot deliver to the dead-letter queue.");
     }
 }
@@ -407,6 +470,10 @@ async fn handle(
         event.qualifier.as_deref().unwrap_or("$LATEST")
     );
     if now - event.received_ms > settings.max_age_ms {
+        functions
+            .async_stats
+            .age_exceeded
+            .fetch_add(1, Ordering::Relaxed);
         let rec = record(&event, &arn, "EventAgeExceeded", event.attempts, None);
         deliver(
             functions,
@@ -452,6 +519,10 @@ async fn handle(
     let attempts = event.attempts + 1;
     match engine.invoke(req).await {
         Ok(resp) if resp.function_error.is_none() => {
+            functions
+                .async_stats
+                .succeeded
+                .fetch_add(1, Ordering::Relaxed);
             let rec = record(
                 &event,
                 &arn,
@@ -491,6 +562,12 @@ async fn handle(
                         .ok()
                         .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
                         .unwrap_or_default();
+                    let counter = if condition == "RetriesExhausted" {
+                        &functions.async_stats.retries_exhausted
+                    } else {
+                        &functions.async_stats.age_exceeded
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     dead_letter(functions, destinations, region, &event, &message).await;
                     let rec = record(
                         &event,

@@ -13,6 +13,7 @@ use aws_sdk_sqs::types::MessageAttributeValue as SqsAttribute;
 pub struct Destinations {
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 /// Why a message could not be delivered.
@@ -54,6 +55,7 @@ impl Destinations {
         }
         let conf = loader.load().await;
         Self {
+            events: aws_sdk_eventbridge::Client::new(&conf),
             sqs: aws_sdk_sqs::Client::new(&conf),
             sns: aws_sdk_sns::Client::new(&conf),
         }
@@ -126,5 +128,40 @@ impl Destinations {
         } else {
             Err(DeliveryError::Unsupported(arn.to_owned()))
         }
+    }
+
+    /// Puts an invocation record on the event bus `bus_arn` as AWS does
+    /// (`source: lambda`, detail-type "Lambda Function Invocation Result - Success|Failure").
+    pub async fn put_record(
+        &self,
+        bus_arn: &str,
+        function_arn: &str,
+        success: bool,
+        record: &str,
+    ) -> Result<(), DeliveryError> {
+        let detail_type = if success {
+            "Lambda Function Invocation Result - Success"
+        } else {
+            "Lambda Function Invocation Result - Failure"
+        };
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus_arn)
+            .source("lambda")
+            .detail_type(detail_type)
+            .detail(record)
+            .resources(bus_arn)
+            .resources(function_arn)
+            .build();
+        let out = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| service_err(bus_arn, e))?;
+        if out.failed_entry_count() > 0 {
+            return Err(service_err(bus_arn, out.entries()));
+        }
+        Ok(())
     }
 }

@@ -46,6 +46,8 @@ pub struct Functions {
     layers: super::layers::Layers,
     pub(super) concurrency: lambdad_engine::concurrency::Concurrency,
     pub(super) engine: Option<lambdad_engine::Invoker>,
+    /// Counters of the asynchronous path.
+    pub async_stats: Arc<super::async_invoke::AsyncStats>,
 }
 
 impl std::fmt::Debug for Functions {
@@ -94,6 +96,7 @@ impl Functions {
             layers,
             concurrency: lambdad_engine::concurrency::Concurrency::new(1000),
             engine: None,
+            async_stats: Arc::default(),
         }
     }
 
