@@ -7,13 +7,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiResult;
 use super::middleware::{RequestContext, parse_json, read_body};
-
-fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
-    ctx.region.as_deref().unwrap_or(&state.config.region)
-}
+use super::{AppState, region};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PutConcurrency {

@@ -14,18 +14,14 @@ use lambdad_model::function::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::middleware::{RequestContext, parse_json, read_body};
+use super::{AppState, region};
 
 /// Largest CreateFunction/UpdateFunctionCode request (AWS's figure).
 const MAX_CODE_REQUEST: usize = 70_167_211;
 /// Largest body of the other JSON operations.
 const MAX_JSON_REQUEST: usize = 6_291_456;
-
-fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
-    ctx.region.as_deref().unwrap_or(&state.config.region)
-}
 
 #[derive(Debug, Deserialize)]
 pub struct QualifierQuery {

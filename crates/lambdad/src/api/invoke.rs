@@ -30,7 +30,7 @@ pub async fn invoke(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let region = ctx.region.as_deref().unwrap_or(&state.config.region);
+    let region = super::region(&state, &ctx);
     let invocation_type = header(&headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
     if !matches!(invocation_type, "RequestResponse" | "Event" | "DryRun") {
         return Err(ApiError::new(

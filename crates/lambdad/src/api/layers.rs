@@ -9,16 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiResult;
 use super::functions::code_location;
 use super::middleware::{RequestContext, parse_json, read_body};
+use super::{AppState, region};
 
 const MAX_LAYER_REQUEST: usize = 70_167_211;
-
-fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
-    ctx.region.as_deref().unwrap_or(&state.config.region)
-}
 
 pub async fn publish(
     State(state): State<AppState>,

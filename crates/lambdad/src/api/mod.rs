@@ -20,6 +20,7 @@ use axum::routing::{get, post, put};
 
 use crate::config::Config;
 use crate::service::functions::Functions;
+use middleware::RequestContext;
 
 /// Shared state of every handler.
 #[derive(Clone, Debug)]
@@ -30,6 +31,11 @@ pub struct AppState {
     pub functions: Functions,
     /// The invocation engine.
     pub engine: lambdad_engine::Invoker,
+}
+
+/// The region a request addresses: its SigV4 credential scope's, else the configured one.
+pub(super) fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
+    ctx.region.as_deref().unwrap_or(&state.config.region)
 }
 
 /// The whole API.

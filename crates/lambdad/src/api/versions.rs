@@ -8,15 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiResult;
 use super::middleware::{RequestContext, parse_json, read_body};
+use super::{AppState, region};
 
 const MAX_JSON_REQUEST: usize = 6_291_456;
-
-fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
-    ctx.region.as_deref().unwrap_or(&state.config.region)
-}
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
