@@ -18,6 +18,9 @@ pub mod logs;
 pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
+mod streaming;
+
+pub use streaming::ResponseStream;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -69,7 +72,7 @@ pub struct InvokeRequest {
 }
 
 /// The answer to a synchronous invocation.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct InvokeResponse {
     /// The request id.
     pub request_id: String,
@@ -81,6 +84,8 @@ pub struct InvokeResponse {
     pub log_result: Option<String>,
     /// The version that ran.
     pub executed_version: String,
+    /// The body, when the runtime streams it (then `payload` is empty).
+    pub stream: Option<ResponseStream>,
 }
 
 /// Platform failures (function failures are [`InvokeResponse`]s with `function_error`).
@@ -338,7 +343,7 @@ impl Invoker {
         if self.pools().shutting_down {
             return Err(InvokeError::ShuttingDown);
         }
-        let _slot = self
+        let slot = self
             .inner
             .concurrency
             .acquire(&req.snapshot.function_name)
@@ -350,6 +355,7 @@ impl Invoker {
             function_error: Some("Unhandled"),
             log_result,
             executed_version: s.version.clone(),
+            stream: None,
         };
         let cmd = match self.inner.interpreters.command_for(&s) {
             Ok(c) => c,
@@ -435,6 +441,29 @@ impl Invoker {
                 true,
                 Some("error"),
             ),
+            RunResult::Answered(Outcome::InvalidMode) => (
+                error_body(
+                    "Runtime.InvalidResponseModeHeader",
+                    "The runtime sent an invalid Lambda-Runtime-Function-Response-Mode header.",
+                ),
+                true,
+                false,
+                Some("error"),
+            ),
+            RunResult::Answered(Outcome::Stream {
+                content_type,
+                chunks,
+            }) => {
+                let open = streaming::Open {
+                    env,
+                    req,
+                    started,
+                    init_ms,
+                    calls_before,
+                    slot,
+                };
+                return Ok(self.stream_response(open, content_type, chunks));
+            }
             RunResult::Exited(info) => {
                 let (kind, msg) = exit_message(&req.request_id, &info);
                 (error_body(kind, &msg), true, false, Some("error"))
@@ -470,6 +499,7 @@ impl Invoker {
             function_error: error.then_some("Unhandled"),
             log_result: tail,
             executed_version: s.version.clone(),
+            stream: None,
         };
         if healthy && self.pool_back(&env) {
             let this = self.clone();

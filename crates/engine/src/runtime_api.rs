@@ -59,7 +59,34 @@ pub enum Outcome {
     },
     /// The response exceeded [`MAX_PAYLOAD`].
     TooLarge,
+    /// `/response` in streaming mode (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`): the body arrives on `chunks` as the runtime writes it.
+    Stream {
+        /// The runtime's Content-Type.
+        content_type: String,
+        /// The body, chunk by chunk; closed when the runtime ends it.
+        chunks: mpsc::Receiver<StreamChunk>,
+    },
+    /// The response-mode header had a value other than `streaming`.
+    InvalidMode,
 }
+
+/// A piece of a streamed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChunk {
+    /// Body bytes.
+    Data(Bytes),
+    /// A mid-stream error (from the error trailers); the last chunk.
+    Error {
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: String,
+        /// `Lambda-Runtime-Function-Error-Body`, base64-decoded.
+        body: Bytes,
+    },
+}
+
+/// Largest streamed response (AWS: 200 MB).
+pub const MAX_STREAM: usize = 200 * 1024 * 1024;
 
 /// An `/init/error` report.
 #[derive(Debug)]
@@ -158,6 +185,7 @@ const ACCEPTED: &str = r#"{"status":"OK"}"#;
 const INVALID_ID: &str = r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#;
 const TOO_LARGE: &str = r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#;
 const NOT_FOUND: &str = r#"{"errorMessage":"Unknown Runtime API path","errorType":"NotFound"}"#;
+const INVALID_MODE: &str = r#"{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"}"#;
 const INVALID_STATE: &str =
     r#"{"errorMessage":"State transition is not allowed","errorType":"InvalidStateTransition"}"#;
 
@@ -268,7 +296,26 @@ async fn complete(
     if !matches {
         return json(StatusCode::BAD_REQUEST, INVALID_ID);
     }
+    let mode = req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .map(|v| v.as_bytes().to_ascii_lowercase());
     let error_type = error_type(&req);
+    if !is_error && mode.is_some() {
+        let Some(current) = state
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return json(StatusCode::BAD_REQUEST, INVALID_ID);
+        };
+        if mode.as_deref() != Some(b"streaming") {
+            let _ = current.reply.send(Outcome::InvalidMode);
+            return json(StatusCode::BAD_REQUEST, INVALID_MODE);
+        }
+        return stream(req, current).await;
+    }
     let body = read(req).await;
     let Some(current) = state
         .current
@@ -293,4 +340,96 @@ async fn complete(
             json(StatusCode::ACCEPTED, ACCEPTED)
         }
     }
+}
+
+/// Forwards a streamed `/response` body chunk by chunk, then its error
+/// trailers: real HTTP trailers, or the in-body trailer lines the Rust
+/// runtime writes as its last chunk.
+async fn stream(req: Request<Incoming>, current: Current) -> Response<Full<Bytes>> {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let (tx, rx) = mpsc::channel(16);
+    let _ = current.reply.send(Outcome::Stream {
+        content_type,
+        chunks: rx,
+    });
+    let mut body = req.into_body();
+    let mut total = 0usize;
+    let mut error = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            error = Some(StreamChunk::Error {
+                error_type: "Runtime.TruncatedResponse".into(),
+                body: Bytes::from_static(b"{\"errorType\":\"Runtime.TruncatedResponse\",\"errorMessage\":\"The runtime closed the stream before its end.\"}"),
+            });
+            break;
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                if let Some(e) = in_body_trailer(&data) {
+                    error = Some(e);
+                    continue;
+                }
+                total += data.len();
+                if total > MAX_STREAM {
+                    error = Some(StreamChunk::Error {
+                        error_type: "Function.ResponseSizeTooLarge".into(),
+                        body: Bytes::from_static(b"{\"errorType\":\"Function.ResponseSizeTooLarge\",\"errorMessage\":\"Response payload size exceeded maximum allowed payload size (209715200 bytes).\"}"),
+                    });
+                    break;
+                }
+                // A caller that went away does not stop the runtime's write.
+                let _ = tx.send(StreamChunk::Data(data)).await;
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    error = error.or_else(|| trailer_error(&trailers));
+                }
+            }
+        }
+    }
+    if let Some(e) = error {
+        let _ = tx.send(e).await;
+    }
+    json(StatusCode::ACCEPTED, ACCEPTED)
+}
+
+fn trailer_error(h: &http::HeaderMap) -> Option<StreamChunk> {
+    let error_type = h.get("lambda-runtime-function-error-type")?.to_str().ok()?;
+    let body = h
+        .get("lambda-runtime-function-error-body")
+        .and_then(|b| base64_decode(b.as_bytes()))
+        .unwrap_or_default();
+    Some(StreamChunk::Error {
+        error_type: error_type.to_owned(),
+        body: body.into(),
+    })
+}
+
+fn in_body_trailer(data: &[u8]) -> Option<StreamChunk> {
+    let text = std::str::from_utf8(data).ok()?;
+    if !text.starts_with("Lambda-Runtime-Function-Error-Type:") {
+        return None;
+    }
+    let mut h = http::HeaderMap::new();
+    for line in text.split("\r\n") {
+        if let Some((k, v)) = line.split_once(':')
+            && let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.trim().as_bytes()),
+                HeaderValue::from_str(v.trim()),
+            )
+        {
+            h.insert(k, v);
+        }
+    }
+    trailer_error(&h)
+}
+
+fn base64_decode(b: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(b).ok()
 }

@@ -63,6 +63,13 @@ pub struct ServeArgs {
     /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
     #[arg(long = "interpreter", value_parser = parse_interpreter)]
     pub interpreters: Vec<(String, PathBuf)>,
+    /// Public scheme and domain of function URLs, e.g. `https://example.com`; URLs are
+    /// `SCHEME://ID.lambda-url.REGION.DOMAIN/` [default: http://localhost:PORT].
+    #[arg(long, env = "LAMBDAD_URL_BASE")]
+    pub url_base: Option<String>,
+    /// Access keys in the aws CLI's credentials-file format, for verifying SigV4 signatures.
+    #[arg(long, env = "LAMBDAD_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -85,6 +92,8 @@ struct FileConfig {
     memory_budget_mb: Option<u64>,
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
+    url_base: Option<String>,
+    credentials_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "delays_from_str")]
     async_retry_delays: Option<Delays>,
 }
@@ -147,6 +156,8 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_ASYNC_RETRY_DELAYS",
     "LAMBDAD_AWS_ENDPOINT_URL",
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
+    "LAMBDAD_URL_BASE",
+    "LAMBDAD_CREDENTIALS_FILE",
 ];
 
 /// The resolved server configuration.
@@ -176,6 +187,10 @@ pub struct Config {
     pub async_max_payload: usize,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
+    /// Public scheme and domain (with port) of function URLs.
+    pub url_base: String,
+    /// The credentials file of SigV4 verification, if any.
+    pub credentials_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -240,17 +255,28 @@ impl Config {
                 "the asynchronous payload limit must be between 1 and 1048576 bytes, got {async_max_payload}"
             );
         }
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or(([127, 0, 0, 1], 9001).into());
+        let url_base = args
+            .url_base
+            .clone()
+            .or(file.url_base)
+            .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+        if !(url_base.starts_with("http://") || url_base.starts_with("https://")) {
+            bail!("the URL base must start with http:// or https://, got {url_base:?}");
+        }
         Ok(Self {
+            url_base,
+            credentials_file: args.credentials_file.clone().or(file.credentials_file),
             async_max_payload,
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),
             async_retry_delays,
             memory_budget_mb,
             concurrency_limit,
             interpreters,
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or(([127, 0, 0, 1], 9001).into()),
+            listen,
             data_dir: args
                 .data_dir
                 .clone()

@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         engine.concurrency().set_reserved(&name, Some(reserved));
     }
     functions.set_engine(engine.clone());
+    functions.set_url_base(&config.url_base);
     let retire = engine.clone();
     functions.set_retire_hook(Arc::new(move |name: &str, everything: bool| {
         retire.retire(name, everything)
@@ -83,17 +84,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .await,
     ));
+    let credentials = match &config.credentials_file {
+        Some(path) => Some(Arc::new(crate::auth::Credentials::load(path)?)),
+        None => None,
+    };
     let state = AppState {
         config: Arc::new(config.clone()),
         functions,
         engine: engine.clone(),
+        credentials,
     };
     let app = api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     engine.shutdown().await;
     tracing::info!("lambdad stopped.");
     Ok(())

@@ -9,7 +9,9 @@
 pub mod arn;
 pub mod error;
 pub mod function;
+pub mod policy;
 pub mod snapshot;
+pub mod url;
 pub mod validate;
 
 pub use error::{AwsError, Code, ErrorCode};

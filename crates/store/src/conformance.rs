@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use lambdad_model::function::*;
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, ProvisionedRecord, SqliteStore,
-    Store, StoreError,
+    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
+    SqliteStore, Store, StoreError, UrlConfigRecord,
 };
 
 fn record(name: &str, revision: &str) -> FunctionRecord {
@@ -315,6 +315,7 @@ fn suite(store: &dyn Store) {
     assert!(!store.delete_function("a").unwrap());
     assert!(!store.code_in_use("hex-a").unwrap());
     layers(store);
+    urls_and_policies(store);
 }
 
 #[test]
@@ -332,4 +333,97 @@ fn sqlite_on_disk_survives_reopen() {
         reopened.get_function("b").unwrap().unwrap(),
         record("b", "r1")
     );
+}
+
+fn url_config(function: &str, qualifier: &str, id: &str) -> UrlConfigRecord {
+    UrlConfigRecord {
+        function: function.into(),
+        qualifier: qualifier.into(),
+        url_id: id.into(),
+        auth_type: "NONE".into(),
+        cors: None,
+        invoke_mode: "BUFFERED".into(),
+        creation_time: "t0".into(),
+        last_modified_time: "t0".into(),
+    }
+}
+
+fn urls_and_policies(store: &dyn Store) {
+    store.create_function(&record("f", "r1")).unwrap();
+    let latest = url_config("f", "$LATEST", "id1");
+    store.create_url_config(&latest).unwrap();
+    assert!(matches!(
+        store.create_url_config(&latest),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    // URL ids are unique across functions.
+    assert!(
+        store
+            .create_url_config(&url_config("g", "$LATEST", "id1"))
+            .is_err()
+    );
+    store
+        .create_url_config(&url_config("f", "live", "id2"))
+        .unwrap();
+    let mut changed = latest.clone();
+    changed.auth_type = "AWS_IAM".into();
+    assert!(store.update_url_config(&changed).unwrap());
+    assert!(
+        !store
+            .update_url_config(&url_config("f", "nope", "id3"))
+            .unwrap()
+    );
+    assert_eq!(store.url_config_by_id("id1").unwrap().unwrap(), changed);
+    assert_eq!(
+        store.get_url_config("f", "live").unwrap().unwrap().url_id,
+        "id2"
+    );
+    let list: Vec<_> = store
+        .list_url_configs("f")
+        .unwrap()
+        .into_iter()
+        .map(|u| u.qualifier)
+        .collect();
+    assert_eq!(list, ["$LATEST", "live"]);
+
+    assert_eq!(store.get_policy("f", "$LATEST").unwrap(), None);
+    let p1 = PolicyRecord {
+        statements: "[1]".into(),
+        revision_id: "p1".into(),
+    };
+    store.set_policy("f", "$LATEST", Some(&p1), None).unwrap();
+    assert!(matches!(
+        store.set_policy("f", "$LATEST", Some(&p1), None),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    let p2 = PolicyRecord {
+        statements: "[1,2]".into(),
+        revision_id: "p2".into(),
+    };
+    store
+        .set_policy("f", "$LATEST", Some(&p2), Some("p1"))
+        .unwrap();
+    assert_eq!(store.get_policy("f", "$LATEST").unwrap().unwrap(), p2);
+    store.set_policy("f", "live", Some(&p1), None).unwrap();
+
+    // Deleting an alias takes its URL and policy along; deleting the function, everything.
+    store
+        .create_alias(&AliasRecord {
+            function: "f".into(),
+            name: "live".into(),
+            function_version: "$LATEST".into(),
+            description: String::new(),
+            weights: Default::default(),
+            revision_id: "a1".into(),
+        })
+        .unwrap();
+    assert!(store.delete_alias("f", "live").unwrap());
+    assert_eq!(store.get_url_config("f", "live").unwrap(), None);
+    assert_eq!(store.get_policy("f", "live").unwrap(), None);
+    assert!(store.delete_url_config("f", "$LATEST").unwrap());
+    assert!(!store.delete_url_config("f", "$LATEST").unwrap());
+    store.create_url_config(&latest).unwrap();
+    assert!(store.delete_function("f").unwrap());
+    assert_eq!(store.url_config_by_id("id1").unwrap(), None);
+    assert_eq!(store.get_policy("f", "$LATEST").unwrap(), None);
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod code;
+mod migrations;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,36 @@ pub struct LayerVersionRecord {
     pub policy: Option<String>,
     /// Revision of the policy.
     pub policy_revision: String,
+}
+
+/// A function URL configuration of `$LATEST` or an alias.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UrlConfigRecord {
+    /// The function's name.
+    pub function: String,
+    /// `$LATEST` or an alias name.
+    pub qualifier: String,
+    /// The URL id (the first label of its host name), unique.
+    pub url_id: String,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// The `Cors` object as the API reports it.
+    pub cors: Option<serde_json::Value>,
+    /// `BUFFERED` or `RESPONSE_STREAM`.
+    pub invoke_mode: String,
+    /// `CreationTime` in AWS's format.
+    pub creation_time: String,
+    /// `LastModifiedTime` in AWS's format.
+    pub last_modified_time: String,
+}
+
+/// A resource-based policy of a function, version or alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// The policy's statements (a JSON array).
+    pub statements: String,
+    /// Its RevisionId.
+    pub revision_id: String,
 }
 
 /// Store failures.
@@ -255,6 +286,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// A function's EventInvokeConfigs: (qualifier, JSON).
     fn event_invoke_configs(&self, name: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Creates a function URL configuration; `AlreadyExists` when the
+    /// function and qualifier have one.
+    fn create_url_config(&self, url: &UrlConfigRecord) -> Result<(), StoreError>;
+    /// Replaces an existing URL configuration; false when there is none.
+    fn update_url_config(&self, url: &UrlConfigRecord) -> Result<bool, StoreError>;
+    /// The URL configuration of a function and qualifier.
+    fn get_url_config(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<UrlConfigRecord>, StoreError>;
+    /// The URL configuration with that URL id.
+    fn url_config_by_id(&self, url_id: &str) -> Result<Option<UrlConfigRecord>, StoreError>;
+    /// Deletes a URL configuration; false when there was none.
+    fn delete_url_config(&self, function: &str, qualifier: &str) -> Result<bool, StoreError>;
+    /// A function's URL configurations, by qualifier.
+    fn list_url_configs(&self, function: &str) -> Result<Vec<UrlConfigRecord>, StoreError>;
+    /// The resource policy of a function (`$LATEST`), version or alias.
+    fn get_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<PolicyRecord>, StoreError>;
+    /// Replaces (or with `None` removes) a policy whose revision is still
+    /// `expected_revision` (`None`: there was no policy);
+    /// `RevisionMismatch` when it changed meanwhile.
+    fn set_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+        policy: Option<&PolicyRecord>,
+        expected_revision: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.

@@ -10,80 +10,11 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, ProvisionedRecord, Store,
-    StoreError,
+    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
+    Store, StoreError, UrlConfigRecord,
 };
 
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE functions (
-        name TEXT PRIMARY KEY,
-        revision_id TEXT NOT NULL,
-        code_hex TEXT NOT NULL,
-        code_size INTEGER NOT NULL,
-        config TEXT NOT NULL,
-        tags TEXT NOT NULL
-    );
-    CREATE INDEX functions_code ON functions(code_hex);",
-    "ALTER TABLE functions ADD COLUMN layer_code TEXT NOT NULL DEFAULT '[]';
-    CREATE TABLE layers (
-        name TEXT PRIMARY KEY,
-        last_version INTEGER NOT NULL
-    );
-    CREATE TABLE layer_versions (
-        name TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        code_hex TEXT NOT NULL,
-        policy_revision TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (name, version)
-    );
-    CREATE INDEX layer_versions_code ON layer_versions(code_hex);",
-    "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE versions (
-        name TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        code_hex TEXT NOT NULL,
-        layer_code TEXT NOT NULL,
-        config TEXT NOT NULL,
-        PRIMARY KEY (name, version)
-    );
-    CREATE INDEX versions_code ON versions(code_hex);
-    CREATE TABLE aliases (
-        name TEXT NOT NULL,
-        alias TEXT NOT NULL,
-        revision_id TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (name, alias)
-    );",
-    "CREATE TABLE concurrency (
-        name TEXT PRIMARY KEY,
-        reserved INTEGER NOT NULL
-    );",
-    "CREATE TABLE provisioned (
-        name TEXT NOT NULL,
-        qualifier TEXT NOT NULL,
-        requested INTEGER NOT NULL,
-        last_modified TEXT NOT NULL,
-        PRIMARY KEY (name, qualifier)
-    );",
-    "CREATE TABLE async_events (
-        id TEXT PRIMARY KEY,
-        function TEXT NOT NULL,
-        qualifier TEXT,
-        payload BLOB NOT NULL,
-        received_ms INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        not_before_ms INTEGER NOT NULL,
-        leased_until_ms INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX async_events_due ON async_events(not_before_ms);
-    CREATE TABLE event_invoke_configs (
-        name TEXT NOT NULL,
-        qualifier TEXT NOT NULL,
-        config TEXT NOT NULL,
-        PRIMARY KEY (name, qualifier)
-    );",
-];
+use crate::migrations::MIGRATIONS;
 
 /// SQLite metadata store.
 #[derive(Debug)]
@@ -241,6 +172,8 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM concurrency WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM provisioned WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM event_invoke_configs WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM url_configs WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM policies WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(n == 1)
     }
@@ -349,10 +282,18 @@ impl Store for SqliteStore {
     }
 
     fn delete_version(&self, function: &str, version: u64) -> Result<bool, StoreError> {
-        Ok(self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "DELETE FROM versions WHERE name = ?1 AND version = ?2",
             params![function, version as i64],
-        )? == 1)
+        )?;
+        tx.execute(
+            "DELETE FROM policies WHERE name = ?1 AND qualifier = ?2",
+            params![function, version.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(n == 1)
     }
 
     fn create_alias(&self, a: &AliasRecord) -> Result<(), StoreError> {
@@ -413,10 +354,20 @@ impl Store for SqliteStore {
     }
 
     fn delete_alias(&self, function: &str, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
             params![function, name],
-        )? == 1)
+        )?;
+        for table in ["url_configs", "policies"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE name = ?1 AND qualifier = ?2"),
+                params![function, name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
     }
 
     fn set_reserved_concurrency(
@@ -583,6 +534,140 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn create_url_config(&self, url: &UrlConfigRecord) -> Result<(), StoreError> {
+        let res = self.conn().execute(
+            "INSERT INTO url_configs (name, qualifier, url_id, record) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                url.function,
+                url.qualifier,
+                url.url_id,
+                serde_json::to_string(url)?
+            ],
+        );
+        match res {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::AlreadyExists {
+                    kind: "function url config",
+                    id: format!("{}:{}", url.function, url.qualifier),
+                })
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    fn update_url_config(&self, url: &UrlConfigRecord) -> Result<bool, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE url_configs SET record = ?3 WHERE name = ?1 AND qualifier = ?2",
+            params![url.function, url.qualifier, serde_json::to_string(url)?],
+        )? == 1)
+    }
+
+    fn get_url_config(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<UrlConfigRecord>, StoreError> {
+        let doc: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM url_configs WHERE name = ?1 AND qualifier = ?2",
+                params![function, qualifier],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    fn url_config_by_id(&self, url_id: &str) -> Result<Option<UrlConfigRecord>, StoreError> {
+        let doc: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM url_configs WHERE url_id = ?1",
+                [url_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    fn delete_url_config(&self, function: &str, qualifier: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM url_configs WHERE name = ?1 AND qualifier = ?2",
+            params![function, qualifier],
+        )? == 1)
+    }
+
+    fn list_url_configs(&self, function: &str) -> Result<Vec<UrlConfigRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT record FROM url_configs WHERE name = ?1 ORDER BY qualifier")?;
+        let rows = stmt.query_map([function], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    fn get_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<Option<PolicyRecord>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT statements, revision_id FROM policies WHERE name = ?1 AND qualifier = ?2",
+                params![function, qualifier],
+                |r| {
+                    Ok(PolicyRecord {
+                        statements: r.get(0)?,
+                        revision_id: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn set_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+        policy: Option<&PolicyRecord>,
+        expected_revision: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT revision_id FROM policies WHERE name = ?1 AND qualifier = ?2",
+                params![function, qualifier],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != expected_revision {
+            return Err(StoreError::RevisionMismatch {
+                kind: "policy",
+                id: format!("{function}:{qualifier}"),
+            });
+        }
+        match policy {
+            Some(p) => tx.execute(
+                "INSERT INTO policies (name, qualifier, revision_id, statements) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name, qualifier) DO UPDATE SET revision_id = excluded.revision_id, statements = excluded.statements",
+                params![function, qualifier, p.revision_id, p.statements],
+            )?,
+            None => tx.execute(
+                "DELETE FROM policies WHERE name = ?1 AND qualifier = ?2",
+                params![function, qualifier],
+            )?,
+        };
+        tx.commit()?;
+        Ok(())
     }
 
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {

@@ -22,25 +22,39 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub async fn invoke(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path(name): Path<String>,
-    Query(q): Query<QualifierQuery>,
-    headers: HeaderMap,
+/// An invocation request, checked and resolved to the version it runs.
+pub(super) enum Prepared {
+    /// `DryRun`: everything checked, nothing to run.
+    DryRun,
+    /// `Event`.
+    Event(InvokeRequest),
+    /// `RequestResponse`.
+    Sync(InvokeRequest),
+}
+
+/// Checks an Invoke or InvokeWithResponseStream request (`allowed` lists
+/// the invocation types the operation takes) and resolves its version.
+pub(super) async fn prepare(
+    state: &AppState,
+    ctx: &RequestContext,
+    name: &str,
+    qualifier: Option<&str>,
+    headers: &HeaderMap,
     body: Body,
-) -> ApiResult<Response> {
-    let region = super::region(&state, &ctx);
-    let invocation_type = header(&headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
-    if !matches!(invocation_type, "RequestResponse" | "Event" | "DryRun") {
+    allowed: &[&str],
+) -> ApiResult<Prepared> {
+    let region = super::region(state, ctx);
+    let invocation_type = header(headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
+    if !allowed.contains(&invocation_type) {
         return Err(ApiError::new(
             Code::InvalidParameterValue,
             format!(
-                "1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+                "1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
             ),
         ));
     }
-    let tail_log = match header(&headers, "x-amz-log-type") {
+    let tail_log = match header(headers, "x-amz-log-type") {
         None | Some("None") => false,
         Some("Tail") => true,
         Some(other) => {
@@ -76,7 +90,7 @@ pub async fn invoke(
             ),
         ));
     }
-    let client_context = match header(&headers, "x-amz-client-context") {
+    let client_context = match header(headers, "x-amz-client-context") {
         None => None,
         Some(cc) if cc.len() > MAX_CLIENT_CONTEXT => {
             return Err(ApiError::new(Code::InvalidParameterValue, "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes."));
@@ -91,12 +105,12 @@ pub async fn invoke(
     };
     let snapshot = state
         .functions
-        .resolve_snapshot(region, &name, q.qualifier.as_deref())
+        .resolve_snapshot(region, name, qualifier)
         .await?;
     if invocation_type == "DryRun" {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok(Prepared::DryRun);
     }
-    let invoked_function_arn = match q.qualifier.as_deref() {
+    let invoked_function_arn = match qualifier {
         Some(qual) => format!("{}:{qual}", snapshot.function_arn),
         None => snapshot.function_arn.clone(),
     };
@@ -106,33 +120,46 @@ pub async fn invoke(
         payload,
         invoked_function_arn,
         client_context,
-        trace_id: header(&headers, "x-amzn-trace-id").map(str::to_owned),
+        trace_id: header(headers, "x-amzn-trace-id").map(str::to_owned),
         tail_log,
     };
-    if invocation_type == "Event" {
-        // Durable before the 202: the queue worker owns the event from here.
-        state
-            .functions
-            .enqueue_event(
-                &req.snapshot.function_name,
-                q.qualifier.as_deref(),
-                req.payload,
-                &req.request_id,
-            )
-            .await?;
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    let out = match state.engine.invoke(req).await {
-        Ok(out) => out,
-        Err(lambdad_engine::InvokeError::Throttled(t)) => {
-            let err = lambdad_model::AwsError::new(Code::TooManyRequests, "Rate Exceeded.")
-                .with_field("Reason", t.reason());
-            let mut resp = ApiError(err).into_response();
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("1"));
-            return Ok(resp);
+    Ok(if invocation_type == "Event" {
+        Prepared::Event(req)
+    } else {
+        Prepared::Sync(req)
+    })
+}
+
+pub async fn invoke(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    Query(q): Query<QualifierQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let allowed = ["Event", "RequestResponse", "DryRun"];
+    let qualifier = q.qualifier.as_deref();
+    let req = match prepare(&state, &ctx, &name, qualifier, &headers, body, &allowed).await? {
+        Prepared::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
+        Prepared::Sync(req) => req,
+        Prepared::Event(req) => {
+            // Durable before the 202: the queue worker owns the event from here.
+            state
+                .functions
+                .enqueue_event(
+                    &req.snapshot.function_name,
+                    qualifier,
+                    req.payload,
+                    &req.request_id,
+                )
+                .await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
-        Err(e) => return Err(e.into()),
+    };
+    let out = match state.engine.invoke(req).await {
+        Ok(out) => out.into_buffered().await,
+        Err(e) => return Ok(invoke_error(e)),
     };
     let mut resp = (StatusCode::OK, out.payload).into_response();
     let h = resp.headers_mut();
@@ -150,4 +177,18 @@ pub async fn invoke(
         h.insert("x-amzn-RequestId", v);
     }
     Ok(resp)
+}
+
+/// A platform failure of a synchronous invocation: throttles carry their
+/// Reason and Retry-After.
+pub(super) fn invoke_error(e: lambdad_engine::InvokeError) -> Response {
+    if let lambdad_engine::InvokeError::Throttled(t) = &e {
+        let err = lambdad_model::AwsError::new(Code::TooManyRequests, "Rate Exceeded.")
+            .with_field("Reason", t.reason());
+        let mut resp = ApiError(err).into_response();
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        return resp;
+    }
+    ApiError::from(e).into_response()
 }

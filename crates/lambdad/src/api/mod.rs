@@ -8,8 +8,12 @@ mod concurrency;
 pub mod error;
 mod functions;
 mod invoke;
+mod invoke_stream;
 mod layers;
 mod middleware;
+mod url_event;
+mod url_http;
+mod urls;
 mod versions;
 
 use std::sync::Arc;
@@ -31,6 +35,8 @@ pub struct AppState {
     pub functions: Functions,
     /// The invocation engine.
     pub engine: lambdad_engine::Invoker,
+    /// Access keys for SigV4 verification, when configured.
+    pub credentials: Option<Arc<crate::auth::Credentials>>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -137,6 +143,26 @@ pub fn router(state: AppState) -> Router {
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(concurrency::list_event_configs),
         )
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_stream::invoke_stream),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            post(urls::create_url)
+                .get(urls::get_url)
+                .put(urls::update_url)
+                .delete(urls::delete_url),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list_urls))
+        .route(
+            "/2015-03-31/functions/{name}/policy",
+            post(urls::add_permission).get(urls::get_policy),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy/{sid}",
+            axum::routing::delete(urls::remove_permission),
+        )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route(
             "/_lambdad/async-stats",
@@ -147,5 +173,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::unknown_operation)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            url_http::dispatch,
+        ))
         .with_state(state)
 }

@@ -517,7 +517,11 @@ async fn handle(
         tail_log: false,
     };
     let attempts = event.attempts + 1;
-    match engine.invoke(req).await {
+    let result = match engine.invoke(req).await {
+        Ok(resp) => Ok(resp.into_buffered().await),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(resp) if resp.function_error.is_none() => {
             functions
                 .async_stats

@@ -48,6 +48,8 @@ pub struct Functions {
     pub(super) engine: Option<lambdad_engine::Invoker>,
     /// Counters of the asynchronous path.
     pub async_stats: Arc<super::async_invoke::AsyncStats>,
+    /// Scheme and domain (with port) under which function URLs are published.
+    pub(super) url_base: Arc<str>,
 }
 
 impl std::fmt::Debug for Functions {
@@ -97,7 +99,13 @@ impl Functions {
             concurrency: lambdad_engine::concurrency::Concurrency::new(1000),
             engine: None,
             async_stats: Arc::default(),
+            url_base: Arc::from("http://localhost:9001"),
         }
+    }
+
+    /// Sets the public base of function URLs, e.g. `http://localhost:9001`.
+    pub fn set_url_base(&mut self, base: &str) {
+        self.url_base = Arc::from(base);
     }
 
     /// The layers service (sharing this service's store and code).

@@ -7,4 +7,5 @@ pub mod functions;
 pub mod layers;
 pub mod provisioned;
 pub mod tags;
+pub mod urls;
 pub mod versions;

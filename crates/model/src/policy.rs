@@ -1,0 +1,225 @@
+//! Resource-based policies of functions: the statements AddPermission
+//! writes, in AWS's JSON, and the checks function URLs make against them.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{AwsError, Code};
+
+/// The members of an AddPermission request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PermissionRequest {
+    /// `Sid` of the statement.
+    pub statement_id: Option<String>,
+    /// The action, e.g. `lambda:InvokeFunction`.
+    pub action: Option<String>,
+    /// `*`, an account id, an ARN or a service principal.
+    pub principal: Option<String>,
+    /// `AWS:SourceArn` condition.
+    pub source_arn: Option<String>,
+    /// `AWS:SourceAccount` condition.
+    pub source_account: Option<String>,
+    /// `lambda:EventSourceToken` condition.
+    pub event_source_token: Option<String>,
+    /// Expected RevisionId of the policy.
+    pub revision_id: Option<String>,
+    /// `aws:PrincipalOrgID` condition.
+    #[serde(rename = "PrincipalOrgID")]
+    pub principal_org_id: Option<String>,
+    /// `lambda:FunctionUrlAuthType` condition.
+    pub function_url_auth_type: Option<String>,
+    /// `lambda:InvokedViaFunctionUrl` condition.
+    pub invoked_via_function_url: Option<bool>,
+}
+
+fn null(member: &str) -> AwsError {
+    AwsError::new(
+        Code::Validation,
+        format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ),
+    )
+}
+
+fn bad_principal() -> AwsError {
+    AwsError::new(
+        Code::InvalidParameterValue,
+        "The provided principal was invalid. Please check the principal and try again.",
+    )
+}
+
+/// The `Principal` element for a principal parameter.
+fn principal(p: &str) -> Result<Value, AwsError> {
+    if p == "*" {
+        return Ok(json!("*"));
+    }
+    if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(json!({ "AWS": format!("arn:aws:iam::{p}:root") }));
+    }
+    if p.starts_with("arn:aws:iam::") || p.starts_with("arn:aws:sts::") {
+        return Ok(json!({ "AWS": p }));
+    }
+    let service = p.split('.').count() >= 2
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !p.starts_with('.')
+        && !p.ends_with('.');
+    if service {
+        return Ok(json!({ "Service": p }));
+    }
+    Err(bad_principal())
+}
+
+/// Builds the statement for `req` on `resource` (a function, version or alias ARN).
+pub fn statement(req: &PermissionRequest, resource: &str) -> Result<(String, Value), AwsError> {
+    let sid = req
+        .statement_id
+        .clone()
+        .ok_or_else(|| null("statementId"))?;
+    if sid.is_empty()
+        || sid.len() > 100
+        || !sid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AwsError::new(
+            Code::Validation,
+            format!(
+                "1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
+            ),
+        ));
+    }
+    let action = req.action.clone().ok_or_else(|| null("action"))?;
+    let action_ok = action == "*"
+        || action == "lambda:*"
+        || action
+            .strip_prefix("lambda:")
+            .is_some_and(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphabetic()));
+    if !action_ok {
+        return Err(AwsError::new(
+            Code::Validation,
+            format!(
+                "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
+            ),
+        ));
+    }
+    let principal = principal(req.principal.as_deref().ok_or_else(|| null("principal"))?)?;
+    let mut string_equals = serde_json::Map::new();
+    if let Some(a) = &req.source_account {
+        string_equals.insert("AWS:SourceAccount".into(), json!(a));
+    }
+    if let Some(t) = &req.event_source_token {
+        string_equals.insert("lambda:EventSourceToken".into(), json!(t));
+    }
+    if let Some(o) = &req.principal_org_id {
+        string_equals.insert("aws:PrincipalOrgID".into(), json!(o));
+    }
+    if let Some(t) = &req.function_url_auth_type {
+        crate::url::check_enum(t, "functionUrlAuthType", &crate::url::AUTH_TYPES)?;
+        string_equals.insert("lambda:FunctionUrlAuthType".into(), json!(t));
+    }
+    let mut condition = serde_json::Map::new();
+    if !string_equals.is_empty() {
+        condition.insert("StringEquals".into(), Value::Object(string_equals));
+    }
+    if let Some(arn) = &req.source_arn {
+        condition.insert("ArnLike".into(), json!({ "AWS:SourceArn": arn }));
+    }
+    if let Some(via) = req.invoked_via_function_url {
+        condition.insert(
+            "Bool".into(),
+            json!({ "lambda:InvokedViaFunctionUrl": via.to_string() }),
+        );
+    }
+    let mut s = json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": action,
+        "Resource": resource,
+    });
+    if !condition.is_empty() {
+        s["Condition"] = Value::Object(condition);
+    }
+    Ok((sid, s))
+}
+
+/// The policy document GetPolicy returns for `statements`.
+pub fn document(statements: &[Value]) -> Value {
+    json!({ "Version": "2012-10-17", "Id": "default", "Statement": statements })
+}
+
+fn action_covers(action: &Value, wanted: &str) -> bool {
+    let one = |a: &str| a == "*" || a == "lambda:*" || a.eq_ignore_ascii_case(wanted);
+    match action {
+        Value::String(a) => one(a),
+        Value::Array(list) => list.iter().filter_map(Value::as_str).any(one),
+        _ => false,
+    }
+}
+
+fn is_public(principal: &Value) -> bool {
+    principal == "*" || principal.get("AWS").is_some_and(|p| p == "*")
+}
+
+/// Whether `statements` let anyone invoke a function URL whose AuthType is
+/// NONE: an Allow of `lambda:InvokeFunctionUrl` to `*`, conditioned (as AWS
+/// requires) on `lambda:FunctionUrlAuthType` = NONE.
+pub fn allows_public_url(statements: &[Value]) -> bool {
+    statements.iter().any(|s| {
+        s["Effect"] == "Allow"
+            && is_public(&s["Principal"])
+            && action_covers(&s["Action"], "lambda:InvokeFunctionUrl")
+            && s["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"] == "NONE"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(action: &str, principal: &str) -> PermissionRequest {
+        PermissionRequest {
+            statement_id: Some("s1".into()),
+            action: Some(action.into()),
+            principal: Some(principal.into()),
+            ..PermissionRequest::default()
+        }
+    }
+
+    #[test]
+    fn statements_as_aws_writes_them() {
+        let mut r = req("lambda:InvokeFunction", "s3.amazonaws.com");
+        r.source_account = Some("123456789012".into());
+        r.source_arn = Some("arn:aws:s3:::bucket".into());
+        let (_, s) = statement(&r, "arn:f").unwrap();
+        assert_eq!(s["Principal"], json!({"Service": "s3.amazonaws.com"}));
+        assert_eq!(
+            s["Condition"]["StringEquals"]["AWS:SourceAccount"],
+            "123456789012"
+        );
+        assert_eq!(
+            s["Condition"]["ArnLike"]["AWS:SourceArn"],
+            "arn:aws:s3:::bucket"
+        );
+        let (_, s) = statement(&req("lambda:InvokeFunction", "111122223333"), "arn:f").unwrap();
+        assert_eq!(s["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+        assert!(statement(&req("lambda:InvokeFunction", "not a principal"), "arn:f").is_err());
+        assert!(statement(&req("s3:GetObject", "*"), "arn:f").is_err());
+    }
+
+    #[test]
+    fn public_url_needs_the_auth_type_condition() {
+        let mut r = req("lambda:InvokeFunctionUrl", "*");
+        let (_, plain) = statement(&r, "arn:f").unwrap();
+        assert!(!allows_public_url(&[plain]));
+        r.function_url_auth_type = Some("NONE".into());
+        let (_, s) = statement(&r, "arn:f").unwrap();
+        assert!(allows_public_url(&[s]));
+        let mut other = req("lambda:InvokeFunctionUrl", "111122223333");
+        other.function_url_auth_type = Some("NONE".into());
+        let (_, s) = statement(&other, "arn:f").unwrap();
+        assert!(!allows_public_url(&[s]));
+    }
+}

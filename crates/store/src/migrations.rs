@@ -1,0 +1,88 @@
+//! The SQLite schema, as an append-only list of migrations: the database's
+//! `user_version` counts those applied. Never edit one that has shipped.
+
+/// Applied in order, each in its own transaction.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE functions (
+        name TEXT PRIMARY KEY,
+        revision_id TEXT NOT NULL,
+        code_hex TEXT NOT NULL,
+        code_size INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX functions_code ON functions(code_hex);",
+    "ALTER TABLE functions ADD COLUMN layer_code TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE layers (
+        name TEXT PRIMARY KEY,
+        last_version INTEGER NOT NULL
+    );
+    CREATE TABLE layer_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_hex TEXT NOT NULL,
+        policy_revision TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX layer_versions_code ON layer_versions(code_hex);",
+    "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_hex TEXT NOT NULL,
+        layer_code TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX versions_code ON versions(code_hex);
+    CREATE TABLE aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, alias)
+    );",
+    "CREATE TABLE concurrency (
+        name TEXT PRIMARY KEY,
+        reserved INTEGER NOT NULL
+    );",
+    "CREATE TABLE provisioned (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        requested INTEGER NOT NULL,
+        last_modified TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
+    );",
+    "CREATE TABLE async_events (
+        id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        received_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before_ms INTEGER NOT NULL,
+        leased_until_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX async_events_due ON async_events(not_before_ms);
+    CREATE TABLE event_invoke_configs (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        config TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
+    );",
+    "CREATE TABLE url_configs (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        url_id TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
+    );
+    CREATE TABLE policies (
+        name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        statements TEXT NOT NULL,
+        PRIMARY KEY (name, qualifier)
+    );",
+];
