@@ -381,3 +381,55 @@ def test_invoke_with_response_stream(lam):
     with pytest.raises(ClientError) as e:
         lam.invoke_with_response_stream(FunctionName="buffered", InvocationType="Event", Payload=b"{}")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+NODE_STREAM = r'''
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  const body = event.rawPath !== undefined ? {} : event;
+  if (body.fail) {
+    responseStream.write("partial\n");
+    throw new TypeError("stream broke");
+  }
+  const out = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 206, headers: { "content-type": "text/plain", "x-node": "yes" }, cookies: ["n=1"] });
+  out.write("node first\n");
+  await new Promise((r) => setTimeout(r, 1200));
+  out.write("node second\n");
+  out.end();
+});
+'''
+
+
+def test_node_streamify_response():
+    from test_runtimes import node_runtime
+    runtime = node_runtime()
+    if runtime is None:
+        pytest.skip("no supported node on this host")
+    server = Server()
+    server.start()
+    try:
+        lam = make_client(server.endpoint)
+        lam.create_function(FunctionName="node-stream", Runtime=runtime, Handler="index.handler", Role=ROLE,
+                            Code={"ZipFile": zip_bytes({"index.mjs": (NODE_STREAM, 0o644)})}, Timeout=10)
+        url = public_url(lam, "node-stream", InvokeMode="RESPONSE_STREAM")
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=60)
+        conn.request("GET", "/", headers={"Host": parts.netloc})
+        resp = conn.getresponse()
+        assert resp.status == 206, resp.read()
+        assert resp.headers["x-node"] == "yes" and resp.headers.get_all("set-cookie") == ["n=1"]
+        first = resp.read1(64)
+        t_first = time.monotonic()
+        rest = resp.read()
+        assert (first, rest) == (b"node first\n", b"node second\n")
+        assert time.monotonic() - t_first > 0.8
+        conn.close()
+
+        out = lam.invoke_with_response_stream(FunctionName="node-stream", Payload=b'{"fail": true}')
+        events = list(out["EventStream"])
+        data = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+        assert data == b"partial\n"
+        done = events[-1]["InvokeComplete"]
+        assert done["ErrorCode"] == "TypeError" and "stream broke" in done["ErrorDetails"], done
+    finally:
+        assert server.stop() == 0

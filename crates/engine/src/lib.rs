@@ -501,13 +501,19 @@ impl Invoker {
             executed_version: s.version.clone(),
             stream: None,
         };
+        self.release(env, healthy, calls_before);
+        Ok(response)
+    }
+
+    /// Returns a finished environment to the pool (to be frozen once its
+    /// runtime is parked), or destroys it when it cannot be reused.
+    fn release(&self, env: Arc<Environment>, healthy: bool, calls_before: u64) {
         if healthy && self.pool_back(&env) {
             let this = self.clone();
             tokio::spawn(async move { this.freeze_when_parked(env, calls_before).await });
         } else if healthy {
             tokio::spawn(async move { env.destroy().await });
         }
-        Ok(response)
     }
 
     /// Writes END and REPORT; returns the tail when one was asked for.

@@ -101,11 +101,7 @@ impl Invoker {
             let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             this.report(&env, &req, duration_ms, init_ms, status);
             drop(slot);
-            if healthy && this.pool_back(&env) {
-                this.freeze_when_parked(env, calls_before).await;
-            } else if healthy {
-                env.destroy().await;
-            }
+            this.release(env, healthy, calls_before);
         });
         response
     }

@@ -164,52 +164,55 @@ async fn main() {
     }
 
     for clients in [1usize, 8, 32] {
-        let per_client = if clients == 1 { 3000 } else { 12000 / clients };
-        // Warm up one environment per client.
-        let mut warm = Vec::new();
-        for _ in 0..clients {
-            let (http, url) = (http.clone(), url.clone());
-            warm.push(tokio::spawn(async move {
-                http.post(&url)
-                    .body("{}")
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap()
-            }));
-        }
-        for w in warm {
-            w.await.unwrap();
-        }
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (http, url) = (http.clone(), url.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(per_client);
-                for _ in 0..per_client {
-                    let t = Instant::now();
-                    let r = http.post(&url).body("{\"k\":1}").send().await.unwrap();
-                    r.bytes().await.unwrap();
-                    lat.push(t.elapsed());
-                }
-                lat
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let secs = start.elapsed().as_secs_f64();
-        all.sort();
+        let (all, rate) = warm_run(&http, &url, clients).await;
         println!(
             "warm invoke, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} invocations/s",
             all.len(),
             pct(&all, 0.5),
             pct(&all, 0.99),
-            all.len() as f64 / secs
+            rate
+        );
+    }
+
+    // The same function through its function URL (AuthType NONE, public by policy).
+    let r = http
+        .post(format!("{base}/2021-10-31/functions/echo/url"))
+        .json(&serde_json::json!({"AuthType": "NONE"}))
+        .send()
+        .await
+        .unwrap();
+    let function_url = r.json::<serde_json::Value>().await.unwrap()["FunctionUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let permission = serde_json::json!({
+        "StatementId": "public", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+        "FunctionUrlAuthType": "NONE"
+    });
+    http.post(format!("{base}/2015-03-31/functions/echo/policy"))
+        .json(&permission)
+        .send()
+        .await
+        .unwrap();
+    let host = function_url
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url_http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .resolve(&host, ([127, 0, 0, 1], port).into())
+        .build()
+        .unwrap();
+    for clients in [1usize, 8, 32] {
+        let (all, rate) = warm_run(&url_http, &function_url, clients).await;
+        println!(
+            "warm function URL request, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} requests/s",
+            all.len(),
+            pct(&all, 0.5),
+            pct(&all, 0.99),
+            rate
         );
     }
     let _ = Command::new("kill")
@@ -217,4 +220,51 @@ async fn main() {
         .arg(server.id().to_string())
         .status();
     let _ = server.wait();
+}
+
+/// Warm requests from `clients` concurrent keep-alive clients: sorted latencies and the rate.
+async fn warm_run(http: &reqwest::Client, url: &str, clients: usize) -> (Vec<Duration>, f64) {
+    let per_client = if clients == 1 { 3000 } else { 12000 / clients };
+    // Warm up one environment per client.
+    let mut warm = Vec::new();
+    for _ in 0..clients {
+        let (http, url) = (http.clone(), url.to_owned());
+        warm.push(tokio::spawn(async move {
+            http.post(&url)
+                .body("{}")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }));
+    }
+    for w in warm {
+        w.await.unwrap();
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url) = (http.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let t = Instant::now();
+                let r = http.post(&url).body("{\"k\":1}").send().await.unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                r.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    let rate = all.len() as f64 / secs;
+    (all, rate)
 }

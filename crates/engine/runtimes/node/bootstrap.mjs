@@ -10,6 +10,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import util from "node:util";
+import { Writable } from "node:stream";
 
 const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const PREFIX = "/2018-06-01/runtime";
@@ -31,6 +32,92 @@ function call(method, p, body, headers = {}) {
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+// ---- response streaming (awslambda.streamifyResponse) --------------------------
+
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = "response";
+    return handler;
+  },
+  HttpResponseStream: {
+    // The metadata prelude, then eight NUL bytes, before the body.
+    from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(JSON.stringify(prelude ?? {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+// The runtime's side of a streamed `/response`: a chunked POST opened at the
+// first write (so that the content type can still be set), ended by the
+// handler or after it returns; errors go in the trailers.
+function responseStream(id) {
+  let req = null;
+  let contentType = "application/octet-stream";
+  let settle;
+  const finished = new Promise((resolve, reject) => (settle = { resolve, reject }));
+  const open = () => {
+    if (req) return req;
+    req = http.request(
+      {
+        host: HOST, port: PORT, path: `${PREFIX}/invocation/${id}/response`, method: "POST", agent,
+        headers: {
+          "Lambda-Runtime-Function-Response-Mode": "streaming",
+          "Transfer-Encoding": "chunked",
+          Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+          "Content-Type": contentType,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", settle.resolve);
+      },
+    );
+    req.on("error", settle.reject);
+    return req;
+  };
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      open().write(chunk, cb);
+    },
+    final(cb) {
+      open().end();
+      cb();
+    },
+  });
+  stream.setContentType = (t) => (contentType = t);
+  stream.started = () => req !== null;
+  stream.fail = (err) => {
+    const r = open();
+    r.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": err.errorType,
+      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(err)).toString("base64"),
+    });
+    r.end();
+  };
+  stream.finished = finished;
+  return stream;
+}
+
+async function runStreaming(fn, event, ctx) {
+  const stream = responseStream(requestId);
+  try {
+    await fn(event, stream, ctx);
+    if (!stream.writableEnded) stream.end();
+  } catch (e) {
+    if (!stream.started()) throw e; // nothing sent yet: an ordinary /error
+    const err = toError(e);
+    console.error(`Invoke Error \t${JSON.stringify(err)}`);
+    stream.fail(err);
+  }
+  await stream.finished;
 }
 
 // ---- console ---------------------------------------------------------------
@@ -206,6 +293,10 @@ async function main() {
     try {
       const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
       const ctx = context(h, Number(h["lambda-runtime-deadline-ms"] || 0));
+      if (fn[STREAMING] === "response") {
+        await runStreaming(fn, event, ctx);
+        continue;
+      }
       const result = await runHandler(fn, event, ctx);
       const body = result === undefined ? "null" : JSON.stringify(result);
       await call("POST", `/invocation/${requestId}/response`, body === undefined ? "null" : body);

@@ -6,3 +6,4 @@ mod errors;
 mod functions;
 mod invoke;
 mod isolation;
+mod urls;
