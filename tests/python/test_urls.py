@@ -225,12 +225,17 @@ def test_url_with_curl(app):
         pytest.skip("curl is not installed")
     # curl resolves *.localhost to loopback itself: the FunctionUrl works as it is.
     out = subprocess.run([curl, "-s", "-i", "-X", "POST", "-H", "content-type: text/plain", "--data", "hi there",
+                          "-H", "x-rep: 1", "-H", "x-rep: 2",
                           "-b", "session=abc", app + "event?x=1"], capture_output=True, timeout=60)
     head, _, body = out.stdout.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), out
     event = json.loads(body)
     assert (event["body"], event["cookies"], event["queryStringParameters"]) == ("hi there", ["session=abc"], {"x": "1"})
     assert event["requestContext"]["http"]["userAgent"].startswith("curl/")
+    assert event["headers"]["x-rep"] == "1,2", "repeated headers are comma-joined"
+    # Binary out, through curl: the bytes arrive decoded.
+    out = subprocess.run([curl, "-s", app + "binary"], capture_output=True, timeout=60)
+    assert out.stdout == bytes(range(256))
 
 
 def test_none_auth_needs_the_policy(lam):
