@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Access keys in the aws CLI's credentials-file format, for verifying SigV4 signatures.
     #[arg(long, env = "LAMBDAD_CREDENTIALS_FILE")]
     pub credentials_file: Option<PathBuf>,
+    /// Days function logs are kept where a log group sets no retention [default: forever].
+    #[arg(long, env = "LAMBDAD_LOG_RETENTION_DAYS")]
+    pub log_retention_days: Option<u32>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -93,6 +96,7 @@ struct FileConfig {
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
     url_base: Option<String>,
+    log_retention_days: Option<u32>,
     credentials_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "delays_from_str")]
     async_retry_delays: Option<Delays>,
@@ -157,6 +161,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_AWS_ENDPOINT_URL",
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
     "LAMBDAD_URL_BASE",
+    "LAMBDAD_LOG_RETENTION_DAYS",
     "LAMBDAD_CREDENTIALS_FILE",
 ];
 
@@ -191,6 +196,8 @@ pub struct Config {
     pub url_base: String,
     /// The credentials file of SigV4 verification, if any.
     pub credentials_file: Option<PathBuf>,
+    /// Default retention of log streams, in days.
+    pub log_retention_days: Option<u32>,
 }
 
 impl Config {
@@ -270,6 +277,7 @@ impl Config {
         Ok(Self {
             url_base,
             credentials_file: args.credentials_file.clone().or(file.credentials_file),
+            log_retention_days: args.log_retention_days.or(file.log_retention_days),
             async_max_payload,
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),
             async_retry_delays,

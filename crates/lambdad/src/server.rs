@@ -84,6 +84,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .await,
     ));
+    let logs =
+        crate::service::logs::Logs::new(data_dir.join("logs"), &config.region, &config.account_id);
+    tokio::spawn(enforce_log_retention(
+        logs.clone(),
+        config.log_retention_days,
+    ));
     let credentials = match &config.credentials_file {
         Some(path) => Some(Arc::new(crate::auth::Credentials::load(path)?)),
         None => None,
@@ -93,6 +99,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         functions,
         engine: engine.clone(),
         credentials,
+        logs: logs.clone(),
     };
     let app = api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
@@ -106,6 +113,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("lambdad stopped.");
     Ok(())
+}
+
+/// Deletes expired log streams at start-up and then hourly.
+async fn enforce_log_retention(logs: crate::service::logs::Logs, default_days: Option<u32>) {
+    loop {
+        let l = logs.clone();
+        if let Ok(n) = tokio::task::spawn_blocking(move || l.enforce_retention(default_days)).await
+            && n > 0
+        {
+            tracing::info!(streams = n, "Expired log streams deleted.");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
 }
 
 async fn shutdown_signal() {

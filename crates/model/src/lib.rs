@@ -9,6 +9,7 @@
 pub mod arn;
 pub mod error;
 pub mod function;
+pub mod logfilter;
 pub mod policy;
 pub mod snapshot;
 pub mod url;

@@ -10,6 +10,7 @@ mod functions;
 mod invoke;
 mod invoke_stream;
 mod layers;
+mod logs;
 mod middleware;
 mod url_event;
 mod url_http;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub engine: lambdad_engine::Invoker,
     /// Access keys for SigV4 verification, when configured.
     pub credentials: Option<Arc<crate::auth::Credentials>>,
+    /// The CloudWatch Logs view of function logs.
+    pub logs: crate::service::logs::Logs,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -48,6 +51,7 @@ pub(super) fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a st
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/", post(logs::dispatch))
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),

@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod destinations;
 pub mod functions;
 pub mod layers;
+pub mod logs;
 pub mod provisioned;
 pub mod tags;
 pub mod urls;

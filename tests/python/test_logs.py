@@ -1,0 +1,130 @@
+"""Function logs through the CloudWatch Logs API: the real aws CLI (v1 from the venv, and v2's
+`aws logs tail --follow`) against lambdad's logs endpoint."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROLE, aws, zip_bytes
+
+APP = '''
+import json
+
+def handler(event, context):
+    print("plain line", event["tag"])
+    print(json.dumps({"level": event["level"], "msg": "structured", "tag": event["tag"]}))
+    return "ok"
+'''
+GROUP = "/aws/lambda/logged"
+
+
+@pytest.fixture(scope="module")
+def logged(lam):
+    lam.create_function(FunctionName="logged", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (APP, 0o644)})})
+    for tag, level in (("one", "INFO"), ("two", "ERROR")):
+        out = lam.invoke(FunctionName="logged", Payload=json.dumps({"tag": tag, "level": level}))
+        assert "FunctionError" not in out
+    return "logged"
+
+
+def test_log_groups_streams_and_events(server, logged):
+    _, out, _ = aws(server, "logs", "describe-log-groups", "--log-group-name-prefix", "/aws/lambda/logg")
+    groups = out["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [GROUP]
+    assert groups[0]["arn"] == f"arn:aws:logs:us-east-1:000000000000:log-group:{GROUP}:*"
+    assert groups[0]["storedBytes"] > 0
+
+    _, out, _ = aws(server, "logs", "describe-log-streams", "--log-group-name", GROUP,
+                    "--order-by", "LastEventTime", "--descending")
+    streams = out["logStreams"]
+    assert len(streams) == 1, "both invocations ran in one warm environment"
+    name = streams[0]["logStreamName"]
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]+", name), name
+    assert streams[0]["firstEventTimestamp"] <= streams[0]["lastEventTimestamp"]
+
+    _, out, _ = aws(server, "logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", name,
+                    "--start-from-head")
+    messages = [e["message"] for e in out["events"]]
+    assert messages[0].startswith("START RequestId: ") and "plain line one" in messages
+    assert sum(m.startswith("REPORT RequestId: ") for m in messages) == 2
+    assert out["nextForwardToken"].startswith("f/")
+    _, page, _ = aws(server, "logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", name,
+                     "--start-from-head", "--limit", "2")
+    assert [e["message"] for e in page["events"]] == messages[:2]
+
+    code, _, err = aws(server, "logs", "get-log-events", "--log-group-name", "/aws/lambda/none",
+                       "--log-stream-name", "x", check=False)
+    assert code != 0 and "ResourceNotFoundException" in err
+
+
+def test_filter_patterns(server, logged):
+    def filtered(pattern):
+        _, out, _ = aws(server, "logs", "filter-log-events", "--log-group-name", GROUP, "--filter-pattern", pattern)
+        return [e["message"] for e in out["events"]]
+
+    assert len(filtered("structured")) == 2
+    assert filtered("plain two") == ["plain line two"]
+    assert len(filtered("?one ?two")) == 4
+    errors = filtered('{ $.level = "ERROR" }')
+    assert len(errors) == 1 and json.loads(errors[0])["tag"] == "two"
+    assert filtered('{ $.level = "ERROR" && $.tag = "one" }') == []
+    code, _, err = aws(server, "logs", "filter-log-events", "--log-group-name", GROUP,
+                       "--filter-pattern", "{ $.level = ", check=False)
+    assert code != 0 and "InvalidParameterException" in err
+
+
+def test_retention_policy(server, logged):
+    aws(server, "logs", "put-retention-policy", "--log-group-name", GROUP, "--retention-in-days", "7")
+    _, out, _ = aws(server, "logs", "describe-log-groups", "--log-group-name-prefix", GROUP)
+    assert out["logGroups"][0]["retentionInDays"] == 7
+    code, _, err = aws(server, "logs", "put-retention-policy", "--log-group-name", GROUP,
+                       "--retention-in-days", "8", check=False)
+    assert code != 0 and "InvalidParameterException" in err
+    aws(server, "logs", "delete-retention-policy", "--log-group-name", GROUP)
+    _, out, _ = aws(server, "logs", "describe-log-groups", "--log-group-name-prefix", GROUP)
+    assert "retentionInDays" not in out["logGroups"][0]
+
+
+def aws_v2():
+    """The aws CLI v2 (Debian's package; scripts/test installs it), which has `logs tail`."""
+    path = "/usr/bin/aws"
+    if not os.path.exists(path):
+        return None
+    out = subprocess.run([path, "--version"], capture_output=True, text=True)
+    return path if out.stdout.startswith("aws-cli/2") else None
+
+
+def test_aws_logs_tail_follow(server, lam, logged):
+    cli = aws_v2()
+    if cli is None:
+        pytest.skip("aws CLI v2 is not installed")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+    base = [cli, "--endpoint-url", server.endpoint, "logs", "tail", GROUP]
+    out = subprocess.run(base + ["--since", "1h", "--format", "short"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "plain line one" in out.stdout and "plain line two" in out.stdout
+
+    proc = subprocess.Popen(base + ["--follow", "--since", "1m"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(1)
+        lam.invoke(FunctionName="logged", Payload=json.dumps({"tag": "followed", "level": "INFO"}))
+        deadline = time.time() + 30
+        seen = ""
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            seen += line
+            if "plain line followed" in line:
+                break
+        assert "plain line followed" in seen, seen
+    finally:
+        proc.kill()
+        proc.wait()
