@@ -109,7 +109,16 @@ impl Concurrency {
             .sum()
     }
 
-    /// Invocations running now, account-wide.
+    /// Invocations running now, per function.
+    pub fn in_flight_by_function(&self) -> Vec<(String, u32)> {
+        self.lock()
+            .in_flight
+            .iter()
+            .map(|(f, n)| (f.clone(), *n))
+            .collect()
+    }
+
+    /// Invocations running now, in all functions.
     pub fn in_flight(&self) -> u32 {
         self.lock().in_flight.values().sum()
     }

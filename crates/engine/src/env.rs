@@ -62,6 +62,9 @@ pub struct NewEnvironment {
     pub provisioned: Option<crate::provisioned::Member>,
 }
 
+/// A started environment and its init duration, or one whose init failed.
+pub(crate) type Started = Result<(Arc<Environment>, Duration), (Arc<Environment>, InitFailure)>;
+
 /// Where an environment is in its lifecycle (guards freezing against reuse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -145,8 +148,7 @@ impl Environment {
         cfg: &EngineConfig,
         backend: &Arc<dyn Backend>,
         new: NewEnvironment,
-    ) -> Result<Result<(Arc<Environment>, Duration), (Arc<Environment>, InitFailure)>, InvokeError>
-    {
+    ) -> Result<Started, InvokeError> {
         let NewEnvironment {
             commitment,
             snapshot,
@@ -347,6 +349,11 @@ impl Environment {
         if *phase == Phase::Idle && self.with_sandbox(|s| s.freeze()).is_some_and(|r| r.is_ok()) {
             *phase = Phase::Frozen;
         }
+    }
+
+    /// Whether the environment is frozen in the pool.
+    pub fn is_frozen(&self) -> bool {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) == Phase::Frozen
     }
 
     /// `/next` calls so far.

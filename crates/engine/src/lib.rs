@@ -15,6 +15,7 @@ pub mod capacity;
 pub mod concurrency;
 mod env;
 pub mod logs;
+pub mod metrics;
 pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
@@ -50,6 +51,8 @@ pub struct EngineConfig {
     pub memory_budget_mb: u64,
     /// Interpreters named by the operator (runtime → binary), before discovery.
     pub interpreters: std::collections::BTreeMap<String, PathBuf>,
+    /// Prices of the usage estimates.
+    pub prices: metrics::Prices,
 }
 
 /// One synchronous invocation.
@@ -139,6 +142,9 @@ struct Inner {
     backend: Arc<dyn Backend>,
     interpreters: runtime::Interpreters,
     pools: Mutex<Pools>,
+    metrics: metrics::Metrics,
+    /// Environments starting now.
+    initialising: std::sync::atomic::AtomicI64,
 }
 
 /// The engine handle.
@@ -213,6 +219,8 @@ impl Invoker {
             committed_mb: Arc::default(),
             provisions: Mutex::default(),
             concurrency: concurrency::Concurrency::new(cfg.concurrency_limit),
+            metrics: metrics::Metrics::new(cfg.prices),
+            initialising: Default::default(),
             cfg,
             backend,
             interpreters,
@@ -275,6 +283,7 @@ impl Invoker {
         let idle = {
             let mut pools = self.pools();
             if everything {
+                self.inner.metrics.forget(function);
                 *pools.generation.entry(function.to_owned()).or_default() += 1;
                 pools.idle.remove(function).unwrap_or_default()
             } else {
@@ -343,11 +352,13 @@ impl Invoker {
         if self.pools().shutting_down {
             return Err(InvokeError::ShuttingDown);
         }
-        let slot = self
-            .inner
-            .concurrency
-            .acquire(&req.snapshot.function_name)
-            .map_err(InvokeError::Throttled)?;
+        let slot = match self.inner.concurrency.acquire(&req.snapshot.function_name) {
+            Ok(slot) => slot,
+            Err(t) => {
+                self.inner.metrics.throttle(&req.snapshot.function_name);
+                return Err(InvokeError::Throttled(t));
+            }
+        };
         let s = req.snapshot.clone();
         let unhandled = |payload: Bytes, log_result: Option<String>| InvokeResponse {
             request_id: req.request_id.clone(),
@@ -368,19 +379,19 @@ impl Invoker {
         let mut init_ms = None;
         let env = match idle.filter(|e| e.take()) {
             Some(env) => env,
-            None => match Environment::start(
-                &self.inner.cfg,
-                &self.inner.backend,
-                env::NewEnvironment {
-                    commitment: self.commit_memory(u64::from(s.memory_mb)).await?,
+            None => match self
+                .start_environment(env::NewEnvironment {
+                    commitment: self
+                        .commit_memory(u64::from(s.memory_mb))
+                        .await
+                        .inspect_err(|_| self.inner.metrics.throttle(&s.function_name))?,
                     snapshot: s.clone(),
                     cmd,
                     generation,
                     capture: req.tail_log,
                     provisioned: None,
-                },
-            )
-            .await?
+                })
+                .await?
             {
                 Ok((env, init)) => {
                     init_ms = Some(init.as_secs_f64() * 1000.0);
@@ -538,6 +549,16 @@ impl Invoker {
             report.push_str(&format!("Status: {st}"));
         }
         env.log.line(&report);
+        let snap = &env.snapshot;
+        self.inner.metrics.invocation(
+            &snap.function_name,
+            &snap.version,
+            &snap.architecture,
+            snap.memory_mb,
+            duration_ms,
+            init_ms,
+            status.is_some(),
+        );
         req.tail_log
             .then(|| base64::engine::general_purpose::STANDARD.encode(env.log.take_tail()))
     }

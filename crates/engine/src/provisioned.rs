@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use lambdad_model::VersionSnapshot;
 
 use crate::Invoker;
-use crate::env::Environment;
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -103,7 +102,7 @@ impl Invoker {
         })
     }
 
-    fn lock_provisions(
+    pub(crate) fn lock_provisions(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Provision>> {
         self.inner
@@ -154,7 +153,7 @@ impl Invoker {
                 capture: false,
                 provisioned: Some(member),
             };
-            match Environment::start(&self.inner.cfg, &self.inner.backend, new).await {
+            match self.start_environment(new).await {
                 Ok(Ok((env, _init))) => {
                     if let Some(m) = &env.provisioned {
                         m.ready.store(true, Ordering::Release);

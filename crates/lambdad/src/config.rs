@@ -73,6 +73,15 @@ pub struct ServeArgs {
     /// Days function logs are kept where a log group sets no retention [default: forever].
     #[arg(long, env = "LAMBDAD_LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Price per million requests in usage estimates, USD [default: 0.20].
+    #[arg(long, env = "LAMBDAD_PRICE_PER_MILLION_REQUESTS")]
+    pub price_per_million_requests: Option<f64>,
+    /// Price per GB-second on x86_64, USD [default: 0.0000166667].
+    #[arg(long, env = "LAMBDAD_PRICE_PER_GB_SECOND_X86_64")]
+    pub price_per_gb_second_x86_64: Option<f64>,
+    /// Price per GB-second on arm64, USD [default: 0.0000133334].
+    #[arg(long, env = "LAMBDAD_PRICE_PER_GB_SECOND_ARM64")]
+    pub price_per_gb_second_arm64: Option<f64>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -97,6 +106,9 @@ struct FileConfig {
     async_max_payload: Option<usize>,
     url_base: Option<String>,
     log_retention_days: Option<u32>,
+    price_per_million_requests: Option<f64>,
+    price_per_gb_second_x86_64: Option<f64>,
+    price_per_gb_second_arm64: Option<f64>,
     credentials_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "delays_from_str")]
     async_retry_delays: Option<Delays>,
@@ -162,11 +174,14 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
     "LAMBDAD_URL_BASE",
     "LAMBDAD_LOG_RETENTION_DAYS",
+    "LAMBDAD_PRICE_PER_MILLION_REQUESTS",
+    "LAMBDAD_PRICE_PER_GB_SECOND_X86_64",
+    "LAMBDAD_PRICE_PER_GB_SECOND_ARM64",
     "LAMBDAD_CREDENTIALS_FILE",
 ];
 
 /// The resolved server configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
@@ -198,6 +213,8 @@ pub struct Config {
     pub credentials_file: Option<PathBuf>,
     /// Default retention of log streams, in days.
     pub log_retention_days: Option<u32>,
+    /// The price table of usage estimates.
+    pub prices: lambdad_engine::metrics::Prices,
 }
 
 impl Config {
@@ -274,10 +291,36 @@ impl Config {
         if !(url_base.starts_with("http://") || url_base.starts_with("https://")) {
             bail!("the URL base must start with http:// or https://, got {url_base:?}");
         }
+        let defaults = lambdad_engine::metrics::Prices::default();
+        let prices = lambdad_engine::metrics::Prices {
+            per_million_requests: args
+                .price_per_million_requests
+                .or(file.price_per_million_requests)
+                .unwrap_or(defaults.per_million_requests),
+            per_gb_second_x86_64: args
+                .price_per_gb_second_x86_64
+                .or(file.price_per_gb_second_x86_64)
+                .unwrap_or(defaults.per_gb_second_x86_64),
+            per_gb_second_arm64: args
+                .price_per_gb_second_arm64
+                .or(file.price_per_gb_second_arm64)
+                .unwrap_or(defaults.per_gb_second_arm64),
+        };
+        if [
+            prices.per_million_requests,
+            prices.per_gb_second_x86_64,
+            prices.per_gb_second_arm64,
+        ]
+        .iter()
+        .any(|p| !p.is_finite() || *p < 0.0)
+        {
+            bail!("prices must be non-negative numbers");
+        }
         Ok(Self {
             url_base,
             credentials_file: args.credentials_file.clone().or(file.credentials_file),
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
+            prices,
             async_max_payload,
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),
             async_retry_delays,

@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod cli;
 mod config;
 mod server;
 mod service;
@@ -21,7 +22,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (API, execution environments, store) in this process.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
+    /// Print a function's log lines (`--follow` to keep printing new ones).
+    Logs(cli::LogsArgs),
+    /// Print the metered usage and estimated cost per function of a running server.
+    Usage(cli::UsageArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,5 +55,10 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(server::serve(config))
         }
+        Command::Logs(args) => cli::logs(&args),
+        Command::Usage(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(cli::usage(&args)),
     }
 }

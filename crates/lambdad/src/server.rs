@@ -46,6 +46,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             interpreters: config.interpreters.clone(),
             concurrency_limit: config.concurrency_limit,
             memory_budget_mb: config.memory_budget_mb,
+            prices: config.prices,
         },
         backend,
     );
@@ -90,6 +91,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         logs.clone(),
         config.log_retention_days,
     ));
+    let usage_file = data_dir.join("usage.json");
+    if let Ok(saved) = std::fs::read(&usage_file) {
+        match serde_json::from_slice(&saved) {
+            Ok(saved) => engine.metrics().restore_usage(saved),
+            Err(e) => tracing::warn!(error = %e, "Ignoring an unreadable usage.json."),
+        }
+    }
+    tokio::spawn(save_usage_periodically(engine.clone(), usage_file.clone()));
     let credentials = match &config.credentials_file {
         Some(path) => Some(Arc::new(crate::auth::Credentials::load(path)?)),
         None => None,
@@ -111,8 +120,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("serving HTTP")?;
     engine.shutdown().await;
+    save_usage(&engine, &usage_file);
     tracing::info!("lambdad stopped.");
     Ok(())
+}
+
+/// Writes the metered usage (atomically: a temporary file renamed over the old one).
+fn save_usage(engine: &Invoker, path: &std::path::Path) {
+    let tmp = path.with_extension("json.tmp");
+    let Ok(json) = serde_json::to_vec(&engine.metrics().usage_snapshot()) else {
+        return;
+    };
+    if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path)) {
+        tracing::warn!(error = %e, "Cannot save the metered usage.");
+    }
+}
+
+/// Saves the metered usage every 10 seconds.
+async fn save_usage_periodically(engine: Invoker, path: std::path::PathBuf) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let (e, p) = (engine.clone(), path.clone());
+        let _ = tokio::task::spawn_blocking(move || save_usage(&e, &p)).await;
+    }
 }
 
 /// Deletes expired log streams at start-up and then hourly.

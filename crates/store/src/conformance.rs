@@ -222,12 +222,14 @@ fn async_queue(store: &dyn Store) {
         function: "q".into(),
         qualifier: None,
         payload: b"{}".to_vec(),
-        received_ms: 0,
+        received_ms: not_before_ms - 5,
         attempts: 0,
         not_before_ms,
     };
+    assert_eq!(store.oldest_event_ms().unwrap(), None);
     store.enqueue_event(&event("e1", 10)).unwrap();
     store.enqueue_event(&event("e2", 50)).unwrap();
+    assert_eq!(store.oldest_event_ms().unwrap(), Some(5));
     assert!(
         store.lease_events(5, 100, 10).unwrap().is_empty(),
         "nothing due yet"

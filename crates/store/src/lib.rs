@@ -277,6 +277,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_event(&self, id: &str) -> Result<(), StoreError>;
     /// Events waiting or in flight.
     fn pending_events(&self) -> Result<u64, StoreError>;
+    /// When the oldest waiting event was accepted (epoch ms), if any.
+    fn oldest_event_ms(&self) -> Result<Option<i64>, StoreError>;
     /// Sets (or with `None` deletes) an EventInvokeConfig as JSON.
     fn put_event_invoke_config(
         &self,

@@ -506,6 +506,14 @@ impl Store for SqliteStore {
         Ok(n.max(0) as u64)
     }
 
+    fn oldest_event_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT MIN(received_ms) FROM async_events", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     fn put_event_invoke_config(
         &self,
         name: &str,

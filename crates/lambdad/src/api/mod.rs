@@ -47,6 +47,49 @@ pub(super) fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a st
     ctx.region.as_deref().unwrap_or(&state.config.region)
 }
 
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    state.engine.refresh_gauges();
+    let m = state.engine.metrics();
+    if let Ok((depth, oldest)) = state.functions.async_backlog().await {
+        m.async_queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let age = oldest.map_or(0.0, |ms| (now - i128::from(ms)).max(0) as f64 / 1000.0);
+        m.async_oldest_event_age.set(age);
+    }
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}
+
+/// `GET /_lambdad/usage`: metered usage and estimated cost per function.
+async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let functions: Vec<serde_json::Value> = state
+        .engine
+        .metrics()
+        .usage()
+        .into_iter()
+        .map(|(f, u, cost)| {
+            serde_json::json!({
+                "FunctionName": f, "Requests": u.requests, "GbSeconds": u.gb_seconds,
+                "Architecture": u.architecture, "EstimatedCostUsd": cost,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "Functions": functions, "Prices": {
+        "PerMillionRequests": state.config.prices.per_million_requests,
+        "PerGbSecondX86_64": state.config.prices.per_gb_second_x86_64,
+        "PerGbSecondArm64": state.config.prices.per_gb_second_arm64,
+    }}))
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -168,6 +211,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(urls::remove_permission),
         )
         .route("/_lambdad/code/{file}", get(functions::download_code))
+        .route("/metrics", get(metrics))
+        .route("/_lambdad/usage", get(usage))
         .route(
             "/_lambdad/async-stats",
             get(|State(state): State<AppState>| async move {

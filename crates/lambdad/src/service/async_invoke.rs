@@ -239,6 +239,12 @@ impl Functions {
         Ok(json!({ "FunctionEventInvokeConfigs": items }))
     }
 
+    /// Events waiting or in flight, and when the oldest was accepted (epoch ms).
+    pub async fn async_backlog(&self) -> ApiResult<(u64, Option<i64>)> {
+        let store = self.store.clone();
+        blocking(move || Ok((store.pending_events()?, store.oldest_event_ms()?))).await
+    }
+
     /// Accepts an asynchronous invocation: durable (fsynced) when this returns.
     pub async fn enqueue_event(
         &self,

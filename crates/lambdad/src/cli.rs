@@ -1,0 +1,185 @@
+//! The client-side commands: `lambdad logs` (a function's log, read from the
+//! data directory, optionally followed) and `lambdad usage` (metered usage
+//! and estimated cost, asked of a running server).
+
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::service::logs::Logs;
+
+/// `lambdad logs` arguments.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// Function name, or a log group name starting with `/`.
+    pub function: String,
+    /// Keep printing new lines as they are written.
+    #[arg(long)]
+    pub follow: bool,
+    /// How far back to start, e.g. `10m`, `2h` [default: 10m].
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub since: Duration,
+    /// Only lines matching this filter pattern (CloudWatch syntax).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// The server's data directory.
+    #[arg(long, env = "LAMBDAD_DATA_DIR", default_value = ".lambdad")]
+    pub data_dir: PathBuf,
+}
+
+/// `lambdad usage` arguments.
+#[derive(Debug, clap::Args)]
+pub struct UsageArgs {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub endpoint: String,
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn iso(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+fn paint(colour: bool, code: &str, text: &str) -> String {
+    if colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Prints a function's log lines (and follows them).
+pub fn logs(args: &LogsArgs) -> anyhow::Result<()> {
+    let group = if args.function.starts_with('/') {
+        args.function.clone()
+    } else {
+        format!("/aws/lambda/{}", args.function)
+    };
+    let root = args.data_dir.join("logs");
+    if !root.is_dir() {
+        bail!("no logs under {} (is --data-dir right?)", root.display());
+    }
+    let logs = Logs::new(root, "", "");
+    let colour = std::io::stdout().is_terminal();
+    let mut since = now_ms() - args.since.as_millis() as i64;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let mut token: Option<String> = None;
+        loop {
+            let page = match logs.filter_events(
+                &group,
+                None,
+                None,
+                Some(since),
+                None,
+                args.filter.as_deref(),
+                None,
+                token.as_deref(),
+            ) {
+                Ok(p) => p,
+                Err(e) if args.follow && e.error_type() == "ResourceNotFoundException" => break,
+                Err(e) => bail!("{group}: {e}"),
+            };
+            for e in page["events"].as_array().into_iter().flatten() {
+                let id = e["eventId"].as_str().unwrap_or_default().to_owned();
+                if !seen.insert(id) {
+                    continue;
+                }
+                let ts = e["timestamp"].as_i64().unwrap_or(0);
+                since = since.max(ts);
+                let message = e["message"].as_str().unwrap_or_default();
+                let styled = if ["START ", "END ", "REPORT ", "INIT_START "]
+                    .iter()
+                    .any(|p| message.starts_with(p))
+                {
+                    paint(colour, "2", message)
+                } else if message.contains("ERROR") || message.contains("\"errorType\"") {
+                    paint(colour, "31", message)
+                } else {
+                    message.to_owned()
+                };
+                let stream = e["logStreamName"].as_str().unwrap_or_default();
+                writeln!(
+                    out,
+                    "{} {} {styled}",
+                    paint(colour, "32", &iso(ts)),
+                    paint(colour, "36", stream)
+                )?;
+            }
+            token = page["nextToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        out.flush()?;
+        if !args.follow {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Prints the metered usage of a running server.
+pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = args
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to lambdad at {addr}"))?;
+    let request = format!("GET /_lambdad/usage HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream
+        .take(16 * 1024 * 1024)
+        .read_to_end(&mut response)
+        .await?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!(
+            "lambdad answered: {}",
+            head.lines().next().unwrap_or_default()
+        );
+    }
+    let usage: Value = serde_json::from_str(body).context("parsing the usage")?;
+    println!(
+        "{:<40} {:<7} {:>10} {:>14} {:>16}",
+        "FUNCTION", "ARCH", "REQUESTS", "GB-SECONDS", "EST. COST (USD)"
+    );
+    let mut total = 0.0;
+    for f in usage["Functions"].as_array().into_iter().flatten() {
+        let cost = f["EstimatedCostUsd"].as_f64().unwrap_or(0.0);
+        total += cost;
+        println!(
+            "{:<40} {:<7} {:>10} {:>14.3} {:>16.8}",
+            f["FunctionName"].as_str().unwrap_or_default(),
+            f["Architecture"].as_str().unwrap_or_default(),
+            f["Requests"].as_u64().unwrap_or(0),
+            f["GbSeconds"].as_f64().unwrap_or(0.0),
+            cost
+        );
+    }
+    println!(
+        "{:<40} {:<7} {:>10} {:>14} {:>16.8}",
+        "TOTAL", "", "", "", total
+    );
+    Ok(())
+}
