@@ -1,6 +1,7 @@
 """Function logs through the CloudWatch Logs API: the real aws CLI (v1 from the venv, and v2's
 `aws logs tail --follow`) against lambdad's logs endpoint."""
 
+import base64
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 from conftest import ROLE, aws, zip_bytes
 
 APP = '''
+import base64
 import json
 
 def handler(event, context):
@@ -128,3 +130,56 @@ def test_aws_logs_tail_follow(server, lam, logged):
     finally:
         proc.kill()
         proc.wait()
+
+
+LEVELS_PY = '''
+import logging
+
+def handler(event, context):
+    logging.getLogger().debug("debug line")
+    logging.getLogger().info("info line")
+    logging.getLogger().warning("warn line")
+    logging.getLogger().error("error line")
+    return "ok"
+'''
+
+LEVELS_NODE = '''
+export const handler = async () => {
+  console.debug("debug line");
+  console.info("info line");
+  console.warn("warn line");
+  console.error("error line");
+  return "ok";
+};
+'''
+
+
+def tail_records(lam, name):
+    out = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    assert "FunctionError" not in out
+    return [json.loads(l) for l in base64.b64decode(out["LogResult"]).decode().splitlines() if l.strip()]
+
+
+def test_json_log_format_and_levels(lam):
+    from test_runtimes import node_runtime
+    config = {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO"}
+    functions = [("json-py", "python3.12", "app.handler", {"app.py": (LEVELS_PY, 0o644)})]
+    if node_runtime():
+        functions.append(("json-node", node_runtime(), "index.handler", {"index.mjs": (LEVELS_NODE, 0o644)}))
+    for name, runtime, handler, files in functions:
+        lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                            Code={"ZipFile": zip_bytes(files)}, LoggingConfig=config)
+        records = tail_records(lam, name)
+        types = [r.get("type") for r in records if "type" in r]
+        assert types[0] == "platform.start" and types[-2:] == ["platform.runtimeDone", "platform.report"], records
+        report = records[-1]["record"]
+        assert report["status"] == "success" and report["metrics"]["memorySizeMB"] == 128
+        assert report["metrics"]["billedDurationMs"] >= 1 and "initDurationMs" in report["metrics"]
+        messages = [r.get("message") for r in records if "message" in r]
+        assert messages == ["warn line", "error line"], (name, records)
+        assert all(r["level"] in ("WARN", "WARNING", "ERROR") for r in records if "message" in r)
+
+        lam.update_function_configuration(FunctionName=name, LoggingConfig={"SystemLogLevel": "WARN"})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        records = tail_records(lam, name)
+        assert not any(str(r.get("type", "")).startswith("platform.") for r in records), records

@@ -131,6 +131,9 @@ fn env_vars(
     );
     if s.log_format == "JSON" {
         set("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        if let Some(level) = &s.application_log_level {
+            set("AWS_LAMBDA_LOG_LEVEL", level);
+        }
     }
     if let Some(exec) = &cmd.execution_env {
         set("AWS_EXECUTION_ENV", exec);

@@ -423,10 +423,9 @@ impl Invoker {
         if req.tail_log && init_ms.is_none() {
             env.log.start_capture();
         }
-        env.log.line(&format!(
-            "START RequestId: {} Version: {}",
-            req.request_id, s.version
-        ));
+        if let Some(line) = logs::PlatformFormat::of(&s).start(&req.request_id, &s.version) {
+            env.log.line(&line);
+        }
         let trace = req.trace_id.clone().unwrap_or_else(trace_id);
         let calls_before = env.next_calls();
         let started = Instant::now();
@@ -536,19 +535,21 @@ impl Invoker {
         init_ms: Option<f64>,
         status: Option<&str>,
     ) -> Option<String> {
-        env.log.line(&format!("END RequestId: {}", req.request_id));
-        let mut report = logs::report_line(
-            &req.request_id,
-            duration_ms,
-            env.snapshot.memory_mb,
-            env.max_memory_mb(),
-            init_ms,
-            None,
-        );
-        if let Some(st) = status.filter(|s| *s == "timeout") {
-            report.push_str(&format!("Status: {st}"));
+        let format = logs::PlatformFormat::of(&env.snapshot);
+        let lines = [
+            format.end(&req.request_id, status),
+            format.report(
+                &req.request_id,
+                duration_ms,
+                env.snapshot.memory_mb,
+                env.max_memory_mb(),
+                init_ms,
+                status,
+            ),
+        ];
+        for line in lines.into_iter().flatten() {
+            env.log.line(&line);
         }
-        env.log.line(&report);
         let snap = &env.snapshot;
         self.inner.metrics.invocation(
             &snap.function_name,

@@ -110,6 +110,114 @@ impl EnvLog {
     }
 }
 
+/// How a function's platform lines are written: AWS's text lines, or (with
+/// `LogFormat: JSON`) `platform.*` JSON records, which `SystemLogLevel: WARN`
+/// suppresses (they are INFO records).
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformFormat {
+    json: bool,
+    quiet: bool,
+}
+
+impl PlatformFormat {
+    /// The format of a function version.
+    pub fn of(snapshot: &lambdad_model::VersionSnapshot) -> Self {
+        let json = snapshot.log_format == "JSON";
+        let quiet = json
+            && snapshot
+                .system_log_level
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case("WARN"));
+        Self { json, quiet }
+    }
+
+    fn record(kind: &str, record: serde_json::Value) -> String {
+        serde_json::json!({ "time": iso_now(), "type": kind, "record": record }).to_string()
+    }
+
+    /// The START line (`platform.start`).
+    pub fn start(&self, request_id: &str, version: &str) -> Option<String> {
+        if self.quiet {
+            return None;
+        }
+        Some(if self.json {
+            Self::record(
+                "platform.start",
+                serde_json::json!({ "requestId": request_id, "version": version }),
+            )
+        } else {
+            format!("START RequestId: {request_id} Version: {version}")
+        })
+    }
+
+    /// The END line (`platform.runtimeDone`).
+    pub fn end(&self, request_id: &str, status: Option<&str>) -> Option<String> {
+        if self.quiet {
+            return None;
+        }
+        Some(if self.json {
+            Self::record(
+                "platform.runtimeDone",
+                serde_json::json!({ "requestId": request_id, "status": status.unwrap_or("success") }),
+            )
+        } else {
+            format!("END RequestId: {request_id}")
+        })
+    }
+
+    /// The REPORT line (`platform.report`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn report(
+        &self,
+        request_id: &str,
+        duration_ms: f64,
+        memory_mb: u32,
+        max_used_mb: u64,
+        init_ms: Option<f64>,
+        status: Option<&str>,
+    ) -> Option<String> {
+        if self.quiet {
+            return None;
+        }
+        if !self.json {
+            return Some(report_line(
+                request_id,
+                duration_ms,
+                memory_mb,
+                max_used_mb,
+                init_ms,
+                status.filter(|s| *s == "timeout"),
+            ));
+        }
+        let mut metrics = serde_json::json!({
+            "durationMs": (duration_ms * 100.0).round() / 100.0,
+            "billedDurationMs": (duration_ms.ceil() as u64).max(1),
+            "memorySizeMB": memory_mb,
+            "maxMemoryUsedMB": max_used_mb,
+        });
+        if let Some(init) = init_ms {
+            metrics["initDurationMs"] = serde_json::json!((init * 100.0).round() / 100.0);
+        }
+        Some(Self::record(
+            "platform.report",
+            serde_json::json!({
+                "requestId": request_id,
+                "metrics": metrics,
+                "status": status.unwrap_or("success"),
+            }),
+        ))
+    }
+}
+
+fn iso_now() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
 /// `REPORT` line as AWS writes it.
 pub fn report_line(
     request_id: &str,

@@ -42,6 +42,12 @@ pub struct VersionSnapshot {
     pub log_group: String,
     /// `Text` or `JSON`.
     pub log_format: String,
+    /// `ApplicationLogLevel` (JSON format), given to the runtime as `AWS_LAMBDA_LOG_LEVEL`.
+    #[serde(default)]
+    pub application_log_level: Option<String>,
+    /// `SystemLogLevel` (JSON format): platform lines below it are not written.
+    #[serde(default)]
+    pub system_log_level: Option<String>,
     /// The function's RevisionId when the snapshot was taken; a change means a new environment.
     pub revision_id: String,
 }

@@ -124,9 +124,17 @@ async function runStreaming(fn, event, ctx) {
 
 let requestId = "";
 const write = (s) => fs.writeSync(1, s);
+const RANK = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+// ApplicationLogLevel (JSON format only, as on AWS).
+const MIN_RANK = JSON_LOGS ? RANK[(process.env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase()] ?? 0 : 0;
+
 function patchConsole() {
   const levels = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
   for (const [name, level] of Object.entries(levels)) {
+    if (RANK[level] < MIN_RANK) {
+      console[name] = () => {};
+      continue;
+    }
     console[name] = (...args) => {
       const message = util.format(...args);
       if (JSON_LOGS) {

@@ -665,6 +665,8 @@ impl Functions {
                 .logging_config
                 .log_group
                 .unwrap_or_else(|| format!("/aws/lambda/{}", c.function_name)),
+            application_log_level: c.logging_config.application_log_level.clone(),
+            system_log_level: c.logging_config.system_log_level.clone(),
             log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
             revision_id: c.revision_id,
         })
