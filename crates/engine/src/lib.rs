@@ -89,6 +89,27 @@ pub struct InvokeResponse {
     pub executed_version: String,
     /// The body, when the runtime streams it (then `payload` is empty).
     pub stream: Option<ResponseStream>,
+    /// The X-Ray trace header the function saw (`Root=…;Parent=…;Sampled=…`).
+    pub trace: String,
+    /// Where the time went, when the invocation reached an environment.
+    pub timings: Option<Timings>,
+}
+
+/// The phases of an invocation, as offsets from its arrival at the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    /// When the engine received it.
+    pub start: std::time::SystemTime,
+    /// When it held a concurrency slot (the end of queueing).
+    pub queued: Duration,
+    /// When the runtime was handed the event (after init, for a cold start).
+    pub started: Duration,
+    /// When the runtime answered (or the stream began).
+    pub finished: Duration,
+    /// When the answer was ready (logs flushed, REPORT written).
+    pub done: Duration,
+    /// Whether a new environment was started for it.
+    pub cold: bool,
 }
 
 /// Platform failures (function failures are [`InvokeResponse`]s with `function_error`).
@@ -352,6 +373,8 @@ impl Invoker {
         if self.pools().shutting_down {
             return Err(InvokeError::ShuttingDown);
         }
+        let (start, entered) = (std::time::SystemTime::now(), Instant::now());
+        let trace = req.trace_id.clone().unwrap_or_else(trace_id);
         let slot = match self.inner.concurrency.acquire(&req.snapshot.function_name) {
             Ok(slot) => slot,
             Err(t) => {
@@ -367,7 +390,10 @@ impl Invoker {
             log_result,
             executed_version: s.version.clone(),
             stream: None,
+            trace: trace.clone(),
+            timings: None,
         };
+        let queued = entered.elapsed();
         let cmd = match self.inner.interpreters.command_for(&s) {
             Ok(c) => c,
             Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),
@@ -426,9 +452,16 @@ impl Invoker {
         if let Some(line) = logs::PlatformFormat::of(&s).start(&req.request_id, &s.version) {
             env.log.line(&line);
         }
-        let trace = req.trace_id.clone().unwrap_or_else(trace_id);
         let calls_before = env.next_calls();
         let started = Instant::now();
+        let mut timings = Timings {
+            start,
+            queued,
+            started: entered.elapsed(),
+            finished: Duration::ZERO,
+            done: Duration::ZERO,
+            cold: init_ms.is_some(),
+        };
         let result = env
             .run(
                 &req.request_id,
@@ -439,6 +472,7 @@ impl Invoker {
             )
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        timings.finished = entered.elapsed();
         let (payload, error, healthy, status) = match result {
             RunResult::Answered(Outcome::Response(body)) => (body, false, true, None),
             RunResult::Answered(Outcome::Error { body, .. }) => (body, true, true, Some("error")),
@@ -464,6 +498,7 @@ impl Invoker {
                 content_type,
                 chunks,
             }) => {
+                timings.done = timings.finished;
                 let open = streaming::Open {
                     env,
                     req,
@@ -471,6 +506,8 @@ impl Invoker {
                     init_ms,
                     calls_before,
                     slot,
+                    trace,
+                    timings,
                 };
                 return Ok(self.stream_response(open, content_type, chunks));
             }
@@ -510,6 +547,11 @@ impl Invoker {
             log_result: tail,
             executed_version: s.version.clone(),
             stream: None,
+            trace,
+            timings: Some(Timings {
+                done: entered.elapsed(),
+                ..timings
+            }),
         };
         self.release(env, healthy, calls_before);
         Ok(response)

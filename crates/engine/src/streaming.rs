@@ -31,6 +31,8 @@ pub(crate) struct Open {
     pub init_ms: Option<f64>,
     pub calls_before: u64,
     pub slot: concurrency::Slot,
+    pub trace: String,
+    pub timings: crate::Timings,
 }
 
 impl Invoker {
@@ -52,6 +54,8 @@ impl Invoker {
                 content_type,
                 chunks: rx,
             }),
+            trace: open.trace.clone(),
+            timings: Some(open.timings),
         };
         let this = self.clone();
         tokio::spawn(async move {
@@ -62,6 +66,7 @@ impl Invoker {
                 init_ms,
                 calls_before,
                 slot,
+                ..
             } = open;
             let timeout = std::time::Duration::from_secs(u64::from(env.snapshot.timeout_secs));
             let deadline = tokio::time::Instant::from_std(started + timeout);

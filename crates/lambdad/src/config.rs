@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Price per GB-second on arm64, USD [default: 0.0000133334].
     #[arg(long, env = "LAMBDAD_PRICE_PER_GB_SECOND_ARM64")]
     pub price_per_gb_second_arm64: Option<f64>,
+    /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
+    #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -106,6 +109,7 @@ struct FileConfig {
     async_max_payload: Option<usize>,
     url_base: Option<String>,
     log_retention_days: Option<u32>,
+    otlp_endpoint: Option<String>,
     price_per_million_requests: Option<f64>,
     price_per_gb_second_x86_64: Option<f64>,
     price_per_gb_second_arm64: Option<f64>,
@@ -174,6 +178,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
     "LAMBDAD_URL_BASE",
     "LAMBDAD_LOG_RETENTION_DAYS",
+    "LAMBDAD_OTLP_ENDPOINT",
     "LAMBDAD_PRICE_PER_MILLION_REQUESTS",
     "LAMBDAD_PRICE_PER_GB_SECOND_X86_64",
     "LAMBDAD_PRICE_PER_GB_SECOND_ARM64",
@@ -215,6 +220,8 @@ pub struct Config {
     pub log_retention_days: Option<u32>,
     /// The price table of usage estimates.
     pub prices: lambdad_engine::metrics::Prices,
+    /// Where invocation traces go (OTLP/HTTP), if anywhere.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -320,6 +327,7 @@ impl Config {
             url_base,
             credentials_file: args.credentials_file.clone().or(file.credentials_file),
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
+            otlp_endpoint: args.otlp_endpoint.clone().or(file.otlp_endpoint),
             prices,
             async_max_payload,
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),

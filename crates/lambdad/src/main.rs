@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod server;
 mod service;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 

@@ -58,6 +58,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     functions.set_engine(engine.clone());
     functions.set_url_base(&config.url_base);
+    // The OTLP exporter's blocking HTTP client must be built off the async runtime.
+    let endpoint = config.otlp_endpoint.clone();
+    functions.telemetry =
+        tokio::task::spawn_blocking(move || crate::telemetry::Telemetry::new(endpoint.as_deref()))
+            .await??;
+    let telemetry = functions.telemetry.clone();
     let retire = engine.clone();
     functions.set_retire_hook(Arc::new(move |name: &str, everything: bool| {
         retire.retire(name, everything)
@@ -121,6 +127,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     engine.shutdown().await;
     save_usage(&engine, &usage_file);
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     tracing::info!("lambdad stopped.");
     Ok(())
 }

@@ -8,10 +8,13 @@ use base64::Engine as _;
 use lambdad_engine::InvokeRequest;
 use lambdad_model::Code;
 
+use std::time::Duration;
+
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::functions::QualifierQuery;
 use super::middleware::{RequestContext, read_body};
+use crate::telemetry::Trigger;
 
 /// Largest synchronous payload (AWS: 6 MB).
 const MAX_SYNC_PAYLOAD: usize = 6_291_456;
@@ -157,8 +160,14 @@ pub async fn invoke(
             return Ok(StatusCode::ACCEPTED.into_response());
         }
     };
+    let function = req.snapshot.function_name.clone();
     let out = match state.engine.invoke(req).await {
-        Ok(out) => out.into_buffered().await,
+        Ok(out) => {
+            let out = out.into_buffered().await;
+            let telemetry = &state.functions.telemetry;
+            telemetry.invocation(&function, &out, Trigger::Api, Duration::ZERO);
+            out
+        }
         Err(e) => return Ok(invoke_error(e)),
     };
     let mut resp = (StatusCode::OK, out.payload).into_response();

@@ -19,6 +19,7 @@ use super::error::ApiResult;
 use super::functions::QualifierQuery;
 use super::invoke::{Prepared, invoke_error, prepare};
 use super::middleware::RequestContext;
+use crate::telemetry::Trigger;
 
 fn event(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Bytes {
     let message = Message::new(payload)
@@ -78,10 +79,13 @@ pub async fn invoke_stream(
         Prepared::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
         Prepared::Sync(req) | Prepared::Event(req) => req,
     };
+    let function = req.snapshot.function_name.clone();
     let out = match state.engine.invoke(req).await {
         Ok(out) => out,
         Err(e) => return Ok(invoke_error(e)),
     };
+    let telemetry = &state.functions.telemetry;
+    telemetry.invocation(&function, &out, Trigger::Api, std::time::Duration::ZERO);
     let executed = out.executed_version.clone();
     let request_id = out.request_id.clone();
     let body = match out.stream {

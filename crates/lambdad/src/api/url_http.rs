@@ -19,6 +19,7 @@ use super::AppState;
 use super::url_event::{self, HttpAnswer, RequestFacts};
 use crate::auth;
 use crate::service::urls::UrlTarget;
+use crate::telemetry::Trigger;
 
 /// Largest request body (AWS: 6 MB, as for Invoke).
 const MAX_BODY: usize = 6_291_456;
@@ -248,8 +249,13 @@ async fn invoke(
         trace_id: None,
         tail_log: false,
     };
+    let function = req.snapshot.function_name.clone();
     let out = match state.engine.invoke(req).await {
-        Ok(out) => out,
+        Ok(out) => {
+            let telemetry = &state.functions.telemetry;
+            telemetry.invocation(&function, &out, Trigger::Http, std::time::Duration::ZERO);
+            out
+        }
         Err(InvokeError::Throttled(_)) => {
             return failed(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded.");
         }

@@ -50,6 +50,8 @@ pub struct Functions {
     pub async_stats: Arc<super::async_invoke::AsyncStats>,
     /// Scheme and domain (with port) under which function URLs are published.
     pub(super) url_base: Arc<str>,
+    /// Invocation traces (a no-op unless an OTLP endpoint is configured).
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl std::fmt::Debug for Functions {
@@ -100,6 +102,7 @@ impl Functions {
             engine: None,
             async_stats: Arc::default(),
             url_base: Arc::from("http://localhost:9001"),
+            telemetry: Default::default(),
         }
     }
 
