@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROLE, _free_port, zip_bytes
+from conftest import BIN, ROLE, Server, _free_port, make_client, zip_bytes
 
 APP = '''
 def handler(event, context):
@@ -172,3 +172,21 @@ def test_50_mb_of_output_does_not_block(server, lam):
     logs = server.data_dir / "logs" / "aws" / "lambda" / "loud"
     size = sum(p.stat().st_size for p in logs.rglob("*.log"))
     assert size > 50 * 1024 * 1024
+
+
+def test_log_stream_size_cap():
+    server = Server(extra=["--log-max-stream-mb", "1"])
+    server.start()
+    try:
+        lam = make_client(server.endpoint)
+        lam.create_function(FunctionName="capped", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": zip_bytes({"app.py": (LOUD, 0o644)})}, Timeout=60)
+        out = lam.invoke(FunctionName="capped", Payload=json.dumps({"mb": 3}))
+        assert "FunctionError" not in out and json.loads(out["Payload"].read()) == "done"
+        files = list((server.data_dir / "logs" / "aws" / "lambda" / "capped").rglob("*.log"))
+        assert len(files) == 1
+        size = files[0].stat().st_size
+        assert 1024 * 1024 - 2048 < size < 1024 * 1024 + 1024, size
+        assert "reached its size limit of 1048576 bytes" in files[0].read_text()[-300:]
+    finally:
+        assert server.stop() == 0

@@ -166,6 +166,7 @@ impl Environment {
             &cfg.data_dir.join("logs"),
             &snapshot.log_group,
             &stream,
+            cfg.log_max_stream_bytes,
         ));
         if capture {
             // The tail of a cold start includes what the runtime printed during init.

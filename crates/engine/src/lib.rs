@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub interpreters: std::collections::BTreeMap<String, PathBuf>,
     /// Prices of the usage estimates.
     pub prices: metrics::Prices,
+    /// Most bytes one log stream file may hold (0: no limit).
+    pub log_max_stream_bytes: u64,
 }
 
 /// One synchronous invocation.

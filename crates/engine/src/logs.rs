@@ -52,11 +52,14 @@ pub fn stream_path(logs_root: &Path, group: &str, stream: &str) -> PathBuf {
 pub struct EnvLog {
     file: Mutex<Option<File>>,
     capture: Mutex<Option<Vec<u8>>>,
+    /// Most bytes written to the stream's file (0: no limit).
+    max_bytes: u64,
+    written: std::sync::atomic::AtomicU64,
 }
 
 impl EnvLog {
     /// Opens (creating) the stream's file; logging continues in memory only if that fails.
-    pub fn open(logs_root: &Path, group: &str, stream: &str) -> Self {
+    pub fn open(logs_root: &Path, group: &str, stream: &str, max_bytes: u64) -> Self {
         let path = stream_path(logs_root, group, stream);
         let file = path
             .parent()
@@ -68,15 +71,34 @@ impl EnvLog {
         Self {
             file: Mutex::new(file),
             capture: Mutex::new(None),
+            max_bytes,
+            written: Default::default(),
         }
     }
 
     /// Appends one line (without its newline).
     pub fn line(&self, message: &str) {
         let record = format!("{}\t{}\n", epoch_ms(), message);
-        if let Some(f) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            let _ = f.write_all(record.as_bytes());
+        let len = record.len() as u64;
+        let before = self
+            .written
+            .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = file.as_mut() {
+            if self.max_bytes == 0 || before + len <= self.max_bytes {
+                let _ = f.write_all(record.as_bytes());
+            } else {
+                // The cap is reached: one last line says so, then the file is closed.
+                let note = format!(
+                    "{}\tlambdad: this log stream reached its size limit of {} bytes; further lines are dropped\n",
+                    epoch_ms(),
+                    self.max_bytes
+                );
+                let _ = f.write_all(note.as_bytes());
+                *file = None;
+            }
         }
+        drop(file);
         if let Some(buf) = self
             .capture
             .lock()
@@ -255,7 +277,7 @@ mod tests {
     #[test]
     fn lines_are_stored_and_tailed() {
         let dir = tempfile::tempdir().unwrap();
-        let log = EnvLog::open(dir.path(), "/aws/lambda/f", "2026/01/01/[$LATEST]abc");
+        let log = EnvLog::open(dir.path(), "/aws/lambda/f", "2026/01/01/[$LATEST]abc", 0);
         log.line("before");
         log.start_capture();
         log.line("START RequestId: x");

@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Price per GB-second on arm64, USD [default: 0.0000133334].
     #[arg(long, env = "LAMBDAD_PRICE_PER_GB_SECOND_ARM64")]
     pub price_per_gb_second_arm64: Option<f64>,
+    /// Most MB one log stream (one environment's log) keeps; 0 for no limit [default: 1024].
+    #[arg(long, env = "LAMBDAD_LOG_MAX_STREAM_MB")]
+    pub log_max_stream_mb: Option<u64>,
     /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
     #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
@@ -109,6 +112,7 @@ struct FileConfig {
     async_max_payload: Option<usize>,
     url_base: Option<String>,
     log_retention_days: Option<u32>,
+    log_max_stream_mb: Option<u64>,
     otlp_endpoint: Option<String>,
     price_per_million_requests: Option<f64>,
     price_per_gb_second_x86_64: Option<f64>,
@@ -179,6 +183,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_URL_BASE",
     "LAMBDAD_LOG_RETENTION_DAYS",
     "LAMBDAD_OTLP_ENDPOINT",
+    "LAMBDAD_LOG_MAX_STREAM_MB",
     "LAMBDAD_PRICE_PER_MILLION_REQUESTS",
     "LAMBDAD_PRICE_PER_GB_SECOND_X86_64",
     "LAMBDAD_PRICE_PER_GB_SECOND_ARM64",
@@ -222,6 +227,8 @@ pub struct Config {
     pub prices: lambdad_engine::metrics::Prices,
     /// Where invocation traces go (OTLP/HTTP), if anywhere.
     pub otlp_endpoint: Option<String>,
+    /// Most MB per log stream (0: no limit).
+    pub log_max_stream_mb: u64,
 }
 
 impl Config {
@@ -328,6 +335,10 @@ impl Config {
             credentials_file: args.credentials_file.clone().or(file.credentials_file),
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
             otlp_endpoint: args.otlp_endpoint.clone().or(file.otlp_endpoint),
+            log_max_stream_mb: args
+                .log_max_stream_mb
+                .or(file.log_max_stream_mb)
+                .unwrap_or(1024),
             prices,
             async_max_payload,
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),

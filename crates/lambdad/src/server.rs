@@ -47,6 +47,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             concurrency_limit: config.concurrency_limit,
             memory_budget_mb: config.memory_budget_mb,
             prices: config.prices,
+            log_max_stream_bytes: config.log_max_stream_mb.saturating_mul(1024 * 1024),
         },
         backend,
     );
