@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Most MB one log stream (one environment's log) keeps; 0 for no limit [default: 1024].
     #[arg(long, env = "LAMBDAD_LOG_MAX_STREAM_MB")]
     pub log_max_stream_mb: Option<u64>,
+    /// Shortest schedule a rule may have, e.g. `1s` for tests [default: 1m, as AWS].
+    #[arg(long, env = "LAMBDAD_SCHEDULE_MIN_INTERVAL", value_parser = humantime::parse_duration)]
+    pub schedule_min_interval: Option<Duration>,
     /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
     #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
@@ -112,6 +115,8 @@ struct FileConfig {
     async_max_payload: Option<usize>,
     url_base: Option<String>,
     log_retention_days: Option<u32>,
+    #[serde(default, with = "humantime_serde_opt")]
+    schedule_min_interval: Option<Duration>,
     log_max_stream_mb: Option<u64>,
     otlp_endpoint: Option<String>,
     price_per_million_requests: Option<f64>,
@@ -183,6 +188,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_URL_BASE",
     "LAMBDAD_LOG_RETENTION_DAYS",
     "LAMBDAD_OTLP_ENDPOINT",
+    "LAMBDAD_SCHEDULE_MIN_INTERVAL",
     "LAMBDAD_LOG_MAX_STREAM_MB",
     "LAMBDAD_PRICE_PER_MILLION_REQUESTS",
     "LAMBDAD_PRICE_PER_GB_SECOND_X86_64",
@@ -229,6 +235,8 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Most MB per log stream (0: no limit).
     pub log_max_stream_mb: u64,
+    /// Shortest schedule rate accepted.
+    pub schedule_min_interval: Duration,
 }
 
 impl Config {
@@ -335,6 +343,10 @@ impl Config {
             credentials_file: args.credentials_file.clone().or(file.credentials_file),
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
             otlp_endpoint: args.otlp_endpoint.clone().or(file.otlp_endpoint),
+            schedule_min_interval: args
+                .schedule_min_interval
+                .or(file.schedule_min_interval)
+                .unwrap_or(Duration::from_secs(60)),
             log_max_stream_mb: args
                 .log_max_stream_mb
                 .or(file.log_max_stream_mb)

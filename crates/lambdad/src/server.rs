@@ -110,6 +110,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some(path) => Some(Arc::new(crate::auth::Credentials::load(path)?)),
         None => None,
     };
+    tokio::spawn(crate::service::events::run_scheduler(
+        functions.clone(),
+        config.region.clone(),
+        config.schedule_min_interval,
+    ));
     let state = AppState {
         config: Arc::new(config.clone()),
         functions,

@@ -44,6 +44,8 @@ codes! {
     ProvisionedConcurrencyConfigNotFound => 404, "ProvisionedConcurrencyConfigNotFoundException", "User";
     ResourceConflict => 409, "ResourceConflictException", "User";
     ResourceInUse => 400, "ResourceInUseException", "User";
+    InvalidEventPattern => 400, "InvalidEventPatternException", "User";
+    LimitExceeded => 400, "LimitExceededException", "User";
     ResourceNotReady => 502, "ResourceNotReadyException", "User";
     PreconditionFailed => 412, "PreconditionFailedException", "User";
     PolicyLengthExceeded => 400, "PolicyLengthExceededException", "User";

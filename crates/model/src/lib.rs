@@ -8,9 +8,11 @@
 
 pub mod arn;
 pub mod error;
+pub mod eventpattern;
 pub mod function;
 pub mod logfilter;
 pub mod policy;
+pub mod schedule;
 pub mod snapshot;
 pub mod url;
 pub mod validate;

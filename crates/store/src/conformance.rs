@@ -318,6 +318,7 @@ fn suite(store: &dyn Store) {
     assert!(!store.code_in_use("hex-a").unwrap());
     layers(store);
     urls_and_policies(store);
+    documents(store);
 }
 
 #[test]
@@ -428,4 +429,26 @@ fn urls_and_policies(store: &dyn Store) {
     assert!(store.delete_function("f").unwrap());
     assert_eq!(store.url_config_by_id("id1").unwrap(), None);
     assert_eq!(store.get_policy("f", "$LATEST").unwrap(), None);
+}
+
+fn documents(store: &dyn Store) {
+    assert_eq!(store.get_doc("rule", "a").unwrap(), None);
+    store.put_doc("rule", "b", Some("{\"n\":2}")).unwrap();
+    store.put_doc("rule", "a", Some("{\"n\":1}")).unwrap();
+    store.put_doc("other", "a", Some("x")).unwrap();
+    store.put_doc("rule", "a", Some("{\"n\":3}")).unwrap();
+    assert_eq!(
+        store.get_doc("rule", "a").unwrap().as_deref(),
+        Some("{\"n\":3}")
+    );
+    let keys: Vec<String> = store
+        .list_docs("rule")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["a", "b"]);
+    store.put_doc("rule", "a", None).unwrap();
+    assert_eq!(store.get_doc("rule", "a").unwrap(), None);
+    assert_eq!(store.get_doc("other", "a").unwrap().as_deref(), Some("x"));
 }

@@ -323,6 +323,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected_revision: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Stores (or with `None` deletes) a document of `kind` under `key`:
+    /// records of features that need no queries of their own (EventBridge rules).
+    fn put_doc(&self, kind: &str, key: &str, body: Option<&str>) -> Result<(), StoreError>;
+    /// One document.
+    fn get_doc(&self, kind: &str, key: &str) -> Result<Option<String>, StoreError>;
+    /// Every document of `kind`, by key.
+    fn list_docs(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Publishes a layer version, assigning the next number of that layer
     /// (numbers are never reused, even after deletes); returns it.
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError>;

@@ -85,4 +85,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         statements TEXT NOT NULL,
         PRIMARY KEY (name, qualifier)
     );",
+    "CREATE TABLE docs (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );",
 ];

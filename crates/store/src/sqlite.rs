@@ -678,6 +678,40 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn put_doc(&self, kind: &str, key: &str, body: Option<&str>) -> Result<(), StoreError> {
+        let conn = self.conn();
+        match body {
+            Some(b) => conn.execute(
+                "INSERT INTO docs (kind, key, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(kind, key) DO UPDATE SET body = excluded.body",
+                params![kind, key, b],
+            )?,
+            None => conn.execute(
+                "DELETE FROM docs WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn get_doc(&self, kind: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT body FROM docs WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn list_docs(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key, body FROM docs WHERE kind = ?1 ORDER BY key")?;
+        let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn publish_layer_version(&self, record: &LayerVersionRecord) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;

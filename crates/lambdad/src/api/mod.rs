@@ -6,9 +6,11 @@
 
 mod concurrency;
 pub mod error;
+mod events;
 mod functions;
 mod invoke;
 mod invoke_stream;
+mod json11;
 mod layers;
 mod logs;
 mod middleware;
@@ -94,7 +96,7 @@ async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/", post(logs::dispatch))
+        .route("/", post(json11::dispatch))
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),

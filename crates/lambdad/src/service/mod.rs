@@ -3,6 +3,7 @@
 pub mod async_invoke;
 pub mod concurrency;
 pub mod destinations;
+pub mod events;
 pub mod functions;
 pub mod layers;
 pub mod logs;
