@@ -158,3 +158,25 @@ def aws(server, *args, check=True):
 
 def b64(data):
     return base64.b64encode(data).decode()
+
+
+def start_moto():
+    """moto's server (a compatible AWS for SQS, SNS and EventBridge) on a free port: (process, url)."""
+    port = _free_port()
+    moto = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            return moto, url
+        except OSError:
+            time.sleep(0.05)
+    moto.kill()
+    raise RuntimeError("moto_server did not start")
+
+
+def aws_client(service, url):
+    """A boto3 client for moto at `url`."""
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="lambdad", aws_secret_access_key="lambdad")

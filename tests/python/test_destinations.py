@@ -1,33 +1,18 @@
 """SQS and SNS destinations and dead-letter queues, against moto's server (a compatible AWS)."""
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import boto3
 import pytest
 
-from conftest import ROLE, Server, _free_port, fixture_zip, make_client
+from conftest import ROLE, Server, aws_client, fixture_zip, make_client, start_moto
 
 ACCOUNT_QUEUE = "arn:aws:sqs:us-east-1:123456789012:"
 
 
 @pytest.fixture(scope="module")
 def aws_world():
-    port = _free_port()
-    moto = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
+    moto, url = start_moto()
     server = Server(extra=["--aws-endpoint-url", url, "--async-retry-delays", "1s"])
     server.start()
     try:
@@ -37,11 +22,6 @@ def aws_world():
         server.tmp.cleanup()
         moto.terminate()
         moto.wait()
-
-
-def aws_client(service, url):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="lambdad", aws_secret_access_key="lambdad")
 
 
 def receive(sqs, queue_url, timeout=30):

@@ -81,16 +81,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e.0, "Cannot restore provisioned concurrency.");
         }
     }
+    let destinations = crate::service::destinations::Destinations::new(
+        &config.region,
+        config.aws_endpoint_url.as_deref(),
+    )
+    .await;
     tokio::spawn(crate::service::async_invoke::run_worker(
         functions.clone(),
         engine.clone(),
         config.region.clone(),
         Arc::new(config.async_retry_delays.clone()),
-        crate::service::destinations::Destinations::new(
-            &config.region,
-            config.aws_endpoint_url.as_deref(),
-        )
-        .await,
+        destinations.clone(),
+    ));
+    tokio::spawn(crate::service::sqs_poller::run(
+        functions.clone(),
+        engine.clone(),
+        config.region.clone(),
+        destinations,
     ));
     let logs =
         crate::service::logs::Logs::new(data_dir.join("logs"), &config.region, &config.account_id);

@@ -6,6 +6,7 @@
 
 mod concurrency;
 pub mod error;
+mod esm;
 mod events;
 mod functions;
 mod invoke;
@@ -211,6 +212,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2015-03-31/functions/{name}/policy/{sid}",
             axum::routing::delete(urls::remove_permission),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            post(esm::create).get(esm::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            post(esm::create).get(esm::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(esm::get).put(esm::update).delete(esm::delete),
         )
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics))

@@ -61,7 +61,13 @@ impl Destinations {
         }
     }
 
-    async fn queue_url(&self, arn: &str) -> Result<String, DeliveryError> {
+    /// The SQS client (event source mappings poll with it).
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    /// The URL of the queue `arn` names.
+    pub(crate) async fn queue_url(&self, arn: &str) -> Result<String, DeliveryError> {
         let parts: Vec<&str> = arn.split(':').collect();
         let (Some(account), Some(name)) = (parts.get(4), parts.get(5)) else {
             return Err(DeliveryError::Unsupported(arn.to_owned()));

@@ -3,11 +3,13 @@
 pub mod async_invoke;
 pub mod concurrency;
 pub mod destinations;
+pub mod esm;
 pub mod events;
 pub mod functions;
 pub mod layers;
 pub mod logs;
 pub mod provisioned;
+pub mod sqs_poller;
 pub mod tags;
 pub mod urls;
 pub mod versions;
