@@ -7,7 +7,7 @@ use lambdad_model::eventpattern::EventPattern;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::functions::{Functions, blocking};
+use super::functions::Functions;
 use crate::api::error::{ApiError, ApiResult};
 
 pub(crate) const KIND: &str = "esm";
@@ -169,28 +169,18 @@ impl Functions {
     }
 
     async fn mapping(&self, uuid: &str) -> ApiResult<Mapping> {
-        let (store, key) = (self.store.clone(), uuid.to_owned());
-        let doc = blocking(move || store.get_doc(KIND, &key))
+        self.load_doc(KIND, uuid)
             .await?
-            .ok_or_else(|| not_found(uuid))?;
-        serde_json::from_str(&doc).map_err(|e| ApiError::new(Code::Service, e.to_string()))
+            .ok_or_else(|| not_found(uuid))
     }
 
     async fn save_mapping(&self, m: &Mapping) -> ApiResult<()> {
-        let doc =
-            serde_json::to_string(m).map_err(|e| ApiError::new(Code::Service, e.to_string()))?;
-        let (store, key) = (self.store.clone(), m.uuid.clone());
-        blocking(move || store.put_doc(KIND, &key, Some(&doc))).await
+        self.save_doc(KIND, &m.uuid, Some(m)).await
     }
 
     /// Every mapping.
     pub async fn mappings(&self) -> ApiResult<Vec<Mapping>> {
-        let store = self.store.clone();
-        let docs = blocking(move || store.list_docs(KIND)).await?;
-        Ok(docs
-            .iter()
-            .filter_map(|(_, d)| serde_json::from_str(d).ok())
-            .collect())
+        self.all_docs(KIND).await
     }
 
     /// CreateEventSourceMapping (SQS queues).
@@ -287,8 +277,7 @@ impl Functions {
     /// DeleteEventSourceMapping.
     pub async fn delete_mapping(&self, region: &str, uuid: &str) -> ApiResult<Value> {
         let m = self.mapping(uuid).await?;
-        let (store, key) = (self.store.clone(), uuid.to_owned());
-        blocking(move || store.put_doc(KIND, &key, None)).await?;
+        self.save_doc::<Mapping>(KIND, uuid, None).await?;
         Ok(self.render_mapping(region, &m, "Deleting"))
     }
 

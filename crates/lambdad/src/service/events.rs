@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::functions::{Functions, blocking};
+use super::functions::Functions;
 use crate::api::error::{ApiError, ApiResult};
 
 const KIND: &str = "rule";
@@ -159,31 +159,20 @@ impl Functions {
     }
 
     async fn rule(&self, name: &str) -> ApiResult<Rule> {
-        let (store, key) = (self.store.clone(), name.to_owned());
-        let doc = blocking(move || store.get_doc(KIND, &key)).await?;
-        let doc = doc.ok_or_else(|| {
+        self.load_doc(KIND, name).await?.ok_or_else(|| {
             ApiError::new(
                 Code::ResourceNotFound,
                 format!("Rule {name} does not exist on EventBus default."),
             )
-        })?;
-        serde_json::from_str(&doc).map_err(|e| ApiError::new(Code::Service, e.to_string()))
+        })
     }
 
     async fn save_rule(&self, rule: &Rule) -> ApiResult<()> {
-        let doc =
-            serde_json::to_string(rule).map_err(|e| ApiError::new(Code::Service, e.to_string()))?;
-        let (store, key) = (self.store.clone(), rule.name.clone());
-        blocking(move || store.put_doc(KIND, &key, Some(&doc))).await
+        self.save_doc(KIND, &rule.name, Some(rule)).await
     }
 
     async fn rules(&self) -> ApiResult<Vec<Rule>> {
-        let store = self.store.clone();
-        let docs = blocking(move || store.list_docs(KIND)).await?;
-        Ok(docs
-            .iter()
-            .filter_map(|(_, d)| serde_json::from_str(d).ok())
-            .collect())
+        self.all_docs(KIND).await
     }
 
     /// PutRule: creates or replaces a rule (its targets stay).
@@ -309,8 +298,7 @@ impl Functions {
         if !rule.targets.is_empty() {
             return Err(validation("Rule can't be deleted since it has targets."));
         }
-        let (store, key) = (self.store.clone(), name.to_owned());
-        blocking(move || store.put_doc(KIND, &key, None)).await
+        self.save_doc::<Rule>(KIND, name, None).await
     }
 
     /// EnableRule / DisableRule.

@@ -3,6 +3,7 @@
 pub mod async_invoke;
 pub mod concurrency;
 pub mod destinations;
+mod docs;
 pub mod esm;
 pub mod events;
 pub mod functions;
