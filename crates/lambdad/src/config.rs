@@ -23,6 +23,16 @@ pub enum SandboxChoice {
     Process,
 }
 
+/// How API requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every request is accepted (local development on loopback).
+    None,
+    /// Every API request must carry a valid SigV4 signature by a key of `--credentials-file`.
+    Sigv4,
+}
+
 /// `lambdad serve` flags. Every flag is optional here so that the file and
 /// defaults can fill what the command line and environment leave out.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -67,6 +77,9 @@ pub struct ServeArgs {
     /// `SCHEME://ID.lambda-url.REGION.DOMAIN/` [default: http://localhost:PORT].
     #[arg(long, env = "LAMBDAD_URL_BASE")]
     pub url_base: Option<String>,
+    /// API authentication [default: sigv4 when listening beyond loopback, else none].
+    #[arg(long, env = "LAMBDAD_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
     /// Access keys in the aws CLI's credentials-file format, for verifying SigV4 signatures.
     #[arg(long, env = "LAMBDAD_CREDENTIALS_FILE")]
     pub credentials_file: Option<PathBuf>,
@@ -114,6 +127,7 @@ struct FileConfig {
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
     url_base: Option<String>,
+    auth: Option<AuthMode>,
     log_retention_days: Option<u32>,
     #[serde(default, with = "humantime_serde_opt")]
     schedule_min_interval: Option<Duration>,
@@ -194,6 +208,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_PRICE_PER_GB_SECOND_X86_64",
     "LAMBDAD_PRICE_PER_GB_SECOND_ARM64",
     "LAMBDAD_CREDENTIALS_FILE",
+    "LAMBDAD_AUTH",
 ];
 
 /// The resolved server configuration.
@@ -227,6 +242,8 @@ pub struct Config {
     pub url_base: String,
     /// The credentials file of SigV4 verification, if any.
     pub credentials_file: Option<PathBuf>,
+    /// API authentication.
+    pub auth: AuthMode,
     /// Default retention of log streams, in days.
     pub log_retention_days: Option<u32>,
     /// The price table of usage estimates.
@@ -338,9 +355,24 @@ impl Config {
         {
             bail!("prices must be non-negative numbers");
         }
+        let auth = args
+            .auth
+            .or(file.auth)
+            .unwrap_or(if listen.ip().is_loopback() {
+                AuthMode::None
+            } else {
+                AuthMode::Sigv4
+            });
+        let credentials_file = args.credentials_file.clone().or(file.credentials_file);
+        if auth == AuthMode::Sigv4 && credentials_file.is_none() {
+            bail!(
+                "SigV4 authentication (the default when listening on {listen}, beyond loopback) needs --credentials-file FILE; or pass --auth none to run an open server"
+            );
+        }
         Ok(Self {
+            auth,
             url_base,
-            credentials_file: args.credentials_file.clone().or(file.credentials_file),
+            credentials_file,
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
             otlp_endpoint: args.otlp_endpoint.clone().or(file.otlp_endpoint),
             schedule_min_interval: args

@@ -55,6 +55,8 @@ codes! {
     AccessDenied => 403, "AccessDeniedException", "User";
     UnrecognizedClient => 403, "UnrecognizedClientException", "User";
     InvalidSignature => 403, "InvalidSignatureException", "User";
+    IncompleteSignature => 403, "IncompleteSignatureException", "User";
+    MissingAuthenticationToken => 403, "MissingAuthenticationTokenException", "User";
     UnknownOperation => 404, "UnknownOperationException", "User";
     NotImplemented => 501, "NotImplementedException", "User";
     Service => 500, "ServiceException", "Service";

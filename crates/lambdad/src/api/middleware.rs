@@ -61,6 +61,60 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     resp
 }
 
+/// Largest API request body checked for a signature (a 50 MB zip in base64, with room).
+const MAX_SIGNED_BODY: usize = 80 * 1024 * 1024;
+
+/// With `--auth sigv4`, refuses every API request that does not carry a
+/// valid SigV4 signature of a known key (AWS's 403 error types). Function
+/// URLs (their own AuthType), `/health` and `/metrics` are not API requests.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    if state.config.auth == crate::config::AuthMode::None {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    if path == "/health" || path == "/metrics" || path.starts_with("/_lambdad/code/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, MAX_SIGNED_BODY, "this").await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let signed = crate::auth::Signed {
+        method: &parts.method,
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    if let Err(e) = crate::auth::verify(
+        state.credentials.as_deref(),
+        &signed,
+        std::time::SystemTime::now(),
+    ) {
+        use crate::auth::SigV4Error;
+        let code = match e {
+            SigV4Error::Missing => Code::MissingAuthenticationToken,
+            SigV4Error::Malformed => Code::IncompleteSignature,
+            SigV4Error::UnknownKey => Code::UnrecognizedClient,
+            SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
+        };
+        if parts.headers.contains_key("x-amz-target") {
+            // A JSON 1.1 service (Logs, EventBridge): its error shape.
+            let status = axum::http::StatusCode::FORBIDDEN;
+            return super::json11::error(status, code.name(), &e.to_string());
+        }
+        return ApiError::new(code, e.to_string()).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
 /// Reads a body of at most `limit` bytes; beyond it, AWS's 413 for `operation`.
 ///
 /// An oversized body is still drained (up to four times the limit) before the

@@ -236,6 +236,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(middleware::unknown_operation)
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,95 @@
+"""API authentication: with --auth sigv4 every Lambda, Logs and EventBridge request must be
+signed by a key of the credentials file; boto3 and the aws CLI with real credentials get in,
+and each kind of refusal gets AWS's error type."""
+
+import datetime
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip
+
+KEY, SECRET = "AKIDLAMBDAD", "lambdad-secret-key"
+
+
+def client(server, service="lambda", key=KEY, secret=SECRET, **config):
+    return boto3.client(service, endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 0}, **config))
+
+
+@pytest.fixture(scope="module")
+def secured():
+    tmp = Path(tempfile.mkdtemp(prefix="lambdad-auth-"))
+    creds = tmp / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
+                     "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other-secret\n")
+    server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds)])
+    server.start()
+    yield server
+    assert server.stop() == 0
+
+
+def error_code(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_signed_requests_get_in(secured):
+    lam = client(secured)
+    lam.create_function(FunctionName="authed", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": tiny_zip()})
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["authed"]
+    # Any key of the file works; so do the Logs and EventBridge APIs.
+    assert client(secured, key="AKIDOTHER", secret="other-secret").get_function(FunctionName="authed")
+    assert "logGroups" in client(secured, "logs").describe_log_groups()
+    assert "Rules" in client(secured, "events").list_rules()
+
+
+def test_each_refusal_has_aws_error_type(secured):
+    assert error_code(lambda: client(secured, secret="wrong").list_functions())[0] == "InvalidSignatureException"
+    assert error_code(lambda: client(secured, key="AKIDNOBODY").list_functions()) == (
+        "UnrecognizedClientException", "The security token included in the request is invalid.")
+    assert error_code(lambda: client(secured, signature_version=UNSIGNED).list_functions())[0] == \
+        "MissingAuthenticationTokenException"
+    with mock.patch("botocore.auth.get_current_datetime", return_value=datetime.datetime(2020, 1, 1)):
+        code, message = error_code(lambda: client(secured).list_functions())
+    assert code == "InvalidSignatureException" and message.startswith("Signature expired")
+    # The JSON 1.1 services refuse the same way.
+    assert error_code(lambda: client(secured, "logs", secret="wrong").describe_log_groups())[0] == \
+        "InvalidSignatureException"
+    assert error_code(lambda: client(secured, "events", key="AKIDNOBODY").list_rules())[0] == \
+        "UnrecognizedClientException"
+
+
+def test_aws_cli_with_real_credentials(secured):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
+    base = [str(VENV_BIN / "aws"), "--endpoint-url", secured.endpoint, "lambda", "list-functions"]
+    ok = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    refused = subprocess.run(base + ["--no-sign-request"], capture_output=True, text=True, env=env, timeout=60)
+    assert refused.returncode != 0 and "MissingAuthenticationToken" in refused.stderr
+
+
+def test_health_stays_open(secured):
+    import urllib.request
+    with urllib.request.urlopen(secured.endpoint + "/health", timeout=5) as r:
+        assert r.status == 200
+
+
+def test_beyond_loopback_needs_credentials():
+    data = tempfile.mkdtemp(prefix="lambdad-auth-")
+    out = subprocess.run([str(BIN), "serve", "--listen", f"0.0.0.0:{_free_port()}", "--data-dir", data],
+                         capture_output=True, text=True, timeout=30,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("LAMBDAD_")})
+    assert out.returncode != 0 and "--credentials-file" in out.stderr
