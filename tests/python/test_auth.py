@@ -3,6 +3,7 @@ signed by a key of the credentials file; boto3 and the aws CLI with real credent
 and each kind of refusal gets AWS's error type."""
 
 import datetime
+import json
 import os
 import subprocess
 import tempfile
@@ -30,8 +31,14 @@ def client(server, service="lambda", key=KEY, secret=SECRET, **config):
 def secured():
     tmp = Path(tempfile.mkdtemp(prefix="lambdad-auth-"))
     creds = tmp / "credentials"
+    (tmp / "reader.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["lambda:Get*", "lambda:List*", "lambda:InvokeFunction"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "lambda:Invoke*", "Resource": "arn:aws:lambda:*:*:function:secret*"},
+        {"Effect": "Allow", "Action": "logs:Describe*", "Resource": "*"}]}))
     creds.write_text(f"[default]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
-                     "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other-secret\n")
+                     "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other-secret\n"
+                     "[reader]\naws_access_key_id = AKIDREADER\naws_secret_access_key = reader-secret\n"
+                     "policy = reader.json\n")
     server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds)])
     server.start()
     yield server
@@ -93,3 +100,25 @@ def test_beyond_loopback_needs_credentials():
                          capture_output=True, text=True, timeout=30,
                          env={k: v for k, v in os.environ.items() if not k.startswith("LAMBDAD_")})
     assert out.returncode != 0 and "--credentials-file" in out.stderr
+
+
+def test_policies_limit_what_a_key_may_do(secured):
+    admin = client(secured)
+    for name in ("open-fn", "secret-fn"):
+        admin.create_function(FunctionName=name, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                              Code={"ZipFile": tiny_zip()})
+    reader = client(secured, key="AKIDREADER", secret="reader-secret")
+    assert {"open-fn", "secret-fn"} <= {f["FunctionName"] for f in reader.list_functions()["Functions"]}
+    assert reader.get_function(FunctionName="open-fn")["Configuration"]["FunctionName"] == "open-fn"
+    out = reader.invoke(FunctionName="open-fn", Payload=b"{}")
+    assert out["StatusCode"] == 200, "allowed (the function itself fails, which is not a 403)"
+    code, message = error_code(lambda: reader.delete_function(FunctionName="open-fn"))
+    assert code == "AccessDeniedException"
+    assert message == ("User: arn:aws:iam::000000000000:user/reader is not authorized to perform: "
+                       "lambda:DeleteFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:open-fn "
+                       "because no identity-based policy allows the lambda:DeleteFunction action")
+    code, message = error_code(lambda: reader.invoke(FunctionName="secret-fn", Payload=b"{}"))
+    assert code == "AccessDeniedException" and message.endswith("with an explicit deny in an identity-based policy")
+    assert "logGroups" in client(secured, "logs", key="AKIDREADER", secret="reader-secret").describe_log_groups()
+    code, _ = error_code(lambda: client(secured, "events", key="AKIDREADER", secret="reader-secret").list_rules())
+    assert code == "AccessDeniedException"

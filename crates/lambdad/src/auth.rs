@@ -16,48 +16,97 @@ use sha2::{Digest, Sha256};
 /// How far a request's `X-Amz-Date` may be from the server's clock (AWS: 5 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-/// Access key id → secret access key.
+/// Who an access key is: its secret, its user name (the file's section) and
+/// the IAM policy that limits it (`policy = PATH`; none: full access).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The secret access key.
+    pub secret: String,
+    /// The section name, used as the IAM user name in messages.
+    pub user: String,
+    /// The identity policy, if any.
+    pub policy: Option<lambdad_model::iam::Policy>,
+}
+
+/// Access key id → identity.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    keys: HashMap<String, String>,
+    keys: HashMap<String, Identity>,
+}
+
+#[derive(Default)]
+struct Section {
+    name: String,
+    id: Option<String>,
+    secret: Option<String>,
+    policy: Option<String>,
 }
 
 impl Credentials {
-    /// Reads a credentials file: INI sections holding `aws_access_key_id`
-    /// and `aws_secret_access_key`.
+    /// Reads a credentials file: INI sections holding `aws_access_key_id`,
+    /// `aws_secret_access_key` and optionally `policy = PATH` (relative to the file).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading credentials file {}", path.display()))?;
-        let creds = Self::parse(&text);
+        let creds = Self::parse(&text, path.parent())?;
         if creds.keys.is_empty() {
             anyhow::bail!("no access keys in {}", path.display());
         }
         Ok(creds)
     }
 
-    /// Parses the INI text of a credentials file.
-    pub fn parse(text: &str) -> Self {
-        let mut keys = HashMap::new();
-        let mut section: (Option<String>, Option<String>) = (None, None);
-        let mut flush = |s: &mut (Option<String>, Option<String>)| {
-            if let (Some(id), Some(secret)) = (s.0.take(), s.1.take()) {
-                keys.insert(id, secret);
-            }
-            *s = (None, None);
-        };
+    /// Parses the INI text of a credentials file; policy paths are read relative to `dir`.
+    pub fn parse(text: &str, dir: Option<&Path>) -> anyhow::Result<Self> {
+        let mut sections = vec![Section::default()];
         for line in text.lines().map(str::trim) {
-            if line.starts_with('[') {
-                flush(&mut section);
-            } else if let Some((k, v)) = line.split_once('=') {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                sections.push(Section {
+                    name: name.trim().to_owned(),
+                    ..Section::default()
+                });
+            } else if let (Some((k, v)), Some(s)) = (line.split_once('='), sections.last_mut()) {
+                let v = Some(v.trim().to_owned());
                 match k.trim() {
-                    "aws_access_key_id" => section.0 = Some(v.trim().to_owned()),
-                    "aws_secret_access_key" => section.1 = Some(v.trim().to_owned()),
+                    "aws_access_key_id" => s.id = v,
+                    "aws_secret_access_key" => s.secret = v,
+                    "policy" => s.policy = v,
                     _ => {}
                 }
             }
         }
-        flush(&mut section);
-        Self { keys }
+        let mut keys = HashMap::new();
+        for s in sections {
+            let (Some(id), Some(secret)) = (s.id, s.secret) else {
+                continue;
+            };
+            let policy = match s.policy {
+                None => None,
+                Some(p) => {
+                    let path = dir.map_or_else(|| Path::new(&p).to_owned(), |d| d.join(&p));
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("reading the policy of [{}] at {}", s.name, path.display())
+                    })?;
+                    let policy = lambdad_model::iam::Policy::parse(&text).map_err(|e| {
+                        anyhow::anyhow!("the policy of [{}] ({}): {e}", s.name, path.display())
+                    })?;
+                    Some(policy)
+                }
+            };
+            keys.insert(
+                id,
+                Identity {
+                    secret,
+                    user: s.name,
+                    policy,
+                },
+            );
+        }
+        Ok(Self { keys })
+    }
+
+    /// The identity of an access key.
+    pub fn identity(&self, access_key: &str) -> Option<&Identity> {
+        self.keys.get(access_key)
     }
 }
 
@@ -258,10 +307,11 @@ pub fn verify(
     let Some(creds) = creds else {
         return Ok(auth);
     };
-    let secret = creds
+    let secret = &creds
         .keys
         .get(&auth.access_key)
-        .ok_or(SigV4Error::UnknownKey)?;
+        .ok_or(SigV4Error::UnknownKey)?
+        .secret;
     let mut scope = auth.scope.split('/');
     let (day, region, service) = (
         scope.next().unwrap_or_default(),
@@ -294,7 +344,9 @@ mod tests {
     fn verifies_the_aws_test_vector() {
         let creds = Credentials::parse(
             "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n",
-        );
+            None,
+        )
+        .unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("host", "example.amazonaws.com".parse().unwrap());
         headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
@@ -313,14 +365,17 @@ mod tests {
             verify(Some(&creds), &req, late),
             Err(SigV4Error::Skewed(_))
         ));
-        let other =
-            Credentials::parse("[x]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key=nope\n");
+        let other = Credentials::parse(
+            "[x]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key=nope\n",
+            None,
+        )
+        .unwrap();
         assert_eq!(
             verify(Some(&other), &req, now),
             Err(SigV4Error::BadSignature)
         );
         assert_eq!(
-            verify(Some(&Credentials::parse("")), &req, now),
+            verify(Some(&Credentials::parse("", None).unwrap()), &req, now),
             Err(SigV4Error::UnknownKey)
         );
         let bare = HeaderMap::new();

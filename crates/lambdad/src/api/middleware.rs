@@ -92,11 +92,60 @@ pub async fn authenticate(
         headers: &parts.headers,
         body: &bytes,
     };
-    if let Err(e) = crate::auth::verify(
+    let json11 = parts.headers.contains_key("x-amz-target");
+    let refuse = |code: Code, message: String| {
+        if json11 {
+            // A JSON 1.1 service (Logs, EventBridge): its error shape.
+            let status = axum::http::StatusCode::FORBIDDEN;
+            return super::json11::error(status, code.name(), &message);
+        }
+        ApiError::new(code, message).into_response()
+    };
+    let verified = crate::auth::verify(
         state.credentials.as_deref(),
         &signed,
         std::time::SystemTime::now(),
-    ) {
+    );
+    if let Ok(auth) = &verified
+        && let Some(id) = state
+            .credentials
+            .as_deref()
+            .and_then(|c| c.identity(&auth.access_key))
+        && let Some(policy) = &id.policy
+    {
+        let region = auth.scope.split('/').nth(1).unwrap_or(&state.config.region);
+        let account = &state.config.account_id;
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        let act = super::actions::of_request(
+            &parts.method,
+            parts.uri.path(),
+            target,
+            &bytes,
+            region,
+            account,
+        );
+        let why = match policy.evaluate(&act.action, &act.resource) {
+            lambdad_model::iam::Decision::Allow => None,
+            lambdad_model::iam::Decision::ExplicitDeny => {
+                Some("with an explicit deny in an identity-based policy".to_owned())
+            }
+            lambdad_model::iam::Decision::ImplicitDeny => Some(format!(
+                "because no identity-based policy allows the {} action",
+                act.action
+            )),
+        };
+        if let Some(why) = why {
+            let message = format!(
+                "User: arn:aws:iam::{account}:user/{} is not authorized to perform: {} on resource: {} {why}",
+                id.user, act.action, act.resource
+            );
+            return refuse(Code::AccessDenied, message);
+        }
+    }
+    if let Err(e) = verified {
         use crate::auth::SigV4Error;
         let code = match e {
             SigV4Error::Missing => Code::MissingAuthenticationToken,
@@ -104,12 +153,7 @@ pub async fn authenticate(
             SigV4Error::UnknownKey => Code::UnrecognizedClient,
             SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
         };
-        if parts.headers.contains_key("x-amz-target") {
-            // A JSON 1.1 service (Logs, EventBridge): its error shape.
-            let status = axum::http::StatusCode::FORBIDDEN;
-            return super::json11::error(status, code.name(), &e.to_string());
-        }
-        return ApiError::new(code, e.to_string()).into_response();
+        return refuse(code, e.to_string());
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -4,6 +4,7 @@
 //! service layer with plain arguments, and render the answer or an
 //! [`error::ApiError`]. Every response carries `x-amzn-RequestId`.
 
+mod actions;
 mod concurrency;
 pub mod error;
 mod esm;

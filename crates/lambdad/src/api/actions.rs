@@ -1,0 +1,237 @@
+//! The IAM action and resource of an API request, for authorization:
+//! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
+//! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule.
+
+use axum::http::Method;
+use serde_json::Value;
+
+/// What a request asks to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// `service:Operation`.
+    pub action: String,
+    /// The resource ARN, or `*`.
+    pub resource: String,
+}
+
+fn decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.replace(' ', "+"))
+        .unwrap_or_default()
+}
+
+/// The function ARN a `FunctionName` parameter names (name, partial or full ARN).
+fn function_arn(region: &str, account: &str, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_owned();
+    }
+    match lambdad_model::arn::parse_function_ref(name) {
+        Some(r) => match r.qualifier {
+            Some(q) => format!("arn:aws:lambda:{region}:{account}:function:{}:{q}", r.name),
+            None => format!("arn:aws:lambda:{region}:{account}:function:{}", r.name),
+        },
+        None => format!("arn:aws:lambda:{region}:{account}:function:{name}"),
+    }
+}
+
+/// The action of a request to the Lambda REST API, the Logs or the EventBridge API.
+pub fn of_request(
+    method: &Method,
+    path: &str,
+    target: Option<&str>,
+    body: &[u8],
+    region: &str,
+    account: &str,
+) -> Action {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if let Some((service, op)) = target.and_then(|t| t.split_once('.')) {
+        let text = |k: &str| body.get(k).and_then(Value::as_str);
+        return match service {
+            "Logs_20140328" => Action {
+                action: format!("logs:{op}"),
+                resource: text("logGroupName").map_or_else(
+                    || "*".to_owned(),
+                    |g| format!("arn:aws:logs:{region}:{account}:log-group:{g}"),
+                ),
+            },
+            _ => Action {
+                action: format!("events:{op}"),
+                resource: text("Name").or(text("Rule")).map_or_else(
+                    || format!("arn:aws:events:{region}:{account}:event-bus/default"),
+                    |r| format!("arn:aws:events:{region}:{account}:rule/{r}"),
+                ),
+            },
+        };
+    }
+    let seg: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let f = |name: &str| function_arn(region, account, name);
+    let all = "*".to_owned();
+    let (op, resource): (&str, String) = match (method.as_str(), s.as_slice()) {
+        ("POST", [_, "functions"]) => (
+            "CreateFunction",
+            f(body
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .unwrap_or("*")),
+        ),
+        ("GET", [_, "functions"]) => ("ListFunctions", all),
+        ("GET", [_, "functions", n]) => ("GetFunction", f(n)),
+        ("DELETE", [_, "functions", n]) => ("DeleteFunction", f(n)),
+        ("GET", [_, "functions", n, "configuration"]) => ("GetFunctionConfiguration", f(n)),
+        ("PUT", [_, "functions", n, "configuration"]) => ("UpdateFunctionConfiguration", f(n)),
+        ("PUT", [_, "functions", n, "code"]) => ("UpdateFunctionCode", f(n)),
+        (
+            "POST",
+            [
+                _,
+                "functions",
+                n,
+                "invocations" | "response-streaming-invocations",
+            ],
+        ) => ("InvokeFunction", f(n)),
+        ("GET", [_, "functions", n, "versions"]) => ("ListVersionsByFunction", f(n)),
+        ("POST", [_, "functions", n, "versions"]) => ("PublishVersion", f(n)),
+        ("GET", [_, "functions", n, "aliases"]) => ("ListAliases", f(n)),
+        ("POST", [_, "functions", n, "aliases"]) => ("CreateAlias", f(n)),
+        ("GET", [_, "functions", n, "aliases", _]) => ("GetAlias", f(n)),
+        ("PUT", [_, "functions", n, "aliases", _]) => ("UpdateAlias", f(n)),
+        ("DELETE", [_, "functions", n, "aliases", _]) => ("DeleteAlias", f(n)),
+        ("POST", [_, "functions", n, "policy"]) => ("AddPermission", f(n)),
+        ("GET", [_, "functions", n, "policy"]) => ("GetPolicy", f(n)),
+        ("DELETE", [_, "functions", n, "policy", _]) => ("RemovePermission", f(n)),
+        ("POST", [_, "functions", n, "url"]) => ("CreateFunctionUrlConfig", f(n)),
+        ("GET", [_, "functions", n, "url"]) => ("GetFunctionUrlConfig", f(n)),
+        ("PUT", [_, "functions", n, "url"]) => ("UpdateFunctionUrlConfig", f(n)),
+        ("DELETE", [_, "functions", n, "url"]) => ("DeleteFunctionUrlConfig", f(n)),
+        ("GET", [_, "functions", n, "urls"]) => ("ListFunctionUrlConfigs", f(n)),
+        ("PUT", [_, "functions", n, "concurrency"]) => ("PutFunctionConcurrency", f(n)),
+        ("GET", [_, "functions", n, "concurrency"]) => ("GetFunctionConcurrency", f(n)),
+        ("DELETE", [_, "functions", n, "concurrency"]) => ("DeleteFunctionConcurrency", f(n)),
+        ("PUT", [_, "functions", n, "provisioned-concurrency"]) => {
+            ("PutProvisionedConcurrencyConfig", f(n))
+        }
+        ("GET", [_, "functions", n, "provisioned-concurrency"]) => {
+            ("GetProvisionedConcurrencyConfig", f(n))
+        }
+        ("DELETE", [_, "functions", n, "provisioned-concurrency"]) => {
+            ("DeleteProvisionedConcurrencyConfig", f(n))
+        }
+        ("PUT", [_, "functions", n, "event-invoke-config"]) => {
+            ("PutFunctionEventInvokeConfig", f(n))
+        }
+        ("POST", [_, "functions", n, "event-invoke-config"]) => {
+            ("UpdateFunctionEventInvokeConfig", f(n))
+        }
+        ("GET", [_, "functions", n, "event-invoke-config"]) => {
+            ("GetFunctionEventInvokeConfig", f(n))
+        }
+        ("DELETE", [_, "functions", n, "event-invoke-config"]) => {
+            ("DeleteFunctionEventInvokeConfig", f(n))
+        }
+        ("GET", [_, "functions", n, "event-invoke-config", "list"]) => {
+            ("ListFunctionEventInvokeConfigs", f(n))
+        }
+        ("GET", [_, "functions", n, "code-signing-config"]) => {
+            ("GetFunctionCodeSigningConfig", f(n))
+        }
+        ("GET", [_, "tags", arn]) => ("ListTags", (*arn).to_owned()),
+        ("POST", [_, "tags", arn]) => ("TagResource", (*arn).to_owned()),
+        ("DELETE", [_, "tags", arn]) => ("UntagResource", (*arn).to_owned()),
+        (_, [_, "account-settings"]) => ("GetAccountSettings", all),
+        ("GET", [_, "layers"]) => ("ListLayers", all),
+        (m, [_, "layers", l, rest @ ..]) => {
+            let arn = format!("arn:aws:lambda:{region}:{account}:layer:{l}");
+            let op = match (m, rest) {
+                ("POST", ["versions"]) => "PublishLayerVersion",
+                ("GET", ["versions"]) => "ListLayerVersions",
+                ("GET", ["versions", _]) => "GetLayerVersion",
+                ("DELETE", ["versions", _]) => "DeleteLayerVersion",
+                ("POST", ["versions", _, "policy"]) => "AddLayerVersionPermission",
+                ("GET", ["versions", _, "policy"]) => "GetLayerVersionPolicy",
+                _ => "RemoveLayerVersionPermission",
+            };
+            let arn = match rest {
+                ["versions", v, ..] => format!("{arn}:{v}"),
+                _ => arn,
+            };
+            (op, arn)
+        }
+        ("POST", [_, "event-source-mappings"]) => ("CreateEventSourceMapping", all),
+        ("GET", [_, "event-source-mappings"]) => ("ListEventSourceMappings", all),
+        (m, [_, "event-source-mappings", uuid]) => {
+            let op = match m {
+                "GET" => "GetEventSourceMapping",
+                "PUT" => "UpdateEventSourceMapping",
+                _ => "DeleteEventSourceMapping",
+            };
+            (
+                op,
+                format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}"),
+            )
+        }
+        _ => ("Unknown", all),
+    };
+    Action {
+        action: format!("lambda:{op}"),
+        resource,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_map_to_actions() {
+        let a = |m: Method, p: &str| of_request(&m, p, None, b"", "us-east-1", "000000000000");
+        assert_eq!(
+            a(Method::POST, "/2015-03-31/functions/web/invocations"),
+            Action {
+                action: "lambda:InvokeFunction".into(),
+                resource: "arn:aws:lambda:us-east-1:000000000000:function:web".into()
+            }
+        );
+        assert_eq!(
+            a(Method::GET, "/2015-03-31/functions/").action,
+            "lambda:ListFunctions"
+        );
+        assert_eq!(
+            a(Method::DELETE, "/2015-03-31/functions/web/aliases/live").action,
+            "lambda:DeleteAlias"
+        );
+        let arn = a(
+            Method::GET,
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aweb",
+        )
+        .resource;
+        assert_eq!(arn, "arn:aws:lambda:us-east-1:000000000000:function:web");
+        let create = of_request(
+            &Method::POST,
+            "/2015-03-31/functions",
+            None,
+            br#"{"FunctionName":"f"}"#,
+            "us-east-1",
+            "1",
+        );
+        assert_eq!(create.resource, "arn:aws:lambda:us-east-1:1:function:f");
+        let logs = of_request(
+            &Method::POST,
+            "/",
+            Some("Logs_20140328.FilterLogEvents"),
+            br#"{"logGroupName":"/aws/lambda/f"}"#,
+            "us-east-1",
+            "1",
+        );
+        assert_eq!(logs.action, "logs:FilterLogEvents");
+        assert_eq!(
+            logs.resource,
+            "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/f"
+        );
+    }
+}
