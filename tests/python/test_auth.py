@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -16,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip
+from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip, zip_bytes
 
 KEY, SECRET = "AKIDLAMBDAD", "lambdad-secret-key"
 
@@ -122,3 +123,78 @@ def test_policies_limit_what_a_key_may_do(secured):
     assert "logGroups" in client(secured, "logs", key="AKIDREADER", secret="reader-secret").describe_log_groups()
     code, _ = error_code(lambda: client(secured, "events", key="AKIDREADER", secret="reader-secret").list_rules())
     assert code == "AccessDeniedException"
+
+
+CALLER = """
+import json
+import os
+
+import boto3
+
+
+def handler(event, context):
+    lam = boto3.client("lambda")
+    try:
+        out = lam.invoke(FunctionName=event["name"], Payload=b"{}")
+        return {"ok": json.loads(out["Payload"].read())}
+    except Exception as e:  # the service's refusal, as the SDK reports it
+        code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
+        return {"error": code, "key": os.environ["AWS_ACCESS_KEY_ID"][:4]}
+"""
+
+
+def boto3_layer():
+    """boto3 and botocore (with only the Lambda model) from the test venv, as a layer:
+    lambdad's Python runtime does not bundle boto3 as AWS's does."""
+    import io
+    import sysconfig
+    import zipfile
+    site = Path(sysconfig.get_paths()["purelib"])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for top in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
+            root = site / top
+            files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+            for f in files:
+                rel = f.relative_to(site)
+                parts = rel.parts
+                if "__pycache__" in parts:
+                    continue
+                if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "lambda":
+                    continue
+                if parts[:2] == ("boto3", "data"):
+                    continue
+                z.write(f, "python/" + str(rel))
+    return buf.getvalue()
+
+
+def test_execution_role_credentials():
+    tmp = Path(tempfile.mkdtemp(prefix="lambdad-roles-"))
+    (tmp / "caller.json").write_text(json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": "arn:aws:lambda:*:*:function:target"}]}))
+    creds = tmp / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
+                     "[role/caller]\npolicy = caller.json\n")
+    server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds), "--role-credentials-ttl", "6s"])
+    server.start()
+    try:
+        admin = client(server)
+        layer = admin.publish_layer_version(LayerName="boto3", Content={"ZipFile": boto3_layer()})["LayerVersionArn"]
+        for name in ("target", "other"):
+            admin.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                                  Code={"ZipFile": zip_bytes({"app.py": (f"def handler(e, c):\n    return '{name} says hi'\n", 0o644)})})
+        admin.create_function(FunctionName="caller", Runtime="python3.12", Handler="app.handler",
+                              Role="arn:aws:iam::000000000000:role/caller", Layers=[layer], Timeout=30,
+                              Code={"ZipFile": zip_bytes({"app.py": (CALLER, 0o644)})})
+
+        def call(name):
+            out = admin.invoke(FunctionName="caller", Payload=json.dumps({"name": name}))
+            return json.loads(out["Payload"].read())
+
+        assert call("target") == {"ok": "target says hi"}, "the role may invoke target"
+        assert call("other") == {"error": "AccessDeniedException", "key": "ASIA"}, "but nothing else"
+        time.sleep(7)  # the warm environment's credentials expire
+        assert call("target") == {"error": "ExpiredTokenException", "key": "ASIA"}
+    finally:
+        assert server.stop() == 0

@@ -141,6 +141,9 @@ fn env_vars(
     for (k, v) in &cmd.env {
         vars.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    if let Some(extra) = &cfg.extra_env.0 {
+        vars.extend(extra(s));
+    }
     vars.into_iter().collect()
 }
 

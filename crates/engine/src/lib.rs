@@ -55,6 +55,27 @@ pub struct EngineConfig {
     pub prices: metrics::Prices,
     /// Most bytes one log stream file may hold (0: no limit).
     pub log_max_stream_bytes: u64,
+    /// Extra variables for each new environment (the execution role's credentials).
+    pub extra_env: ExtraEnv,
+}
+
+/// Computes an environment's extra variables from its version.
+pub type EnvFn = dyn Fn(&VersionSnapshot) -> Vec<(String, String)> + Send + Sync;
+
+/// Variables a new environment of a version gets beyond the standard ones:
+/// the server gives each environment credentials of the function's
+/// execution role this way.
+#[derive(Clone, Default)]
+pub struct ExtraEnv(pub Option<Arc<EnvFn>>);
+
+impl std::fmt::Debug for ExtraEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "ExtraEnv(set)"
+        } else {
+            "ExtraEnv(none)"
+        })
+    }
 }
 
 /// One synchronous invocation.

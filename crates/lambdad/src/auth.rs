@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -16,22 +17,37 @@ use sha2::{Digest, Sha256};
 /// How far a request's `X-Amz-Date` may be from the server's clock (AWS: 5 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-/// Who an access key is: its secret, its user name (the file's section) and
-/// the IAM policy that limits it (`policy = PATH`; none: full access).
+/// Who an access key is: its secret, its principal (`user/NAME` for a
+/// section of the credentials file, `assumed-role/ROLE/lambdad` for a
+/// function's execution role) and the IAM policy that limits it (none: full
+/// access).
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// The secret access key.
     pub secret: String,
-    /// The section name, used as the IAM user name in messages.
-    pub user: String,
+    /// The principal, as in `arn:aws:iam::ACCOUNT:user/NAME`.
+    pub principal: String,
     /// The identity policy, if any.
     pub policy: Option<lambdad_model::iam::Policy>,
 }
 
-/// Access key id → identity.
-#[derive(Debug, Clone, Default)]
+/// Temporary credentials of an execution role.
+#[derive(Debug)]
+struct Session {
+    identity: Arc<Identity>,
+    token: String,
+    expires: SystemTime,
+}
+
+/// Access keys: those of the credentials file, and the temporary ones
+/// minted for functions' execution roles.
+#[derive(Debug, Default)]
 pub struct Credentials {
-    keys: HashMap<String, Identity>,
+    keys: HashMap<String, Arc<Identity>>,
+    /// Role name → its policy (sections `[role/NAME]`).
+    roles: HashMap<String, Option<lambdad_model::iam::Policy>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    ttl: Duration,
 }
 
 #[derive(Default)]
@@ -42,9 +58,18 @@ struct Section {
     policy: Option<String>,
 }
 
+fn random_text(alphabet: &[u8], len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
 impl Credentials {
     /// Reads a credentials file: INI sections holding `aws_access_key_id`,
-    /// `aws_secret_access_key` and optionally `policy = PATH` (relative to the file).
+    /// `aws_secret_access_key` and optionally `policy = PATH` (relative to
+    /// the file); `[role/NAME]` sections give execution roles' policies.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading credentials file {}", path.display()))?;
@@ -74,15 +99,12 @@ impl Credentials {
                 }
             }
         }
-        let mut keys = HashMap::new();
+        let mut creds = Self::default();
         for s in sections {
-            let (Some(id), Some(secret)) = (s.id, s.secret) else {
-                continue;
-            };
-            let policy = match s.policy {
+            let policy = match &s.policy {
                 None => None,
                 Some(p) => {
-                    let path = dir.map_or_else(|| Path::new(&p).to_owned(), |d| d.join(&p));
+                    let path = dir.map_or_else(|| Path::new(p).to_owned(), |d| d.join(p));
                     let text = std::fs::read_to_string(&path).with_context(|| {
                         format!("reading the policy of [{}] at {}", s.name, path.display())
                     })?;
@@ -92,21 +114,95 @@ impl Credentials {
                     Some(policy)
                 }
             };
-            keys.insert(
+            if let Some(role) = s.name.strip_prefix("role/") {
+                creds.roles.insert(role.to_owned(), policy);
+                continue;
+            }
+            let (Some(id), Some(secret)) = (s.id, s.secret) else {
+                continue;
+            };
+            let principal = format!("user/{}", s.name);
+            creds.keys.insert(
                 id,
-                Identity {
+                Arc::new(Identity {
                     secret,
-                    user: s.name,
+                    principal,
                     policy,
-                },
+                }),
             );
         }
-        Ok(Self { keys })
+        Ok(creds)
     }
 
-    /// The identity of an access key.
-    pub fn identity(&self, access_key: &str) -> Option<&Identity> {
-        self.keys.get(access_key)
+    /// Sets how long minted role credentials stay valid.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Mints temporary credentials of the role `role_arn`: (access key id,
+    /// secret, session token). A role without a `[role/NAME]` section, or
+    /// whose section has no policy, may do nothing (least privilege).
+    pub fn mint(&self, role_arn: &str) -> (String, String, String) {
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        const MIXED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
+        let policy = self
+            .roles
+            .get(role)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(lambdad_model::iam::Policy::deny_all);
+        let key = format!("ASIA{}", random_text(UPPER, 16));
+        let secret = random_text(MIXED, 40);
+        let token = random_text(MIXED, 64);
+        let now = SystemTime::now();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        // Expired sessions are kept a day (to answer "expired"), then forgotten.
+        sessions.retain(|_, s| s.expires + Duration::from_secs(86_400) > now);
+        sessions.insert(
+            key.clone(),
+            Session {
+                identity: Arc::new(Identity {
+                    secret: secret.clone(),
+                    principal: format!("assumed-role/{role}/lambdad"),
+                    policy: Some(policy),
+                }),
+                token: token.clone(),
+                expires: now + self.ttl,
+            },
+        );
+        (key, secret, token)
+    }
+
+    /// The identity of an access key (of the file, or a live session).
+    pub fn identity(&self, access_key: &str) -> Option<Arc<Identity>> {
+        if let Some(id) = self.keys.get(access_key) {
+            return Some(id.clone());
+        }
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(access_key).map(|s| s.identity.clone())
+    }
+
+    /// The secret of a key, checking a session's token and expiry.
+    fn secret_for(
+        &self,
+        key: &str,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<String, SigV4Error> {
+        if let Some(id) = self.keys.get(key) {
+            return Ok(id.secret.clone());
+        }
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let s = sessions.get(key).ok_or(SigV4Error::UnknownKey)?;
+        if token != Some(s.token.as_str()) {
+            return Err(SigV4Error::UnknownKey);
+        }
+        if now > s.expires {
+            return Err(SigV4Error::Expired);
+        }
+        Ok(s.identity.secret.clone())
     }
 }
 
@@ -129,6 +225,9 @@ pub enum SigV4Error {
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
     )]
     BadSignature,
+    /// A role session's credentials have expired.
+    #[error("The security token included in the request is expired")]
+    Expired,
     /// `X-Amz-Date` is too far from now.
     #[error("Signature expired: {0} is now earlier or later than 5 minutes from the current time.")]
     Skewed(String),
@@ -141,6 +240,7 @@ impl SigV4Error {
             SigV4Error::Missing => "MissingAuthenticationTokenException",
             SigV4Error::Malformed => "IncompleteSignatureException",
             SigV4Error::UnknownKey => "UnrecognizedClientException",
+            SigV4Error::Expired => "ExpiredTokenException",
             SigV4Error::BadSignature | SigV4Error::Skewed(_) => "InvalidSignatureException",
         }
     }
@@ -307,11 +407,11 @@ pub fn verify(
     let Some(creds) = creds else {
         return Ok(auth);
     };
-    let secret = &creds
-        .keys
-        .get(&auth.access_key)
-        .ok_or(SigV4Error::UnknownKey)?
-        .secret;
+    let token = req
+        .headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok());
+    let secret = &creds.secret_for(&auth.access_key, token, now)?;
     let mut scope = auth.scope.split('/');
     let (day, region, service) = (
         scope.next().unwrap_or_default(),
@@ -384,5 +484,39 @@ mod tests {
             ..req
         };
         assert_eq!(verify(None, &req, now), Err(SigV4Error::Missing));
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn role_sessions_expire() {
+        let creds = Credentials::parse("[role/app]\n", None)
+            .unwrap()
+            .with_ttl(Duration::from_secs(60));
+        let (key, _, token) = creds.mint("arn:aws:iam::000000000000:role/app");
+        assert!(key.starts_with("ASIA") && key.len() == 20);
+        let now = SystemTime::now();
+        assert!(creds.secret_for(&key, Some(&token), now).is_ok());
+        assert_eq!(
+            creds.secret_for(&key, None, now),
+            Err(SigV4Error::UnknownKey)
+        );
+        let later = now + Duration::from_secs(61);
+        assert_eq!(
+            creds.secret_for(&key, Some(&token), later),
+            Err(SigV4Error::Expired)
+        );
+        let id = creds.identity(&key).unwrap();
+        assert_eq!(id.principal, "assumed-role/app/lambdad");
+        assert_eq!(
+            id.policy
+                .as_ref()
+                .unwrap()
+                .evaluate("lambda:InvokeFunction", "*"),
+            lambdad_model::iam::Decision::ImplicitDeny
+        );
     }
 }

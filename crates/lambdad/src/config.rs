@@ -101,6 +101,9 @@ pub struct ServeArgs {
     /// Shortest schedule a rule may have, e.g. `1s` for tests [default: 1m, as AWS].
     #[arg(long, env = "LAMBDAD_SCHEDULE_MIN_INTERVAL", value_parser = humantime::parse_duration)]
     pub schedule_min_interval: Option<Duration>,
+    /// How long the execution-role credentials given to each environment stay valid [default: 12h].
+    #[arg(long, env = "LAMBDAD_ROLE_CREDENTIALS_TTL", value_parser = humantime::parse_duration)]
+    pub role_credentials_ttl: Option<Duration>,
     /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
     #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
@@ -129,6 +132,8 @@ struct FileConfig {
     url_base: Option<String>,
     auth: Option<AuthMode>,
     log_retention_days: Option<u32>,
+    #[serde(default, with = "humantime_serde_opt")]
+    role_credentials_ttl: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
     schedule_min_interval: Option<Duration>,
     log_max_stream_mb: Option<u64>,
@@ -202,6 +207,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_URL_BASE",
     "LAMBDAD_LOG_RETENTION_DAYS",
     "LAMBDAD_OTLP_ENDPOINT",
+    "LAMBDAD_ROLE_CREDENTIALS_TTL",
     "LAMBDAD_SCHEDULE_MIN_INTERVAL",
     "LAMBDAD_LOG_MAX_STREAM_MB",
     "LAMBDAD_PRICE_PER_MILLION_REQUESTS",
@@ -254,6 +260,8 @@ pub struct Config {
     pub log_max_stream_mb: u64,
     /// Shortest schedule rate accepted.
     pub schedule_min_interval: Duration,
+    /// Lifetime of execution-role credentials.
+    pub role_credentials_ttl: Duration,
 }
 
 impl Config {
@@ -375,6 +383,10 @@ impl Config {
             credentials_file,
             log_retention_days: args.log_retention_days.or(file.log_retention_days),
             otlp_endpoint: args.otlp_endpoint.clone().or(file.otlp_endpoint),
+            role_credentials_ttl: args
+                .role_credentials_ttl
+                .or(file.role_credentials_ttl)
+                .unwrap_or(Duration::from_secs(12 * 3600)),
             schedule_min_interval: args
                 .schedule_min_interval
                 .or(file.schedule_min_interval)

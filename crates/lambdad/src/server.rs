@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::config::{Config, SandboxChoice};
 use crate::service::functions::Functions;
-use lambdad_engine::{EngineConfig, Invoker};
+use lambdad_engine::{EngineConfig, ExtraEnv, Invoker};
 use lambdad_sandbox::Preference;
 
 /// Runs the server until a shutdown signal arrives.
@@ -38,6 +38,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let backend = lambdad_sandbox::detect(&helper, &data_dir.join("sandbox-root"), preference)
         .context("setting up execution environments")?;
     tracing::info!(backend = backend.name(), "Execution environments ready.");
+    let keys = Arc::new(
+        match &config.credentials_file {
+            Some(path) => crate::auth::Credentials::load(path)?,
+            None => crate::auth::Credentials::default(),
+        }
+        .with_ttl(config.role_credentials_ttl),
+    );
+    let credentials = config.credentials_file.is_some().then(|| keys.clone());
     let engine = Invoker::new(
         EngineConfig {
             data_dir: data_dir.clone(),
@@ -48,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             memory_budget_mb: config.memory_budget_mb,
             prices: config.prices,
             log_max_stream_bytes: config.log_max_stream_mb.saturating_mul(1024 * 1024),
+            extra_env: role_environment(keys, config.listen),
         },
         backend,
     );
@@ -113,10 +122,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     tokio::spawn(save_usage_periodically(engine.clone(), usage_file.clone()));
-    let credentials = match &config.credentials_file {
-        Some(path) => Some(Arc::new(crate::auth::Credentials::load(path)?)),
-        None => None,
-    };
     tokio::spawn(crate::service::events::run_scheduler(
         functions.clone(),
         config.region.clone(),
@@ -143,6 +148,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     tracing::info!("lambdad stopped.");
     Ok(())
+}
+
+/// Each environment's execution-role credentials, and the endpoints through
+/// which the AWS SDKs in a function reach this server's Lambda, Logs and
+/// EventBridge APIs.
+fn role_environment(keys: Arc<crate::auth::Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
+    let host = if listen.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        listen.ip()
+    };
+    let endpoint = format!("http://{}", std::net::SocketAddr::new(host, listen.port()));
+    ExtraEnv(Some(Arc::new(move |s: &lambdad_model::VersionSnapshot| {
+        let (key, secret, token) = keys.mint(&s.role);
+        vec![
+            ("AWS_ACCESS_KEY_ID".to_owned(), key),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), secret),
+            ("AWS_SESSION_TOKEN".to_owned(), token),
+            ("AWS_ENDPOINT_URL_LAMBDA".to_owned(), endpoint.clone()),
+            (
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_owned(),
+                endpoint.clone(),
+            ),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), endpoint.clone()),
+        ]
+    })))
 }
 
 /// Writes the metered usage (atomically: a temporary file renamed over the old one).

@@ -56,6 +56,7 @@ codes! {
     UnrecognizedClient => 403, "UnrecognizedClientException", "User";
     InvalidSignature => 403, "InvalidSignatureException", "User";
     IncompleteSignature => 403, "IncompleteSignatureException", "User";
+    ExpiredToken => 403, "ExpiredTokenException", "User";
     MissingAuthenticationToken => 403, "MissingAuthenticationTokenException", "User";
     UnknownOperation => 404, "UnknownOperationException", "User";
     NotImplemented => 501, "NotImplementedException", "User";

@@ -75,6 +75,13 @@ fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
 }
 
 impl Policy {
+    /// A policy that allows nothing.
+    pub fn deny_all() -> Self {
+        Self {
+            statements: Vec::new(),
+        }
+    }
+
     /// Parses a policy document; `NotAction`, `NotResource` and `Condition` are refused.
     pub fn parse(text: &str) -> Result<Self, String> {
         let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;

@@ -48,6 +48,9 @@ pub struct VersionSnapshot {
     /// `SystemLogLevel` (JSON format): platform lines below it are not written.
     #[serde(default)]
     pub system_log_level: Option<String>,
+    /// The execution role ARN.
+    #[serde(default)]
+    pub role: String,
     /// The function's RevisionId when the snapshot was taken; a change means a new environment.
     pub revision_id: String,
 }

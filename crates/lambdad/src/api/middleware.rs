@@ -138,9 +138,14 @@ pub async fn authenticate(
             )),
         };
         if let Some(why) = why {
+            let service = if id.principal.starts_with("assumed-role/") {
+                "sts"
+            } else {
+                "iam"
+            };
             let message = format!(
-                "User: arn:aws:iam::{account}:user/{} is not authorized to perform: {} on resource: {} {why}",
-                id.user, act.action, act.resource
+                "User: arn:aws:{service}::{account}:{} is not authorized to perform: {} on resource: {} {why}",
+                id.principal, act.action, act.resource
             );
             return refuse(Code::AccessDenied, message);
         }
@@ -152,6 +157,7 @@ pub async fn authenticate(
             SigV4Error::Malformed => Code::IncompleteSignature,
             SigV4Error::UnknownKey => Code::UnrecognizedClient,
             SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
+            SigV4Error::Expired => Code::ExpiredToken,
         };
         return refuse(code, e.to_string());
     }

@@ -668,6 +668,7 @@ impl Functions {
                 .logging_config
                 .log_group
                 .unwrap_or_else(|| format!("/aws/lambda/{}", c.function_name)),
+            role: c.role.clone(),
             application_log_level: c.logging_config.application_log_level.clone(),
             system_log_level: c.logging_config.system_log_level.clone(),
             log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
