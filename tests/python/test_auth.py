@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip, zip_bytes
 
 KEY, SECRET = "AKIDLAMBDAD", "lambdad-secret-key"
+KMS_KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def client(server, service="lambda", key=KEY, secret=SECRET, **config):
@@ -198,3 +199,20 @@ def test_execution_role_credentials():
         assert call("target") == {"error": "ExpiredTokenException", "key": "ASIA"}
     finally:
         assert server.stop() == 0
+
+
+def test_environment_variables_sealed_at_rest(server, lam):
+    lam.create_function(FunctionName="sealed", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (
+                            "import os\ndef handler(e, c):\n    return os.environ['API_TOKEN']\n", 0o644)})},
+                        Environment={"Variables": {"API_TOKEN": "tok-4f9a8e7d6c"}}, KMSKeyArn=KMS_KEY)
+    config = lam.get_function_configuration(FunctionName="sealed")
+    assert config["Environment"]["Variables"] == {"API_TOKEN": "tok-4f9a8e7d6c"}
+    assert config["KMSKeyArn"] == KMS_KEY
+    out = lam.invoke(FunctionName="sealed", Payload=b"{}")
+    assert json.loads(out["Payload"].read()) == "tok-4f9a8e7d6c"
+    for name in ("meta.db", "meta.db-wal"):
+        path = server.data_dir / name
+        data = path.read_bytes() if path.exists() else b""
+        assert b"tok-4f9a8e7d6c" not in data, f"{name} holds the value in clear"
+    assert oct((server.data_dir / "meta.key").stat().st_mode & 0o777) == "0o600"

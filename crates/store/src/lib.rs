@@ -12,6 +12,7 @@
 
 pub mod code;
 mod migrations;
+mod seal;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -168,6 +169,9 @@ pub enum StoreError {
     /// A stored document could not be decoded.
     #[error("corrupt record in metadata store: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The key file could not be read or written.
+    #[error("metadata store key: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl ErrorCode for StoreError {
@@ -175,7 +179,7 @@ impl ErrorCode for StoreError {
         match self {
             StoreError::AlreadyExists { .. } => Code::ResourceConflict,
             StoreError::RevisionMismatch { .. } => Code::PreconditionFailed,
-            StoreError::Backend(_) | StoreError::Corrupt(_) => Code::Service,
+            StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Io(_) => Code::Service,
         }
     }
 }

@@ -15,26 +15,30 @@ use crate::{
 };
 
 use crate::migrations::MIGRATIONS;
+use crate::seal::Sealer;
 
 /// SQLite metadata store.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    sealer: Sealer,
 }
 
 impl SqliteStore {
     /// Opens (creating and migrating) the database at `path`.
+    /// Environment variables are sealed with the key in `<path>.key`
+    /// (`meta.key` beside `meta.db`), created on first use.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        Self::init(conn, Sealer::from_key_file(&path.with_extension("key"))?)
     }
 
     /// An in-memory database, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, Sealer::ephemeral())
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(conn: Connection, sealer: Sealer) -> Result<Self, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -52,6 +56,7 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            sealer,
         })
     }
 
@@ -65,10 +70,11 @@ impl SqliteStore {
 }
 
 fn row_to_record(
+    sealer: &Sealer,
     (config, tags, code_hex, layer_code): (String, String, String, String),
 ) -> Result<FunctionRecord, StoreError> {
     Ok(FunctionRecord {
-        config: serde_json::from_str(&config)?,
+        config: sealer.open(&config)?,
         tags: serde_json::from_str(&tags)?,
         code_hex,
         layer_code: serde_json::from_str(&layer_code)?,
@@ -103,7 +109,7 @@ impl Store for SqliteStore {
                 r.config.revision_id,
                 r.code_hex,
                 r.config.code_size as i64,
-                serde_json::to_string(&r.config)?,
+                self.sealer.seal(&r.config)?,
                 serde_json::to_string(&r.tags)?,
                 serde_json::to_string(&r.layer_code)?
             ],
@@ -131,7 +137,7 @@ impl Store for SqliteStore {
                 read_row,
             )
             .optional()?;
-        row.map(row_to_record).transpose()
+        row.map(|r| row_to_record(&self.sealer, r)).transpose()
     }
 
     fn update_function(
@@ -147,7 +153,7 @@ impl Store for SqliteStore {
                 r.config.revision_id,
                 r.code_hex,
                 r.config.code_size as i64,
-                serde_json::to_string(&r.config)?,
+                self.sealer.seal(&r.config)?,
                 serde_json::to_string(&r.tags)?,
                 expected_revision,
                 serde_json::to_string(&r.layer_code)?
@@ -190,7 +196,7 @@ impl Store for SqliteStore {
         let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], read_row)?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(row_to_record(row?)?);
+            out.push(row_to_record(&self.sealer, row?)?);
         }
         Ok(out)
     }
@@ -244,7 +250,7 @@ impl Store for SqliteStore {
         config.function_arn = format!("{}:{version}", r.config.function_arn);
         tx.execute(
             "INSERT INTO versions (name, version, code_hex, layer_code, config) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, serde_json::to_string(&config)?],
+            params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, self.sealer.seal(&config)?],
         )?;
         tx.execute(
             "UPDATE functions SET last_version = ?2 WHERE name = ?1",
@@ -267,7 +273,7 @@ impl Store for SqliteStore {
                 read_row,
             )
             .optional()?;
-        row.map(row_to_record).transpose()
+        row.map(|r| row_to_record(&self.sealer, r)).transpose()
     }
 
     fn list_versions(&self, function: &str) -> Result<Vec<FunctionRecord>, StoreError> {
@@ -276,7 +282,7 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([function], read_row)?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(row_to_record(row?)?);
+            out.push(row_to_record(&self.sealer, row?)?);
         }
         Ok(out)
     }
