@@ -60,6 +60,8 @@ pub struct NewEnvironment {
     pub capture: bool,
     /// Set when a provisioned concurrency configuration starts it.
     pub provisioned: Option<crate::provisioned::Member>,
+    /// Its own uid (set by the engine when it starts the environment).
+    pub uid: Option<crate::uids::UidLease>,
 }
 
 /// A started environment and its init duration, or one whose init failed.
@@ -92,6 +94,8 @@ pub struct Environment {
     sandbox: Mutex<Option<Sandbox>>,
     commitment: Mutex<Option<crate::capacity::Commitment>>,
     phase: Mutex<Phase>,
+    /// Held for the environment's lifetime; the uid returns to the pool after.
+    _uid: Option<crate::uids::UidLease>,
     api: RuntimeApi,
     exited: watch::Receiver<bool>,
     flush: Vec<mpsc::Sender<oneshot::Sender<()>>>,
@@ -162,6 +166,7 @@ impl Environment {
             generation,
             capture,
             provisioned,
+            uid,
         } = new;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = stream_name(&snapshot.version, &id);
@@ -213,7 +218,7 @@ impl Environment {
                 pids_max: 1024,
                 cpu_weight: (u64::from(snapshot.memory_mb) * 100 / 1769).clamp(1, 10_000),
             },
-            uid: 993,
+            uid: uid.as_ref().map_or(993, crate::uids::UidLease::uid),
             gid: 990,
             hostname: "lambda".into(),
         };
@@ -271,6 +276,7 @@ impl Environment {
             sandbox: Mutex::new(Some(sandbox)),
             commitment: Mutex::new(Some(commitment)),
             phase: Mutex::new(Phase::Busy),
+            _uid: uid,
             api,
             exited,
             flush,

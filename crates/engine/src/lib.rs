@@ -20,6 +20,7 @@ pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
 mod streaming;
+pub mod uids;
 
 pub use streaming::ResponseStream;
 
@@ -189,6 +190,8 @@ struct Inner {
     metrics: metrics::Metrics,
     /// Environments starting now.
     initialising: std::sync::atomic::AtomicI64,
+    /// A distinct uid per environment.
+    uids: uids::UidPool,
 }
 
 /// The engine handle.
@@ -265,6 +268,7 @@ impl Invoker {
             concurrency: concurrency::Concurrency::new(cfg.concurrency_limit),
             metrics: metrics::Metrics::new(cfg.prices),
             initialising: Default::default(),
+            uids: Default::default(),
             cfg,
             backend,
             interpreters,
@@ -439,6 +443,7 @@ impl Invoker {
                     generation,
                     capture: req.tail_log,
                     provisioned: None,
+                    uid: None,
                 })
                 .await?
             {

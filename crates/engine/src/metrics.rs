@@ -389,6 +389,8 @@ impl crate::Invoker {
         new: crate::env::NewEnvironment,
     ) -> Result<crate::env::Started, crate::InvokeError> {
         use std::sync::atomic::Ordering;
+        let mut new = new;
+        new.uid = Some(self.inner.uids.lease());
         self.inner.initialising.fetch_add(1, Ordering::Relaxed);
         let started =
             crate::env::Environment::start(&self.inner.cfg, &self.inner.backend, new).await;

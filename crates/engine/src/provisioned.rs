@@ -152,6 +152,7 @@ impl Invoker {
                 generation,
                 capture: false,
                 provisioned: Some(member),
+                uid: None,
             };
             match self.start_environment(new).await {
                 Ok(Ok((env, _init))) => {

@@ -469,17 +469,31 @@ fn environment_variables_are_sealed_on_disk() {
     for file in ["meta.db", "meta.db-wal"] {
         let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("hunter2-very-secret"), "{file} holds the value in clear");
-        assert!(!text.contains("DB_PASSWORD"), "{file} holds the name in clear");
+        assert!(
+            !text.contains("hunter2-very-secret"),
+            "{file} holds the value in clear"
+        );
+        assert!(
+            !text.contains("DB_PASSWORD"),
+            "{file} holds the name in clear"
+        );
     }
     let key = dir.path().join("meta.key");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.get_function("secretive").unwrap().unwrap(), rec);
     let v1 = reopened.get_version("secretive", 1).unwrap().unwrap();
     assert_eq!(v1.config.environment, rec.config.environment);
     // Another data directory's key does not open them.
     std::fs::write(&key, [7u8; 32]).unwrap();
-    assert!(SqliteStore::open(&path).unwrap().get_function("secretive").is_err());
+    assert!(
+        SqliteStore::open(&path)
+            .unwrap()
+            .get_function("secretive")
+            .is_err()
+    );
 }

@@ -78,7 +78,11 @@ impl Sealer {
 
     /// The stored JSON of `config`.
     pub fn seal(&self, config: &FunctionConfiguration) -> Result<String, StoreError> {
-        let Some(env) = config.environment.as_ref().filter(|e| !e.variables.is_empty()) else {
+        let Some(env) = config
+            .environment
+            .as_ref()
+            .filter(|e| !e.variables.is_empty())
+        else {
             return Ok(serde_json::to_string(config)?);
         };
         let plain = serde_json::to_vec(&env.variables)?;

@@ -111,7 +111,15 @@ async fn probes_see_only_their_own_world() {
 
     // Unprivileged, in its own PID namespace, unable to reach the host's processes.
     let v = probe(&lambda, "probe-a", json!({"op": "whoami"})).await;
-    assert_eq!(v["ok"]["uid"], 993, "{v}");
+    let uid_a = v["ok"]["uid"].as_u64().unwrap();
+    assert!(
+        (20_000..60_000).contains(&uid_a),
+        "an unprivileged uid of its own: {v}"
+    );
+    let v = probe(&lambda, "probe-b", json!({"op": "whoami"})).await;
+    let uid_b = v["ok"]["uid"].as_u64().unwrap();
+    assert_ne!(uid_a, uid_b, "each environment has its own uid");
+    let v = probe(&lambda, "probe-a", json!({"op": "whoami"})).await;
     assert_eq!(
         v["ok"]["pid"], 1,
         "the runtime is PID 1 of its own namespace: {v}"
@@ -140,6 +148,27 @@ async fn probes_see_only_their_own_world() {
     assert_eq!(errno(&v), 1, "EPERM: {v}");
     let v = probe(&lambda, "probe-a", json!({"op": "ptrace", "pid": 1})).await;
     assert_eq!(errno(&v), 1, "EPERM: {v}");
+    let v = probe(&lambda, "probe-a", json!({"op": "raw_socket"})).await;
+    assert_eq!(errno(&v), 1, "EPERM: no raw sockets: {v}");
+    let v = probe(&lambda, "probe-a", json!({"op": "caps"})).await;
+    let status: Vec<&str> = v["ok"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        let line = status.iter().find(|l| l.starts_with(set)).unwrap();
+        assert!(
+            line.ends_with("0000000000000000"),
+            "no capabilities: {line}"
+        );
+    }
+    assert!(status.contains(&"NoNewPrivs:\t1"), "{status:?}");
+    assert!(
+        status.contains(&"Seccomp:\t2"),
+        "a seccomp filter: {status:?}"
+    );
 }
 
 #[tokio::test]
@@ -189,5 +218,20 @@ async fn fork_bombs_and_memory_hogs_are_contained() {
     let r = invoke(&lambda, "bystander", json!({"op": "echo", "still": "here"})).await;
     assert_eq!(r.json, json!({"op": "echo", "still": "here"}));
     let v = probe(&lambda, "bomb", json!({"op": "whoami"})).await;
-    assert_eq!(v["ok"]["uid"], 993);
+    assert!(v["ok"]["uid"].as_u64().is_some_and(|u| u >= 20_000), "{v}");
+
+    // /tmp is capped at the function's EphemeralStorage: filling it ends in
+    // ENOSPC. (Its pages count against the memory limit, hence 1 GB here.)
+    create_function(&lambda, "tmpfill", fixture_zip("probe")).await;
+    lambda
+        .update_function_configuration()
+        .function_name("tmpfill")
+        .memory_size(1024)
+        .send()
+        .await
+        .unwrap();
+    let v = probe(&lambda, "tmpfill", json!({"op": "fill_tmp"})).await;
+    assert_eq!(v["errno"], 28, "ENOSPC: {v}");
+    let written = v["written"].as_u64().unwrap();
+    assert!(written <= 512 << 20, "no more than 512 MB: {v}");
 }
