@@ -61,30 +61,36 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     resp
 }
 
-/// Largest API request body checked for a signature (a 50 MB zip in base64, with room).
-const MAX_SIGNED_BODY: usize = 80 * 1024 * 1024;
+/// Largest API request body (a 50 MB zip in base64, with room); operations
+/// apply their own, smaller limits.
+const MAX_API_BODY: usize = 80 * 1024 * 1024;
 
-/// With `--auth sigv4`, refuses every API request that does not carry a
-/// valid SigV4 signature of a known key (AWS's 403 error types). Function
-/// URLs (their own AuthType), `/health` and `/metrics` are not API requests.
+/// Reads each API request's body before its handler runs (so that an
+/// operation that ignores its body still reads it, and the client always
+/// gets the answer rather than a reset connection), and with `--auth sigv4`
+/// refuses every request that does not carry a valid SigV4 signature of a
+/// known key (AWS's 403 error types). Function URLs (their own AuthType),
+/// `/health` and `/metrics` are not API requests.
 pub async fn authenticate(
     axum::extract::State(state): axum::extract::State<super::AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     use axum::response::IntoResponse;
-    if state.config.auth == crate::config::AuthMode::None {
-        return next.run(req).await;
-    }
     let path = req.uri().path();
     if path == "/health" || path == "/metrics" || path.starts_with("/_lambdad/code/") {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = match read_body(body, MAX_SIGNED_BODY, "this").await {
+    let bytes = match read_body(body, MAX_API_BODY, "this").await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    if state.config.auth == crate::config::AuthMode::None {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
     let signed = crate::auth::Signed {
         method: &parts.method,
         raw_path: parts.uri.path(),

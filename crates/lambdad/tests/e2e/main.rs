@@ -6,4 +6,5 @@ mod errors;
 mod functions;
 mod invoke;
 mod isolation;
+mod robustness;
 mod urls;
