@@ -52,6 +52,8 @@ pub struct Functions {
     pub(super) url_base: Arc<str>,
     /// Invocation traces (a no-op unless an OTLP endpoint is configured).
     pub telemetry: crate::telemetry::Telemetry,
+    /// `$LATEST` snapshots of warm functions (invalidated on every write).
+    pub(super) snapshots: super::snapshot_cache::SnapshotCache,
 }
 
 impl std::fmt::Debug for Functions {
@@ -103,6 +105,7 @@ impl Functions {
             async_stats: Arc::default(),
             url_base: Arc::from("http://localhost:9001"),
             telemetry: Default::default(),
+            snapshots: Default::default(),
         }
     }
 
@@ -337,7 +340,9 @@ impl Functions {
         };
         let store = self.store.clone();
         let code_hex = record.code_hex.clone();
+        let name_for_cache = record.config.function_name.clone();
         let created = blocking(move || store.create_function(&record)).await;
+        self.snapshots.invalidate(&name_for_cache);
         if created.is_err() {
             // Nothing of a refused create stays behind.
             self.collect_code(code_hex).await;
@@ -426,7 +431,9 @@ impl Functions {
         let store = self.store.clone();
         let arn = record.config.function_arn.clone();
         let name = record.config.function_name.clone();
-        match blocking(move || store.update_function(&record, &expected)).await {
+        let written = blocking(move || store.update_function(&record, &expected)).await;
+        self.snapshots.invalidate(&name);
+        match written {
             Err(e) if e.0.code == Code::PreconditionFailed => Err(ApiError::new(
                 Code::ResourceConflict,
                 format!(
@@ -597,7 +604,9 @@ impl Functions {
         let rec = self.load(region, &r.name, None).await?;
         let store = self.store.clone();
         let key = r.name.clone();
-        if !blocking(move || store.delete_function(&key)).await? {
+        let deleted = blocking(move || store.delete_function(&key)).await;
+        self.snapshots.invalidate(&r.name);
+        if !deleted? {
             return Err(self.not_found(region, &r.name, None));
         }
         if let Some(hook) = &self.retire {
@@ -639,8 +648,17 @@ impl Functions {
         let r = self.parse_ref(region, name)?;
         let q = Self::qualifier(&r, qualifier)?;
         let q = self.route(region, &r.name, q).await?;
+        let latest = matches!(q.as_deref(), None | Some("$LATEST"));
+        let (generation, cached) = self.snapshots.get(&r.name);
+        if latest && let Some(s) = cached {
+            return Ok(s);
+        }
         let rec = self.load(region, &r.name, q.as_deref()).await?;
-        Ok(self.snapshot_of(rec))
+        let snapshot = self.snapshot_of(rec);
+        if latest {
+            self.snapshots.put(&r.name, generation, snapshot.clone());
+        }
+        Ok(snapshot)
     }
 
     /// The snapshot the engine runs for a loaded function or version record.

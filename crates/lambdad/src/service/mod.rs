@@ -10,6 +10,7 @@ pub mod functions;
 pub mod layers;
 pub mod logs;
 pub mod provisioned;
+pub mod snapshot_cache;
 pub mod sqs_poller;
 pub mod tags;
 pub mod urls;

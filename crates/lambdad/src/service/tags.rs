@@ -62,8 +62,10 @@ impl Functions {
     async fn save_tags(&self, record: FunctionRecord, expected: String) -> ApiResult<()> {
         let store = self.store.clone();
         let arn = record.config.function_arn.clone();
-        blocking(move || store.update_function(&record, &expected))
-            .await
+        let name = record.config.function_name.clone();
+        let written = blocking(move || store.update_function(&record, &expected)).await;
+        self.snapshots.invalidate(&name);
+        written
             .map_err(|e| if e.0.code == Code::PreconditionFailed {
                 ApiError::new(Code::ResourceConflict, format!("The operation cannot be performed at this time. An update is in progress for resource: {arn}"))
             } else {

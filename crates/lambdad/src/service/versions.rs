@@ -180,7 +180,9 @@ impl Functions {
             rec.config.revision_id.clone(),
             snapshot.clone(),
         );
-        let n = blocking(move || store.publish_version(&to_store, &expected)).await.map_err(|e| {
+        let published = blocking(move || store.publish_version(&to_store, &expected)).await;
+        self.snapshots.invalidate(&r.name);
+        let n = published.map_err(|e| {
             if e.0.code == Code::PreconditionFailed {
                 ApiError::new(Code::ResourceConflict, format!("The operation cannot be performed at this time. An update is in progress for resource: {}", rec.config.function_arn))
             } else {
