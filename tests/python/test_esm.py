@@ -161,3 +161,42 @@ def test_fifo_queue_in_order_per_group(world):
         if int(seq) not in order.setdefault(group, []):
             order[group].append(int(seq))
     assert order == {g: list(range(10)) for g in "abc"}
+
+
+SLOW = '''
+import json
+import time
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.5)
+    print("SPAN " + json.dumps({"start": start, "end": time.time(), "n": len(event["Records"])}))
+    return {}
+'''
+
+
+def test_pollers_grow_with_the_backlog_up_to_maximum_concurrency(world):
+    server, lam, sqs = world
+    lam.create_function(FunctionName="slow", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (SLOW, 0o644)})}, Timeout=30)
+    url, arn = queue(sqs, "backlog-queue")
+    for start in range(0, 40, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)])
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="slow", BatchSize=1,
+                                    ScalingConfig={"MaximumConcurrency": 2})
+    logs = make_client(server.endpoint, "logs")
+
+    def spans():
+        try:
+            out = logs.filter_log_events(logGroupName="/aws/lambda/slow", filterPattern='"SPAN "')
+        except ClientError:
+            return []
+        return [json.loads(e["message"][5:]) for e in out["events"]]
+
+    assert wait_for(lambda: sum(s["n"] for s in spans()) >= 40, 90)
+    points = sorted([(s["start"], 1) for s in spans()] + [(s["end"], -1) for s in spans()])
+    running = peak = 0
+    for _, step in points:
+        running += step
+        peak = max(peak, running)
+    assert peak == 2, f"a second poller joined for the backlog, and no third: peak {peak}"
