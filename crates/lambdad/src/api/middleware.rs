@@ -17,40 +17,28 @@ pub struct RequestContext {
     pub request_id: String,
     /// The region of the SigV4 credential scope, when the request was signed.
     pub region: Option<String>,
-    /// The access key id of the SigV4 credential (verification comes later).
-    #[allow(
-        dead_code,
-        reason = "the seam for SigV4 verification, which comes with authentication"
-    )]
-    pub access_key: Option<String>,
 }
 
-/// Parses `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
-/// Signatures are not verified yet: any credentials are accepted.
-pub fn credential_scope(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return (None, None);
-    };
-    let Some(cred) = auth
+/// The region of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+/// Only read here; [`authenticate`] verifies signatures under `--auth sigv4`.
+pub fn credential_region(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok())?;
+    let cred = auth
         .split([' ', ','])
-        .find_map(|part| part.trim().strip_prefix("Credential="))
-    else {
-        return (None, None);
-    };
-    let mut parts = cred.split('/');
-    let key = parts.next().map(str::to_owned);
-    let region = parts.nth(1).filter(|r| !r.is_empty()).map(str::to_owned);
-    (key, region)
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    cred.split('/')
+        .nth(2)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 /// Attaches a [`RequestContext`] and echoes the request id on the response.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
-    let (access_key, region) = credential_scope(req.headers());
+    let region = credential_region(req.headers());
     let request_id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         region,
-        access_key,
     });
     let mut resp = next.run(req).await;
     if !resp.headers().contains_key("x-amzn-RequestId")
@@ -238,10 +226,10 @@ mod tests {
             "authorization",
             HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"),
         );
-        assert_eq!(
-            credential_scope(&h),
-            (Some("AKIDEXAMPLE".into()), Some("eu-west-1".into()))
-        );
-        assert_eq!(credential_scope(&HeaderMap::new()), (None, None));
+        assert_eq!(credential_region(&h), Some("eu-west-1".into()));
+        let auth = h["authorization"].to_str().unwrap();
+        let parsed = crate::auth::Authorization::parse(auth).unwrap();
+        assert_eq!(parsed.access_key, "AKIDEXAMPLE");
+        assert_eq!(credential_region(&HeaderMap::new()), None);
     }
 }
