@@ -156,6 +156,26 @@ impl Telemetry {
         cx.span().end_with_timestamp(t.start + t.done);
     }
 
+    /// Runs `req` through the engine and records its spans: every caller of
+    /// the engine goes through here. With `buffered`, a streamed response is
+    /// collected first (so a mid-stream error marks the trace as failed).
+    pub async fn invoke(
+        &self,
+        engine: &lambdad_engine::Invoker,
+        req: lambdad_engine::InvokeRequest,
+        trigger: Trigger,
+        waited: Duration,
+        buffered: bool,
+    ) -> Result<InvokeResponse, lambdad_engine::InvokeError> {
+        let function = req.snapshot.function_name.clone();
+        let mut out = engine.invoke(req).await?;
+        if buffered {
+            out = out.into_buffered().await;
+        }
+        self.invocation(&function, &out, trigger, waited);
+        Ok(out)
+    }
+
     /// Exports what is buffered and stops the exporter.
     pub fn shutdown(&self) {
         if let Some(inner) = &self.inner

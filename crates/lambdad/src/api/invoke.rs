@@ -160,14 +160,12 @@ pub async fn invoke(
             return Ok(StatusCode::ACCEPTED.into_response());
         }
     };
-    let function = req.snapshot.function_name.clone();
-    let out = match state.engine.invoke(req).await {
-        Ok(out) => {
-            let out = out.into_buffered().await;
-            let telemetry = &state.functions.telemetry;
-            telemetry.invocation(&function, &out, Trigger::Api, Duration::ZERO);
-            out
-        }
+    let telemetry = &state.functions.telemetry;
+    let out = match telemetry
+        .invoke(&state.engine, req, Trigger::Api, Duration::ZERO, true)
+        .await
+    {
+        Ok(out) => out,
         Err(e) => return Ok(invoke_error(e)),
     };
     let mut resp = (StatusCode::OK, out.payload).into_response();

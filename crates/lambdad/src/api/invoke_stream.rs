@@ -79,13 +79,15 @@ pub async fn invoke_stream(
         Prepared::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
         Prepared::Sync(req) | Prepared::Event(req) => req,
     };
-    let function = req.snapshot.function_name.clone();
-    let out = match state.engine.invoke(req).await {
+    let telemetry = &state.functions.telemetry;
+    let zero = std::time::Duration::ZERO;
+    let out = match telemetry
+        .invoke(&state.engine, req, Trigger::Api, zero, false)
+        .await
+    {
         Ok(out) => out,
         Err(e) => return Ok(invoke_error(e)),
     };
-    let telemetry = &state.functions.telemetry;
-    telemetry.invocation(&function, &out, Trigger::Api, std::time::Duration::ZERO);
     let executed = out.executed_version.clone();
     let request_id = out.request_id.clone();
     let body = match out.stream {

@@ -249,13 +249,13 @@ async fn invoke(
         trace_id: None,
         tail_log: false,
     };
-    let function = req.snapshot.function_name.clone();
-    let out = match state.engine.invoke(req).await {
-        Ok(out) => {
-            let telemetry = &state.functions.telemetry;
-            telemetry.invocation(&function, &out, Trigger::Http, std::time::Duration::ZERO);
-            out
-        }
+    let telemetry = &state.functions.telemetry;
+    let zero = std::time::Duration::ZERO;
+    let out = match telemetry
+        .invoke(&state.engine, req, Trigger::Http, zero, false)
+        .await
+    {
+        Ok(out) => out,
         Err(InvokeError::Throttled(_)) => {
             return failed(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded.");
         }

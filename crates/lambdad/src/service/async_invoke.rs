@@ -523,17 +523,12 @@ async fn handle(
         tail_log: false,
     };
     let attempts = event.attempts + 1;
-    let function = req.snapshot.function_name.clone();
     let waited = Duration::from_millis(u64::try_from(now_ms() - event.received_ms).unwrap_or(0));
-    let result = match engine.invoke(req).await {
-        Ok(resp) => {
-            let resp = resp.into_buffered().await;
-            let telemetry = &functions.telemetry;
-            telemetry.invocation(&function, &resp, crate::telemetry::Trigger::Event, waited);
-            Ok(resp)
-        }
-        Err(e) => Err(e),
-    };
+    let trigger = crate::telemetry::Trigger::Event;
+    let result = functions
+        .telemetry
+        .invoke(engine, req, trigger, waited, true)
+        .await;
     match result {
         Ok(resp) if resp.function_error.is_none() => {
             functions

@@ -324,8 +324,13 @@ async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
         trace_id: None,
         tail_log: false,
     };
-    let resp = match ctx.engine.invoke(req).await {
-        Ok(r) => r.into_buffered().await,
+    let telemetry = &ctx.functions.telemetry;
+    let trigger = crate::telemetry::Trigger::Event;
+    let resp = match telemetry
+        .invoke(&ctx.engine, req, trigger, Duration::ZERO, true)
+        .await
+    {
+        Ok(r) => r,
         Err(InvokeError::Throttled(_)) => {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return;
@@ -335,13 +340,6 @@ async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
             return;
         }
     };
-    let telemetry = &ctx.functions.telemetry;
-    telemetry.invocation(
-        &m.function,
-        &resp,
-        crate::telemetry::Trigger::Event,
-        Duration::ZERO,
-    );
     if resp.function_error.is_some() {
         return; // the whole batch becomes visible again
     }
