@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lambdad_model::VersionSnapshot;
+use lambdad_model::{NetworkMode, VersionSnapshot};
 use lambdad_sandbox::{Backend, Bind, ExitInfo, Limits, Sandbox, SandboxSpec};
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
@@ -21,6 +21,8 @@ use crate::{EngineConfig, InvokeError};
 /// Longest init phase before the environment is given up (AWS: 10 s).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest accepted log line; longer lines are split.
+/// Where the Runtime API listens inside an environment's own network (AWS's port).
+const RUNTIME_API_PORT: u16 = 9001;
 const MAX_LINE: usize = 256 * 1024;
 
 /// How an invocation in this environment ended, from the platform's view.
@@ -96,6 +98,8 @@ pub struct Environment {
     phase: Mutex<Phase>,
     /// Held for the environment's lifetime; the uid returns to the pool after.
     _uid: Option<crate::uids::UidLease>,
+    /// The environment's own network namespace, if it has one.
+    _netns: Option<std::fs::File>,
     api: RuntimeApi,
     exited: watch::Receiver<bool>,
     flush: Vec<mpsc::Sender<oneshot::Sender<()>>>,
@@ -180,7 +184,27 @@ impl Environment {
             // The tail of a cold start includes what the runtime printed during init.
             log.start_capture();
         }
-        let mut api = RuntimeApi::start().await.map_err(InvokeError::RuntimeApi)?;
+        let network = match snapshot.network {
+            NetworkMode::Host => None,
+            _ => {
+                let b = backend.clone();
+                tokio::task::spawn_blocking(move || b.isolated_network(RUNTIME_API_PORT))
+                    .await
+                    .map_err(|e| InvokeError::Internal(e.to_string()))?
+                    .map_err(InvokeError::Sandbox)?
+            }
+        };
+        let netns_path = network.as_ref().map(lambdad_sandbox::IsolatedNetwork::path);
+        let (mut api, netns) = match network {
+            Some(n) => (
+                RuntimeApi::serve_std(n.listener).map_err(InvokeError::RuntimeApi)?,
+                Some(n.netns),
+            ),
+            None => (
+                RuntimeApi::start().await.map_err(InvokeError::RuntimeApi)?,
+                None,
+            ),
+        };
         let mut binds = vec![Bind {
             source: snapshot.code_dir.clone(),
             target: "/var/task".into(),
@@ -221,6 +245,8 @@ impl Environment {
             uid: uid.as_ref().map_or(993, crate::uids::UidLease::uid),
             gid: 990,
             hostname: "lambda".into(),
+            netns: netns_path,
+            deny_listen: snapshot.network == NetworkMode::None,
         };
         let started = Instant::now();
         let backend = backend.clone();
@@ -277,6 +303,7 @@ impl Environment {
             commitment: Mutex::new(Some(commitment)),
             phase: Mutex::new(Phase::Busy),
             _uid: uid,
+            _netns: netns,
             api,
             exited,
             flush,

@@ -379,8 +379,9 @@ impl Invoker {
             let mut keep = Vec::with_capacity(list.len());
             while let Some(i) = list.pop() {
                 let same_version = i.env.snapshot.version == s.version;
-                let current =
-                    i.env.snapshot.revision_id == s.revision_id && i.env.generation == generation;
+                let current = i.env.snapshot.revision_id == s.revision_id
+                    && i.env.snapshot.network == s.network
+                    && i.env.generation == generation;
                 if same_version && current && found.is_none() {
                     found = Some(i.env);
                 } else if same_version && !current {

@@ -132,7 +132,17 @@ impl Drop for RuntimeApi {
 impl RuntimeApi {
     /// Binds a loopback port and serves the Runtime API on it until dropped.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await?)
+    }
+
+    /// Serves the Runtime API on a listener made elsewhere (in an
+    /// environment's own network namespace) until dropped.
+    pub fn serve_std(listener: std::net::TcpListener) -> std::io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Self::serve(TcpListener::from_std(listener)?)
+    }
+
+    fn serve(listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (inv_tx, inv_rx) = mpsc::channel(1);
         let (init_tx, init_rx) = oneshot::channel();

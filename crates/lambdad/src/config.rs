@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use lambdad_model::NetworkMode;
 use serde::Deserialize;
 
 /// Which sandbox backend runs execution environments.
@@ -107,6 +108,9 @@ pub struct ServeArgs {
     /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
     #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// Network of functions without a `lambdad:network` tag: host, loopback or none [default: host].
+    #[arg(long, env = "LAMBDAD_NETWORK", value_parser = parse_network)]
+    pub network: Option<NetworkMode>,
     /// Configuration file [default: ./lambdad.toml when present].
     #[arg(long, env = "LAMBDAD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -138,6 +142,7 @@ struct FileConfig {
     schedule_min_interval: Option<Duration>,
     log_max_stream_mb: Option<u64>,
     otlp_endpoint: Option<String>,
+    network: Option<String>,
     price_per_million_requests: Option<f64>,
     price_per_gb_second_x86_64: Option<f64>,
     price_per_gb_second_arm64: Option<f64>,
@@ -149,6 +154,11 @@ struct FileConfig {
 /// Retry delays of asynchronous events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delays(pub Vec<Duration>);
+
+fn parse_network(s: &str) -> Result<NetworkMode, String> {
+    NetworkMode::parse(s)
+        .ok_or_else(|| format!("network must be host, loopback or none, not {s:?}"))
+}
 
 fn parse_delays(s: &str) -> Result<Delays, String> {
     let v = s
@@ -258,6 +268,8 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Most MB per log stream (0: no limit).
     pub log_max_stream_mb: u64,
+    /// Network of functions without a `lambdad:network` tag.
+    pub network: NetworkMode,
     /// Shortest schedule rate accepted.
     pub schedule_min_interval: Duration,
     /// Lifetime of execution-role credentials.
@@ -377,7 +389,13 @@ impl Config {
                 "SigV4 authentication (the default when listening on {listen}, beyond loopback) needs --credentials-file FILE; or pass --auth none to run an open server"
             );
         }
+        let network = match (args.network, file.network.as_deref()) {
+            (Some(n), _) => n,
+            (None, Some(s)) => parse_network(s).map_err(anyhow::Error::msg)?,
+            (None, None) => NetworkMode::Host,
+        };
         Ok(Self {
+            network,
             auth,
             url_base,
             credentials_file,

@@ -68,6 +68,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     functions.set_engine(engine.clone());
     functions.set_url_base(&config.url_base);
+    functions.network = config.network;
     // The OTLP exporter's blocking HTTP client must be built off the async runtime.
     let endpoint = config.otlp_endpoint.clone();
     functions.telemetry =

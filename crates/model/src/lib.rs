@@ -19,4 +19,4 @@ pub mod url;
 pub mod validate;
 
 pub use error::{AwsError, Code, ErrorCode};
-pub use snapshot::VersionSnapshot;
+pub use snapshot::{NetworkMode, VersionSnapshot};

@@ -51,6 +51,49 @@ pub struct VersionSnapshot {
     /// The execution role ARN.
     #[serde(default)]
     pub role: String,
+    /// Network access of the environments (tag `lambdad:network`).
+    #[serde(default)]
+    pub network: NetworkMode,
     /// The function's RevisionId when the snapshot was taken; a change means a new environment.
     pub revision_id: String,
+}
+
+/// What network an environment sees. Chosen per function with the tag
+/// [`NetworkMode::TAG`]; the server's `--network` gives the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network: outbound connections allowed, as on AWS Lambda.
+    #[default]
+    Host,
+    /// A network of its own with only a loopback interface: the Runtime API
+    /// and the function's own listeners, nothing beyond.
+    Loopback,
+    /// Like `Loopback`, and the function cannot listen on any socket: the
+    /// Runtime API is all it can reach.
+    None,
+}
+
+impl NetworkMode {
+    /// The tag that selects a function's mode.
+    pub const TAG: &'static str = "lambdad:network";
+
+    /// Parses `host`, `loopback` or `none`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "host" => Some(Self::Host),
+            "loopback" => Some(Self::Loopback),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    /// The mode's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::Loopback => "loopback",
+            Self::None => "none",
+        }
+    }
 }

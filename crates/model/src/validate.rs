@@ -355,6 +355,11 @@ pub fn tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), AwsE
                 "An error occurred and the request cannot be processed.",
             ));
         }
+        if k == crate::NetworkMode::TAG && crate::NetworkMode::parse(v).is_none() {
+            return Err(AwsError::invalid_parameter(format!(
+                "The value of tag {k} must be host, loopback or none."
+            )));
+        }
     }
     Ok(())
 }

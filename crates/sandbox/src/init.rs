@@ -13,7 +13,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::{CloneFlags, unshare};
+use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{
     ForkResult, Gid, Uid, chdir, execve, fork, pivot_root, setgroups, sethostname, setresgid,
@@ -60,6 +60,17 @@ pub fn init_main() -> ! {
             }
         }
         Err(e) => fail("opening /dev/null", e),
+    }
+    if let Some(path) = &msg.spec.netns {
+        let joined = fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|ns| setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
+        if let Err(e) = joined {
+            fail(
+                &format!("joining the network namespace {}", path.display()),
+                e,
+            );
+        }
     }
     if let Err(e) = unshare(
         CloneFlags::CLONE_NEWNS
@@ -139,6 +150,75 @@ fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), String> {
         .map_err(|e| format!("remount {}: {e}", target.display()))
 }
 
+/// What container runtimes hide of /proc: kernel memory, keyrings, timers,
+/// and hardware inventories read as empty (files) or as empty read-only
+/// directories; the kernel's tunables and triggers are read-only. /sys is
+/// not mounted at all.
+const PROC_MASKED: &[&str] = &[
+    "kcore",
+    "keys",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "acpi",
+    "asound",
+    "scsi",
+];
+const PROC_READ_ONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+fn mask_proc(proc_dir: &Path) -> Result<(), String> {
+    let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for name in PROC_MASKED {
+        let target = proc_dir.join(name);
+        let Ok(meta) = fs::symlink_metadata(&target) else {
+            continue;
+        };
+        let masked = if meta.is_dir() {
+            mount(
+                Some("tmpfs"),
+                &target,
+                Some("tmpfs"),
+                ro,
+                Some("size=0k,mode=0555"),
+            )
+        } else {
+            mount(
+                Some("/dev/null"),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        };
+        masked.map_err(|e| format!("mask /proc/{name}: {e}"))?;
+    }
+    for name in PROC_READ_ONLY {
+        let target = proc_dir.join(name);
+        if fs::symlink_metadata(&target).is_err() {
+            continue;
+        }
+        mount(
+            Some(&target),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .and_then(|()| {
+            mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
+                None::<&str>,
+            )
+        })
+        .map_err(|e| format!("read-only /proc/{name}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn inside(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
@@ -198,6 +278,7 @@ fn build_root(msg: &InitMessage) -> Result<(), String> {
         None::<&str>,
     )
     .map_err(|e| format!("mount /proc: {e}"))?;
+    mask_proc(&proc_dir)?;
     let dev = inside(root, Path::new("/dev"));
     fs::create_dir_all(&dev).map_err(|e| format!("mkdir /dev: {e}"))?;
     mount(
@@ -248,7 +329,7 @@ fn drop_privileges(spec: &SandboxSpec) -> Result<(), String> {
     // Leaving uid 0 for a non-zero uid clears every capability set.
     setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
     nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
-    crate::seccomp::install().map_err(|e| format!("seccomp: {e}"))
+    crate::seccomp::install(spec.deny_listen).map_err(|e| format!("seccomp: {e}"))
 }
 
 fn cstring(s: &str, what: &str) -> CString {

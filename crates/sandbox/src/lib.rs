@@ -19,6 +19,7 @@
 
 mod cgroup;
 mod init;
+mod net;
 mod process;
 mod seccomp;
 mod spec;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use cgroup::Cgroup;
 pub use init::init_main;
+pub use net::IsolatedNetwork;
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox, Stats};
 pub use spec::{Bind, Limits, SandboxSpec};
 
@@ -83,6 +85,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Starts the program described by `spec`.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError>;
+    /// A network namespace with only loopback, listening on `port` in it;
+    /// `None` when the backend cannot isolate networks (plain processes).
+    fn isolated_network(&self, port: u16) -> Result<Option<IsolatedNetwork>, SandboxError> {
+        let _ = port;
+        Ok(None)
+    }
 }
 
 /// Picks a backend. `helper_exe` is the lambdad binary (re-executed as `__sandbox-init`);

@@ -8,7 +8,7 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use crate::cgroup::{Cgroup, Layout};
 use crate::init::InitMessage;
 use crate::spec::SandboxSpec;
-use crate::{Backend, SandboxError};
+use crate::{Backend, IsolatedNetwork, SandboxError};
 
 /// How an environment's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +234,15 @@ impl Backend for NamespaceBackend {
         };
         written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
         Ok(sandbox)
+    }
+
+    fn isolated_network(&self, port: u16) -> Result<Option<IsolatedNetwork>, SandboxError> {
+        IsolatedNetwork::new(port)
+            .map(Some)
+            .map_err(|source| SandboxError::Io {
+                id: "netns".into(),
+                source,
+            })
     }
 }
 

@@ -75,8 +75,13 @@ fn program(
 }
 
 /// Installs the filters on the calling thread (no_new_privs must be set).
-pub fn install() -> Result<(), String> {
-    let deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|s| (*s, Vec::new())).collect();
+/// With `deny_listen`, `listen(2)` fails with EPERM too.
+pub fn install(deny_listen: bool) -> Result<(), String> {
+    let mut deny: BTreeMap<i64, Vec<SeccompRule>> =
+        DENIED.iter().map(|s| (*s, Vec::new())).collect();
+    if deny_listen {
+        deny.insert(libc::SYS_listen, Vec::new());
+    }
     let eperm = program(deny, SeccompAction::Errno(libc::EPERM as u32))?;
     let clone_ns = clone_namespace_filter()?;
     let clone3 = program(

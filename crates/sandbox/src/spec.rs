@@ -49,6 +49,13 @@ pub struct SandboxSpec {
     pub gid: u32,
     /// Hostname inside the sandbox.
     pub hostname: String,
+    /// A network namespace to join (see [`crate::IsolatedNetwork::path`]);
+    /// `None` keeps the host's network.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// Whether `listen(2)` fails with EPERM (network mode `none`).
+    #[serde(default)]
+    pub deny_listen: bool,
 }
 
 impl SandboxSpec {

@@ -41,6 +41,8 @@ fn spec(id: &str, script: &str, task: &Path, memory_mb: u64) -> SandboxSpec {
         uid: 993,
         gid: 990,
         hostname: "sandbox".into(),
+        netns: None,
+        deny_listen: false,
     }
 }
 

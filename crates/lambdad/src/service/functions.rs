@@ -54,6 +54,8 @@ pub struct Functions {
     pub telemetry: crate::telemetry::Telemetry,
     /// `$LATEST` snapshots of warm functions (invalidated on every write).
     pub(super) snapshots: super::snapshot_cache::SnapshotCache,
+    /// Network of functions without a `lambdad:network` tag.
+    pub network: lambdad_model::NetworkMode,
 }
 
 impl std::fmt::Debug for Functions {
@@ -106,6 +108,7 @@ impl Functions {
             url_base: Arc::from("http://localhost:9001"),
             telemetry: Default::default(),
             snapshots: Default::default(),
+            network: Default::default(),
         }
     }
 
@@ -208,7 +211,13 @@ impl Functions {
         let rec = rec.ok_or_else(|| self.not_found(region, name, qualifier))?;
         match qualifier {
             None | Some("$LATEST") => Ok(rec),
-            Some(q) => self.load_qualified(region, name, q, rec).await,
+            Some(q) => {
+                // Tags are the function's, whatever the qualifier.
+                let tags = rec.tags.clone();
+                let mut v = self.load_qualified(region, name, q, rec).await?;
+                v.tags = tags;
+                Ok(v)
+            }
         }
     }
 
@@ -690,6 +699,11 @@ impl Functions {
             application_log_level: c.logging_config.application_log_level.clone(),
             system_log_level: c.logging_config.system_log_level.clone(),
             log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
+            network: rec
+                .tags
+                .get(lambdad_model::NetworkMode::TAG)
+                .and_then(|v| lambdad_model::NetworkMode::parse(v))
+                .unwrap_or(self.network),
             revision_id: c.revision_id,
         })
     }

@@ -77,6 +77,7 @@ mod tests {
             application_log_level: None,
             system_log_level: None,
             role: String::new(),
+            network: Default::default(),
             revision_id: rev.into(),
         })
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, create_function, files_under, fixture_zip, invoke, zip_files};
 
 /// Whether the server runs the namespace sandbox; as root it must.
-fn namespace_sandbox(server: &TestServer) -> bool {
+pub(crate) fn namespace_sandbox(server: &TestServer) -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
@@ -23,13 +23,13 @@ fn namespace_sandbox(server: &TestServer) -> bool {
     namespace
 }
 
-async fn probe(lambda: &aws_sdk_lambda::Client, name: &str, event: Value) -> Value {
+pub(crate) async fn probe(lambda: &aws_sdk_lambda::Client, name: &str, event: Value) -> Value {
     let r = invoke(lambda, name, event.clone()).await;
     assert_eq!(r.function_error, None, "probe {event} failed: {}", r.json);
     r.json
 }
 
-fn errno(v: &Value) -> i64 {
+pub(crate) fn errno(v: &Value) -> i64 {
     v["errno"]
         .as_i64()
         .unwrap_or_else(|| panic!("expected an OS error, saw {v}"))
@@ -144,6 +144,35 @@ async fn probes_see_only_their_own_world() {
         3,
         "ESRCH: host processes cannot be signalled: {v}"
     );
+    // /proc is masked as container runtimes mask it; /sys is absent.
+    for file in [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ] {
+        let v = probe(&lambda, "probe-a", json!({"op": "read", "path": file})).await;
+        assert!(v["ok"] == "" || errno(&v) == 2, "{file} reads empty: {v}");
+    }
+    let v = probe(
+        &lambda,
+        "probe-a",
+        json!({"op": "ls", "path": "/proc/acpi"}),
+    )
+    .await;
+    assert!(
+        v["ok"] == json!([]) || errno(&v) == 2,
+        "/proc/acpi is empty: {v}"
+    );
+    for file in [
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/vm/overcommit_memory",
+    ] {
+        let v = probe(&lambda, "probe-a", json!({"op": "write", "path": file})).await;
+        assert_eq!(errno(&v), 30, "EROFS: {file} is read-only: {v}");
+    }
+    let v = probe(&lambda, "probe-a", json!({"op": "ls", "path": "/sys"})).await;
+    assert_eq!(errno(&v), 2, "ENOENT: no /sys: {v}");
     let v = probe(&lambda, "probe-a", json!({"op": "mount"})).await;
     assert_eq!(errno(&v), 1, "EPERM: {v}");
     let v = probe(&lambda, "probe-a", json!({"op": "ptrace", "pid": 1})).await;

@@ -6,5 +6,6 @@ mod errors;
 mod functions;
 mod invoke;
 mod isolation;
+mod network;
 mod robustness;
 mod urls;
