@@ -85,6 +85,9 @@ pub enum StreamChunk {
     },
 }
 
+/// Most connections a runtime may hold open to its Runtime API at once.
+pub const MAX_CONNECTIONS: usize = 16;
+
 /// Largest streamed response (AWS: 200 MB).
 pub const MAX_STREAM: usize = 200 * 1024 * 1024;
 
@@ -155,20 +158,33 @@ impl RuntimeApi {
         });
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
+            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        // Out of descriptors, most likely: let connections end.
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                while connections.try_join_next().is_some() {}
+                // A runtime needs a connection or two; one that opens more
+                // than this gets them closed, and cannot exhaust lambdad's descriptors.
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    drop(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 connections.spawn(async move {
+                    let _slot = slot;
                     let svc = service_fn(move |req| handle(state.clone(), req));
                     let _ = http1::Builder::new()
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
                 });
-                while connections.try_join_next().is_some() {}
             }
         });
         Ok(Self {
@@ -442,4 +458,51 @@ fn in_body_trailer(data: &[u8]) -> Option<StreamChunk> {
 fn base64_decode(b: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(b).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const NEXT: &[u8] = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_runtime_cannot_hold_more_than_the_connection_cap() {
+        let api = RuntimeApi::start().await.unwrap();
+        // Each of these waits in /next for an invocation that never comes.
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            let mut c = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+            c.write_all(NEXT).await.unwrap();
+            held.push(c);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut extra = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+        let _ = extra.write_all(NEXT).await;
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            extra.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "the connection over the cap is closed at once: {read:?} {buf:?}"
+        );
+        // Closing one frees a slot: the next runtime request is served.
+        drop(held.pop());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut c = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+        c.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).await.unwrap();
+        assert!(
+            out.starts_with(b"HTTP/1.1 404"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
 }
