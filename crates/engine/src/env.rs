@@ -200,8 +200,14 @@ impl Environment {
                 RuntimeApi::serve_std(n.listener).map_err(InvokeError::RuntimeApi)?,
                 Some(n.netns),
             ),
+            // On the host's loopback, where any process could connect: the
+            // namespace backend admits only the environment's own uid.
             None => (
-                RuntimeApi::start().await.map_err(InvokeError::RuntimeApi)?,
+                match uid.as_ref().filter(|_| backend.name() == "namespace") {
+                    Some(lease) => RuntimeApi::start_for(lease.uid()).await,
+                    None => RuntimeApi::start().await,
+                }
+                .map_err(InvokeError::RuntimeApi)?,
                 None,
             ),
         };

@@ -135,17 +135,24 @@ impl Drop for RuntimeApi {
 impl RuntimeApi {
     /// Binds a loopback port and serves the Runtime API on it until dropped.
     pub async fn start() -> std::io::Result<Self> {
-        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await?)
+        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await?, None)
+    }
+
+    /// Binds a port on the host's loopback, which every process of the host
+    /// can reach: only connections from sockets of `owner` (the uid of the
+    /// environment's processes) are served; others are closed at once.
+    pub async fn start_for(owner: u32) -> std::io::Result<Self> {
+        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await?, Some(owner))
     }
 
     /// Serves the Runtime API on a listener made elsewhere (in an
-    /// environment's own network namespace) until dropped.
+    /// environment's own network namespace, reachable by it alone) until dropped.
     pub fn serve_std(listener: std::net::TcpListener) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
-        Self::serve(TcpListener::from_std(listener)?)
+        Self::serve(TcpListener::from_std(listener)?, None)
     }
 
-    fn serve(listener: TcpListener) -> std::io::Result<Self> {
+    fn serve(listener: TcpListener, owner: Option<u32>) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (inv_tx, inv_rx) = mpsc::channel(1);
         let (init_tx, init_rx) = oneshot::channel();
@@ -161,7 +168,10 @@ impl RuntimeApi {
             let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
             loop {
                 let stream = match listener.accept().await {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, peer)) if owner.is_none_or(|uid| owned_by(uid, peer, addr)) => {
+                        stream
+                    }
+                    Ok(_) => continue,
                     Err(_) => {
                         // Out of descriptors, most likely: let connections end.
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -194,6 +204,20 @@ impl RuntimeApi {
             next_calls: next_rx,
             task,
         })
+    }
+}
+
+/// Whether the connection from `peer` to `local` is a socket of `uid`.
+fn owned_by(uid: u32, peer: SocketAddr, local: SocketAddr) -> bool {
+    let (SocketAddr::V4(peer), SocketAddr::V4(local)) = (peer, local) else {
+        return false;
+    };
+    match lambdad_sandbox::tcp_peer_uid(peer, local) {
+        Ok(Some(found)) if found == uid => true,
+        found => {
+            tracing::warn!(?found, expected = uid, %peer, "Refused a connection to an environment's Runtime API from another user.");
+            false
+        }
     }
 }
 

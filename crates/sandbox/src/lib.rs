@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use cgroup::Cgroup;
 pub use init::init_main;
-pub use net::IsolatedNetwork;
+pub use net::{IsolatedNetwork, tcp_peer_uid};
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox, Stats};
 pub use spec::{Bind, Limits, SandboxSpec};
 

@@ -62,3 +62,49 @@ fn loopback_up() -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// The uid owning the TCP socket connected from `peer` to `local` (both
+/// IPv4, in this process's network namespace), from `/proc/net/tcp`.
+pub fn tcp_peer_uid(
+    peer: std::net::SocketAddrV4,
+    local: std::net::SocketAddrV4,
+) -> io::Result<Option<u32>> {
+    // The kernel prints addresses as the raw big-endian word in hex, ports in host order.
+    let key = |a: std::net::SocketAddrV4| {
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(a.ip().octets()),
+            a.port()
+        )
+    };
+    let (from, to) = (key(peer), key(local));
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    Ok(table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 7 && f[1] == from && f[2] == to)
+            .then(|| f[7].parse().ok())
+            .flatten()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_owner_of_a_loopback_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        let (std::net::SocketAddr::V4(peer), std::net::SocketAddr::V4(local)) =
+            (peer, listener.local_addr().unwrap())
+        else {
+            panic!("IPv4 expected");
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        assert_eq!(super::tcp_peer_uid(peer, local).unwrap(), Some(me));
+        // The listening side's own view is not a connection from `local`.
+        assert_eq!(super::tcp_peer_uid(local, peer).unwrap(), Some(me));
+        let unknown: std::net::SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(super::tcp_peer_uid(unknown, local).unwrap(), None);
+        drop(client);
+    }
+}

@@ -110,3 +110,57 @@ async fn functions_get_the_network_their_tag_names() {
     let v = probe(&lambda, "net-lo", json!({"op": "connect", "addr": outside})).await;
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[tokio::test]
+async fn an_environments_runtime_api_serves_it_alone() {
+    let server = TestServer::start().await;
+    if !namespace_sandbox(&server) {
+        return;
+    }
+    let lambda = server.lambda().await;
+    create_function(&lambda, "rapi-a", fixture_zip("probe")).await;
+    create_function(&lambda, "rapi-b", fixture_zip("probe")).await;
+    let v = probe(
+        &lambda,
+        "rapi-b",
+        json!({"op": "read", "path": "/proc/self/environ"}),
+    )
+    .await;
+    let environ = v["ok"].as_str().unwrap().to_owned();
+    let b_api = environ
+        .split('\0')
+        .find_map(|kv| kv.strip_prefix("AWS_LAMBDA_RUNTIME_API="))
+        .expect("the runtime's environment names its API")
+        .to_owned();
+    let request =
+        "GET /2018-06-01/runtime/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Its own runtime is answered...
+    let v = probe(
+        &lambda,
+        "rapi-b",
+        json!({"op": "http", "addr": b_api, "request": request}),
+    )
+    .await;
+    assert!(v["ok"].as_str().unwrap().starts_with("HTTP/1.1 404"), "{v}");
+    // ...another function on the same host network is not (it could take B's events).
+    let v = probe(
+        &lambda,
+        "rapi-a",
+        json!({"op": "http", "addr": b_api, "request": request}),
+    )
+    .await;
+    assert_eq!(v["ok"], "", "{v}");
+    assert_eq!(v["closed"], true, "{v}");
+    // Nor is any other process of the host (this test runs as root).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(b_api.as_str())
+        .await
+        .unwrap();
+    let _ = c.write_all(request.as_bytes()).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut out)).await;
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    // And B still works.
+    let v = probe(&lambda, "rapi-b", json!({"op": "whoami"})).await;
+    assert!(v["ok"]["uid"].as_u64().is_some(), "{v}");
+}
