@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
     #[arg(long, env = "LAMBDAD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// How long a client may take to send a request's headers, or pause while sending its body [default: 30s].
+    #[arg(long, env = "LAMBDAD_CLIENT_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub client_timeout: Option<Duration>,
     /// Network of functions without a `lambdad:network` tag: host, loopback or none [default: host].
     #[arg(long, env = "LAMBDAD_NETWORK", value_parser = parse_network)]
     pub network: Option<NetworkMode>,
@@ -140,6 +143,8 @@ struct FileConfig {
     role_credentials_ttl: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
     schedule_min_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    client_timeout: Option<Duration>,
     log_max_stream_mb: Option<u64>,
     otlp_endpoint: Option<String>,
     network: Option<String>,
@@ -270,6 +275,8 @@ pub struct Config {
     pub log_max_stream_mb: u64,
     /// Network of functions without a `lambdad:network` tag.
     pub network: NetworkMode,
+    /// Slow-client timeout: headers, and pauses in a body.
+    pub client_timeout: Duration,
     /// Shortest schedule rate accepted.
     pub schedule_min_interval: Duration,
     /// Lifetime of execution-role credentials.
@@ -394,7 +401,15 @@ impl Config {
             (None, Some(s)) => parse_network(s).map_err(anyhow::Error::msg)?,
             (None, None) => NetworkMode::Host,
         };
+        let client_timeout = args
+            .client_timeout
+            .or(file.client_timeout)
+            .unwrap_or(Duration::from_secs(30));
+        if client_timeout.is_zero() {
+            bail!("the client timeout must be positive");
+        }
         Ok(Self {
+            client_timeout,
             network,
             auth,
             url_base,

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod cli;
 mod config;
+mod listener;
 mod server;
 mod service;
 mod telemetry;

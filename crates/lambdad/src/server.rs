@@ -137,13 +137,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let app = api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    crate::api::middleware::set_body_idle_timeout(config.client_timeout);
+    crate::listener::serve(listener, app, config.client_timeout, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     engine.shutdown().await;
     save_usage(&engine, &usage_file);
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;

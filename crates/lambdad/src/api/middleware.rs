@@ -159,6 +159,24 @@ pub async fn authenticate(
         .await
 }
 
+/// Longest pause between two pieces of a request body, in ms (`--client-timeout`).
+static BODY_IDLE_TIMEOUT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(30_000);
+
+/// Sets the longest pause between two pieces of a request body.
+pub fn set_body_idle_timeout(d: std::time::Duration) {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+    BODY_IDLE_TIMEOUT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn body_idle_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(
+        BODY_IDLE_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+/// Longest time to read a whole request body (a 70 MB zip at ~250 KB/s).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Reads a body of at most `limit` bytes; beyond it, AWS's 413 for `operation`.
 ///
 /// An oversized body is still drained (up to four times the limit) before the
@@ -169,7 +187,24 @@ pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Byte
     let mut body = body;
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
+    let started = tokio::time::Instant::now();
+    loop {
+        // A client that stalls, or trickles, is cut off.
+        let idle = body_idle_timeout();
+        let wait = idle.min(BODY_TIMEOUT.saturating_sub(started.elapsed()));
+        let Ok(next) = tokio::time::timeout(wait, body.frame()).await else {
+            return Err(ApiError::new(
+                Code::InvalidRequestContent,
+                format!(
+                    "Timed out reading the request body ({} ms without data, or {} s in all)",
+                    idle.as_millis(),
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ));
+        };
+        let Some(frame) = next else {
+            break;
+        };
         let frame = frame.map_err(|e| {
             ApiError::new(
                 Code::InvalidRequestContent,

@@ -15,7 +15,7 @@ mod invoke_stream;
 mod json11;
 mod layers;
 mod logs;
-mod middleware;
+pub(crate) mod middleware;
 mod url_event;
 mod url_http;
 mod urls;
