@@ -1,9 +1,15 @@
 //! Invoke benchmark (not a test): starts lambdad with a fresh data dir,
 //! deploys the `echo` fixture (built with lambda_runtime) and reports cold
 //! start and warm invoke latency (p50/p99) and throughput over raw HTTP
-//! keep-alive connections.
+//! keep-alive connections, function URL requests, environment creation and
+//! idle memory, the asynchronous queue, and cargo-lambda's emulator beside
+//! lambdad on the same function.
 //!
 //! Run: `cargo build --release --workspace --bins && cargo bench -p lambdad --bench invoke`
+//! (`-- SECTION...` runs some of: cold warm url envs async peer).
+
+mod peer;
+mod platform;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -12,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e6
 }
 
-fn zip_bootstrap(bin: &[u8]) -> Vec<u8> {
+pub(crate) fn zip_bootstrap(bin: &[u8]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     w.start_file(
         "bootstrap",
@@ -42,8 +48,29 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
 }
 
+/// Creates function `name` from the echo fixture's binary.
+pub(crate) async fn create_echo(http: &reqwest::Client, base: &str, name: &str, echo: &[u8]) {
+    let create = serde_json::json!({
+        "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "Role": "arn:aws:iam::000000000000:role/r",
+        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip_bootstrap(echo))}
+    });
+    let r = http
+        .post(format!("{base}/2015-03-31/functions"))
+        .json(&create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
 #[tokio::main]
 async fn main() {
+    let sections: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lambdad"));
     let echo = std::fs::read(exe.parent().unwrap().join("echo"))
         .expect("build the fixtures first: cargo build --release --workspace --bins");
@@ -58,6 +85,8 @@ async fn main() {
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--memory-budget-mb",
+            "16384",
             "--data-dir",
         ])
         .arg(data.path())
@@ -76,18 +105,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let create = serde_json::json!({
-        "FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "bootstrap",
-        "Role": "arn:aws:iam::000000000000:role/r",
-        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip_bootstrap(&echo))}
-    });
-    let r = http
-        .post(format!("{base}/2015-03-31/functions"))
-        .json(&create)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    create_echo(&http, &base, "echo", &echo).await;
     let url = format!("{base}/2015-03-31/functions/echo/invocations");
 
     println!("lambdad invoke benchmark — {}", machine());
@@ -126,11 +144,16 @@ async fn main() {
         assert_eq!(r.status(), 201);
     }
     // Cold starts: a configuration change retires the environment, so each invoke starts a new one.
-    for (name, label) in [
-        ("echo", "custom runtime (lambda_runtime)"),
-        ("hello-py", "python3.11"),
-        ("hello-node", "nodejs20.x"),
-    ] {
+    let cold_runs: &[(&str, &str)] = if run("cold") {
+        &[
+            ("echo", "custom runtime (lambda_runtime)"),
+            ("hello-py", "python3.11"),
+            ("hello-node", "nodejs20.x"),
+        ]
+    } else {
+        &[]
+    };
+    for &(name, label) in cold_runs {
         let mut cold = Vec::new();
         let fn_url = format!("{base}/2015-03-31/functions/{name}/invocations");
         for i in 0..30 {
@@ -163,8 +186,10 @@ async fn main() {
         }
     }
 
-    for clients in [1usize, 8, 32] {
+    let mut lambdad_rate = None;
+    for clients in [1usize, 8, 32].into_iter().filter(|_| run("warm")) {
         let (all, rate) = warm_run(&http, &url, clients).await;
+        lambdad_rate = Some(rate);
         println!(
             "warm invoke, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} invocations/s",
             all.len(),
@@ -174,7 +199,27 @@ async fn main() {
         );
     }
 
-    // The same function through its function URL (AuthType NONE, public by policy).
+    if run("url") {
+        url_requests(&http, &base, port).await;
+    }
+    if run("envs") {
+        platform::environments(&http, &base, server.id(), &echo, 100).await;
+    }
+    if run("async") {
+        platform::async_events(&http, &base, &echo, 20_000, 32).await;
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let _ = server.wait();
+    if run("peer") {
+        peer::cargo_lambda(&http, lambdad_rate).await;
+    }
+}
+
+/// The echo function through its function URL (AuthType NONE, public by policy).
+async fn url_requests(http: &reqwest::Client, base: &str, port: u16) {
     let r = http
         .post(format!("{base}/2021-10-31/functions/echo/url"))
         .json(&serde_json::json!({"AuthType": "NONE"}))
@@ -215,15 +260,14 @@ async fn main() {
             rate
         );
     }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status();
-    let _ = server.wait();
 }
 
 /// Warm requests from `clients` concurrent keep-alive clients: sorted latencies and the rate.
-async fn warm_run(http: &reqwest::Client, url: &str, clients: usize) -> (Vec<Duration>, f64) {
+pub(crate) async fn warm_run(
+    http: &reqwest::Client,
+    url: &str,
+    clients: usize,
+) -> (Vec<Duration>, f64) {
     let per_client = if clients == 1 { 3000 } else { 12000 / clients };
     // Warm up one environment per client.
     let mut warm = Vec::new();
