@@ -64,27 +64,79 @@ fn loopback_up() -> io::Result<()> {
 }
 
 /// The uid owning the TCP socket connected from `peer` to `local` (both
-/// IPv4, in this process's network namespace), from `/proc/net/tcp`.
+/// IPv4, in this process's network namespace), or `None` when there is
+/// none. One exact lookup through the kernel's socket diagnostics
+/// (NETLINK_SOCK_DIAG), whatever the number of sockets on the host.
 pub fn tcp_peer_uid(
     peer: std::net::SocketAddrV4,
     local: std::net::SocketAddrV4,
 ) -> io::Result<Option<u32>> {
-    // The kernel prints addresses as the raw big-endian word in hex, ports in host order.
-    let key = |a: std::net::SocketAddrV4| {
-        format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(a.ip().octets()),
-            a.port()
-        )
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
+        socket,
     };
-    let (from, to) = (key(peer), key(local));
-    let table = std::fs::read_to_string("/proc/net/tcp")?;
-    Ok(table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        (f.len() > 7 && f[1] == from && f[2] == to)
-            .then(|| f[7].parse().ok())
-            .flatten()
-    }))
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLMSG_ERROR: u16 = 2;
+    const NLM_F_REQUEST: u16 = 1;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )?;
+    // nlmsghdr (16 bytes) + inet_diag_req_v2 (56 bytes), native endian but
+    // for the ports and addresses, which are in network order.
+    let mut req = Vec::with_capacity(72);
+    req.extend_from_slice(&72u32.to_ne_bytes());
+    req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
+    req.push(libc::AF_INET as u8);
+    req.push(libc::IPPROTO_TCP as u8);
+    req.extend_from_slice(&[0, 0]); // no extensions, padding
+    req.extend_from_slice(&u32::MAX.to_ne_bytes()); // any state
+    // inet_diag_sockid: the socket's own (source) side is the peer's.
+    req.extend_from_slice(&peer.port().to_be_bytes());
+    req.extend_from_slice(&local.port().to_be_bytes());
+    let mut addr = [0u8; 16];
+    addr[..4].copy_from_slice(&peer.ip().octets());
+    req.extend_from_slice(&addr);
+    addr[..4].copy_from_slice(&local.ip().octets());
+    req.extend_from_slice(&addr);
+    req.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+    req.extend_from_slice(&u32::MAX.to_ne_bytes()); // INET_DIAG_NOCOOKIE
+    req.extend_from_slice(&u32::MAX.to_ne_bytes());
+    sendto(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &req,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )?;
+    let mut buf = [0u8; 512];
+    let n = recv(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &mut buf,
+        MsgFlags::empty(),
+    )?;
+    let msg = &buf[..n];
+    let u16_at = |i: usize| msg.get(i..i + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let u32_at = |i: usize| {
+        msg.get(i..i + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match u16_at(4) {
+        // inet_diag_msg after the header: family, state, timer, retrans (4),
+        // the socket id (48), expires, rqueue, wqueue (12), then the uid.
+        Some(SOCK_DIAG_BY_FAMILY) => Ok(u32_at(16 + 64)),
+        // An error message: 0 never comes alone; ENOENT means no such socket.
+        Some(NLMSG_ERROR) => match u32_at(16).map(|e| -(e as i32)) {
+            Some(libc::ENOENT) => Ok(None),
+            Some(e) => Err(io::Error::from_raw_os_error(e)),
+            None => Err(io::Error::other("a short netlink error")),
+        },
+        _ => Err(io::Error::other("an unexpected socket diagnostics answer")),
+    }
 }
 
 #[cfg(test)]
