@@ -229,6 +229,18 @@ fn async_queue(store: &dyn Store) {
     assert_eq!(store.oldest_event_ms().unwrap(), None);
     store.enqueue_event(&event("e1", 10)).unwrap();
     store.enqueue_event(&event("e2", 50)).unwrap();
+    // A batch is all or nothing: a duplicate id fails it, and none of it stays.
+    assert!(
+        store
+            .enqueue_events(&[event("b1", 60), event("e1", 60)])
+            .is_err()
+    );
+    store
+        .enqueue_events(&[event("b1", 60), event("b2", 60)])
+        .unwrap();
+    for id in ["b1", "b2"] {
+        store.delete_event(id).unwrap();
+    }
     assert_eq!(store.oldest_event_ms().unwrap(), Some(5));
     assert!(
         store.lease_events(5, 100, 10).unwrap().is_empty(),

@@ -260,6 +260,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Stores an accepted asynchronous event (durable when this returns).
     fn enqueue_event(&self, event: &AsyncEvent) -> Result<(), StoreError>;
+    /// Stores accepted asynchronous events in one transaction: all or none,
+    /// durable when this returns (a group commit: one sync for many).
+    fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError>;
     /// Leases up to `limit` due events for `lease_ms` (expired leases are due again).
     fn lease_events(
         &self,

@@ -442,6 +442,29 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO async_events (id, function, qualifier, payload, received_ms, attempts, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for e in events {
+                stmt.execute(params![
+                    e.id,
+                    e.function,
+                    e.qualifier,
+                    e.payload,
+                    e.received_ms,
+                    e.attempts,
+                    e.not_before_ms
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn lease_events(
         &self,
         now_ms: i64,

@@ -245,7 +245,8 @@ impl Functions {
         blocking(move || Ok((store.pending_events()?, store.oldest_event_ms()?))).await
     }
 
-    /// Accepts an asynchronous invocation: durable (fsynced) when this returns.
+    /// Accepts an asynchronous invocation: durable (fsynced) when this returns;
+    /// concurrent accepts share a commit (service/accepts.rs).
     pub async fn enqueue_event(
         &self,
         function: &str,
@@ -263,8 +264,7 @@ impl Functions {
             attempts: 0,
             not_before_ms: now,
         };
-        let store = self.store.clone();
-        blocking(move || store.enqueue_event(&event)).await?;
+        self.accepts.commit(&self.store, event).await?;
         self.async_stats.received.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

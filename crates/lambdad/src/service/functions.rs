@@ -56,6 +56,8 @@ pub struct Functions {
     pub(super) snapshots: super::snapshot_cache::SnapshotCache,
     /// Network of functions without a `lambdad:network` tag.
     pub network: lambdad_model::NetworkMode,
+    /// Group commit of accepted asynchronous events.
+    pub(super) accepts: super::accepts::Accepts,
 }
 
 impl std::fmt::Debug for Functions {
@@ -109,6 +111,7 @@ impl Functions {
             telemetry: Default::default(),
             snapshots: Default::default(),
             network: Default::default(),
+            accepts: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The service layer: business rules behind the API, called with plain arguments.
 
+pub mod accepts;
 pub mod async_invoke;
 pub mod concurrency;
 pub mod destinations;
