@@ -47,12 +47,21 @@ fn fail(step: &str, e: impl std::fmt::Display) -> ! {
 
 /// Entry point of `lambdad __sandbox-init`; never returns.
 pub fn init_main() -> ! {
+    // One line of JSON; the server keeps stdin open after it, for as long as
+    // it lives (the lifeline, see `watch_lifeline`).
     let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
+    if let Err(e) = std::io::BufRead::read_until(&mut std::io::stdin().lock(), b'\n', &mut input) {
         fail("reading the spec", e);
     }
     let msg: InitMessage =
         serde_json::from_slice(&input).unwrap_or_else(|e| fail("parsing the spec", e));
+    let lifeline = nix::unistd::dup(std::io::stdin()).unwrap_or_else(|e| fail("dup stdin", e));
+    if let Err(e) = nix::fcntl::fcntl(
+        &lifeline,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    ) {
+        fail("lifeline", e);
+    }
     match fs::File::open("/dev/null") {
         Ok(null) => {
             if let Err(e) = nix::unistd::dup2_stdin(&null) {
@@ -61,6 +70,7 @@ pub fn init_main() -> ! {
         }
         Err(e) => fail("opening /dev/null", e),
     }
+    let runtime_pid = watch_lifeline(lifeline);
     if let Some(path) = &msg.spec.netns {
         let joined = fs::File::open(path)
             .map_err(|e| e.to_string())
@@ -81,8 +91,9 @@ pub fn init_main() -> ! {
         fail("unshare", e);
     }
     let (release_r, release_w) = nix::unistd::pipe().unwrap_or_else(|e| fail("pipe", e));
-    // SAFETY: this process is single-threaded (the helper runs before any
-    // thread or runtime is started), so the child may run arbitrary code.
+    // SAFETY: besides this thread there is only the lifeline thread, blocked
+    // in read(2) and holding no lock (it said so before blocking), and glibc's
+    // fork keeps malloc consistent: the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(release_w);
@@ -100,6 +111,7 @@ pub fn init_main() -> ! {
                 }
             }
             drop(release_w);
+            let _ = runtime_pid.send(child);
             loop {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
@@ -112,6 +124,35 @@ pub fn init_main() -> ! {
         }
         Err(e) => fail("fork", e),
     }
+}
+
+/// Watches the server's end of our stdin: when it closes, the server is
+/// gone (even by SIGKILL), and the runtime (with its PID namespace) is killed,
+/// so that nothing of an environment outlives the server. The runtime's pid
+/// arrives on the returned channel once it is forked. Started before the PID
+/// namespace is unshared (no thread can be created after), and returns once
+/// the thread is blocked in `read`, holding no lock when the helper forks.
+fn watch_lifeline(lifeline: OwnedFd) -> std::sync::mpsc::Sender<nix::unistd::Pid> {
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("lifeline".into())
+        .spawn(move || {
+            let mut file = fs::File::from(lifeline);
+            let mut buf = [0u8; 64];
+            let _ = ready_tx.send(());
+            // Nothing more is ever written: any return means the server went away.
+            while matches!(file.read(&mut buf), Ok(n) if n > 0) {}
+            if let Ok(runtime) = pid_rx.recv() {
+                let _ = nix::sys::signal::kill(runtime, nix::sys::signal::Signal::SIGKILL);
+            }
+            std::process::exit(137);
+        });
+    if let Err(e) = spawned {
+        fail("starting the lifeline thread", e);
+    }
+    let _ = ready_rx.recv();
+    pid_tx
 }
 
 fn wait_for_release(fd: OwnedFd) {

@@ -40,6 +40,8 @@ pub struct Sandbox {
     /// The helper exits 128 + signal for a runtime killed by a signal.
     via_helper: bool,
     exited: Option<ExitInfo>,
+    /// The helper's stdin: it kills the environment when this closes.
+    _lifeline: Option<std::process::ChildStdin>,
 }
 
 impl Sandbox {
@@ -222,15 +224,16 @@ impl Backend for NamespaceBackend {
                 path: self.helper.display().to_string(),
                 source,
             })?;
+        // The spec as one line; stdin then stays open as the helper's lifeline.
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        let written = stdin.write_all(&json);
-        drop(stdin);
+        let written = stdin.write_all(&json).and_then(|()| stdin.write_all(b"\n"));
         let mut sandbox = Sandbox {
             id: spec.id.clone(),
             child,
             cgroup: Some(cgroup),
             via_helper: true,
             exited: None,
+            _lifeline: Some(stdin),
         };
         written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
         Ok(sandbox)
@@ -304,6 +307,7 @@ impl Backend for ProcessBackend {
             cgroup: None,
             via_helper: false,
             exited: None,
+            _lifeline: None,
         })
     }
 }

@@ -264,3 +264,59 @@ async fn fork_bombs_and_memory_hogs_are_contained() {
     let written = v["written"].as_u64().unwrap();
     assert!(written <= 512 << 20, "no more than 512 MB: {v}");
 }
+
+/// The sandbox helpers (one per environment) of the server process `server`.
+fn helpers_of(server: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(server) && cmdline.windows(14).any(|w| w == b"__sandbox-init") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn environments_do_not_outlive_a_killed_server() {
+    let mut server = TestServer::start().await;
+    if !namespace_sandbox(&server) {
+        return;
+    }
+    let lambda = server.lambda().await;
+    create_function(&lambda, "orphan", fixture_zip("probe")).await;
+    probe(&lambda, "orphan", json!({"op": "whoami"})).await;
+    let helpers = helpers_of(server.pid());
+    assert_eq!(helpers.len(), 1, "one environment, one helper");
+    let runtimes: Vec<u32> =
+        std::fs::read_to_string(format!("/proc/{}/task/{}/children", helpers[0], helpers[0]))
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+    assert_eq!(runtimes.len(), 1, "the helper's child is the runtime");
+    server.kill9();
+    // The helper sees its lifeline close, kills the runtime and exits.
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(gone(helpers[0]) && gone(runtimes[0])) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the environment outlived the server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
