@@ -34,10 +34,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         SandboxChoice::Namespace => Preference::Namespace,
         SandboxChoice::Process => Preference::Process,
     };
-    let helper = std::env::current_exe().context("locating the lambdad binary")?;
+    let exe = std::env::current_exe().context("locating the lambdad binary")?;
+    // The small helper beside lambdad when it is installed, else lambdad itself.
+    let helper = Some(exe.with_file_name("lambdad-sandbox-init"))
+        .filter(|p| p.is_file())
+        .unwrap_or(exe);
     let backend = lambdad_sandbox::detect(&helper, &data_dir.join("sandbox-root"), preference)
         .context("setting up execution environments")?;
-    tracing::info!(backend = backend.name(), "Execution environments ready.");
+    tracing::info!(backend = backend.name(), helper = %helper.display(), "Execution environments ready.");
     let keys = Arc::new(
         match &config.credentials_file {
             Some(path) => crate::auth::Credentials::load(path)?,
