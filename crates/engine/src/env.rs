@@ -2,7 +2,7 @@
 //! its log capture, and the invoke/freeze lifecycle.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,8 @@ pub struct Environment {
     sandbox: Mutex<Option<Sandbox>>,
     commitment: Mutex<Option<crate::capacity::Commitment>>,
     phase: Mutex<Phase>,
+    /// Invocations taken so far (a freeze planned before the last one is void).
+    takes: AtomicU64,
     /// Held for the environment's lifetime; the uid returns to the pool after.
     _uid: Option<crate::uids::UidLease>,
     /// The environment's own network namespace, if it has one.
@@ -308,6 +310,7 @@ impl Environment {
             sandbox: Mutex::new(Some(sandbox)),
             commitment: Mutex::new(Some(commitment)),
             phase: Mutex::new(Phase::Busy),
+            takes: AtomicU64::new(0),
             _uid: uid,
             _netns: netns,
             api,
@@ -389,10 +392,19 @@ impl Environment {
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Idle;
     }
 
-    /// Freezes the environment if it is still idle (not taken meanwhile).
-    pub fn freeze_if_idle(&self) {
+    /// Invocations taken so far.
+    pub fn takes(&self) -> u64 {
+        self.takes.load(Ordering::Acquire)
+    }
+
+    /// Freezes the environment if it is idle and has not been taken since
+    /// `takes` (see [`Environment::takes`]).
+    pub fn freeze_if_idle(&self, takes: u64) {
         let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        if *phase == Phase::Idle && self.with_sandbox(|s| s.freeze()).is_some_and(|r| r.is_ok()) {
+        if *phase == Phase::Idle
+            && self.takes() == takes
+            && self.with_sandbox(|s| s.freeze()).is_some_and(|r| r.is_ok())
+        {
             *phase = Phase::Frozen;
         }
     }
@@ -415,12 +427,13 @@ impl Environment {
             return false;
         }
         *phase = Phase::Busy;
+        self.takes.fetch_add(1, Ordering::AcqRel);
         !*self.exited.borrow()
     }
 
     /// Peak memory in MB.
     pub fn max_memory_mb(&self) -> u64 {
-        self.with_sandbox(|s| s.stats().max_memory_bytes)
+        self.with_sandbox(|s| s.max_memory_bytes())
             .unwrap_or(0)
             .div_ceil(1 << 20)
     }

@@ -109,6 +109,7 @@ impl Layout {
                     let cg = Cgroup {
                         dirs: vec![stale.path()],
                         layout: self.clone(),
+                        peak: std::sync::OnceLock::new(),
                     };
                     cg.kill_all();
                     cg.remove();
@@ -137,6 +138,7 @@ impl Layout {
         let cg = Cgroup {
             dirs: self.dirs(instance, id),
             layout: self.clone(),
+            peak: std::sync::OnceLock::new(),
         };
         for dir in &cg.dirs {
             fs::create_dir_all(dir).map_err(err(dir))?;
@@ -154,6 +156,8 @@ impl Layout {
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
     layout: Layout,
+    /// The peak-memory file, opened once: it is read after every invocation.
+    peak: std::sync::OnceLock<Option<fs::File>>,
 }
 
 impl Cgroup {
@@ -290,18 +294,20 @@ impl Cgroup {
 
     /// Peak memory use in bytes.
     pub fn max_memory_bytes(&self) -> u64 {
-        let read = |p: PathBuf| {
-            fs::read_to_string(p)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-        };
-        match &self.layout {
-            Layout::V2(_) => read(self.dirs[0].join("memory.peak")).unwrap_or(0),
-            Layout::V1 { .. } => self
-                .dir_of("memory")
-                .and_then(|d| read(d.join("memory.max_usage_in_bytes")))
-                .unwrap_or(0),
-        }
+        let file = self.peak.get_or_init(|| {
+            let path = match &self.layout {
+                Layout::V2(_) => Some(self.dirs[0].join("memory.peak")),
+                Layout::V1 { .. } => self
+                    .dir_of("memory")
+                    .map(|d| d.join("memory.max_usage_in_bytes")),
+            };
+            path.and_then(|p| fs::File::open(p).ok())
+        });
+        let mut buf = [0u8; 32];
+        file.as_ref()
+            .and_then(|f| std::os::unix::fs::FileExt::read_at(f, &mut buf, 0).ok())
+            .and_then(|n| std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Whether the kernel's OOM killer struck in this cgroup.

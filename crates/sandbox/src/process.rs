@@ -127,6 +127,11 @@ impl Sandbox {
         Ok(info)
     }
 
+    /// Peak memory in bytes (0 when unknown).
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.cgroup.as_ref().map_or(0, Cgroup::max_memory_bytes)
+    }
+
     /// Peak memory and OOM state.
     pub fn stats(&self) -> Stats {
         self.cgroup
