@@ -14,6 +14,7 @@ pub mod code;
 mod migrations;
 mod seal;
 mod sqlite;
+mod sqlite_events;
 
 use std::collections::BTreeMap;
 

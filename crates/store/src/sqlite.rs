@@ -60,7 +60,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied change
         // (every write is one transaction), so a poisoned lock is still usable.
         self.conn
@@ -435,34 +435,11 @@ impl Store for SqliteStore {
     }
 
     fn enqueue_event(&self, e: &AsyncEvent) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO async_events (id, function, qualifier, payload, received_ms, attempts, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![e.id, e.function, e.qualifier, e.payload, e.received_ms, e.attempts, e.not_before_ms],
-        )?;
-        Ok(())
+        self.enqueue_event_impl(e)
     }
 
     fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO async_events (id, function, qualifier, payload, received_ms, attempts, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for e in events {
-                stmt.execute(params![
-                    e.id,
-                    e.function,
-                    e.qualifier,
-                    e.payload,
-                    e.received_ms,
-                    e.attempts,
-                    e.not_before_ms
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.enqueue_events_impl(events)
     }
 
     fn lease_events(
@@ -471,42 +448,11 @@ impl Store for SqliteStore {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<AsyncEvent>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let events = {
-            let mut stmt = tx.prepare(
-                "SELECT id, function, qualifier, payload, received_ms, attempts, not_before_ms FROM async_events
-                 WHERE not_before_ms <= ?1 AND leased_until_ms <= ?1 ORDER BY not_before_ms LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
-                Ok(AsyncEvent {
-                    id: r.get(0)?,
-                    function: r.get(1)?,
-                    qualifier: r.get(2)?,
-                    payload: r.get(3)?,
-                    received_ms: r.get(4)?,
-                    attempts: r.get(5)?,
-                    not_before_ms: r.get(6)?,
-                })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        for e in &events {
-            tx.execute(
-                "UPDATE async_events SET leased_until_ms = ?2 WHERE id = ?1",
-                params![e.id, now_ms + lease_ms],
-            )?;
-        }
-        tx.commit()?;
-        Ok(events)
+        self.lease_events_impl(now_ms, lease_ms, limit)
     }
 
     fn release_leases(&self) -> Result<u64, StoreError> {
-        let n = self.conn().execute(
-            "UPDATE async_events SET leased_until_ms = 0 WHERE leased_until_ms > 0",
-            [],
-        )?;
-        Ok(n as u64)
+        self.release_leases_impl()
     }
 
     fn reschedule_event(
@@ -515,32 +461,19 @@ impl Store for SqliteStore {
         attempts: u32,
         not_before_ms: i64,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE async_events SET attempts = ?2, not_before_ms = ?3, leased_until_ms = 0 WHERE id = ?1",
-            params![id, attempts, not_before_ms],
-        )?;
-        Ok(())
+        self.reschedule_event_impl(id, attempts, not_before_ms)
     }
 
     fn delete_event(&self, id: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM async_events WHERE id = ?1", [id])?;
-        Ok(())
+        self.delete_event_impl(id)
     }
 
     fn pending_events(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM async_events", [], |r| r.get(0))?;
-        Ok(n.max(0) as u64)
+        self.pending_events_impl()
     }
 
     fn oldest_event_ms(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT MIN(received_ms) FROM async_events", [], |r| {
-                r.get(0)
-            })?)
+        self.oldest_event_ms_impl()
     }
 
     fn put_event_invoke_config(
