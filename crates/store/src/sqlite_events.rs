@@ -64,7 +64,7 @@ impl SqliteStore {
         self.relaxed(|conn| {
             let tx = conn.transaction()?;
             let events = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT id, function, qualifier, payload, received_ms, attempts, not_before_ms FROM async_events
                      WHERE not_before_ms <= ?1 AND leased_until_ms <= ?1 ORDER BY not_before_ms LIMIT ?2",
                 )?;
@@ -81,11 +81,12 @@ impl SqliteStore {
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
-            for e in &events {
-                tx.execute(
-                    "UPDATE async_events SET leased_until_ms = ?2 WHERE id = ?1",
-                    params![e.id, now_ms + lease_ms],
-                )?;
+            {
+                let mut lease =
+                    tx.prepare_cached("UPDATE async_events SET leased_until_ms = ?2 WHERE id = ?1")?;
+                for e in &events {
+                    lease.execute(params![e.id, now_ms + lease_ms])?;
+                }
             }
             tx.commit()?;
             Ok(events)
@@ -107,17 +108,18 @@ impl SqliteStore {
         not_before_ms: i64,
     ) -> Result<(), StoreError> {
         self.relaxed(|conn| {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE async_events SET attempts = ?2, not_before_ms = ?3, leased_until_ms = 0 WHERE id = ?1",
-                params![id, attempts, not_before_ms],
-            )?;
+            )?
+            .execute(params![id, attempts, not_before_ms])?;
             Ok(())
         })
     }
 
     pub(crate) fn delete_event_impl(&self, id: &str) -> Result<(), StoreError> {
         self.relaxed(|conn| {
-            conn.execute("DELETE FROM async_events WHERE id = ?1", [id])?;
+            conn.prepare_cached("DELETE FROM async_events WHERE id = ?1")?
+                .execute([id])?;
             Ok(())
         })
     }
