@@ -4,10 +4,10 @@ against the Runtime API, with AWS's context object, error payloads and log lines
 Shipped inside the lambdad binary and exposed read-only at /var/runtime.
 """
 
-import http.client
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -16,21 +16,104 @@ API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 PREFIX = "/2018-06-01/runtime"
 
 
+class Headers(dict):
+    """Response headers, looked up without regard to case."""
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+
+class Response:
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+
 class Client:
-    """One keep-alive connection to the Runtime API."""
+    """One keep-alive HTTP/1.1 connection to the Runtime API, on a plain
+    socket: http.client alone costs ~20 ms of imports at every cold start."""
 
     def __init__(self):
         host, _, port = API.rpartition(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
+        self.addr = (host, int(port))
+        self.sock = None
+        self.buf = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+    def recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the Runtime API closed the connection")
+        self.buf += chunk
+
+    def take(self, n):
+        parts, have = [self.buf], len(self.buf)
+        while have < n:
+            chunk = self.sock.recv(max(65536, n - have))
+            if not chunk:
+                raise ConnectionError("the Runtime API closed the connection")
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        out, self.buf = data[:n], data[n:]
+        return out
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.recv()
+        out, _, self.buf = self.buf.partition(b"\r\n")
+        return out
+
+    def response(self):
+        while b"\r\n\r\n" not in self.buf:
+            self.recv()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("iso-8859-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = Headers()
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.line().split(b";")[0], 16)
+                if size == 0:
+                    while self.line():
+                        pass
+                    break
+                body += self.take(size)
+                self.take(2)
+        else:
+            body = self.take(int(headers.get("Content-Length", "0")))
+        if headers.get("Connection", "").lower() == "close":
+            self.close()
+        return Response(status, headers), body
 
     def call(self, method, path, body=None, headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        body = body or b""
+        head = f"{method} {PREFIX}{path} HTTP/1.1\r\nHost: {API}\r\nContent-Length: {len(body)}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        request = (head + "\r\n").encode("iso-8859-1") + body
         for attempt in (0, 1):
             try:
-                self.conn.request(method, PREFIX + path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                return resp, resp.read()
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
+                if self.sock is None:
+                    self.sock = socket.create_connection(self.addr)
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.sendall(request)
+                return self.response()
+            except (OSError, ValueError, IndexError):
+                self.close()
                 if attempt:
                     raise
 
