@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use lambdad_model::arn::{FunctionRef, function_arn, parse_function_ref};
 use lambdad_model::function::*;
-use lambdad_model::{AwsError, Code, VersionSnapshot, validate};
+use lambdad_model::{AwsError, Code, validate};
 use lambdad_store::{CodeStore, FunctionRecord, Store, StoreError};
 
 use crate::api::error::{ApiError, ApiResult};
@@ -648,67 +648,6 @@ impl Functions {
     pub async fn usage(&self) -> ApiResult<(u64, u64)> {
         let store = self.store.clone();
         blocking(move || store.usage()).await
-    }
-
-    /// The snapshot of `name` at `qualifier` that the engine runs.
-    pub async fn resolve_snapshot(
-        &self,
-        region: &str,
-        name: &str,
-        qualifier: Option<&str>,
-    ) -> ApiResult<Arc<VersionSnapshot>> {
-        let r = self.parse_ref(region, name)?;
-        let q = Self::qualifier(&r, qualifier)?;
-        let q = self.route(region, &r.name, q).await?;
-        let latest = matches!(q.as_deref(), None | Some("$LATEST"));
-        let (generation, cached) = self.snapshots.get(&r.name);
-        if latest && let Some(s) = cached {
-            return Ok(s);
-        }
-        let rec = self.load(region, &r.name, q.as_deref()).await?;
-        let snapshot = self.snapshot_of(rec);
-        if latest {
-            self.snapshots.put(&r.name, generation, snapshot.clone());
-        }
-        Ok(snapshot)
-    }
-
-    /// The snapshot the engine runs for a loaded function or version record.
-    pub(super) fn snapshot_of(&self, rec: FunctionRecord) -> Arc<VersionSnapshot> {
-        let c = rec.config;
-        Arc::new(VersionSnapshot {
-            function_name: c.function_name.clone(),
-            function_arn: unqualified(&c.function_arn),
-            version: c.version.clone(),
-            runtime: c.runtime.clone().unwrap_or_default(),
-            handler: c.handler.clone().unwrap_or_default(),
-            memory_mb: c.memory_size,
-            timeout_secs: c.timeout,
-            ephemeral_mb: c.ephemeral_storage.size,
-            environment: c.environment.map(|e| e.variables).unwrap_or_default(),
-            code_sha256: c.code_sha256,
-            code_dir: self.code.dir(&rec.code_hex),
-            layer_dirs: rec.layer_code.iter().map(|h| self.code.dir(h)).collect(),
-            architecture: c
-                .architectures
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "x86_64".into()),
-            log_group: c
-                .logging_config
-                .log_group
-                .unwrap_or_else(|| format!("/aws/lambda/{}", c.function_name)),
-            role: c.role.clone(),
-            application_log_level: c.logging_config.application_log_level.clone(),
-            system_log_level: c.logging_config.system_log_level.clone(),
-            log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
-            network: rec
-                .tags
-                .get(lambdad_model::NetworkMode::TAG)
-                .and_then(|v| lambdad_model::NetworkMode::parse(v))
-                .unwrap_or(self.network),
-            revision_id: c.revision_id,
-        })
     }
 }
 

@@ -1,5 +1,6 @@
-//! The resolved `$LATEST` snapshot of each function, kept between
-//! invocations so that a warm invoke does not read the store.
+//! Resolving what the engine runs (`Functions::resolve_snapshot`) and the
+//! resolved `$LATEST` snapshot of each function, kept between invocations
+//! so that a warm invoke does not read the store.
 //!
 //! Every write of a function's record invalidates its entry by bumping a
 //! generation; a reader stores what it loaded only if the generation it saw
@@ -10,6 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use lambdad_model::VersionSnapshot;
+use lambdad_store::FunctionRecord;
+
+use super::functions::unqualified;
+use crate::api::error::ApiResult;
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -50,6 +55,69 @@ impl SnapshotCache {
         let entry = map.entry(function.to_owned()).or_default();
         entry.generation += 1;
         entry.snapshot = None;
+    }
+}
+
+impl super::functions::Functions {
+    /// The snapshot of `name` at `qualifier` that the engine runs.
+    pub async fn resolve_snapshot(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ApiResult<Arc<VersionSnapshot>> {
+        let r = self.parse_ref(region, name)?;
+        let q = Self::qualifier(&r, qualifier)?;
+        let q = self.route(region, &r.name, q).await?;
+        let latest = matches!(q.as_deref(), None | Some("$LATEST"));
+        let (generation, cached) = self.snapshots.get(&r.name);
+        if latest && let Some(s) = cached {
+            return Ok(s);
+        }
+        let rec = self.load(region, &r.name, q.as_deref()).await?;
+        let snapshot = self.snapshot_of(rec);
+        if latest {
+            self.snapshots.put(&r.name, generation, snapshot.clone());
+        }
+        Ok(snapshot)
+    }
+
+    /// The snapshot the engine runs for a loaded function or version record.
+    pub(super) fn snapshot_of(&self, rec: FunctionRecord) -> Arc<VersionSnapshot> {
+        let c = rec.config;
+        Arc::new(VersionSnapshot {
+            function_name: c.function_name.clone(),
+            function_arn: unqualified(&c.function_arn),
+            version: c.version.clone(),
+            runtime: c.runtime.clone().unwrap_or_default(),
+            handler: c.handler.clone().unwrap_or_default(),
+            memory_mb: c.memory_size,
+            timeout_secs: c.timeout,
+            ephemeral_mb: c.ephemeral_storage.size,
+            environment: c.environment.map(|e| e.variables).unwrap_or_default(),
+            code_sha256: c.code_sha256,
+            code_dir: self.code.dir(&rec.code_hex),
+            layer_dirs: rec.layer_code.iter().map(|h| self.code.dir(h)).collect(),
+            architecture: c
+                .architectures
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "x86_64".into()),
+            log_group: c
+                .logging_config
+                .log_group
+                .unwrap_or_else(|| format!("/aws/lambda/{}", c.function_name)),
+            role: c.role.clone(),
+            application_log_level: c.logging_config.application_log_level.clone(),
+            system_log_level: c.logging_config.system_log_level.clone(),
+            log_format: c.logging_config.log_format.unwrap_or_else(|| "Text".into()),
+            network: rec
+                .tags
+                .get(lambdad_model::NetworkMode::TAG)
+                .and_then(|v| lambdad_model::NetworkMode::parse(v))
+                .unwrap_or(self.network),
+            revision_id: c.revision_id,
+        })
     }
 }
 
