@@ -20,9 +20,9 @@ use crate::{EngineConfig, InvokeError};
 
 /// Longest init phase before the environment is given up (AWS: 10 s).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest accepted log line; longer lines are split.
 /// Where the Runtime API listens inside an environment's own network (AWS's port).
 const RUNTIME_API_PORT: u16 = 9001;
+/// Longest accepted log line; longer lines are split.
 const MAX_LINE: usize = 256 * 1024;
 
 /// How an invocation in this environment ended, from the platform's view.
@@ -202,10 +202,10 @@ impl Environment {
                 RuntimeApi::serve_std(n.listener).map_err(InvokeError::RuntimeApi)?,
                 Some(n.netns),
             ),
-            // On the host's loopback, where any process could connect: the
-            // namespace backend admits only the environment's own uid.
+            // On the host's loopback, where any process could connect: admit
+            // only the environment's own uid where the backend gives it one.
             None => (
-                match uid.as_ref().filter(|_| backend.name() == "namespace") {
+                match uid.as_ref().filter(|_| backend.isolates_users()) {
                     Some(lease) => RuntimeApi::start_for(lease.uid()).await,
                     None => RuntimeApi::start().await,
                 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use cgroup::Cgroup;
 pub use init::init_main;
 pub use net::{IsolatedNetwork, tcp_peer_uid};
-pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox, Stats};
+pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox};
 pub use spec::{Bind, Limits, SandboxSpec};
 
 /// Which backend the caller asks for.
@@ -85,6 +85,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Starts the program described by `spec`.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError>;
+    /// Whether environments run as the uid their spec names, so that their
+    /// sockets can be told apart from other users' (false for plain processes,
+    /// which run as lambdad's own user).
+    fn isolates_users(&self) -> bool {
+        false
+    }
     /// A network namespace with only loopback, listening on `port` in it;
     /// `None` when the backend cannot isolate networks (plain processes).
     fn isolated_network(&self, port: u16) -> Result<Option<IsolatedNetwork>, SandboxError> {
@@ -93,7 +99,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Picks a backend. `helper_exe` is the lambdad binary (re-executed as `__sandbox-init`);
+/// Picks a backend. `helper_exe` is the program run as `HELPER __sandbox-init` for each
+/// environment (`lambdad-sandbox-init`, or the lambdad binary itself);
 /// `roots_dir` is an empty host directory the sandboxes mount their root on.
 pub fn detect(
     helper_exe: &Path,

@@ -21,15 +21,6 @@ pub struct ExitInfo {
     pub oom_killed: bool,
 }
 
-/// Resource figures of an environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stats {
-    /// Peak memory use in bytes (0 when unknown).
-    pub max_memory_bytes: u64,
-    /// Whether the OOM killer struck.
-    pub oom_killed: bool,
-}
-
 /// A running execution environment. Dropping it kills every process in it
 /// and removes its cgroup.
 #[derive(Debug)]
@@ -130,16 +121,6 @@ impl Sandbox {
     /// Peak memory in bytes (0 when unknown).
     pub fn max_memory_bytes(&self) -> u64 {
         self.cgroup.as_ref().map_or(0, Cgroup::max_memory_bytes)
-    }
-
-    /// Peak memory and OOM state.
-    pub fn stats(&self) -> Stats {
-        self.cgroup
-            .as_ref()
-            .map_or_else(Stats::default, |cg| Stats {
-                max_memory_bytes: cg.max_memory_bytes(),
-                oom_killed: cg.oom_killed(),
-            })
     }
 }
 
@@ -242,6 +223,10 @@ impl Backend for NamespaceBackend {
         };
         written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
         Ok(sandbox)
+    }
+
+    fn isolates_users(&self) -> bool {
+        true
     }
 
     fn isolated_network(&self, port: u16) -> Result<Option<IsolatedNetwork>, SandboxError> {

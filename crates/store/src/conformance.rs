@@ -227,8 +227,8 @@ fn async_queue(store: &dyn Store) {
         not_before_ms,
     };
     assert_eq!(store.oldest_event_ms().unwrap(), None);
-    store.enqueue_event(&event("e1", 10)).unwrap();
-    store.enqueue_event(&event("e2", 50)).unwrap();
+    store.enqueue_events(&[event("e1", 10)]).unwrap();
+    store.enqueue_events(&[event("e2", 50)]).unwrap();
     // A batch is all or nothing: a duplicate id fails it, and none of it stays.
     assert!(
         store

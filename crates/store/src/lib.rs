@@ -259,8 +259,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         function: Option<&str>,
     ) -> Result<Vec<ProvisionedRecord>, StoreError>;
 
-    /// Stores an accepted asynchronous event (durable when this returns).
-    fn enqueue_event(&self, event: &AsyncEvent) -> Result<(), StoreError>;
     /// Stores accepted asynchronous events in one transaction: all or none,
     /// durable when this returns (a group commit: one sync for many).
     fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError>;

@@ -434,10 +434,6 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn enqueue_event(&self, e: &AsyncEvent) -> Result<(), StoreError> {
-        self.enqueue_event_impl(e)
-    }
-
     fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError> {
         self.enqueue_events_impl(events)
     }

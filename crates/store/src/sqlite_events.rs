@@ -24,14 +24,6 @@ impl SqliteStore {
         result
     }
 
-    pub(crate) fn enqueue_event_impl(&self, e: &AsyncEvent) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO async_events (id, function, qualifier, payload, received_ms, attempts, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![e.id, e.function, e.qualifier, e.payload, e.received_ms, e.attempts, e.not_before_ms],
-        )?;
-        Ok(())
-    }
-
     pub(crate) fn enqueue_events_impl(&self, events: &[AsyncEvent]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
