@@ -48,12 +48,19 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
 }
 
-/// Creates function `name` from the echo fixture's binary.
-pub(crate) async fn create_echo(http: &reqwest::Client, base: &str, name: &str, echo: &[u8]) {
+/// CreateFunction of `name` with `zip`.
+async fn create_function(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip: &[u8],
+) {
     let create = serde_json::json!({
-        "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "FunctionName": name, "Runtime": runtime, "Handler": handler,
         "Role": "arn:aws:iam::000000000000:role/r",
-        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip_bootstrap(echo))}
+        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)}
     });
     let r = http
         .post(format!("{base}/2015-03-31/functions"))
@@ -62,6 +69,22 @@ pub(crate) async fn create_echo(http: &reqwest::Client, base: &str, name: &str, 
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+/// Creates function `name` from the echo fixture's binary.
+pub(crate) async fn create_echo(http: &reqwest::Client, base: &str, name: &str, echo: &[u8]) {
+    let zip = zip_bootstrap(echo);
+    create_function(http, base, name, "provided.al2023", "bootstrap", &zip).await;
+}
+
+/// Prints one measured run: count, p50, p99 and the rate.
+pub(crate) fn print_run(label: &str, all: &[Duration], rate: f64, unit: &str) {
+    println!(
+        "{label}, n={}: p50 {:.0} µs, p99 {:.0} µs, {rate:.0} {unit}/s",
+        all.len(),
+        pct(all, 0.5),
+        pct(all, 0.99),
+    );
 }
 
 #[tokio::main]
@@ -131,17 +154,7 @@ async fn main() {
             .unwrap();
         w.write_all(source.as_bytes()).unwrap();
         let zip = w.finish().unwrap().into_inner();
-        let create = serde_json::json!({
-            "FunctionName": name, "Runtime": runtime, "Handler": handler, "Role": "arn:aws:iam::000000000000:role/r",
-            "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)}
-        });
-        let r = http
-            .post(format!("{base}/2015-03-31/functions"))
-            .json(&create)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        create_function(&http, &base, name, runtime, handler, &zip).await;
     }
     // Cold starts: a configuration change retires the environment, so each invoke starts a new one.
     let cold_runs: &[(&str, &str)] = if run("cold") {
@@ -190,13 +203,8 @@ async fn main() {
     for clients in [1usize, 8, 32].into_iter().filter(|_| run("warm")) {
         let (all, rate) = warm_run(&http, &url, clients).await;
         lambdad_rate = Some(rate);
-        println!(
-            "warm invoke, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} invocations/s",
-            all.len(),
-            pct(&all, 0.5),
-            pct(&all, 0.99),
-            rate
-        );
+        let label = format!("warm invoke, {clients:>2} client(s)");
+        print_run(&label, &all, rate, "invocations");
     }
 
     if run("url") {
@@ -252,13 +260,8 @@ async fn url_requests(http: &reqwest::Client, base: &str, port: u16) {
         .unwrap();
     for clients in [1usize, 8, 32] {
         let (all, rate) = warm_run(&url_http, &function_url, clients).await;
-        println!(
-            "warm function URL request, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} requests/s",
-            all.len(),
-            pct(&all, 0.5),
-            pct(&all, 0.99),
-            rate
-        );
+        let label = format!("warm function URL request, {clients:>2} client(s)");
+        print_run(&label, &all, rate, "requests");
     }
 }
 
@@ -287,6 +290,19 @@ pub(crate) async fn warm_run(
     for w in warm {
         w.await.unwrap();
     }
+    load(http, url, clients, per_client, false).await
+}
+
+/// `per_client` POSTs of a small event from each of `clients` concurrent
+/// keep-alive clients (as `Event` invocations when `event`): sorted
+/// latencies and the rate.
+pub(crate) async fn load(
+    http: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    per_client: usize,
+    event: bool,
+) -> (Vec<Duration>, f64) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -295,8 +311,13 @@ pub(crate) async fn warm_run(
             let mut lat = Vec::with_capacity(per_client);
             for _ in 0..per_client {
                 let t = Instant::now();
-                let r = http.post(&url).body("{\"k\":1}").send().await.unwrap();
-                assert!(r.status().is_success(), "{}", r.status());
+                let mut req = http.post(&url).body("{\"k\":1}");
+                if event {
+                    req = req.header("X-Amz-Invocation-Type", "Event");
+                }
+                let r = req.send().await.unwrap();
+                let want = if event { 202 } else { 200 };
+                assert_eq!(r.status(), want);
                 r.bytes().await.unwrap();
                 lat.push(t.elapsed());
             }

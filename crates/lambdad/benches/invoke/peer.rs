@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{pct, warm_run};
+use crate::{print_run, warm_run};
 
 fn installed() -> bool {
     Command::new("cargo")
@@ -78,13 +78,10 @@ pub async fn cargo_lambda(http: &reqwest::Client, lambdad_rate: Option<f64>) {
         for clients in [1usize, 8, 32] {
             let (all, rate) = warm_run(http, &url, clients).await;
             peer_rate = Some(rate);
-            println!(
-                "peer {version} (`cargo lambda watch --release`), warm invoke, {clients:>2} client(s), n={}: p50 {:.0} µs, p99 {:.0} µs, {:.0} invocations/s",
-                all.len(),
-                pct(&all, 0.5),
-                pct(&all, 0.99),
-                rate
+            let label = format!(
+                "peer {version} (`cargo lambda watch --release`), warm invoke, {clients:>2} client(s)"
             );
+            print_run(&label, &all, rate, "invocations");
         }
         if let (Some(ours), Some(theirs)) = (lambdad_rate, peer_rate) {
             println!(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{create_echo, pct};
+use crate::{create_echo, load, print_run};
 
 /// Proportional set size (KiB) of a process, from smaps_rollup.
 fn pss_kib(pid: u32) -> u64 {
@@ -146,39 +146,13 @@ pub async fn async_events(
     create_echo(http, base, "sink", echo).await;
     let url = format!("{base}/2015-03-31/functions/sink/invocations");
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (http, url) = (http.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for _ in 0..total / clients {
-                let t = Instant::now();
-                let r = http
-                    .post(&url)
-                    .header("X-Amz-Invocation-Type", "Event")
-                    .body("{\"k\":1}")
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
-                r.bytes().await.unwrap();
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let accepted = started.elapsed();
-    all.sort();
+    let (all, rate) = load(http, &url, clients, total / clients, true).await;
     let n = all.len();
-    println!(
-        "async accept, {clients} clients, n={n}: p50 {:.0} µs, p99 {:.0} µs, {:.0} durable accepts/s",
-        pct(&all, 0.5),
-        pct(&all, 0.99),
-        n as f64 / accepted.as_secs_f64()
+    print_run(
+        &format!("async accept, {clients} clients"),
+        &all,
+        rate,
+        "durable accepts",
     );
     loop {
         if delivered(http, base, "sink").await >= n as f64 {
