@@ -238,9 +238,9 @@ fn async_queue(store: &dyn Store) {
     store
         .enqueue_events(&[event("b1", 60), event("b2", 60)])
         .unwrap();
-    for id in ["b1", "b2"] {
-        store.delete_event(id).unwrap();
-    }
+    store
+        .delete_events(&["b1".to_owned(), "b2".to_owned()])
+        .unwrap();
     assert_eq!(store.oldest_event_ms().unwrap(), Some(5));
     assert!(
         store.lease_events(5, 100, 10).unwrap().is_empty(),
@@ -286,8 +286,9 @@ fn async_queue(store: &dyn Store) {
         .find(|e| e.id == "e1")
         .expect("e1 is due again");
     assert_eq!(e1.attempts, 1);
-    store.delete_event("e1").unwrap();
-    store.delete_event("e2").unwrap();
+    store.delete_events(&["e1".to_owned()]).unwrap();
+    store.delete_events(&["e2".to_owned()]).unwrap();
+    store.delete_events(&[]).unwrap();
     assert_eq!(store.pending_events().unwrap(), 0);
 }
 

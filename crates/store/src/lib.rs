@@ -279,8 +279,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         attempts: u32,
         not_before_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Removes an event whose outcome has been handled.
-    fn delete_event(&self, id: &str) -> Result<(), StoreError>;
+    /// Removes events whose outcome has been handled, in one transaction.
+    fn delete_events(&self, ids: &[String]) -> Result<(), StoreError>;
     /// Events waiting or in flight.
     fn pending_events(&self) -> Result<u64, StoreError>;
     /// When the oldest waiting event was accepted (epoch ms), if any.

@@ -460,8 +460,8 @@ impl Store for SqliteStore {
         self.reschedule_event_impl(id, attempts, not_before_ms)
     }
 
-    fn delete_event(&self, id: &str) -> Result<(), StoreError> {
-        self.delete_event_impl(id)
+    fn delete_events(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.delete_events_impl(ids)
     }
 
     fn pending_events(&self) -> Result<u64, StoreError> {

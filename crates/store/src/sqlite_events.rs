@@ -18,9 +18,11 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.prepare_cached("PRAGMA synchronous = NORMAL")?
+            .execute([])?;
         let result = f(&mut conn);
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.prepare_cached("PRAGMA synchronous = FULL")?
+            .execute([])?;
         result
     }
 
@@ -108,10 +110,16 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_event_impl(&self, id: &str) -> Result<(), StoreError> {
+    pub(crate) fn delete_events_impl(&self, ids: &[String]) -> Result<(), StoreError> {
         self.relaxed(|conn| {
-            conn.prepare_cached("DELETE FROM async_events WHERE id = ?1")?
-                .execute([id])?;
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached("DELETE FROM async_events WHERE id = ?1")?;
+                for id in ids {
+                    stmt.execute([id])?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
     }

@@ -170,4 +170,16 @@ pub async fn async_events(
         all_done.as_secs_f64(),
         n as f64 / all_done.as_secs_f64()
     );
+    let stats: serde_json::Value = http
+        .get(format!("{base}/_lambdad/async-stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!(
+        "async delivery: events in flight at the end: at most {}",
+        stats["inFlightLimit"]
+    );
 }

@@ -1,55 +1,99 @@
-//! Group commit of accepted asynchronous events. Each accept must be
+//! Group commit of the asynchronous queue's writes. Each accept must be
 //! durable before its 202, and a durable commit costs a sync of the disk;
 //! accepts that arrive while one commits wait and then share the next
 //! transaction, so N concurrent accepts cost one sync instead of N. A lone
-//! accept commits at once, as before.
+//! accept commits at once, as before. Deleting handled events goes the same
+//! way: one transaction for every event finished while the last one ran.
 
 use std::sync::{Arc, OnceLock};
 
 use lambdad_model::Code;
-use lambdad_store::{AsyncEvent, Store};
+use lambdad_store::{AsyncEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::functions::blocking;
 use crate::api::error::{ApiError, ApiResult};
 
-/// Most events committed in one transaction.
+/// Most items written in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Pending = (AsyncEvent, oneshot::Sender<ApiResult<()>>);
+/// Writes one batch in one transaction.
+type Write<T> = fn(&dyn Store, &[T]) -> Result<(), StoreError>;
 
-/// The committer's queue (started on first use).
-#[derive(Clone, Default)]
-pub struct Accepts {
-    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+type Pending<T> = (T, oneshot::Sender<ApiResult<()>>);
+
+/// A queue of writes of one kind, committed in shared transactions by a
+/// task started on first use.
+pub struct GroupCommit<T> {
+    queue: Arc<OnceLock<mpsc::Sender<Pending<T>>>>,
+    write: Write<T>,
 }
 
-impl Accepts {
-    /// Stores `event` durably, in a transaction shared with concurrent accepts.
-    pub async fn commit(&self, store: &Arc<dyn Store>, event: AsyncEvent) -> ApiResult<()> {
+impl<T> Clone for GroupCommit<T> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            write: self.write,
+        }
+    }
+}
+
+impl<T: Send + 'static> GroupCommit<T> {
+    fn new(write: Write<T>) -> Self {
+        Self {
+            queue: Arc::default(),
+            write,
+        }
+    }
+
+    /// Writes `item` in a transaction shared with concurrent writes; returns
+    /// once that transaction has committed.
+    pub async fn commit(&self, store: &Arc<dyn Store>, item: T) -> ApiResult<()> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-            tokio::spawn(committer(store.clone(), rx));
+            tokio::spawn(committer(store.clone(), self.write, rx));
             tx
         });
         let (done, result) = oneshot::channel();
         let gone = || ApiError::new(Code::Service, "the event queue is shutting down");
-        queue.send((event, done)).await.map_err(|_| gone())?;
+        queue.send((item, done)).await.map_err(|_| gone())?;
         result.await.map_err(|_| gone())?
     }
 }
 
-async fn committer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
+async fn committer<T: Send + 'static>(
+    store: Arc<dyn Store>,
+    write: Write<T>,
+    mut rx: mpsc::Receiver<Pending<T>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (events, waiters): (Vec<AsyncEvent>, Vec<_>) = batch.drain(..).unzip();
+        let (items, waiters): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
         let store = store.clone();
-        let result = blocking(move || store.enqueue_events(&events)).await;
+        let result = blocking(move || write(store.as_ref(), &items)).await;
         for waiter in waiters {
             let _ = waiter.send(match &result {
                 Ok(()) => Ok(()),
                 Err(e) => Err(ApiError(e.0.clone())),
             });
+        }
+    }
+}
+
+/// The asynchronous queue's two group-committed writes.
+#[derive(Clone)]
+pub struct Accepts {
+    /// New events, durable before their 202.
+    pub enqueue: GroupCommit<AsyncEvent>,
+    /// Ids of events whose outcome has been handled.
+    pub delete: GroupCommit<String>,
+}
+
+impl Default for Accepts {
+    fn default() -> Self {
+        Self {
+            enqueue: GroupCommit::new(|s, events| s.enqueue_events(events)),
+            delete: GroupCommit::new(|s, ids| s.delete_events(ids)),
         }
     }
 }

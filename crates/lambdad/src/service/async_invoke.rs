@@ -7,6 +7,7 @@
 //! handled, so a crash (even kill -9) loses nothing: expired leases are
 //! handed out again (at-least-once delivery).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use lambdad_store::AsyncEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::async_limit::Limiter;
 use super::destinations::Destinations;
 use super::functions::{Functions, blocking};
 use crate::api::error::{ApiError, ApiResult};
@@ -37,6 +39,8 @@ pub struct AsyncStats {
     pub dead_letter_errors: AtomicU64,
     /// Destination deliveries that failed.
     pub destination_failures: AtomicU64,
+    /// How many events may run at once now (service/async_limit.rs).
+    pub in_flight_limit: AtomicU64,
 }
 
 impl AsyncStats {
@@ -50,12 +54,16 @@ impl AsyncStats {
             "ageExceeded": get(&self.age_exceeded),
             "deadLetterErrors": get(&self.dead_letter_errors),
             "destinationFailures": get(&self.destination_failures),
+            "inFlightLimit": get(&self.in_flight_limit),
         })
     }
 }
 
 /// A lease outlives the longest function timeout (15 min).
 const LEASE_MS: i64 = 16 * 60 * 1000;
+
+/// Most events leased in one transaction.
+const LEASE_BATCH: usize = 64;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -264,7 +272,7 @@ impl Functions {
             attempts: 0,
             not_before_ms: now,
         };
-        self.accepts.commit(&self.store, event).await?;
+        self.accepts.enqueue.commit(&self.store, event).await?;
         self.async_stats.received.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -308,10 +316,20 @@ pub async fn run_worker(
         }
         _ => {}
     }
+    // A backlog stays in the store, not in memory: events are leased only
+    // as places in flight free up (service/async_limit.rs).
+    let limiter = Arc::new(Limiter::default());
     loop {
+        let mut slots = limiter.acquire(LEASE_BATCH).await;
+        let free = slots.len();
+        let limit = limiter.limit() as u64;
+        functions
+            .async_stats
+            .in_flight_limit
+            .store(limit, Ordering::Relaxed);
         let store = functions.store.clone();
         let leased =
-            tokio::task::spawn_blocking(move || store.lease_events(now_ms(), LEASE_MS, 64)).await;
+            tokio::task::spawn_blocking(move || store.lease_events(now_ms(), LEASE_MS, free)).await;
         let events = match leased {
             Ok(Ok(e)) => e,
             Ok(Err(e)) => {
@@ -324,7 +342,18 @@ pub async fn run_worker(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
+        // Settings are read once per function and qualifier in the batch.
+        let mut settings: HashMap<(String, Option<String>), Arc<Settings>> = HashMap::new();
         for event in events {
+            let key = (event.function.clone(), event.qualifier.clone());
+            let s = match settings.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(functions.settings(&key.0, key.1.as_deref()).await);
+                    settings.insert(key, s.clone());
+                    s
+                }
+            };
             let (f, e, r, d) = (
                 functions.clone(),
                 engine.clone(),
@@ -332,7 +361,14 @@ pub async fn run_worker(
                 retry_delays.clone(),
             );
             let dest = destinations.clone();
-            tokio::spawn(async move { handle(&f, &e, &r, &d, &dest, event).await });
+            let (slot, limiter) = (slots.pop(), limiter.clone());
+            tokio::spawn(async move {
+                let function = event.function.clone();
+                if let Some(run) = handle(&f, &e, &r, &d, &dest, &s, event).await {
+                    limiter.record(&function, run);
+                }
+                drop(slot);
+            });
         }
     }
 }
@@ -457,18 +493,18 @@ async fn handle(
     region: &str,
     delays: &[Duration],
     destinations: &Destinations,
+    settings: &Settings,
     event: AsyncEvent,
-) {
+) -> Option<Duration> {
     let store = functions.store.clone();
     let finish = |id: String| {
-        let store = store.clone();
+        let (store, delete) = (store.clone(), functions.accepts.delete.clone());
         async move {
-            let _ = tokio::task::spawn_blocking(move || store.delete_event(&id)).await;
+            if let Err(e) = delete.commit(&store, id).await {
+                tracing::warn!(error = %e.0, "Cannot remove a handled asynchronous event; it will run again.");
+            }
         }
     };
-    let settings = functions
-        .settings(&event.function, event.qualifier.as_deref())
-        .await;
     let now = now_ms();
     let arn = format!(
         "{}:{}",
@@ -491,7 +527,7 @@ async fn handle(
         )
         .await;
         finish(event.id.clone()).await;
-        return;
+        return None;
     }
     let snapshot = match functions
         .resolve_snapshot(region, &event.function, event.qualifier.as_deref())
@@ -501,7 +537,7 @@ async fn handle(
         Err(e) if e.0.code == Code::ResourceNotFound => {
             tracing::warn!(request_id = %event.id, function = %event.function, "Dropping an event of a deleted function.");
             finish(event.id.clone()).await;
-            return;
+            return None;
         }
         Err(_) => {
             let store = store.clone();
@@ -510,7 +546,7 @@ async fn handle(
                 store.reschedule_event(&id, event.attempts, now_ms() + 1000)
             })
             .await;
-            return;
+            return None;
         }
     };
     let req = InvokeRequest {
@@ -529,28 +565,35 @@ async fn handle(
         .telemetry
         .invoke(engine, req, trigger, waited, true)
         .await;
+    let run = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.timings)
+        .map(|t| t.finished.saturating_sub(t.started));
     match result {
         Ok(resp) if resp.function_error.is_none() => {
             functions
                 .async_stats
                 .succeeded
                 .fetch_add(1, Ordering::Relaxed);
-            let rec = record(
-                &event,
-                &arn,
-                "Success",
-                attempts,
-                Some((&resp.payload, &resp.executed_version, false)),
-            );
-            deliver(
-                functions,
-                destinations,
-                settings.on_success.as_deref(),
-                region,
-                rec,
-                &event.id,
-            )
-            .await;
+            if settings.on_success.is_some() {
+                let rec = record(
+                    &event,
+                    &arn,
+                    "Success",
+                    attempts,
+                    Some((&resp.payload, &resp.executed_version, false)),
+                );
+                deliver(
+                    functions,
+                    destinations,
+                    settings.on_success.as_deref(),
+                    region,
+                    rec,
+                    &event.id,
+                )
+                .await;
+            }
             finish(event.id.clone()).await;
         }
         Ok(resp) => {
@@ -622,4 +665,5 @@ async fn handle(
             .await;
         }
     }
+    run
 }

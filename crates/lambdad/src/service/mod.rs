@@ -2,6 +2,7 @@
 
 pub mod accepts;
 pub mod async_invoke;
+pub mod async_limit;
 pub mod concurrency;
 pub mod destinations;
 mod docs;
