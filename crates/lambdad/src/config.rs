@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Most memory (MB) committed to execution environments at once [default: half the machine's].
     #[arg(long, env = "LAMBDAD_MEMORY_BUDGET_MB")]
     pub memory_budget_mb: Option<u64>,
+    /// Turn on the kernel's `favordynmods` cgroup option (host-wide) so that
+    /// cold starts do not wait for an RCU grace period [default: true].
+    #[arg(long, env = "LAMBDAD_FAST_CGROUP_MIGRATION")]
+    pub fast_cgroup_migration: Option<bool>,
     /// Largest asynchronous (Event) payload in bytes, up to 1048576 [default: 262144].
     #[arg(long, env = "LAMBDAD_ASYNC_MAX_PAYLOAD")]
     pub async_max_payload: Option<usize>,
@@ -134,6 +138,7 @@ struct FileConfig {
     interpreters: BTreeMap<String, PathBuf>,
     concurrency_limit: Option<u32>,
     memory_budget_mb: Option<u64>,
+    fast_cgroup_migration: Option<bool>,
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
     url_base: Option<String>,
@@ -216,6 +221,7 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_LOG",
     "LAMBDAD_CONCURRENCY_LIMIT",
     "LAMBDAD_MEMORY_BUDGET_MB",
+    "LAMBDAD_FAST_CGROUP_MIGRATION",
     "LAMBDAD_ASYNC_RETRY_DELAYS",
     "LAMBDAD_AWS_ENDPOINT_URL",
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
@@ -251,6 +257,8 @@ pub struct Config {
     pub concurrency_limit: u32,
     /// Host memory budget for environments, in MB.
     pub memory_budget_mb: u64,
+    /// Whether to turn on `favordynmods` for the cgroup hierarchies.
+    pub fast_cgroup_migration: bool,
     /// Delays before the retries of failed asynchronous events.
     pub async_retry_delays: Vec<Duration>,
     /// AWS-compatible endpoint for SQS/SNS deliveries.
@@ -433,6 +441,10 @@ impl Config {
             aws_endpoint_url: args.aws_endpoint_url.clone().or(file.aws_endpoint_url),
             async_retry_delays,
             memory_budget_mb,
+            fast_cgroup_migration: args
+                .fast_cgroup_migration
+                .or(file.fast_cgroup_migration)
+                .unwrap_or(true),
             concurrency_limit,
             interpreters,
             listen,

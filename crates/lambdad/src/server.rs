@@ -42,6 +42,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let backend = lambdad_sandbox::detect(&helper, &data_dir.join("sandbox-root"), preference)
         .context("setting up execution environments")?;
     tracing::info!(backend = backend.name(), helper = %helper.display(), "Execution environments ready.");
+    if backend.isolates_users() && config.fast_cgroup_migration {
+        match lambdad_sandbox::favor_dynamic_migrations(true) {
+            Ok(true) => tracing::info!(
+                "Turned on the cgroup option favordynmods (host-wide): cold starts no longer wait for an RCU grace period. --fast-cgroup-migration false leaves it off."
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot turn on the cgroup option favordynmods; cold starts will be slower.")
+            }
+        }
+    }
     let keys = Arc::new(
         match &config.credentials_file {
             Some(path) => crate::auth::Credentials::load(path)?,

@@ -151,6 +151,87 @@ impl Layout {
     }
 }
 
+/// Turns on the kernel's `favordynmods` option for this host's cgroup
+/// hierarchies (one remount of the cgroup2 mount, or of a v1 one without
+/// it, keeping every other option). Without it, the first migration into a
+/// cgroup after a quiet moment waits for an RCU grace period (6–18 ms here),
+/// the largest part of a cold start; with it, forks and exits take a slightly
+/// slower lock. The option is host-wide. `on: false` turns it off again.
+/// Returns whether the option changed (false when it already was so).
+pub fn favor_dynamic_migrations(on: bool) -> Result<bool, SandboxError> {
+    let path = Path::new("/proc/self/mountinfo");
+    let mountinfo = fs::read_to_string(path).map_err(err(path))?;
+    let mounts: Vec<MountInfo> = mountinfo.lines().filter_map(MountInfo::parse).collect();
+    let Some(m) = mounts
+        .iter()
+        .find(|m| m.fstype == "cgroup2")
+        .or_else(|| mounts.iter().find(|m| m.fstype == "cgroup"))
+    else {
+        return Err(SandboxError::Unavailable("no cgroup mount".into()));
+    };
+    if m.super_options.split(',').any(|o| o == "favordynmods") == on {
+        return Ok(false);
+    }
+    use nix::mount::MsFlags;
+    let mut flags = MsFlags::MS_REMOUNT;
+    for o in m.options.split(',') {
+        flags |= match o {
+            "ro" => MsFlags::MS_RDONLY,
+            "nosuid" => MsFlags::MS_NOSUID,
+            "nodev" => MsFlags::MS_NODEV,
+            "noexec" => MsFlags::MS_NOEXEC,
+            "noatime" => MsFlags::MS_NOATIME,
+            "nodiratime" => MsFlags::MS_NODIRATIME,
+            "relatime" => MsFlags::MS_RELATIME,
+            _ => MsFlags::empty(),
+        };
+    }
+    let mut data: Vec<&str> = m
+        .super_options
+        .split(',')
+        .filter(|o| !matches!(*o, "rw" | "ro" | "favordynmods" | ""))
+        .collect();
+    if on {
+        data.push("favordynmods");
+    }
+    nix::mount::mount(
+        None::<&str>,
+        m.mount_point.as_str(),
+        None::<&str>,
+        flags,
+        Some(data.join(",").as_str()),
+    )
+    .map_err(|e| SandboxError::Cgroup {
+        path: m.mount_point.clone(),
+        source: e.into(),
+    })?;
+    Ok(true)
+}
+
+/// The fields of one `/proc/self/mountinfo` line this module reads.
+#[derive(Debug, PartialEq, Eq)]
+struct MountInfo {
+    mount_point: String,
+    options: String,
+    fstype: String,
+    super_options: String,
+}
+
+impl MountInfo {
+    /// `id parent dev root mount_point options [optional...] - fstype source super_options`
+    fn parse(line: &str) -> Option<Self> {
+        let (head, tail) = line.split_once(" - ")?;
+        let head: Vec<&str> = head.split(' ').collect();
+        let tail: Vec<&str> = tail.split(' ').collect();
+        Some(Self {
+            mount_point: head.get(4)?.replace("\\040", " "),
+            options: (*head.get(5)?).to_owned(),
+            fstype: (*tail.first()?).to_owned(),
+            super_options: (*tail.get(2)?).to_owned(),
+        })
+    }
+}
+
 /// The cgroup(s) of one environment.
 #[derive(Debug)]
 pub struct Cgroup {
@@ -343,5 +424,25 @@ impl Cgroup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MountInfo;
+
+    #[test]
+    fn parses_mountinfo_lines() {
+        let line = "35 25 0:30 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate";
+        assert_eq!(
+            MountInfo::parse(line),
+            Some(MountInfo {
+                mount_point: "/sys/fs/cgroup/unified".into(),
+                options: "rw,nosuid,nodev,noexec,relatime".into(),
+                fstype: "cgroup2".into(),
+                super_options: "rw,nsdelegate".into(),
+            })
+        );
+        assert_eq!(MountInfo::parse("garbage"), None);
     }
 }

@@ -27,7 +27,7 @@ mod spec;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use cgroup::Cgroup;
+pub use cgroup::{Cgroup, favor_dynamic_migrations};
 pub use init::init_main;
 pub use net::{IsolatedNetwork, tcp_peer_uid};
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox};

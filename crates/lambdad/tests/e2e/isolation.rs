@@ -320,3 +320,48 @@ async fn environments_do_not_outlive_a_killed_server() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The cgroup2 (or first cgroup) mount's superblock options.
+fn cgroup_super_options() -> String {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .or_else(|| mountinfo.lines().find(|l| l.contains(" - cgroup ")))
+        .expect("a cgroup mount")
+        .to_owned();
+    line.rsplit(' ').next().unwrap().to_owned()
+}
+
+/// lambdad turns on the kernel's host-wide `favordynmods` cgroup option at
+/// start, so that moving a new environment into its cgroups does not wait for
+/// an RCU grace period; `--fast-cgroup-migration false` leaves it alone.
+#[tokio::test]
+async fn the_cgroup_hierarchy_favors_dynamic_migrations() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !root {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let has = || {
+        cgroup_super_options()
+            .split(',')
+            .any(|o| o == "favordynmods")
+    };
+    lambdad_sandbox::favor_dynamic_migrations(false).unwrap();
+    assert!(!has(), "turned off: {}", cgroup_super_options());
+    let off = TestServer::start_with(&["--fast-cgroup-migration", "false"]).await;
+    assert!(namespace_sandbox(&off));
+    assert!(!has(), "left alone: {}", cgroup_super_options());
+    let server = TestServer::start().await;
+    assert!(namespace_sandbox(&server));
+    assert!(has(), "turned on: {}", cgroup_super_options());
+    // A cold start still works with it.
+    let lambda = server.lambda().await;
+    create_function(&lambda, "fast-migration", fixture_zip("echo")).await;
+    let r = invoke(&lambda, "fast-migration", json!({"x": 1})).await;
+    assert_eq!(r.json, json!({"x": 1}));
+}
