@@ -183,3 +183,21 @@ def test_json_log_format_and_levels(lam):
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         records = tail_records(lam, name)
         assert not any(str(r.get("type", "")).startswith("platform.") for r in records), records
+
+
+def test_each_warm_invocation_logs_its_output_before_its_report(lam):
+    """What a function prints is in the log before its END and REPORT lines, on
+    every invocation (the engine skips the flush round trip when the pipe is
+    already empty: this would catch a line left behind)."""
+    code = 'import sys\ndef handler(event, context):\n    print("out", event["i"])\n' \
+           '    print("err", event["i"], file=sys.stderr)\n    return event["i"]\n'
+    lam.create_function(FunctionName="ordered-logs", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (code, 0o644)})})
+    for i in range(150):
+        out = lam.invoke(FunctionName="ordered-logs", Payload=json.dumps({"i": i}), LogType="Tail")
+        assert json.loads(out["Payload"].read()) == i
+        tail = base64.b64decode(out["LogResult"]).decode()
+        report = tail.index("REPORT RequestId")
+        for stream in ("out", "err"):
+            line = f"{stream} {i}\n"
+            assert line in tail[:report], f"invocation {i}: {line!r} missing before REPORT in {tail!r}"

@@ -1,8 +1,8 @@
 //! One execution environment: a sandboxed runtime process, its Runtime API,
 //! its log capture, and the invoke/freeze lifecycle.
 
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,7 +104,28 @@ pub struct Environment {
     _netns: Option<std::fs::File>,
     api: RuntimeApi,
     exited: watch::Receiver<bool>,
-    flush: Vec<mpsc::Sender<oneshot::Sender<()>>>,
+    outputs: Vec<Output>,
+}
+
+/// One of an environment's output pipes, read into its log by a task.
+#[derive(Debug)]
+struct Output {
+    /// Asks the reader to log everything readable now, and answers when done.
+    flush: mpsc::Sender<oneshot::Sender<()>>,
+    /// The pipe (a duplicate), to see without a round trip that nothing is waiting.
+    fd: Option<OwnedFd>,
+    /// Set by the reader while it holds bytes it has read but not logged.
+    busy: Arc<AtomicBool>,
+}
+
+impl Output {
+    /// Whether the log may lack something the runtime wrote before now. The
+    /// pipe is polled before `busy` is read: bytes gone from the pipe were
+    /// taken by the reader, which set `busy` before reading them.
+    fn pending(&self) -> bool {
+        let Some(fd) = &self.fd else { return true };
+        lambdad_sandbox::readable_now(fd.as_fd()) || self.busy.load(Ordering::SeqCst)
+    }
 }
 
 fn env_vars(
@@ -264,7 +285,7 @@ impl Environment {
             .map_err(InvokeError::Sandbox)?;
         let (exit_tx, exited) = watch::channel(false);
         let open = Arc::new(AtomicUsize::new(2));
-        let mut flush = Vec::new();
+        let mut outputs = Vec::new();
         let pipes: [Option<OwnedFd>; 2] = [
             sandbox.take_stdout().map(OwnedFd::from),
             sandbox.take_stderr().map(OwnedFd::from),
@@ -272,13 +293,18 @@ impl Environment {
         let exit_tx = Arc::new(exit_tx);
         for fd in pipes.into_iter().flatten() {
             let (tx, rx) = mpsc::channel(1);
-            flush.push(tx);
+            let busy = Arc::new(AtomicBool::new(false));
+            outputs.push(Output {
+                flush: tx,
+                fd: fd.try_clone().ok(),
+                busy: busy.clone(),
+            });
             match pipe::Receiver::from_owned_fd(fd) {
                 Ok(receiver) => {
                     tokio::spawn(read_lines(
                         receiver,
                         log.clone(),
-                        rx,
+                        (rx, busy),
                         open.clone(),
                         exit_tx.clone(),
                     ));
@@ -315,7 +341,7 @@ impl Environment {
             _netns: netns,
             api,
             exited,
-            flush,
+            outputs,
         });
         match failure {
             None => Ok(Ok((env, init))),
@@ -366,13 +392,26 @@ impl Environment {
         }
     }
 
-    /// Waits until everything the runtime wrote so far is in the log.
+    /// Waits until everything the runtime wrote so far is in the log
+    /// (a partial last line too, once the runtime has exited).
     pub async fn flush_logs(&self) {
-        for tx in &self.flush {
-            let (ack, done) = oneshot::channel();
-            if tx.send(ack).await.is_ok() {
-                let _ = tokio::time::timeout(Duration::from_millis(200), done).await;
-            }
+        for out in &self.outputs {
+            Self::flush_output(out).await;
+        }
+    }
+
+    /// [`Self::flush_logs`] for a runtime that is alive and answered, without
+    /// a round trip to a reader that has nothing left to log (the common case).
+    pub async fn flush_logs_if_pending(&self) {
+        for out in self.outputs.iter().filter(|o| o.pending()) {
+            Self::flush_output(out).await;
+        }
+    }
+
+    async fn flush_output(out: &Output) {
+        let (ack, done) = oneshot::channel();
+        if out.flush.send(ack).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), done).await;
         }
     }
 
@@ -577,7 +616,7 @@ async fn until_exited(rx: &mut watch::Receiver<bool>) {
 async fn read_lines(
     rx: pipe::Receiver,
     log: Arc<EnvLog>,
-    mut flush: mpsc::Receiver<oneshot::Sender<()>>,
+    (mut flush, busy): (mpsc::Receiver<oneshot::Sender<()>>, Arc<AtomicBool>),
     open: Arc<AtomicUsize>,
     exited: Arc<watch::Sender<bool>>,
 ) {
@@ -610,8 +649,10 @@ async fn read_lines(
         tokio::select! {
             biased;
             req = flush.recv() => {
+                busy.store(true, Ordering::SeqCst);
                 let alive = drain(&mut pending, &mut buf);
                 emit(&mut pending, !alive);
+                busy.store(false, Ordering::SeqCst);
                 if let Some(ack) = req {
                     let _ = ack.send(());
                 }
@@ -623,8 +664,10 @@ async fn read_lines(
                 if ready.is_err() {
                     break;
                 }
+                busy.store(true, Ordering::SeqCst);
                 let alive = drain(&mut pending, &mut buf);
                 emit(&mut pending, !alive);
+                busy.store(false, Ordering::SeqCst);
                 if !alive {
                     break;
                 }

@@ -569,11 +569,13 @@ impl Invoker {
                 )
             }
         };
-        if !healthy {
+        if healthy {
+            env.flush_logs_if_pending().await;
+        } else {
             // Kill first so the exit is final before the log is flushed.
             env.destroy().await;
+            env.flush_logs().await;
         }
-        env.flush_logs().await;
         let tail = self.report(&env, &req, duration_ms, init_ms, status);
         let response = InvokeResponse {
             request_id: req.request_id.clone(),

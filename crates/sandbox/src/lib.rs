@@ -99,6 +99,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Whether `fd` (an environment's output pipe) has bytes to read or has
+/// lost its writer, without waiting; errors count as "maybe".
+pub fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+}
+
 /// Picks a backend. `helper_exe` is the program run as `HELPER __sandbox-init` for each
 /// environment (`lambdad-sandbox-init`, or the lambdad binary itself);
 /// `roots_dir` is an empty host directory the sandboxes mount their root on.
