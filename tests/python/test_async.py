@@ -51,6 +51,40 @@ def test_event_is_accepted_and_runs(fast):
     assert err["Message"] == "262154 byte payload is too large for the Event invocation type (limit 262144 bytes)"
 
 
+def intervals(server, function):
+    """(start ms, end ms) of each invocation, from the START and END records of its log."""
+    starts, ends = {}, {}
+    for line in log_text(server, function).splitlines():
+        ms, _, text = line.partition("\t")
+        m = re.match(r"(START|END) RequestId: (\S+)", text)
+        if m:
+            (starts if m.group(1) == "START" else ends)[m.group(2)] = int(ms)
+    return [(starts[r], ends[r]) for r in ends if r in starts]
+
+
+def max_overlap(spans):
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    running = best = 0
+    for _, step in edges:
+        running += step
+        best = max(best, running)
+    return best
+
+
+def test_a_backlog_of_slow_events_runs_concurrently(fast):
+    """Events that wait on something (here: sleep 2 s) run side by side, as on
+    Lambda: the queue's adaptive limit grows while the CPUs are idle."""
+    server, lam = fast
+    lam.create_function(FunctionName="slow-ev", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": fixture_zip("behave")})
+    n = 24
+    for _ in range(n):
+        lam.invoke(FunctionName="slow-ev", InvocationType="Event", Payload=b'{"op":"sleep","ms":2000}')
+    assert wait_for(lambda: len(intervals(server, "slow-ev")) == n, timeout=120), intervals(server, "slow-ev")
+    overlap = max_overlap(intervals(server, "slow-ev"))
+    assert overlap >= 16, f"at most {overlap} of {n} sleeping events ran at once"
+
+
 def test_async_payload_limit_is_configurable():
     server = Server(extra=["--async-max-payload", "1048576"])
     server.start()

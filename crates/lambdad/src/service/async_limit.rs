@@ -8,7 +8,11 @@
 //! window of completions; once runs slow down against the function's own
 //! best time (the cores are saturated), the limit follows the gradient
 //! `limit × best / recent + √limit`, which settles where adding an event
-//! stops paying. The function's concurrency limits still apply beyond this.
+//! stops paying. Completions come slowly for long functions, so while
+//! events wait for a place and the last window showed no slowdown (or there
+//! has been none yet), the limit also doubles every 100 ms: a backlog of
+//! events that sleep or wait on I/O fans out at once, as on Lambda. The
+//! function's concurrency limits still apply beyond this.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,13 +30,17 @@ const UNSLOWED: f64 = 1.5;
 const MAX_FUNCTIONS: usize = 10_000;
 /// How fast a best run time drifts up, per second (2 %: doubles in ~35 s).
 const DRIFT_PER_SEC: f64 = 1.02;
+/// How often events waiting for a place may double the limit.
+const GROW_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 struct State {
     limit: usize,
     in_flight: usize,
-    /// Whether events waited for a slot during the current window.
+    /// Whether events waited for a place during the current window.
     saturated: bool,
+    /// Whether the last window's runs were slower than their best.
+    slowed: bool,
     /// Each function's best run time (seconds), drifting up slowly so that a
     /// function whose code got slower is learned again.
     best: HashMap<String, f64>,
@@ -62,6 +70,7 @@ impl Default for Limiter {
                 limit: MIN_LIMIT,
                 in_flight: 0,
                 saturated: false,
+                slowed: false,
                 best: HashMap::new(),
                 drifted: Instant::now(),
                 window: Vec::new(),
@@ -98,7 +107,15 @@ impl Limiter {
                 }
                 s.saturated = true;
             }
-            freed.await;
+            tokio::select! {
+                () = freed => {}
+                () = tokio::time::sleep(GROW_EVERY) => {
+                    let mut s = self.state();
+                    if !s.slowed {
+                        s.limit = (s.limit * 2).min(MAX_LIMIT);
+                    }
+                }
+            }
         }
     }
 
@@ -120,6 +137,7 @@ impl Limiter {
         let mut window = std::mem::take(&mut s.window);
         window.sort_by(f64::total_cmp);
         let median = window[window.len() / 2];
+        s.slowed = median > UNSLOWED;
         if s.saturated {
             let limit = s.limit as f64;
             let next = if median <= UNSLOWED {
@@ -197,5 +215,30 @@ mod tests {
             drop(slot);
         }
         assert_eq!(limiter.limit(), MIN_LIMIT);
+    }
+
+    #[tokio::test]
+    async fn waiting_events_fan_out_until_runs_slow_down() {
+        let limiter = Arc::new(Limiter::default());
+        // Slow events hold every place and none completes yet.
+        let mut held = limiter.acquire(usize::MAX).await;
+        while held.len() < 64 {
+            held.extend(limiter.acquire(usize::MAX).await);
+        }
+        assert!(limiter.limit() >= 64, "limit {}", limiter.limit());
+        // Then their runs turn out far slower than their best: no more doubling.
+        limiter.record("f", Duration::from_millis(10));
+        for _ in 1..limiter.limit() {
+            limiter.record("f", Duration::from_millis(100));
+        }
+        let limit = limiter.limit();
+        assert!(
+            limit < held.len(),
+            "the gradient shrinks the limit: {limit}"
+        );
+        let more = tokio::time::timeout(Duration::from_millis(500), limiter.acquire(1)).await;
+        assert!(more.is_err(), "a place was given after runs slowed down");
+        assert_eq!(limiter.limit(), limit);
+        drop(held);
     }
 }
