@@ -645,14 +645,19 @@ async fn read_lines(
             }
         }
     };
+    // Logs what is readable now; `busy` covers the bytes between pipe and log.
+    let take = |pending: &mut Vec<u8>, buf: &mut [u8]| -> bool {
+        busy.store(true, Ordering::SeqCst);
+        let alive = drain(pending, buf);
+        emit(pending, !alive);
+        busy.store(false, Ordering::SeqCst);
+        alive
+    };
     loop {
         tokio::select! {
             biased;
             req = flush.recv() => {
-                busy.store(true, Ordering::SeqCst);
-                let alive = drain(&mut pending, &mut buf);
-                emit(&mut pending, !alive);
-                busy.store(false, Ordering::SeqCst);
+                let alive = take(&mut pending, &mut buf);
                 if let Some(ack) = req {
                     let _ = ack.send(());
                 }
@@ -664,10 +669,7 @@ async fn read_lines(
                 if ready.is_err() {
                     break;
                 }
-                busy.store(true, Ordering::SeqCst);
-                let alive = drain(&mut pending, &mut buf);
-                emit(&mut pending, !alive);
-                busy.store(false, Ordering::SeqCst);
+                let alive = take(&mut pending, &mut buf);
                 if !alive {
                     break;
                 }

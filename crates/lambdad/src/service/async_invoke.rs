@@ -411,10 +411,12 @@ async fn deliver(
     destinations: &Destinations,
     destination: Option<&str>,
     region: &str,
-    rec: Value,
+    rec: impl FnOnce() -> Value,
     request_id: &str,
 ) {
+    // The record is built only for a configured destination.
     let Some(dest) = destination else { return };
+    let rec = rec();
     if dest.starts_with("arn:aws:lambda:") {
         let target = dest.split(':').nth(6).unwrap_or_default();
         let qualifier = dest.split(':').nth(7);
@@ -516,7 +518,7 @@ async fn handle(
             .async_stats
             .age_exceeded
             .fetch_add(1, Ordering::Relaxed);
-        let rec = record(&event, &arn, "EventAgeExceeded", event.attempts, None);
+        let rec = || record(&event, &arn, "EventAgeExceeded", event.attempts, None);
         deliver(
             functions,
             destinations,
@@ -576,24 +578,24 @@ async fn handle(
                 .async_stats
                 .succeeded
                 .fetch_add(1, Ordering::Relaxed);
-            if settings.on_success.is_some() {
-                let rec = record(
+            let rec = || {
+                record(
                     &event,
                     &arn,
                     "Success",
                     attempts,
                     Some((&resp.payload, &resp.executed_version, false)),
-                );
-                deliver(
-                    functions,
-                    destinations,
-                    settings.on_success.as_deref(),
-                    region,
-                    rec,
-                    &event.id,
                 )
-                .await;
-            }
+            };
+            deliver(
+                functions,
+                destinations,
+                settings.on_success.as_deref(),
+                region,
+                rec,
+                &event.id,
+            )
+            .await;
             finish(event.id.clone()).await;
         }
         Ok(resp) => {
@@ -624,13 +626,15 @@ async fn handle(
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     dead_letter(functions, destinations, region, &event, &message).await;
-                    let rec = record(
-                        &event,
-                        &arn,
-                        condition,
-                        attempts,
-                        Some((&resp.payload, &resp.executed_version, true)),
-                    );
+                    let rec = || {
+                        record(
+                            &event,
+                            &arn,
+                            condition,
+                            attempts,
+                            Some((&resp.payload, &resp.executed_version, true)),
+                        )
+                    };
                     deliver(
                         functions,
                         destinations,

@@ -153,8 +153,8 @@ impl Limiter {
         for best in s.best.values_mut() {
             *best *= drift;
         }
+        window.clear();
         s.window = window;
-        s.window.clear();
     }
 }
 

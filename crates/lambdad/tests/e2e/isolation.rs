@@ -5,12 +5,17 @@ use serde_json::{Value, json};
 
 use crate::common::{TestServer, create_function, files_under, fixture_zip, invoke, zip_files};
 
-/// Whether the server runs the namespace sandbox; as root it must.
-pub(crate) fn namespace_sandbox(server: &TestServer) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
+/// Whether the tests run as root.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Whether the server runs the namespace sandbox; as root it must.
+pub(crate) fn namespace_sandbox(server: &TestServer) -> bool {
+    let root = is_root();
     let namespace = server.log().contains("backend=\"namespace\"");
     assert!(
         namespace || !root,
@@ -338,11 +343,7 @@ fn cgroup_super_options() -> String {
 /// an RCU grace period; `--fast-cgroup-migration false` leaves it alone.
 #[tokio::test]
 async fn the_cgroup_hierarchy_favors_dynamic_migrations() {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    if !root {
+    if !is_root() {
         eprintln!("skipping: needs root");
         return;
     }
