@@ -32,7 +32,7 @@ pub struct Sandbox {
     via_helper: bool,
     exited: Option<ExitInfo>,
     /// The helper's stdin: it kills the environment when this closes.
-    _lifeline: Option<std::process::ChildStdin>,
+    _lifeline: Option<std::fs::File>,
 }
 
 impl Sandbox {
@@ -198,11 +198,26 @@ impl Backend for NamespaceBackend {
             id: spec.id.clone(),
             source,
         };
-        let json = serde_json::to_vec(&msg).map_err(|e| io_err(std::io::Error::other(e)))?;
-        let mut child = Command::new(&self.helper)
+        let mut line = serde_json::to_vec(&msg).map_err(|e| io_err(std::io::Error::other(e)))?;
+        line.push(b'\n');
+        // The spec as one line on the helper's stdin, which then stays open
+        // as its lifeline. Written before the helper starts when the pipe
+        // holds it all, so that the helper reads it at once instead of
+        // waiting for this thread to be scheduled again (~0.4-1 ms of a cold
+        // start on two cores).
+        let (stdin, lifeline) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io_err(e.into()))?;
+        let mut lifeline = std::fs::File::from(lifeline);
+        let capacity = nix::fcntl::fcntl(&lifeline, nix::fcntl::FcntlArg::F_GETPIPE_SZ)
+            .map_err(|e| io_err(e.into()))?;
+        let early = usize::try_from(capacity).is_ok_and(|c| line.len() <= c);
+        if early {
+            lifeline.write_all(&line).map_err(io_err)?;
+        }
+        let child = Command::new(&self.helper)
             .arg("__sandbox-init")
             .env_clear()
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(stdin))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -210,16 +225,18 @@ impl Backend for NamespaceBackend {
                 path: self.helper.display().to_string(),
                 source,
             })?;
-        // The spec as one line; stdin then stays open as the helper's lifeline.
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let written = stdin.write_all(&json).and_then(|()| stdin.write_all(b"\n"));
+        let written = if early {
+            Ok(())
+        } else {
+            lifeline.write_all(&line)
+        };
         let mut sandbox = Sandbox {
             id: spec.id.clone(),
             child,
             cgroup: Some(cgroup),
             via_helper: true,
             exited: None,
-            _lifeline: Some(stdin),
+            _lifeline: Some(lifeline),
         };
         written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
         Ok(sandbox)

@@ -9,13 +9,18 @@
 //!   they would for an unprivileged process;
 //! - `clone` with any namespace flag fails with EPERM.
 //!
-//! Installing the three costs ~0.2 ms per environment.
+//! The first two are one program that finds a call's verdict by binary
+//! search over ranges of syscall numbers (~17 instructions on any path):
+//! when a filter is installed the kernel runs it once per syscall number to
+//! cache the calls it always allows, and a linear program of ~1,650
+//! instructions made that 0.7 ms of every cold start. The third, which
+//! looks at `clone`'s flags, is small and built with seccompiler.
 
 use std::collections::BTreeMap;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    SeccompRule, TargetArch, sock_filter,
 };
 
 /// Allowed on every architecture.
@@ -375,49 +380,139 @@ fn arch() -> Result<TargetArch, String> {
     TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("{e:?}"))
 }
 
-fn program(
-    rules: BTreeMap<i64, Vec<SeccompRule>>,
-    action: SeccompAction,
-) -> Result<BpfProgram, String> {
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, arch()?)
-        .map_err(|e| e.to_string())?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())
+/// `AUDIT_ARCH_*` of the architecture lambdad was built for.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000;
+
+/// What the first filter does with a syscall number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    Eperm,
+    Enosys,
 }
 
-/// The allowlist: every call not in it fails with ENOSYS.
-fn allowlist() -> Result<BpfProgram, String> {
-    let allowed: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
+impl Verdict {
+    fn action(self) -> u32 {
+        match self {
+            Self::Allow => libc::SECCOMP_RET_ALLOW,
+            Self::Eperm => libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+            Self::Enosys => libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        }
+    }
+}
+
+/// The verdict on `nr`: denied calls fail with EPERM (and `listen` with
+/// `deny_listen`), allowed ones pass, any other fails with ENOSYS.
+fn verdict(nr: u32, deny_listen: bool) -> Verdict {
+    let nr = i64::from(nr);
+    if DENIED.contains(&nr) || (deny_listen && nr == libc::SYS_listen) {
+        Verdict::Eperm
+    } else if ALLOWED.contains(&nr) || ALLOWED_X86_64.contains(&nr) {
+        Verdict::Allow
+    } else {
+        Verdict::Enosys
+    }
+}
+
+/// Syscall numbers `0..=u32::MAX` as ranges of one verdict each: the start
+/// of each range and its verdict, in order.
+fn ranges(deny_listen: bool) -> Vec<(u32, Verdict)> {
+    let mut listed: Vec<u32> = ALLOWED
         .iter()
         .chain(ALLOWED_X86_64)
         .chain(DENIED)
-        .map(|s| (*s, Vec::new()))
+        .filter_map(|&nr| u32::try_from(nr).ok())
         .collect();
-    let filter = SeccompFilter::new(
-        allowed,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        SeccompAction::Allow,
-        arch()?,
-    )
-    .map_err(|e| e.to_string())?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())
+    listed.sort_unstable();
+    listed.dedup();
+    let mut out: Vec<(u32, Verdict)> = vec![(0, verdict(0, deny_listen))];
+    let push = |start: u32, v: Verdict, out: &mut Vec<(u32, Verdict)>| {
+        if out.last().is_some_and(|&(_, last)| last != v) {
+            out.push((start, v));
+        }
+    };
+    for nr in listed {
+        push(nr, verdict(nr, deny_listen), &mut out);
+        if let Some(next) = nr.checked_add(1) {
+            push(next, verdict(next, deny_listen), &mut out);
+        }
+    }
+    out
+}
+
+fn stmt(code: u32, k: u32) -> sock_filter {
+    jump(code, k, 0, 0)
+}
+
+fn jump(code: u32, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter {
+        // BPF opcodes fit in 16 bits.
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// A binary search over `ranges` (non-empty) with the syscall number loaded:
+/// each inner node is `jge start` with a long jump to the upper half.
+fn search(ranges: &[(u32, Verdict)]) -> Result<Vec<sock_filter>, String> {
+    if let [(_, v)] = ranges {
+        return Ok(vec![stmt(libc::BPF_RET | libc::BPF_K, v.action())]);
+    }
+    let (lower, upper) = ranges.split_at(ranges.len() / 2);
+    let lower = search(lower)?;
+    let skip = u32::try_from(lower.len()).map_err(|e| e.to_string())?;
+    let mut out = vec![
+        // nr >= start of the upper half: fall through to the long jump;
+        // otherwise skip it into the lower half.
+        jump(
+            libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
+            upper[0].0,
+            0,
+            1,
+        ),
+        stmt(libc::BPF_JMP | libc::BPF_JA, skip),
+    ];
+    out.extend(lower);
+    out.extend(search(upper)?);
+    Ok(out)
+}
+
+/// The allowlist and the denylist in one program: any other architecture
+/// kills the process, then the syscall number's range decides.
+fn syscall_filter(deny_listen: bool) -> Result<BpfProgram, String> {
+    // Offsets of `arch` and `nr` in `struct seccomp_data`.
+    const ARCH: u32 = 4;
+    const NR: u32 = 0;
+    let mut program = vec![
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, ARCH),
+        jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            AUDIT_ARCH,
+            1,
+            0,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, NR),
+    ];
+    program.extend(search(&ranges(deny_listen))?);
+    // The kernel's limit on a program's length (BPF_MAXINSNS).
+    if program.len() > 4096 {
+        return Err(format!("the filter has {} instructions", program.len()));
+    }
+    Ok(program)
 }
 
 /// Installs the filters on the calling thread (no_new_privs must be set).
 /// With `deny_listen`, `listen(2)` fails with EPERM too.
 pub fn install(deny_listen: bool) -> Result<(), String> {
-    let mut deny: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED.iter().map(|s| (*s, Vec::new())).collect();
-    if deny_listen {
-        deny.insert(libc::SYS_listen, Vec::new());
-    }
-    let allow = allowlist()?;
-    let eperm = program(deny, SeccompAction::Errno(libc::EPERM as u32))?;
+    let calls = syscall_filter(deny_listen)?;
     let clone_ns = clone_namespace_filter()?;
-    for p in [&allow, &eperm, &clone_ns] {
+    for p in [&calls, &clone_ns] {
         seccompiler::apply_filter(p).map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -444,18 +539,75 @@ fn clone_namespace_filter() -> Result<BpfProgram, String> {
         .map_err(|e| e.to_string())?;
         rules.push(SeccompRule::new(vec![cond]).map_err(|e| e.to_string())?);
     }
-    program(
+    let filter = SeccompFilter::new(
         BTreeMap::from([(libc::SYS_clone, rules)]),
+        SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
+        arch()?,
     )
+    .map_err(|e| e.to_string())?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Runs `program` as the kernel would for one call: its action and the
+    /// number of instructions it took.
+    fn run(program: &[sock_filter], arch: u32, nr: u32) -> (u32, usize) {
+        let (mut pc, mut acc, mut steps) = (0usize, 0u32, 0usize);
+        loop {
+            let ins = &program[pc];
+            steps += 1;
+            let code = u32::from(ins.code);
+            pc += 1;
+            if code == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS {
+                acc = if ins.k == 4 { arch } else { nr };
+            } else if code == libc::BPF_RET | libc::BPF_K {
+                return (ins.k, steps);
+            } else if code == libc::BPF_JMP | libc::BPF_JA {
+                pc += ins.k as usize;
+            } else {
+                let taken = if code == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K {
+                    acc == ins.k
+                } else {
+                    assert_eq!(code, libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K);
+                    acc >= ins.k
+                };
+                pc += usize::from(if taken { ins.jt } else { ins.jf });
+            }
+        }
+    }
+
+    #[test]
+    fn the_search_gives_every_call_its_verdict_in_few_steps() {
+        for deny_listen in [false, true] {
+            let program = syscall_filter(deny_listen).unwrap();
+            let mut longest = 0;
+            let numbers = (0..2048).chain([0x4000_0000, 0x4000_0001, u32::MAX - 1, u32::MAX]);
+            for nr in numbers {
+                let (action, steps) = run(&program, AUDIT_ARCH, nr);
+                assert_eq!(action, verdict(nr, deny_listen).action(), "syscall {nr}");
+                longest = longest.max(steps);
+            }
+            assert!(longest <= 30, "{longest} instructions on the longest path");
+            let (action, _) = run(&program, AUDIT_ARCH ^ 1, 0);
+            assert_eq!(action, libc::SECCOMP_RET_KILL_PROCESS);
+        }
+        let allow = |nr: libc::c_long| verdict(nr as u32, false);
+        assert_eq!(allow(libc::SYS_read), Verdict::Allow);
+        assert_eq!(allow(libc::SYS_mount), Verdict::Eperm);
+        assert_eq!(allow(libc::SYS_io_uring_setup), Verdict::Enosys);
+        assert_eq!(allow(libc::SYS_listen), Verdict::Allow);
+        assert_eq!(verdict(libc::SYS_listen as u32, true), Verdict::Eperm);
+    }
+
     #[test]
     fn filters_compile() {
         super::arch().unwrap();
         super::clone_namespace_filter().unwrap();
-        super::allowlist().unwrap();
     }
 }

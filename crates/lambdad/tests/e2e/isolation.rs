@@ -184,6 +184,29 @@ async fn probes_see_only_their_own_world() {
     assert_eq!(errno(&v), 1, "EPERM: {v}");
     let v = probe(&lambda, "probe-a", json!({"op": "raw_socket"})).await;
     assert_eq!(errno(&v), 1, "EPERM: no raw sockets: {v}");
+    // The seccomp filter's verdicts, each on a call that would otherwise
+    // fail differently (or succeed): calls outside the allowlist fail with
+    // ENOSYS, host-changing ones with EPERM.
+    for (nr, args, expected) in [
+        (libc::SYS_getppid, json!([]), None),
+        (libc::SYS_io_uring_setup, json!([1, 0]), Some(38)),
+        (libc::SYS_setns, json!([-1, 0]), Some(1)),
+        (libc::SYS_bpf, json!([0, 0, 0]), Some(1)),
+        (libc::SYS_unshare, json!([libc::CLONE_NEWUSER]), Some(1)),
+        (1000, json!([]), Some(38)),
+        (0x4000_0000 + libc::SYS_getppid, json!([]), Some(38)),
+    ] {
+        let v = probe(
+            &lambda,
+            "probe-a",
+            json!({"op": "syscall", "nr": nr, "args": args}),
+        )
+        .await;
+        match expected {
+            Some(e) => assert_eq!(errno(&v), e, "syscall {nr}: {v}"),
+            None => assert!(v["ok"].is_i64(), "syscall {nr}: {v}"),
+        }
+    }
     let v = probe(&lambda, "probe-a", json!({"op": "caps"})).await;
     let status: Vec<&str> = v["ok"]
         .as_array()
