@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// cold starts do not wait for an RCU grace period [default: true].
     #[arg(long, env = "LAMBDAD_FAST_CGROUP_MIGRATION")]
     pub fast_cgroup_migration: Option<bool>,
+    /// Sandbox helpers kept started ahead of cold starts, 0 to 64 [default: 2].
+    #[arg(long, env = "LAMBDAD_PRESTARTED_SANDBOXES")]
+    pub prestarted_sandboxes: Option<usize>,
     /// Largest asynchronous (Event) payload in bytes, up to 1048576 [default: 262144].
     #[arg(long, env = "LAMBDAD_ASYNC_MAX_PAYLOAD")]
     pub async_max_payload: Option<usize>,
@@ -139,6 +142,7 @@ struct FileConfig {
     concurrency_limit: Option<u32>,
     memory_budget_mb: Option<u64>,
     fast_cgroup_migration: Option<bool>,
+    prestarted_sandboxes: Option<usize>,
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
     url_base: Option<String>,
@@ -259,6 +263,8 @@ pub struct Config {
     pub memory_budget_mb: u64,
     /// Whether to turn on `favordynmods` for the cgroup hierarchies.
     pub fast_cgroup_migration: bool,
+    /// Sandbox helpers kept started ahead of cold starts.
+    pub prestarted_sandboxes: usize,
     /// Delays before the retries of failed asynchronous events.
     pub async_retry_delays: Vec<Duration>,
     /// AWS-compatible endpoint for SQS/SNS deliveries.
@@ -337,6 +343,13 @@ impl Config {
             .unwrap_or_else(lambdad_engine::capacity::default_budget_mb);
         if memory_budget_mb < 128 {
             bail!("the memory budget must be at least 128 MB, got {memory_budget_mb}");
+        }
+        let prestarted_sandboxes = args
+            .prestarted_sandboxes
+            .or(file.prestarted_sandboxes)
+            .unwrap_or(2);
+        if prestarted_sandboxes > 64 {
+            bail!("at most 64 prestarted sandboxes, got {prestarted_sandboxes}");
         }
         let async_retry_delays = args
             .async_retry_delays
@@ -445,6 +458,7 @@ impl Config {
                 .fast_cgroup_migration
                 .or(file.fast_cgroup_migration)
                 .unwrap_or(true),
+            prestarted_sandboxes,
             concurrency_limit,
             interpreters,
             listen,

@@ -39,8 +39,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let helper = Some(exe.with_file_name("lambdad-sandbox-init"))
         .filter(|p| p.is_file())
         .unwrap_or(exe);
-    let backend = lambdad_sandbox::detect(&helper, &data_dir.join("sandbox-root"), preference)
-        .context("setting up execution environments")?;
+    let backend = lambdad_sandbox::detect(
+        &helper,
+        &data_dir.join("sandbox-root"),
+        preference,
+        config.prestarted_sandboxes,
+    )
+    .context("setting up execution environments")?;
     tracing::info!(backend = backend.name(), helper = %helper.display(), "Execution environments ready.");
     if backend.isolates_users() && config.fast_cgroup_migration {
         match lambdad_sandbox::favor_dynamic_migrations(true) {

@@ -128,12 +128,12 @@ impl Layout {
         }
     }
 
-    /// Creates the cgroup of environment `id` with `limits`.
+    /// Creates the cgroup of environment `id`, with `limits` when given.
     pub fn create(
         &self,
         instance: &str,
         id: &str,
-        limits: &Limits,
+        limits: Option<&Limits>,
     ) -> Result<Cgroup, SandboxError> {
         let cg = Cgroup {
             dirs: self.dirs(instance, id),
@@ -143,7 +143,7 @@ impl Layout {
         for dir in &cg.dirs {
             fs::create_dir_all(dir).map_err(err(dir))?;
         }
-        let result = cg.apply(limits);
+        let result = limits.map_or(Ok(()), |l| cg.apply(l));
         if result.is_err() {
             cg.remove();
         }
@@ -262,7 +262,8 @@ impl Cgroup {
         }
     }
 
-    fn apply(&self, l: &Limits) -> Result<(), SandboxError> {
+    /// Sets the limits.
+    pub(crate) fn apply(&self, l: &Limits) -> Result<(), SandboxError> {
         match &self.layout {
             Layout::V2(_) => {
                 let d = &self.dirs[0];

@@ -10,7 +10,9 @@
 //! /tmp, a new /proc, a minimal /dev), pivots into it, drops to an unprivileged
 //! uid with no capabilities, sets no_new_privs, installs a seccomp deny-list
 //! and execs the program. The helper puts the runtime into a cgroup per
-//! environment (memory, pids, cpu; freezer) before it execs.
+//! environment (memory, pids, cpu; freezer) before it execs. A few helpers
+//! are started ahead of need, their cgroups made, each waiting for a spec
+//! (`pool`): a cold start then only sets the limits and sends the spec.
 //!
 //! [`ProcessBackend`] runs the program as a plain child process, for hosts
 //! where none of this is permitted; it isolates nothing.
@@ -20,6 +22,7 @@
 mod cgroup;
 mod init;
 mod net;
+mod pool;
 mod process;
 mod seccomp;
 mod spec;
@@ -109,16 +112,18 @@ pub fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 
 /// Picks a backend. `helper_exe` is the program run as `HELPER __sandbox-init` for each
 /// environment (`lambdad-sandbox-init`, or the lambdad binary itself);
-/// `roots_dir` is an empty host directory the sandboxes mount their root on.
+/// `roots_dir` is an empty host directory the sandboxes mount their root on;
+/// `prestarted` helpers wait ready for cold starts (namespace backend).
 pub fn detect(
     helper_exe: &Path,
     roots_dir: &Path,
     preference: Preference,
+    prestarted: usize,
 ) -> Result<Arc<dyn Backend>, SandboxError> {
     if preference == Preference::Process {
         return Ok(Arc::new(ProcessBackend));
     }
-    match NamespaceBackend::new(helper_exe, roots_dir) {
+    match NamespaceBackend::new(helper_exe, roots_dir, prestarted) {
         Ok(b) => Ok(Arc::new(b)),
         Err(e) if preference == Preference::Auto => {
             tracing::warn!(

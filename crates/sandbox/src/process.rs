@@ -7,6 +7,7 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 use crate::cgroup::{Cgroup, Layout};
 use crate::init::InitMessage;
+use crate::pool::Pool;
 use crate::spec::SandboxSpec;
 use crate::{Backend, IsolatedNetwork, SandboxError};
 
@@ -32,7 +33,7 @@ pub struct Sandbox {
     via_helper: bool,
     exited: Option<ExitInfo>,
     /// The helper's stdin: it kills the environment when this closes.
-    _lifeline: Option<std::fs::File>,
+    lifeline: Option<std::fs::File>,
 }
 
 impl Sandbox {
@@ -144,11 +145,14 @@ pub struct NamespaceBackend {
     /// that servers with different data dirs on one host never touch each
     /// other's environments, and a restarted server finds its own leftovers.
     instance: String,
+    /// Helpers started ahead of need (none when asked for none).
+    pool: Option<Pool>,
 }
 
 impl NamespaceBackend {
-    /// Checks the host and prepares the cgroup parents (removing leftovers of a crash).
-    pub fn new(helper: &Path, roots_dir: &Path) -> Result<Self, SandboxError> {
+    /// Checks the host and prepares the cgroup parents (removing leftovers
+    /// of a crash); keeps `prestarted` helpers waiting for cold starts.
+    pub fn new(helper: &Path, roots_dir: &Path, prestarted: usize) -> Result<Self, SandboxError> {
         if !nix::unistd::geteuid().is_root() {
             return Err(SandboxError::Unavailable(
                 "lambdad is not running as root (rootless sandboxes with user namespaces are not implemented yet)".into(),
@@ -167,13 +171,96 @@ impl NamespaceBackend {
         let instance = format!("{:016x}", fnv1a(roots.as_os_str().as_encoded_bytes()));
         let layout = Layout::detect()?;
         layout.prepare(&instance)?;
+        let pool = if prestarted == 0 {
+            None
+        } else {
+            let (helper, layout, instance) = (helper.to_owned(), layout.clone(), instance.clone());
+            let launch = move |name: &str| {
+                let cgroup = layout.create(&instance, name, None)?;
+                start_helper(&helper, name, cgroup, None).map(|(sandbox, _)| sandbox)
+            };
+            let pool =
+                Pool::start(prestarted, Box::new(launch)).map_err(|source| SandboxError::Io {
+                    id: "pool".into(),
+                    source,
+                })?;
+            Some(pool)
+        };
         Ok(Self {
             helper: helper.to_owned(),
             roots,
             layout,
             instance,
+            pool,
         })
     }
+
+    /// How many helpers started ahead of need wait ready now.
+    pub fn prestarted_ready(&self) -> usize {
+        self.pool.as_ref().map_or(0, Pool::ready)
+    }
+
+    /// The spec for the helper of `cgroup`, as one line.
+    fn spec_line(&self, spec: &SandboxSpec, cgroup: &Cgroup) -> Result<Vec<u8>, SandboxError> {
+        let msg = InitMessage {
+            spec: spec.clone(),
+            cgroup_procs: cgroup.procs_files(),
+            root_dir: self.roots.clone(),
+        };
+        let mut line = serde_json::to_vec(&msg).map_err(|e| SandboxError::Io {
+            id: spec.id.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        Ok(line)
+    }
+}
+
+/// Starts a helper for environment `id` in `cgroup`. Its stdin is a pipe
+/// whose write end lambdad keeps as the helper's lifeline; the spec line
+/// (`early`), when given, is written into it before the helper starts if the
+/// pipe holds it all, so that the helper reads it at once instead of waiting
+/// for this thread to be scheduled again (~0.4-1 ms of a cold start on two
+/// cores). Returns whether the spec was written.
+fn start_helper(
+    helper: &Path,
+    id: &str,
+    cgroup: Cgroup,
+    early: Option<&[u8]>,
+) -> Result<(Sandbox, bool), SandboxError> {
+    let io_err = |source| SandboxError::Io {
+        id: id.to_owned(),
+        source,
+    };
+    let (stdin, lifeline) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io_err(e.into()))?;
+    let mut lifeline = std::fs::File::from(lifeline);
+    let capacity = nix::fcntl::fcntl(&lifeline, nix::fcntl::FcntlArg::F_GETPIPE_SZ)
+        .map_err(|e| io_err(e.into()))?;
+    let early = early.filter(|line| usize::try_from(capacity).is_ok_and(|c| line.len() <= c));
+    if let Some(line) = early {
+        lifeline.write_all(line).map_err(io_err)?;
+    }
+    let child = Command::new(helper)
+        .arg("__sandbox-init")
+        .env_clear()
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| SandboxError::Spawn {
+            path: helper.display().to_string(),
+            source,
+        })?;
+    let sandbox = Sandbox {
+        id: id.to_owned(),
+        child,
+        cgroup: Some(cgroup),
+        via_helper: true,
+        exited: None,
+        lifeline: Some(lifeline),
+    };
+    Ok((sandbox, early.is_some()))
 }
 
 impl Backend for NamespaceBackend {
@@ -188,57 +275,39 @@ impl Backend for NamespaceBackend {
                 source: std::io::Error::other("invalid environment id"),
             });
         }
-        let cgroup = self.layout.create(&self.instance, &spec.id, &spec.limits)?;
-        let msg = InitMessage {
-            spec: spec.clone(),
-            cgroup_procs: cgroup.procs_files(),
-            root_dir: self.roots.clone(),
+        let (mut sandbox, line) = match self.pool.as_ref().and_then(Pool::take) {
+            Some(mut waiting) => {
+                let cgroup = waiting.cgroup.as_ref().expect("a helper has its cgroup");
+                cgroup.apply(&spec.limits)?;
+                let line = self.spec_line(spec, cgroup)?;
+                waiting.id.clone_from(&spec.id);
+                (waiting, Some(line))
+            }
+            None => {
+                let cgroup = self
+                    .layout
+                    .create(&self.instance, &spec.id, Some(&spec.limits))?;
+                let line = self.spec_line(spec, &cgroup)?;
+                match start_helper(&self.helper, &spec.id, cgroup, Some(&line))? {
+                    (sandbox, true) => (sandbox, None),
+                    (sandbox, false) => (sandbox, Some(line)),
+                }
+            }
         };
-        let io_err = |source| SandboxError::Io {
-            id: spec.id.clone(),
-            source,
-        };
-        let mut line = serde_json::to_vec(&msg).map_err(|e| io_err(std::io::Error::other(e)))?;
-        line.push(b'\n');
-        // The spec as one line on the helper's stdin, which then stays open
-        // as its lifeline. Written before the helper starts when the pipe
-        // holds it all, so that the helper reads it at once instead of
-        // waiting for this thread to be scheduled again (~0.4-1 ms of a cold
-        // start on two cores).
-        let (stdin, lifeline) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io_err(e.into()))?;
-        let mut lifeline = std::fs::File::from(lifeline);
-        let capacity = nix::fcntl::fcntl(&lifeline, nix::fcntl::FcntlArg::F_GETPIPE_SZ)
-            .map_err(|e| io_err(e.into()))?;
-        let early = usize::try_from(capacity).is_ok_and(|c| line.len() <= c);
-        if early {
-            lifeline.write_all(&line).map_err(io_err)?;
+        if let Some(line) = line {
+            let written = sandbox
+                .lifeline
+                .as_mut()
+                .expect("a helper has its lifeline")
+                .write_all(&line);
+            if let Err(source) = written {
+                sandbox.kill();
+                return Err(SandboxError::Io {
+                    id: spec.id.clone(),
+                    source,
+                });
+            }
         }
-        let child = Command::new(&self.helper)
-            .arg("__sandbox-init")
-            .env_clear()
-            .stdin(Stdio::from(stdin))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| SandboxError::Spawn {
-                path: self.helper.display().to_string(),
-                source,
-            })?;
-        let written = if early {
-            Ok(())
-        } else {
-            lifeline.write_all(&line)
-        };
-        let mut sandbox = Sandbox {
-            id: spec.id.clone(),
-            child,
-            cgroup: Some(cgroup),
-            via_helper: true,
-            exited: None,
-            _lifeline: Some(lifeline),
-        };
-        written.map_err(io_err).inspect_err(|_| sandbox.kill())?;
         Ok(sandbox)
     }
 
@@ -258,6 +327,9 @@ impl Backend for NamespaceBackend {
 
 impl Drop for NamespaceBackend {
     fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.close();
+        }
         // Succeeds only once every environment is gone; leaves nothing behind then.
         self.layout.remove_instance(&self.instance);
     }
@@ -314,7 +386,7 @@ impl Backend for ProcessBackend {
             cgroup: None,
             via_helper: false,
             exited: None,
-            _lifeline: None,
+            lifeline: None,
         })
     }
 }

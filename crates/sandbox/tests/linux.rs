@@ -8,6 +8,10 @@ use std::time::Duration;
 use lambdad_sandbox::{Backend, Bind, Limits, NamespaceBackend, SandboxSpec};
 
 fn backend(dir: &Path) -> Option<NamespaceBackend> {
+    backend_with(dir, 0)
+}
+
+fn backend_with(dir: &Path, prestarted: usize) -> Option<NamespaceBackend> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipping: namespace sandboxes need root");
         return None;
@@ -16,6 +20,7 @@ fn backend(dir: &Path) -> Option<NamespaceBackend> {
         NamespaceBackend::new(
             Path::new(env!("CARGO_BIN_EXE_sandbox-test-helper")),
             &dir.join("roots"),
+            prestarted,
         )
         .unwrap(),
     )
@@ -121,6 +126,62 @@ fn memory_hog_is_killed_and_reported() {
         "{}",
         sb.max_memory_bytes()
     );
+}
+
+/// Waits until `b` has `n` helpers started ahead of need.
+fn wait_prestarted(b: &NamespaceBackend, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while b.prestarted_ready() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no helper was prestarted"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn prestarted_helpers_run_environments_under_the_spec_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = backend_with(dir.path(), 1) else {
+        return;
+    };
+    let task = dir.path().join("task");
+    std::fs::create_dir(&task).unwrap();
+    wait_prestarted(&b, 1);
+    // The memory limit comes with the spec, after the helper's cgroups were made.
+    let hog = "grep memory /proc/self/cgroup; x=a; while true; do x=\"$x$x\"; done";
+    let mut sb = b.spawn(&spec("hog", hog, &task, 32)).unwrap();
+    let mut out = String::new();
+    sb.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    let exit = sb.wait().unwrap();
+    assert!(
+        out.trim_end().ends_with("/pool-1"),
+        "the prestarted cgroup: {out}"
+    );
+    assert_eq!(exit.signal, Some(9), "{exit:?}");
+    assert!(exit.oom_killed, "{exit:?}");
+    drop(sb);
+    // The pool starts a replacement, which runs the next environment.
+    wait_prestarted(&b, 1);
+    let (out, err, exit) = run(
+        &b,
+        &spec("next", "grep memory /proc/self/cgroup; id -u", &task, 64),
+    );
+    assert_eq!(exit.code, Some(0), "stdout {out} stderr {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with("/pool-2"), "{out}");
+    assert_eq!(lines[1], "993");
+    // Dropping the backend ends the helper that waits again and leaves no cgroup.
+    wait_prestarted(&b, 1);
+    drop(b);
+    let path = lines[0].splitn(3, ':').nth(2).unwrap();
+    let instance = Path::new("/sys/fs/cgroup/memory")
+        .join(path.trim_start_matches('/'))
+        .parent()
+        .unwrap()
+        .to_owned();
+    assert!(!instance.exists(), "{} is left", instance.display());
 }
 
 #[test]

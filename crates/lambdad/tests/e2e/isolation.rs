@@ -322,17 +322,26 @@ async fn environments_do_not_outlive_a_killed_server() {
     let lambda = server.lambda().await;
     create_function(&lambda, "orphan", fixture_zip("probe")).await;
     probe(&lambda, "orphan", json!({"op": "whoami"})).await;
-    let helpers = helpers_of(server.pid());
-    assert_eq!(helpers.len(), 1, "one environment, one helper");
-    let runtimes: Vec<u32> =
-        std::fs::read_to_string(format!("/proc/{}/task/{}/children", helpers[0], helpers[0]))
-            .unwrap()
+    // One environment, one helper with a child (the runtime); the others
+    // were started ahead of need and wait for a spec.
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
             .split_whitespace()
             .map(|p| p.parse().unwrap())
-            .collect();
+            .collect()
+    };
+    let helpers = helpers_of(server.pid());
+    let busy: Vec<u32> = helpers
+        .iter()
+        .copied()
+        .filter(|&h| !children(h).is_empty())
+        .collect();
+    assert_eq!(busy.len(), 1, "one environment, one helper: {helpers:?}");
+    let runtimes = children(busy[0]);
     assert_eq!(runtimes.len(), 1, "the helper's child is the runtime");
     server.kill9();
-    // The helper sees its lifeline close, kills the runtime and exits.
+    // Each helper sees its lifeline close (and kills its runtime) and exits.
     let gone = |pid: u32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
             s.rsplit_once(')')
@@ -340,7 +349,7 @@ async fn environments_do_not_outlive_a_killed_server() {
         })
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !(gone(helpers[0]) && gone(runtimes[0])) {
+    while !(helpers.iter().all(|&h| gone(h)) && gone(runtimes[0])) {
         assert!(
             std::time::Instant::now() < deadline,
             "the environment outlived the server"
