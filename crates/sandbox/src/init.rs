@@ -1,13 +1,15 @@
 //! `lambdad __sandbox-init`: the helper that turns a [`SandboxSpec`] into an
 //! isolated process. It runs single-threaded, before any runtime exists.
 //!
-//! Protocol: the server writes one JSON [`InitMessage`] to the helper's stdin
-//! and closes it; the helper's stdout and stderr are the runtime's. The
-//! helper exits with the runtime's exit code, or 128 + signal number.
+//! Protocol: the server starts the helper with the runtime's `cgroup.procs`
+//! files as arguments, writes one line of JSON [`InitMessage`] to its stdin
+//! and keeps stdin open as long as the environment lives; the helper's stdout
+//! and stderr are the runtime's. The helper exits with the runtime's exit
+//! code, or 128 + signal number.
 
 use std::ffi::CString;
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -27,8 +29,6 @@ use crate::spec::SandboxSpec;
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct InitMessage {
     pub spec: SandboxSpec,
-    /// `cgroup.procs` files the runtime is moved into before it starts.
-    pub cgroup_procs: Vec<PathBuf>,
     /// Empty host directory the new root is mounted on (private to the mount namespace).
     pub root_dir: PathBuf,
 }
@@ -45,16 +45,19 @@ fn fail(step: &str, e: impl std::fmt::Display) -> ! {
     std::process::exit(126)
 }
 
-/// Entry point of `lambdad __sandbox-init`; never returns.
+/// Entry point of `lambdad __sandbox-init [CGROUP_PROCS...]`; never returns.
+///
+/// Everything that does not depend on the spec happens before it is read,
+/// so that a helper started ahead of need (see `pool`) has done it by the
+/// time a cold start sends the spec: the namespaces are unshared, the
+/// runtime-to-be is forked and placed in the cgroups named by the arguments
+/// (their limits are set before the spec is sent), and waits for the spec,
+/// which the helper passes on to it.
 pub fn init_main() -> ! {
-    // One line of JSON; the server keeps stdin open after it, for as long as
-    // it lives (the lifeline, see `watch_lifeline`).
-    let mut input = Vec::new();
-    if let Err(e) = std::io::BufRead::read_until(&mut std::io::stdin().lock(), b'\n', &mut input) {
-        fail("reading the spec", e);
-    }
-    let msg: InitMessage =
-        serde_json::from_slice(&input).unwrap_or_else(|e| fail("parsing the spec", e));
+    let cgroup_procs: Vec<PathBuf> = std::env::args_os().skip(2).map(PathBuf::from).collect();
+    // The server writes the spec to our stdin and keeps it open for as long
+    // as it lives (the lifeline, see `watch_lifeline`); the runtime's stdin
+    // is /dev/null.
     let lifeline = nix::unistd::dup(std::io::stdin()).unwrap_or_else(|e| fail("dup stdin", e));
     if let Err(e) = nix::fcntl::fcntl(
         &lifeline,
@@ -70,18 +73,7 @@ pub fn init_main() -> ! {
         }
         Err(e) => fail("opening /dev/null", e),
     }
-    let runtime_pid = watch_lifeline(lifeline);
-    if let Some(path) = &msg.spec.netns {
-        let joined = fs::File::open(path)
-            .map_err(|e| e.to_string())
-            .and_then(|ns| setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
-        if let Err(e) = joined {
-            fail(
-                &format!("joining the network namespace {}", path.display()),
-                e,
-            );
-        }
-    }
+    let (runtime_pid, spec) = watch_lifeline(lifeline);
     if let Err(e) = unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWPID
@@ -90,28 +82,35 @@ pub fn init_main() -> ! {
     ) {
         fail("unshare", e);
     }
-    let (release_r, release_w) = nix::unistd::pipe().unwrap_or_else(|e| fail("pipe", e));
-    // SAFETY: besides this thread there is only the lifeline thread, blocked
-    // in read(2) and holding no lock (it said so before blocking), and glibc's
-    // fork keeps malloc consistent: the child may run arbitrary code.
+    let (spec_r, spec_w) = nix::unistd::pipe().unwrap_or_else(|e| fail("pipe", e));
+    // SAFETY: besides this thread there is only the lifeline thread, waiting
+    // for the runtime's pid before it reads anything and holding no lock, and
+    // glibc's fork keeps malloc consistent: the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            drop(release_w);
+            drop(spec_w);
             // The helper (single-threaded) is our parent: if it dies, so do we.
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            wait_for_release(release_r);
-            run_child(&msg)
+            run_child(&read_spec(spec_r))
         }
         Ok(ForkResult::Parent { child }) => {
-            drop(release_r);
-            for procs in &msg.cgroup_procs {
+            drop(spec_r);
+            for procs in &cgroup_procs {
                 if let Err(e) = fs::write(procs, child.as_raw().to_string()) {
                     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
                     fail(&format!("joining cgroup {}", procs.display()), e);
                 }
             }
-            drop(release_w);
             let _ = runtime_pid.send(child);
+            // Only once the server has sent it (the lifeline thread ends the
+            // helper if the server goes away first).
+            if let Ok(line) = spec.recv() {
+                let mut to_child = fs::File::from(spec_w);
+                if let Err(e) = to_child.write_all(&line) {
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    fail("passing the spec on", e);
+                }
+            }
             loop {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
@@ -126,24 +125,44 @@ pub fn init_main() -> ! {
     }
 }
 
-/// Watches the server's end of our stdin: when it closes, the server is
-/// gone (even by SIGKILL), and the runtime (with its PID namespace) is killed,
-/// so that nothing of an environment outlives the server. The runtime's pid
-/// arrives on the returned channel once it is forked. Started before the PID
-/// namespace is unshared (no thread can be created after), and returns once
-/// the thread is blocked in `read`, holding no lock when the helper forks.
-fn watch_lifeline(lifeline: OwnedFd) -> std::sync::mpsc::Sender<nix::unistd::Pid> {
+/// The spec, as the helper passes it on (all of it, then end of file).
+fn read_spec(fd: OwnedFd) -> InitMessage {
+    let mut input = Vec::new();
+    if let Err(e) = fs::File::from(fd).read_to_end(&mut input) {
+        fail("reading the spec", e);
+    }
+    serde_json::from_slice(&input).unwrap_or_else(|e| fail("parsing the spec", e))
+}
+
+/// Watches the server's end of our stdin. It first carries the spec (one
+/// line), sent on the returned receiver; then, when it closes, the server is
+/// gone (even by SIGKILL), and the runtime (with its PID namespace) is
+/// killed, so that nothing of an environment outlives the server. The thread
+/// reads nothing before the runtime's pid arrives on the returned sender,
+/// once the runtime is forked. Started before the PID namespace is unshared
+/// (no thread can be created after).
+fn watch_lifeline(
+    lifeline: OwnedFd,
+) -> (
+    std::sync::mpsc::Sender<nix::unistd::Pid>,
+    std::sync::mpsc::Receiver<Vec<u8>>,
+) {
     let (pid_tx, pid_rx) = std::sync::mpsc::channel();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (spec_tx, spec_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("lifeline".into())
         .spawn(move || {
-            let mut file = fs::File::from(lifeline);
-            let mut buf = [0u8; 64];
-            let _ = ready_tx.send(());
-            // Nothing more is ever written: any return means the server went away.
-            while matches!(file.read(&mut buf), Ok(n) if n > 0) {}
-            if let Ok(runtime) = pid_rx.recv() {
+            let runtime = pid_rx.recv().ok();
+            let mut input = std::io::BufReader::new(fs::File::from(lifeline));
+            let mut line = Vec::new();
+            if matches!(input.read_until(b'\n', &mut line), Ok(n) if n > 0) && line.ends_with(b"\n")
+            {
+                let _ = spec_tx.send(line);
+                // Nothing more is ever written: any return means the server went away.
+                let mut buf = [0u8; 64];
+                while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
+            }
+            if let Some(runtime) = runtime {
                 let _ = nix::sys::signal::kill(runtime, nix::sys::signal::Signal::SIGKILL);
             }
             std::process::exit(137);
@@ -151,15 +170,7 @@ fn watch_lifeline(lifeline: OwnedFd) -> std::sync::mpsc::Sender<nix::unistd::Pid
     if let Err(e) = spawned {
         fail("starting the lifeline thread", e);
     }
-    let _ = ready_rx.recv();
-    pid_tx
-}
-
-fn wait_for_release(fd: OwnedFd) {
-    let mut buf = [0u8; 1];
-    let mut file = fs::File::from(fd);
-    // EOF means the parent has placed us in our cgroups (or died: then we die with it below).
-    let _ = file.read(&mut buf);
+    (pid_tx, spec_rx)
 }
 
 fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), String> {
@@ -378,6 +389,17 @@ fn cstring(s: &str, what: &str) -> CString {
 }
 
 fn run_child(msg: &InitMessage) -> ! {
+    if let Some(path) = &msg.spec.netns {
+        let joined = fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|ns| setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
+        if let Err(e) = joined {
+            fail(
+                &format!("joining the network namespace {}", path.display()),
+                e,
+            );
+        }
+    }
     if let Err(e) = build_root(msg) {
         fail("building the root", e);
     }

@@ -200,11 +200,10 @@ impl NamespaceBackend {
         self.pool.as_ref().map_or(0, Pool::ready)
     }
 
-    /// The spec for the helper of `cgroup`, as one line.
-    fn spec_line(&self, spec: &SandboxSpec, cgroup: &Cgroup) -> Result<Vec<u8>, SandboxError> {
+    /// The spec for a helper, as one line.
+    fn spec_line(&self, spec: &SandboxSpec) -> Result<Vec<u8>, SandboxError> {
         let msg = InitMessage {
             spec: spec.clone(),
-            cgroup_procs: cgroup.procs_files(),
             root_dir: self.roots.clone(),
         };
         let mut line = serde_json::to_vec(&msg).map_err(|e| SandboxError::Io {
@@ -243,6 +242,7 @@ fn start_helper(
     }
     let child = Command::new(helper)
         .arg("__sandbox-init")
+        .args(cgroup.procs_files())
         .env_clear()
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::piped())
@@ -279,7 +279,7 @@ impl Backend for NamespaceBackend {
             Some(mut waiting) => {
                 let cgroup = waiting.cgroup.as_ref().expect("a helper has its cgroup");
                 cgroup.apply(&spec.limits)?;
-                let line = self.spec_line(spec, cgroup)?;
+                let line = self.spec_line(spec)?;
                 waiting.id.clone_from(&spec.id);
                 (waiting, Some(line))
             }
@@ -287,7 +287,7 @@ impl Backend for NamespaceBackend {
                 let cgroup = self
                     .layout
                     .create(&self.instance, &spec.id, Some(&spec.limits))?;
-                let line = self.spec_line(spec, &cgroup)?;
+                let line = self.spec_line(spec)?;
                 match start_helper(&self.helper, &spec.id, cgroup, Some(&line))? {
                     (sandbox, true) => (sandbox, None),
                     (sandbox, false) => (sandbox, Some(line)),

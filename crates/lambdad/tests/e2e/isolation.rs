@@ -322,8 +322,8 @@ async fn environments_do_not_outlive_a_killed_server() {
     let lambda = server.lambda().await;
     create_function(&lambda, "orphan", fixture_zip("probe")).await;
     probe(&lambda, "orphan", json!({"op": "whoami"})).await;
-    // One environment, one helper with a child (the runtime); the others
-    // were started ahead of need and wait for a spec.
+    // One environment, one helper whose child runs the function; the others
+    // were started ahead of need: their child waits for a spec, unexecuted.
     let children = |pid: u32| -> Vec<u32> {
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
             .unwrap_or_default()
@@ -331,15 +331,21 @@ async fn environments_do_not_outlive_a_killed_server() {
             .map(|p| p.parse().unwrap())
             .collect()
     };
+    let runs_function = |pid: u32| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        cmdline.starts_with(b"/var/task/bootstrap")
+    };
     let helpers = helpers_of(server.pid());
     let busy: Vec<u32> = helpers
         .iter()
         .copied()
-        .filter(|&h| !children(h).is_empty())
+        .filter(|&h| children(h).into_iter().any(runs_function))
         .collect();
     assert_eq!(busy.len(), 1, "one environment, one helper: {helpers:?}");
     let runtimes = children(busy[0]);
     assert_eq!(runtimes.len(), 1, "the helper's child is the runtime");
+    let waiting: Vec<u32> = helpers.iter().flat_map(|&h| children(h)).collect();
+    assert!(waiting.len() > 1, "helpers wait ready: {helpers:?}");
     server.kill9();
     // Each helper sees its lifeline close (and kills its runtime) and exits.
     let gone = |pid: u32| {
@@ -349,7 +355,7 @@ async fn environments_do_not_outlive_a_killed_server() {
         })
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !(helpers.iter().all(|&h| gone(h)) && gone(runtimes[0])) {
+    while !(helpers.iter().chain(&waiting).all(|&p| gone(p)) && gone(runtimes[0])) {
         assert!(
             std::time::Instant::now() < deadline,
             "the environment outlived the server"
