@@ -47,6 +47,15 @@ def run(event, context):
 '''
 
 
+# `logging` imported only inside the handler, at its first invocation.
+LATE_LOGGING = '''
+def handler(event, context):
+    import logging
+    logging.getLogger().warning("late %s", event["n"])
+    return {"handlers": len(logging.getLogger().handlers)}
+'''
+
+
 def py_zip():
     return zip_bytes({
         "app.py": (PY_APP, 0o644),
@@ -54,6 +63,7 @@ def py_zip():
         "pkg/helpers.py": ("def shout(w):\n    return w.upper() + '!'\n", 0o644),
         "pkg/mod.py": (PKG_MOD, 0o644),
         "broken.py": ("import not_a_module_anywhere\n", 0o644),
+        "late.py": (LATE_LOGGING, 0o644),
     })
 
 
@@ -84,6 +94,16 @@ def test_python_handler_context_and_logs(lam):
     assert any(l.startswith("[INFO]\t") and l.endswith(f"\t{rid}\tlogged 1") for l in log.splitlines()), log
     _, body, _ = invoke(lam, "py-app", {})
     assert body["count"] == 2, "the module is imported once per environment"
+
+
+def test_python_logging_imported_late_has_the_lambda_format(lam):
+    create(lam, "py-late", "python3.12", "late.handler", py_zip())
+    for n in (1, 2):
+        out, body, log = invoke(lam, "py-late", {"n": n})
+        rid = out["ResponseMetadata"]["RequestId"]
+        assert body == {"handlers": 1}, body
+        lines = log.splitlines()
+        assert any(l.startswith("[WARNING]\t") and l.endswith(f"\t{rid}\tlate {n}") for l in lines), log
 
 
 def test_python_errors_match_aws_format(lam):
