@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// Sandbox helpers kept started ahead of cold starts, 0 to 64 [default: 2].
     #[arg(long, env = "LAMBDAD_PRESTARTED_SANDBOXES")]
     pub prestarted_sandboxes: Option<usize>,
+    /// Threads that run lambdad's own work (HTTP, Runtime API, queues), 1 to
+    /// 256 [default: half the host's cores, at least 1].
+    #[arg(long, env = "LAMBDAD_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     /// Largest asynchronous (Event) payload in bytes, up to 1048576 [default: 262144].
     #[arg(long, env = "LAMBDAD_ASYNC_MAX_PAYLOAD")]
     pub async_max_payload: Option<usize>,
@@ -143,6 +147,7 @@ struct FileConfig {
     memory_budget_mb: Option<u64>,
     fast_cgroup_migration: Option<bool>,
     prestarted_sandboxes: Option<usize>,
+    worker_threads: Option<usize>,
     aws_endpoint_url: Option<String>,
     async_max_payload: Option<usize>,
     url_base: Option<String>,
@@ -226,6 +231,8 @@ const KNOWN_ENV: &[&str] = &[
     "LAMBDAD_CONCURRENCY_LIMIT",
     "LAMBDAD_MEMORY_BUDGET_MB",
     "LAMBDAD_FAST_CGROUP_MIGRATION",
+    "LAMBDAD_PRESTARTED_SANDBOXES",
+    "LAMBDAD_WORKER_THREADS",
     "LAMBDAD_ASYNC_RETRY_DELAYS",
     "LAMBDAD_AWS_ENDPOINT_URL",
     "LAMBDAD_ASYNC_MAX_PAYLOAD",
@@ -265,6 +272,8 @@ pub struct Config {
     pub fast_cgroup_migration: bool,
     /// Sandbox helpers kept started ahead of cold starts.
     pub prestarted_sandboxes: usize,
+    /// Threads of lambdad's async runtime.
+    pub worker_threads: usize,
     /// Delays before the retries of failed asynchronous events.
     pub async_retry_delays: Vec<Duration>,
     /// AWS-compatible endpoint for SQS/SNS deliveries.
@@ -350,6 +359,15 @@ impl Config {
             .unwrap_or(2);
         if prestarted_sandboxes > 64 {
             bail!("at most 64 prestarted sandboxes, got {prestarted_sandboxes}");
+        }
+        // Functions run on the same cores: lambdad's own threads take half.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let worker_threads = args
+            .worker_threads
+            .or(file.worker_threads)
+            .unwrap_or((cores / 2).max(1));
+        if !(1..=256).contains(&worker_threads) {
+            bail!("worker threads must be 1 to 256, got {worker_threads}");
         }
         let async_retry_delays = args
             .async_retry_delays
@@ -459,6 +477,7 @@ impl Config {
                 .or(file.fast_cgroup_migration)
                 .unwrap_or(true),
             prestarted_sandboxes,
+            worker_threads,
             concurrency_limit,
             interpreters,
             listen,
@@ -508,6 +527,32 @@ mod tests {
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.account_id, "000000000000");
         assert_eq!(c.sandbox, SandboxChoice::Auto);
+        assert_eq!(c.prestarted_sandboxes, 2);
+        assert!(c.worker_threads >= 1);
+    }
+
+    #[test]
+    fn thread_and_pool_sizes_are_bounded() {
+        for (workers, prestarted) in [(Some(0), None), (Some(257), None), (None, Some(65))] {
+            let args = ServeArgs {
+                worker_threads: workers,
+                prestarted_sandboxes: prestarted,
+                ..Default::default()
+            };
+            assert!(
+                Config::resolve(&args).is_err(),
+                "{workers:?} {prestarted:?}"
+            );
+        }
+        let args = ServeArgs {
+            worker_threads: Some(3),
+            prestarted_sandboxes: Some(0),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!((c.worker_threads, c.prestarted_sandboxes), (3, 0));
+        assert!(check_env(["LAMBDAD_WORKER_THREADS".to_owned()].into_iter()).is_ok());
+        assert!(check_env(["LAMBDAD_PRESTARTED_SANDBOXES".to_owned()].into_iter()).is_ok());
     }
 
     #[test]

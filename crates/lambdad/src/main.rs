@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = config::Config::resolve(&args)?;
             tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.worker_threads)
                 .enable_all()
                 .build()?
                 .block_on(server::serve(config))
