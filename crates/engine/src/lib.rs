@@ -428,10 +428,6 @@ impl Invoker {
             timings: None,
         };
         let queued = entered.elapsed();
-        let cmd = match self.inner.interpreters.command_for(&s) {
-            Ok(c) => c,
-            Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),
-        };
         let (idle, generation, stale) = self.take_idle(&s);
         for env in stale {
             tokio::spawn(async move { env.destroy().await });
@@ -441,12 +437,18 @@ impl Invoker {
             Some(env) => env,
             None => match self
                 .start_environment(env::NewEnvironment {
+                    // Looked up only for a new environment (it stats files).
+                    cmd: match self.inner.interpreters.command_for(&s) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            return Ok(unhandled(error_body(e.error_type, &e.message), None));
+                        }
+                    },
                     commitment: self
                         .commit_memory(u64::from(s.memory_mb))
                         .await
                         .inspect_err(|_| self.inner.metrics.throttle(&s.function_name))?,
                     snapshot: s.clone(),
-                    cmd,
                     generation,
                     capture: req.tail_log,
                     provisioned: None,
@@ -626,9 +628,8 @@ impl Invoker {
                 status,
             ),
         ];
-        for line in lines.into_iter().flatten() {
-            env.log.line(&line);
-        }
+        let lines: Vec<&str> = lines.iter().flatten().map(String::as_str).collect();
+        env.log.lines(&lines);
         let snap = &env.snapshot;
         self.inner.metrics.invocation(
             &snap.function_name,

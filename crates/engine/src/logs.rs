@@ -78,7 +78,16 @@ impl EnvLog {
 
     /// Appends one line (without its newline).
     pub fn line(&self, message: &str) {
-        let record = format!("{}\t{}\n", epoch_ms(), message);
+        self.lines(&[message]);
+    }
+
+    /// Appends lines (without their newlines) in one write.
+    pub fn lines(&self, messages: &[&str]) {
+        let now = epoch_ms();
+        let mut record = String::new();
+        for message in messages {
+            record.push_str(&format!("{now}\t{message}\n"));
+        }
         let len = record.len() as u64;
         let before = self
             .written
@@ -105,8 +114,10 @@ impl EnvLog {
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
         {
-            buf.extend_from_slice(message.as_bytes());
-            buf.push(b'\n');
+            for message in messages {
+                buf.extend_from_slice(message.as_bytes());
+                buf.push(b'\n');
+            }
             if buf.len() > CAPTURE_LIMIT {
                 let cut = buf.len() - CAPTURE_LIMIT / 2;
                 buf.drain(..cut);
@@ -288,5 +299,25 @@ mod tests {
             .unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.lines().next().unwrap().ends_with("\tbefore"));
+    }
+
+    #[test]
+    fn several_lines_are_one_record_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EnvLog::open(dir.path(), "/aws/lambda/f", "2026/01/01/[$LATEST]abc", 0);
+        log.start_capture();
+        log.lines(&["END RequestId: x", "REPORT RequestId: x"]);
+        assert_eq!(
+            log.take_tail(),
+            b"END RequestId: x\nREPORT RequestId: x\n".to_vec()
+        );
+        let text = fs::read_to_string(dir.path().join("aws/lambda/f/2026/01/01/[$LATEST]abc.log"))
+            .unwrap();
+        let records: Vec<(&str, &str)> =
+            text.lines().map(|l| l.split_once('\t').unwrap()).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].1, "END RequestId: x");
+        assert_eq!(records[1].1, "REPORT RequestId: x");
+        assert!(records[0].0.parse::<u64>().is_ok());
     }
 }
