@@ -73,6 +73,7 @@ pub fn init_main() -> ! {
         }
         Err(e) => fail("opening /dev/null", e),
     }
+    let lifeline_fd = std::os::fd::AsRawFd::as_raw_fd(&lifeline);
     let (runtime_pid, spec) = watch_lifeline(lifeline);
     if let Err(e) = unshare(
         CloneFlags::CLONE_NEWNS
@@ -89,6 +90,9 @@ pub fn init_main() -> ! {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(spec_w);
+            // The lifeline is the helper's: a helper that dies must leave
+            // the server's end of it without a reader.
+            let _ = nix::unistd::close(lifeline_fd);
             // The helper (single-threaded) is our parent: if it dies, so do we.
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             run_child(&read_spec(spec_r))

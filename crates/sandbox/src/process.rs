@@ -215,6 +215,29 @@ impl NamespaceBackend {
     }
 }
 
+/// Gives a waiting helper its environment's limits and spec (`line`).
+fn hand_over(
+    mut sandbox: Sandbox,
+    spec: &SandboxSpec,
+    line: &[u8],
+) -> Result<Sandbox, SandboxError> {
+    if let Some(cgroup) = &sandbox.cgroup {
+        cgroup.apply(&spec.limits)?;
+    }
+    sandbox.id.clone_from(&spec.id);
+    let lifeline = sandbox
+        .lifeline
+        .as_mut()
+        .expect("a helper has its lifeline");
+    lifeline
+        .write_all(line)
+        .map_err(|source| SandboxError::Io {
+            id: spec.id.clone(),
+            source,
+        })?;
+    Ok(sandbox)
+}
+
 /// Starts a helper for environment `id` in `cgroup`. Its stdin is a pipe
 /// whose write end lambdad keeps as the helper's lifeline; the spec line
 /// (`early`), when given, is written into it before the helper starts if the
@@ -227,6 +250,32 @@ fn start_helper(
     cgroup: Cgroup,
     early: Option<&[u8]>,
 ) -> Result<(Sandbox, bool), SandboxError> {
+    let started = spawn_helper(helper, id, &cgroup, early);
+    match started {
+        Ok((child, lifeline, written)) => {
+            let sandbox = Sandbox {
+                id: id.to_owned(),
+                child,
+                cgroup: Some(cgroup),
+                via_helper: true,
+                exited: None,
+                lifeline: Some(lifeline),
+            };
+            Ok((sandbox, written))
+        }
+        Err(e) => {
+            cgroup.remove();
+            Err(e)
+        }
+    }
+}
+
+fn spawn_helper(
+    helper: &Path,
+    id: &str,
+    cgroup: &Cgroup,
+    early: Option<&[u8]>,
+) -> Result<(Child, std::fs::File, bool), SandboxError> {
     let io_err = |source| SandboxError::Io {
         id: id.to_owned(),
         source,
@@ -252,15 +301,7 @@ fn start_helper(
             path: helper.display().to_string(),
             source,
         })?;
-    let sandbox = Sandbox {
-        id: id.to_owned(),
-        child,
-        cgroup: Some(cgroup),
-        via_helper: true,
-        exited: None,
-        lifeline: Some(lifeline),
-    };
-    Ok((sandbox, early.is_some()))
+    Ok((child, lifeline, early.is_some()))
 }
 
 impl Backend for NamespaceBackend {
@@ -275,40 +316,23 @@ impl Backend for NamespaceBackend {
                 source: std::io::Error::other("invalid environment id"),
             });
         }
-        let (mut sandbox, line) = match self.pool.as_ref().and_then(Pool::take) {
-            Some(mut waiting) => {
-                let cgroup = waiting.cgroup.as_ref().expect("a helper has its cgroup");
-                cgroup.apply(&spec.limits)?;
-                let line = self.spec_line(spec)?;
-                waiting.id.clone_from(&spec.id);
-                (waiting, Some(line))
-            }
-            None => {
-                let cgroup = self
-                    .layout
-                    .create(&self.instance, &spec.id, Some(&spec.limits))?;
-                let line = self.spec_line(spec)?;
-                match start_helper(&self.helper, &spec.id, cgroup, Some(&line))? {
-                    (sandbox, true) => (sandbox, None),
-                    (sandbox, false) => (sandbox, Some(line)),
+        let line = self.spec_line(spec)?;
+        if let Some(waiting) = self.pool.as_ref().and_then(Pool::take) {
+            match hand_over(waiting, spec, &line) {
+                Ok(sandbox) => return Ok(sandbox),
+                // Such a helper may have been killed meanwhile: start one.
+                Err(e) => {
+                    tracing::warn!(error = %e, "A prestarted sandbox helper failed; starting another")
                 }
             }
-        };
-        if let Some(line) = line {
-            let written = sandbox
-                .lifeline
-                .as_mut()
-                .expect("a helper has its lifeline")
-                .write_all(&line);
-            if let Err(source) = written {
-                sandbox.kill();
-                return Err(SandboxError::Io {
-                    id: spec.id.clone(),
-                    source,
-                });
-            }
         }
-        Ok(sandbox)
+        let cgroup = self
+            .layout
+            .create(&self.instance, &spec.id, Some(&spec.limits))?;
+        match start_helper(&self.helper, &spec.id, cgroup, Some(&line))? {
+            (sandbox, true) => Ok(sandbox),
+            (sandbox, false) => hand_over(sandbox, spec, &line),
+        }
     }
 
     fn isolates_users(&self) -> bool {

@@ -184,6 +184,83 @@ fn prestarted_helpers_run_environments_under_the_spec_limits() {
     assert!(!instance.exists(), "{} is left", instance.display());
 }
 
+/// The pids of processes whose memory cgroup is `suffix` (a path's end).
+fn in_cgroup(suffix: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| {
+                c.lines()
+                    .any(|l| l.contains(":memory:") && l.ends_with(suffix))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = backend_with(dir.path(), 1) else {
+        return;
+    };
+    let task = dir.path().join("task");
+    std::fs::create_dir(&task).unwrap();
+    wait_prestarted(&b, 1);
+    // The server's cgroup subtree is named by a hash of its roots directory.
+    let roots = dir.path().join("roots").canonicalize().unwrap();
+    let instance = roots
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let waiting = in_cgroup(&format!("/{instance:016x}/pool-1"));
+    assert_eq!(
+        waiting.len(),
+        1,
+        "the helper's child waits in the pool cgroup"
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", waiting[0])).unwrap();
+    let helper: i32 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(helper),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Dead (a zombie until the backend reaps it), its child with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let dead = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    };
+    while !(dead(helper) && dead(waiting[0])) {
+        assert!(std::time::Instant::now() < deadline, "the helper lives on");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (out, err, exit) = run(
+        &b,
+        &spec("after-death", "grep memory /proc/self/cgroup", &task, 64),
+    );
+    assert_eq!(exit.code, Some(0), "stdout {out} stderr {err}");
+    assert!(
+        out.trim_end().ends_with("/after-death"),
+        "a new helper: {out}"
+    );
+}
+
 #[test]
 fn fork_bomb_is_contained_by_the_pids_limit() {
     let dir = tempfile::tempdir().unwrap();
