@@ -2,7 +2,7 @@
 //! a sandbox and asserts what the script saw. Needs root (CI has it).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lambdad_sandbox::{Backend, Bind, Limits, NamespaceBackend, SandboxSpec};
@@ -140,15 +140,21 @@ fn wait_prestarted(b: &NamespaceBackend, n: usize) {
     }
 }
 
-#[test]
-fn prestarted_helpers_run_environments_under_the_spec_limits() {
+/// A backend with one helper started ahead of need, ready, and a task dir.
+fn with_a_prestarted_helper() -> Option<(tempfile::TempDir, NamespaceBackend, PathBuf)> {
     let dir = tempfile::tempdir().unwrap();
-    let Some(b) = backend_with(dir.path(), 1) else {
-        return;
-    };
+    let b = backend_with(dir.path(), 1)?;
     let task = dir.path().join("task");
     std::fs::create_dir(&task).unwrap();
     wait_prestarted(&b, 1);
+    Some((dir, b, task))
+}
+
+#[test]
+fn prestarted_helpers_run_environments_under_the_spec_limits() {
+    let Some((_dir, b, task)) = with_a_prestarted_helper() else {
+        return;
+    };
     // The memory limit comes with the spec, after the helper's cgroups were made.
     let hog = "grep memory /proc/self/cgroup; x=a; while true; do x=\"$x$x\"; done";
     let mut sb = b.spawn(&spec("hog", hog, &task, 32)).unwrap();
@@ -201,13 +207,9 @@ fn in_cgroup(suffix: &str) -> Vec<i32> {
 
 #[test]
 fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(b) = backend_with(dir.path(), 1) else {
+    let Some((dir, b, task)) = with_a_prestarted_helper() else {
         return;
     };
-    let task = dir.path().join("task");
-    std::fs::create_dir(&task).unwrap();
-    wait_prestarted(&b, 1);
     // The server's cgroup subtree is named by a hash of its roots directory.
     let roots = dir.path().join("roots").canonicalize().unwrap();
     let instance = roots
@@ -217,12 +219,20 @@ fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
         });
-    let waiting = in_cgroup(&format!("/{instance:016x}/pool-1"));
-    assert_eq!(
-        waiting.len(),
-        1,
-        "the helper's child waits in the pool cgroup"
-    );
+    // The helper is in the pool from its start; its child joins the cgroup soon after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let waiting = loop {
+        let found = in_cgroup(&format!("/{instance:016x}/pool-1"));
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no child waits in the pool cgroup"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", waiting[0])).unwrap();
     let helper: i32 = stat
         .rsplit_once(')')
@@ -239,7 +249,6 @@ fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
     )
     .unwrap();
     // Dead (a zombie until the backend reaps it), its child with it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let dead = |pid: i32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
             s.rsplit_once(')')
