@@ -68,15 +68,47 @@ async fn exchange(
     Ok(out)
 }
 
+/// Whether `e` means that loopback ports ran out: thousands of inputs a
+/// second leave their connections' ports in TIME_WAIT for a minute.
+fn ports_exhausted(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable
+    )
+}
+
+/// `exchange`, waiting while loopback ports are exhausted.
+async fn exchange_when_ports_free(
+    addr: SocketAddr,
+    data: &[u8],
+    half_close: bool,
+    wait: Duration,
+) -> std::io::Result<Vec<u8>> {
+    loop {
+        match exchange(addr, data, half_close, wait).await {
+            Err(e) if ports_exhausted(&e) => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => return other,
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     runtime().block_on(async {
         // A fresh environment's Runtime API per input: inputs stay independent.
-        let api = RuntimeApi::start().await.unwrap();
+        let api = loop {
+            match RuntimeApi::start().await {
+                Ok(api) => break api,
+                Err(e) if ports_exhausted(&e) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("starting the Runtime API: {e}"),
+            }
+        };
         let addr = api.addr;
         let engine = tokio::spawn(engine(api));
-        let _ = exchange(addr, data, true, Duration::from_millis(200)).await;
+        let _ = exchange_when_ports_free(addr, data, true, Duration::from_millis(200)).await;
         // Still serving: a well-formed request gets an HTTP answer.
-        let ok = exchange(
+        let ok = exchange_when_ports_free(
             addr,
             b"GET /2018-06-01/runtime/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             false,
