@@ -90,6 +90,23 @@ def test_metrics_count_invocations(server, measured):
     assert cost == pytest.approx(4 / 1e6 * 0.20 + gbs * 0.0000166667, rel=1e-6)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="freezing needs the namespace sandbox (root)")
+def test_an_idle_environment_is_frozen_and_thawed(server, lam):
+    lam.create_function(FunctionName="freezes", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (APP, 0o644)})})
+    frozen = lambda: value(scrape(server), "lambdad_environments", state="frozen")
+    before = frozen()
+    out = lam.invoke(FunctionName="freezes", Payload=b"{}")
+    assert "FunctionError" not in out
+    deadline = time.time() + 10
+    while frozen() < before + 1:
+        assert time.time() < deadline, "the idle environment was not frozen"
+        time.sleep(0.05)
+    out = lam.invoke(FunctionName="freezes", Payload=b"{}")
+    assert "FunctionError" not in out, "a frozen environment is thawed for the next invocation"
+    assert value(scrape(server), "lambdad_cold_starts_total", function="freezes", version="$LATEST") == 1
+
+
 def test_usage_command(server, measured):
     out = subprocess.run([str(BIN), "usage", "--endpoint", f"127.0.0.1:{server.port}"],
                          capture_output=True, text=True, timeout=30)

@@ -678,8 +678,11 @@ impl Invoker {
     pub(crate) async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
         let takes = env.takes();
         if env.wait_parked(calls_before).await {
-            tokio::time::sleep(FREEZE_DELAY).await;
-            env.freeze_if_idle(takes);
+            // Taken again already (steady traffic): no freeze to schedule.
+            if env.takes() == takes {
+                tokio::time::sleep(FREEZE_DELAY).await;
+                env.freeze_if_idle(takes);
+            }
             return;
         }
         let removed = {
