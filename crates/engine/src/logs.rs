@@ -6,6 +6,7 @@
 //! While an invocation runs, its lines are also captured so that
 //! `LogType: Tail` can return the last 4 KB of them.
 
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,7 +87,7 @@ impl EnvLog {
         let now = epoch_ms();
         let mut record = String::new();
         for message in messages {
-            record.push_str(&format!("{now}\t{message}\n"));
+            let _ = writeln!(record, "{now}\t{message}");
         }
         let len = record.len() as u64;
         let before = self
