@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::service::logs::Logs;
+use lambdad_service::logs::Logs;
 
 /// `lambdad logs` arguments.
 #[derive(Debug, clap::Args)]

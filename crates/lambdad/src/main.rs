@@ -2,14 +2,9 @@
 //! `__sandbox-init` helper that execution environments are started through.
 #![forbid(unsafe_code)]
 
-mod api;
-mod auth;
 mod cli;
 mod config;
-mod listener;
 mod server;
-mod service;
-mod telemetry;
 
 use clap::{Parser, Subcommand};
 

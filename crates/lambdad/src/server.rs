@@ -1,17 +1,31 @@
-//! The composition root: opens the store, builds the services and the API,
-//! serves until SIGINT or SIGTERM, then shuts down cleanly.
+//! The composition root: opens the store, builds the engine, the services,
+//! the triggers and the API once, serves until SIGINT or SIGTERM, then
+//! stops everything in order: the listener (draining requests), the
+//! triggers, the background tasks, the engine; then it saves the metered
+//! usage and flushes the traces.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
-use lambdad_store::{CodeStore, SqliteStore, Store};
-use tokio::net::TcpListener;
-
-use crate::api::{self, AppState};
-use crate::config::{Config, SandboxChoice};
-use crate::service::functions::Functions;
+use anyhow::Context as _;
+use lambdad_api::auth::Credentials;
+use lambdad_api::{ApiConfig, AppState};
 use lambdad_engine::{EngineConfig, ExtraEnv, Invoker};
 use lambdad_sandbox::Preference;
+use lambdad_service::logs::Logs;
+use lambdad_service::telemetry::Telemetry;
+use lambdad_service::{Context, ServiceOptions, Services};
+use lambdad_store::{CodeStore, SqliteStore, Store};
+use lambdad_triggers::destinations::Destinations;
+use lambdad_triggers::{TriggerOptions, Triggers};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AuthMode, Config, SandboxChoice};
+
+/// How long the triggers and background tasks get to stop.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the server until a shutdown signal arrives.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -22,13 +36,125 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
     );
     let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
-    let store_for_limits = store.clone();
-    let mut functions = Functions::new(
+    let keys = Arc::new(
+        match &config.credentials_file {
+            Some(path) => Credentials::load(path)?,
+            None => Credentials::default(),
+        }
+        .with_ttl(config.role_credentials_ttl),
+    );
+    let credentials = config.credentials_file.is_some().then(|| keys.clone());
+    let engine = start_engine(&config, &data_dir, keys)?;
+    for (name, reserved) in store
+        .reserved_concurrency()
+        .context("reading reservations")?
+    {
+        engine.concurrency().set_reserved(&name, Some(reserved));
+    }
+    // The OTLP exporter's blocking HTTP client must be built off the async runtime.
+    let endpoint = config.otlp_endpoint.clone();
+    let telemetry =
+        tokio::task::spawn_blocking(move || Telemetry::new(endpoint.as_deref())).await??;
+    let ctx = Context::new(
         store,
         code,
-        config.region.clone(),
         config.account_id.clone(),
+        engine.clone(),
+        config.network,
     );
+    let services = Services::new(
+        ctx,
+        telemetry.clone(),
+        &ServiceOptions {
+            url_base: config.url_base.clone(),
+            max_async_payload: config.async_max_payload,
+        },
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    for p in services.provisioned.all_provisioned().await? {
+        if let Err(e) = services
+            .provisioned
+            .apply_provisioned(&config.region, &p)
+            .await
+        {
+            tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e, "Cannot restore provisioned concurrency.");
+        }
+    }
+    let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref()).await;
+    let triggers = Triggers::start(
+        &services,
+        destinations,
+        TriggerOptions {
+            region: config.region.clone(),
+            async_retry_delays: config.async_retry_delays.clone(),
+            schedule_min_interval: config.schedule_min_interval,
+        },
+    );
+    let logs = Logs::new(data_dir.join("logs"), &config.region, &config.account_id);
+    let usage_file = data_dir.join("usage.json");
+    if let Ok(saved) = std::fs::read(&usage_file) {
+        match serde_json::from_slice(&saved) {
+            Ok(saved) => engine.metrics().restore_usage(saved),
+            Err(e) => tracing::warn!(error = %e, "Ignoring an unreadable usage.json."),
+        }
+    }
+    let stop = CancellationToken::new();
+    let mut background = JoinSet::new();
+    background.spawn(enforce_log_retention(
+        logs.clone(),
+        config.log_retention_days,
+        stop.child_token(),
+    ));
+    background.spawn(save_usage_periodically(
+        engine.clone(),
+        usage_file.clone(),
+        stop.child_token(),
+    ));
+    let state = AppState {
+        config: Arc::new(ApiConfig {
+            listen: config.listen,
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            require_signatures: config.auth == AuthMode::Sigv4,
+            prices: config.prices,
+            schedule_min_interval: config.schedule_min_interval,
+        }),
+        services,
+        engine: engine.clone(),
+        credentials,
+        logs,
+    };
+    let app = lambdad_api::router(state);
+    tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
+    lambdad_api::listener::serve(listener, app, config.client_timeout, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    triggers.stop(STOP_GRACE).await;
+    stop.cancel();
+    if tokio::time::timeout(STOP_GRACE, async {
+        while background.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("Background tasks did not stop in time; aborting them.");
+        background.abort_all();
+    }
+    engine.shutdown().await;
+    save_usage(&engine, &usage_file);
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    tracing::info!("lambdad stopped.");
+    Ok(())
+}
+
+/// The sandbox backend and the engine over it.
+fn start_engine(
+    config: &Config,
+    data_dir: &std::path::Path,
+    keys: Arc<Credentials>,
+) -> anyhow::Result<Invoker> {
     let preference = match config.sandbox {
         SandboxChoice::Auto => Preference::Auto,
         SandboxChoice::Namespace => Preference::Namespace,
@@ -58,17 +184,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     }
-    let keys = Arc::new(
-        match &config.credentials_file {
-            Some(path) => crate::auth::Credentials::load(path)?,
-            None => crate::auth::Credentials::default(),
-        }
-        .with_ttl(config.role_credentials_ttl),
-    );
-    let credentials = config.credentials_file.is_some().then(|| keys.clone());
-    let engine = Invoker::new(
+    Ok(Invoker::new(
         EngineConfig {
-            data_dir: data_dir.clone(),
+            data_dir: data_dir.to_owned(),
             region: config.region.clone(),
             idle_timeout: config.idle_timeout,
             interpreters: config.interpreters.clone(),
@@ -79,99 +197,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             extra_env: role_environment(keys, config.listen),
         },
         backend,
-    );
-    for (name, reserved) in store_for_limits
-        .reserved_concurrency()
-        .context("reading reservations")?
-    {
-        engine.concurrency().set_reserved(&name, Some(reserved));
-    }
-    functions.set_engine(engine.clone());
-    functions.set_url_base(&config.url_base);
-    functions.network = config.network;
-    // The OTLP exporter's blocking HTTP client must be built off the async runtime.
-    let endpoint = config.otlp_endpoint.clone();
-    functions.telemetry =
-        tokio::task::spawn_blocking(move || crate::telemetry::Telemetry::new(endpoint.as_deref()))
-            .await??;
-    let telemetry = functions.telemetry.clone();
-    let retire = engine.clone();
-    functions.set_retire_hook(Arc::new(move |name: &str, everything: bool| {
-        retire.retire(name, everything)
-    }));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    for p in functions
-        .all_provisioned()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.0))?
-    {
-        if let Err(e) = functions.apply_provisioned(&config.region, &p).await {
-            tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e.0, "Cannot restore provisioned concurrency.");
-        }
-    }
-    let destinations = crate::service::destinations::Destinations::new(
-        &config.region,
-        config.aws_endpoint_url.as_deref(),
-    )
-    .await;
-    tokio::spawn(crate::service::async_invoke::run_worker(
-        functions.clone(),
-        engine.clone(),
-        config.region.clone(),
-        Arc::new(config.async_retry_delays.clone()),
-        destinations.clone(),
-    ));
-    tokio::spawn(crate::service::sqs_poller::run(
-        functions.clone(),
-        engine.clone(),
-        config.region.clone(),
-        destinations,
-    ));
-    let logs =
-        crate::service::logs::Logs::new(data_dir.join("logs"), &config.region, &config.account_id);
-    tokio::spawn(enforce_log_retention(
-        logs.clone(),
-        config.log_retention_days,
-    ));
-    let usage_file = data_dir.join("usage.json");
-    if let Ok(saved) = std::fs::read(&usage_file) {
-        match serde_json::from_slice(&saved) {
-            Ok(saved) => engine.metrics().restore_usage(saved),
-            Err(e) => tracing::warn!(error = %e, "Ignoring an unreadable usage.json."),
-        }
-    }
-    tokio::spawn(save_usage_periodically(engine.clone(), usage_file.clone()));
-    tokio::spawn(crate::service::events::run_scheduler(
-        functions.clone(),
-        config.region.clone(),
-        config.schedule_min_interval,
-    ));
-    let state = AppState {
-        config: Arc::new(config.clone()),
-        functions,
-        engine: engine.clone(),
-        credentials,
-        logs: logs.clone(),
-    };
-    let app = api::router(state);
-    tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
-    crate::api::middleware::set_body_idle_timeout(config.client_timeout);
-    crate::listener::serve(listener, app, config.client_timeout, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    engine.shutdown().await;
-    save_usage(&engine, &usage_file);
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-    tracing::info!("lambdad stopped.");
-    Ok(())
+    ))
 }
 
 /// Each environment's execution-role credentials, and the endpoints through
 /// which the AWS SDKs in a function reach this server's Lambda, Logs and
 /// EventBridge APIs.
-fn role_environment(keys: Arc<crate::auth::Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
+fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
     let host = if listen.ip().is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
     } else {
@@ -205,17 +237,24 @@ fn save_usage(engine: &Invoker, path: &std::path::Path) {
     }
 }
 
-/// Saves the metered usage every 10 seconds.
-async fn save_usage_periodically(engine: Invoker, path: std::path::PathBuf) {
+/// Saves the metered usage every 10 seconds until `stop`.
+async fn save_usage_periodically(
+    engine: Invoker,
+    path: std::path::PathBuf,
+    stop: CancellationToken,
+) {
     loop {
-        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(10)) => {}
+            () = stop.cancelled() => return,
+        }
         let (e, p) = (engine.clone(), path.clone());
         let _ = tokio::task::spawn_blocking(move || save_usage(&e, &p)).await;
     }
 }
 
-/// Deletes expired log streams at start-up and then hourly.
-async fn enforce_log_retention(logs: crate::service::logs::Logs, default_days: Option<u32>) {
+/// Deletes expired log streams at start-up and then hourly, until `stop`.
+async fn enforce_log_retention(logs: Logs, default_days: Option<u32>, stop: CancellationToken) {
     loop {
         let l = logs.clone();
         if let Ok(n) = tokio::task::spawn_blocking(move || l.enforce_retention(default_days)).await
@@ -223,7 +262,10 @@ async fn enforce_log_retention(logs: crate::service::logs::Logs, default_days: O
         {
             tracing::info!(streams = n, "Expired log streams deleted.");
         }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = stop.cancelled() => return,
+        }
     }
 }
 

@@ -74,6 +74,11 @@ pub trait ErrorCode: std::error::Error {
     fn error_message(&self) -> String {
         self.to_string()
     }
+
+    /// Extra top-level JSON fields of the error body (for example `Reason`).
+    fn extra_fields(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A ready-to-send AWS error: a code plus the exact message AWS uses.
@@ -138,6 +143,10 @@ impl std::error::Error for AwsError {}
 impl ErrorCode for AwsError {
     fn error_code(&self) -> Code {
         self.code
+    }
+
+    fn extra_fields(&self) -> Vec<(String, String)> {
+        self.extra.clone()
     }
 }
 

@@ -96,9 +96,20 @@ pub const RESERVED_ENV_VARS: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 
-fn one_error(value: &str, member: &str, constraint: &str) -> String {
+/// AWS's message for one invalid member: `1 validation error detected:
+/// Value 'VALUE' at 'MEMBER' failed to satisfy constraint: CONSTRAINT`.
+pub fn one_error(value: &str, member: &str, constraint: &str) -> String {
     format!(
         "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+    )
+}
+
+/// AWS's message for a required member that is missing: `1 validation
+/// error detected: Value null at 'MEMBER' failed to satisfy constraint:
+/// Member must not be null`.
+pub fn null_error(member: &str) -> String {
+    format!(
+        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
     )
 }
 

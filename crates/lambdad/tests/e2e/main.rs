@@ -1,6 +1,7 @@
 //! lambdad's end-to-end tests: ONE test binary (faster linking) that drives
 //! the real `lambdad` binary through real clients.
 
+mod architecture;
 mod clients;
 mod common;
 mod errors;

@@ -1,0 +1,97 @@
+//! `ApiError`: every failure the API reports, rendered as AWS does: the
+//! status of its exception, `x-amzn-ErrorType`, and a JSON body with `Type`
+//! and `message` or `Message` (the casing AWS uses for that exception).
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lambdad_model::{AwsError, Code, ErrorCode};
+use serde_json::{Value, json};
+
+/// An error on its way to the caller.
+#[derive(Debug)]
+pub struct ApiError(pub AwsError);
+
+impl<E: ErrorCode> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let code = e.error_code();
+        if code == Code::Service {
+            tracing::error!(error = %e, "Request failed with an internal error.");
+        }
+        let mut err = AwsError::new(code, e.error_message());
+        err.extra = e.extra_fields();
+        ApiError(err)
+    }
+}
+
+impl ApiError {
+    /// An error with an explicit code and message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError(AwsError::new(code, message))
+    }
+}
+
+/// Exceptions whose message member AWS spells `Message`; the rest use `message`.
+fn capitalised_message(code: Code) -> bool {
+    matches!(
+        code,
+        Code::ResourceNotFound
+            | Code::Service
+            | Code::ResourceInUse
+            | Code::Validation
+            | Code::EC2Unexpected
+            | Code::KMSAccessDenied
+            | Code::AccessDenied
+            | Code::UnrecognizedClient
+            | Code::InvalidSignature
+            | Code::UnknownOperation
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let AwsError {
+            code,
+            message,
+            extra,
+        } = self.0;
+        let mut body = serde_json::Map::new();
+        body.insert("Type".into(), code.fault().into());
+        let key = if capitalised_message(code) {
+            "Message"
+        } else {
+            "message"
+        };
+        body.insert(key.into(), message.into());
+        for (k, v) in extra {
+            body.insert(k, v.into());
+        }
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(serde_json::Value::Object(body))).into_response();
+        resp.headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(code.name()));
+        resp
+    }
+}
+
+const JSON_11: &str = "application/x-amz-json-1.1";
+
+/// A JSON 1.1 answer.
+pub fn json11_answer(status: StatusCode, body: &Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static(JSON_11));
+    resp
+}
+
+/// A JSON 1.1 error.
+pub fn json11_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let mut resp = json11_answer(status, &json!({ "__type": error_type, "message": message }));
+    if let Ok(v) = HeaderValue::from_str(error_type) {
+        resp.headers_mut().insert("x-amzn-ErrorType", v);
+    }
+    resp
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

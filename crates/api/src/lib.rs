@@ -1,0 +1,273 @@
+//! lambdad's HTTP API: the Lambda control plane on AWS's exact paths, the
+//! Logs and EventBridge JSON 1.1 operations, SigV4 authentication, the
+//! function-URL data plane and the listener that serves them.
+//!
+//! Handlers are thin: they extract path, query, headers and body, call the
+//! service layer (`lambdad_service`) with plain arguments, and render the
+//! answer or an [`error::ApiError`] (the only HTTP error type: any
+//! `ErrorCode` renders as AWS's error response, in one place). Every
+//! response carries `x-amzn-RequestId`.
+#![forbid(unsafe_code)]
+
+mod actions;
+pub mod auth;
+mod concurrency;
+pub mod error;
+mod esm;
+mod events;
+mod functions;
+mod invoke;
+mod invoke_stream;
+mod json11;
+mod layers;
+pub mod listener;
+mod logs;
+pub(crate) mod middleware;
+mod url_event;
+mod url_http;
+mod urls;
+mod versions;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post, put};
+
+use lambdad_service::Services;
+use middleware::RequestContext;
+
+/// What the API needs of lambdad's configuration.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The address the API listens on (for `Code.Location` without a Host).
+    pub listen: std::net::SocketAddr,
+    /// The region of requests without a SigV4 credential scope.
+    pub region: String,
+    /// The account every ARN names.
+    pub account_id: String,
+    /// Whether every API request must carry a valid SigV4 signature.
+    pub require_signatures: bool,
+    /// Prices for the metered usage (`/_lambdad/usage`).
+    pub prices: lambdad_engine::metrics::Prices,
+    /// The shortest interval a schedule rule may fire at.
+    pub schedule_min_interval: std::time::Duration,
+}
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The API's configuration.
+    pub config: Arc<ApiConfig>,
+    /// The services.
+    pub services: Services,
+    /// The invocation engine (metrics).
+    pub engine: lambdad_engine::Invoker,
+    /// Access keys for SigV4 verification, when configured.
+    pub credentials: Option<Arc<auth::Credentials>>,
+    /// The CloudWatch Logs view of function logs.
+    pub logs: lambdad_service::logs::Logs,
+}
+
+/// The region a request addresses: its SigV4 credential scope's, else the configured one.
+pub(crate) fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a str {
+    ctx.region.as_deref().unwrap_or(&state.config.region)
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    state.engine.refresh_gauges();
+    let m = state.engine.metrics();
+    if let Ok((depth, oldest)) = state.services.invocations.async_backlog().await {
+        m.async_queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let age = oldest.map_or(0.0, |ms| (now - i128::from(ms)).max(0) as f64 / 1000.0);
+        m.async_oldest_event_age.set(age);
+    }
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}
+
+/// `GET /_lambdad/usage`: metered usage and estimated cost per function.
+async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let functions: Vec<serde_json::Value> = state
+        .engine
+        .metrics()
+        .usage()
+        .into_iter()
+        .map(|(f, u, cost)| {
+            serde_json::json!({
+                "FunctionName": f, "Requests": u.requests, "GbSeconds": u.gb_seconds,
+                "Architecture": u.architecture, "EstimatedCostUsd": cost,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "Functions": functions, "Prices": {
+        "PerMillionRequests": state.config.prices.per_million_requests,
+        "PerGbSecondX86_64": state.config.prices.per_gb_second_x86_64,
+        "PerGbSecondArm64": state.config.prices.per_gb_second_arm64,
+    }}))
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/", post(json11::dispatch))
+        .route(
+            "/2015-03-31/functions",
+            post(functions::create).get(functions::list),
+        )
+        .route("/2015-03-31/functions/", get(functions::list))
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(functions::get).delete(functions::delete),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(versions::list_versions).post(versions::publish),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            get(versions::list_aliases).post(versions::create_alias),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(versions::get_alias)
+                .put(versions::update_alias)
+                .delete(versions::delete_alias),
+        )
+        .route(
+            "/2020-06-30/functions/{name}/code-signing-config",
+            get(functions::get_code_signing_config),
+        )
+        .route(
+            "/2017-03-31/tags/{arn}",
+            get(functions::list_tags)
+                .post(functions::tag)
+                .delete(functions::untag),
+        )
+        .route(
+            "/2016-08-19/account-settings",
+            get(functions::account_settings),
+        )
+        .route(
+            "/2016-08-19/account-settings/",
+            get(functions::account_settings),
+        )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{name}/versions",
+            post(layers::publish).get(layers::list_versions),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}",
+            get(layers::get_version).delete(layers::delete_version),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}/policy",
+            post(layers::add_permission).get(layers::get_policy),
+        )
+        .route(
+            "/2018-10-31/layers/{name}/versions/{version}/policy/{sid}",
+            axum::routing::delete(layers::remove_permission),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(concurrency::put).delete(concurrency::delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            put(concurrency::put_provisioned)
+                .get(concurrency::get_provisioned)
+                .delete(concurrency::delete_provisioned),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            put(concurrency::put_event_config)
+                .post(concurrency::update_event_config)
+                .get(concurrency::get_event_config)
+                .delete(concurrency::delete_event_config),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(concurrency::list_event_configs),
+        )
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(invoke_stream::invoke_stream),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            post(urls::create_url)
+                .get(urls::get_url)
+                .put(urls::update_url)
+                .delete(urls::delete_url),
+        )
+        .route("/2021-10-31/functions/{name}/urls", get(urls::list_urls))
+        .route(
+            "/2015-03-31/functions/{name}/policy",
+            post(urls::add_permission).get(urls::get_policy),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy/{sid}",
+            axum::routing::delete(urls::remove_permission),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            post(esm::create).get(esm::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            post(esm::create).get(esm::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(esm::get).put(esm::update).delete(esm::delete),
+        )
+        .route("/_lambdad/code/{file}", get(functions::download_code))
+        .route("/metrics", get(metrics))
+        .route("/_lambdad/usage", get(usage))
+        .route(
+            "/_lambdad/async-stats",
+            get(|State(state): State<AppState>| async move {
+                axum::Json(state.services.async_stats().to_json())
+            }),
+        )
+        .fallback(middleware::unknown_operation)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            url_http::dispatch,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,270 @@
+//! Request context (request id, SigV4 credential scope), body limits, and
+//! the answer to unknown operations.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use lambdad_model::Code;
+
+use super::error::ApiError;
+
+/// What every handler may need to know about the request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The id reported as `x-amzn-RequestId`.
+    pub request_id: String,
+    /// The region of the SigV4 credential scope, when the request was signed.
+    pub region: Option<String>,
+}
+
+/// The region of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+/// Only read here; [`authenticate`] verifies signatures under `--auth sigv4`.
+pub fn credential_region(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok())?;
+    let cred = auth
+        .split([' ', ','])
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    cred.split('/')
+        .nth(2)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+}
+
+/// Attaches a [`RequestContext`] and echoes the request id on the response.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let region = credential_region(req.headers());
+    let request_id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+        region,
+    });
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key("x-amzn-RequestId")
+        && let Ok(v) = HeaderValue::from_str(&request_id)
+    {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// Largest API request body (a 50 MB zip in base64, with room); operations
+/// apply their own, smaller limits.
+const MAX_API_BODY: usize = 80 * 1024 * 1024;
+
+/// Reads each API request's body before its handler runs (so that an
+/// operation that ignores its body still reads it, and the client always
+/// gets the answer rather than a reset connection), and with `--auth sigv4`
+/// refuses every request that does not carry a valid SigV4 signature of a
+/// known key (AWS's 403 error types). Function URLs (their own AuthType),
+/// `/health` and `/metrics` are not API requests.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    if path == "/health" || path == "/metrics" || path.starts_with("/_lambdad/code/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, MAX_API_BODY, "this").await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if !state.config.require_signatures {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
+    let signed = crate::auth::Signed {
+        method: &parts.method,
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let json11 = parts.headers.contains_key("x-amz-target");
+    let refuse = |code: Code, message: String| {
+        if json11 {
+            // A JSON 1.1 service (Logs, EventBridge): its error shape.
+            let status = axum::http::StatusCode::FORBIDDEN;
+            return super::error::json11_error(status, code.name(), &message);
+        }
+        ApiError::new(code, message).into_response()
+    };
+    let verified = crate::auth::verify(
+        state.credentials.as_deref(),
+        &signed,
+        std::time::SystemTime::now(),
+    );
+    if let Ok(auth) = &verified
+        && let Some(id) = state
+            .credentials
+            .as_deref()
+            .and_then(|c| c.identity(&auth.access_key))
+        && let Some(policy) = &id.policy
+    {
+        let region = auth.scope.split('/').nth(1).unwrap_or(&state.config.region);
+        let account = &state.config.account_id;
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        let act = super::actions::of_request(
+            &parts.method,
+            parts.uri.path(),
+            target,
+            &bytes,
+            region,
+            account,
+        );
+        let why = match policy.evaluate(&act.action, &act.resource) {
+            lambdad_model::iam::Decision::Allow => None,
+            lambdad_model::iam::Decision::ExplicitDeny => {
+                Some("with an explicit deny in an identity-based policy".to_owned())
+            }
+            lambdad_model::iam::Decision::ImplicitDeny => Some(format!(
+                "because no identity-based policy allows the {} action",
+                act.action
+            )),
+        };
+        if let Some(why) = why {
+            let service = if id.principal.starts_with("assumed-role/") {
+                "sts"
+            } else {
+                "iam"
+            };
+            let message = format!(
+                "User: arn:aws:{service}::{account}:{} is not authorized to perform: {} on resource: {} {why}",
+                id.principal, act.action, act.resource
+            );
+            return refuse(Code::AccessDenied, message);
+        }
+    }
+    if let Err(e) = verified {
+        use crate::auth::SigV4Error;
+        let code = match e {
+            SigV4Error::Missing => Code::MissingAuthenticationToken,
+            SigV4Error::Malformed => Code::IncompleteSignature,
+            SigV4Error::UnknownKey => Code::UnrecognizedClient,
+            SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
+            SigV4Error::Expired => Code::ExpiredToken,
+        };
+        return refuse(code, e.to_string());
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Longest pause between two pieces of a request body, in ms (`--client-timeout`).
+static BODY_IDLE_TIMEOUT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(30_000);
+
+/// Sets the longest pause between two pieces of a request body.
+pub fn set_body_idle_timeout(d: std::time::Duration) {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+    BODY_IDLE_TIMEOUT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn body_idle_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(
+        BODY_IDLE_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+/// Longest time to read a whole request body (a 70 MB zip at ~250 KB/s).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Reads a body of at most `limit` bytes; beyond it, AWS's 413 for `operation`.
+///
+/// An oversized body is still drained (up to four times the limit) before the
+/// error is sent, so that the client, still writing, reads the 413 instead of
+/// a broken connection.
+pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let started = tokio::time::Instant::now();
+    loop {
+        // A client that stalls, or trickles, is cut off.
+        let idle = body_idle_timeout();
+        let wait = idle.min(BODY_TIMEOUT.saturating_sub(started.elapsed()));
+        let Ok(next) = tokio::time::timeout(wait, body.frame()).await else {
+            return Err(ApiError::new(
+                Code::InvalidRequestContent,
+                format!(
+                    "Timed out reading the request body ({} ms without data, or {} s in all)",
+                    idle.as_millis(),
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ));
+        };
+        let Some(frame) = next else {
+            break;
+        };
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                Code::InvalidRequestContent,
+                format!("could not read the request body: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > limit.saturating_mul(4) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::new(
+            Code::RequestEntityTooLarge,
+            format!("Request must be smaller than {limit} bytes for the {operation} operation"),
+        ));
+    }
+    Ok(buf.freeze())
+}
+
+/// Parses a JSON request body into `T`, with AWS's error for malformed input.
+pub fn parse_json<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            Code::InvalidRequestContent,
+            format!("Could not parse request body into json: {e}"),
+        )
+    })
+}
+
+/// Any path or method the API does not serve.
+pub async fn unknown_operation(req: Request) -> ApiError {
+    ApiError::new(
+        Code::UnknownOperation,
+        format!("No operation matches {} {}", req.method(), req.uri().path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_is_parsed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"),
+        );
+        assert_eq!(credential_region(&h), Some("eu-west-1".into()));
+        let auth = h["authorization"].to_str().unwrap();
+        let parsed = crate::auth::Authorization::parse(auth).unwrap();
+        assert_eq!(parsed.access_key, "AKIDEXAMPLE");
+        assert_eq!(credential_region(&HeaderMap::new()), None);
+    }
+}

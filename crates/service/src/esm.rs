@@ -1,0 +1,320 @@
+//! Event source mappings (SQS): CreateEventSourceMapping and its siblings.
+//! Mappings are store documents (kind `esm`, keyed by UUID); the pollers in
+//! `sqs_poller` read them.
+
+use lambdad_model::eventpattern::EventPattern;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::context::Context;
+use crate::error::{ServiceError, ServiceResult};
+
+pub(crate) const KIND: &str = "esm";
+
+/// A mapping as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub uuid: String,
+    /// Function name.
+    pub function: String,
+    /// Version or alias, if the mapping names one.
+    pub qualifier: Option<String>,
+    pub event_source_arn: String,
+    pub batch_size: u32,
+    pub window_secs: u32,
+    pub enabled: bool,
+    pub response_types: Vec<String>,
+    pub max_concurrency: Option<u32>,
+    pub filter_criteria: Option<Value>,
+    /// Epoch seconds.
+    pub last_modified: f64,
+}
+
+impl Mapping {
+    /// Whether a record passes the mapping's filters (none: everything).
+    pub fn passes(&self, record: &Value) -> bool {
+        let Some(filters) = self
+            .filter_criteria
+            .as_ref()
+            .and_then(|f| f["Filters"].as_array())
+        else {
+            return true;
+        };
+        if filters.is_empty() {
+            return true;
+        }
+        filters.iter().any(|f| {
+            f["Pattern"]
+                .as_str()
+                .and_then(|p| EventPattern::parse(p).ok())
+                .is_some_and(|p| p.matches(record))
+        })
+    }
+
+    /// Whether the queue is FIFO.
+    pub fn fifo(&self) -> bool {
+        self.event_source_arn.ends_with(".fifo")
+    }
+}
+
+/// Create/UpdateEventSourceMapping members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MappingRequest {
+    event_source_arn: Option<String>,
+    function_name: Option<String>,
+    enabled: Option<bool>,
+    batch_size: Option<u32>,
+    maximum_batching_window_in_seconds: Option<u32>,
+    function_response_types: Option<Vec<String>>,
+    scaling_config: Option<Value>,
+    filter_criteria: Option<Value>,
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_millis() as f64) / 1000.0)
+        .unwrap_or(0.0)
+}
+
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::invalid(message)
+}
+
+fn not_found(uuid: &str) -> ServiceError {
+    ServiceError::not_found(format!(
+        "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {uuid})"
+    ))
+}
+
+fn check(m: &Mapping) -> ServiceResult<()> {
+    let max = if m.fifo() { 10 } else { 10_000 };
+    if m.batch_size == 0 || m.batch_size > max {
+        return Err(ServiceError::validation(format!(
+            "1 validation error detected: Value '{}' at 'batchSize' failed to satisfy constraint: Member must have value less than or equal to {max}",
+            m.batch_size
+        )));
+    }
+    if m.batch_size > 10 && m.window_secs == 0 {
+        return Err(invalid(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+        ));
+    }
+    if m.window_secs > 300 {
+        return Err(invalid(
+            "Maximum batch window in seconds must be less than or equal to 300",
+        ));
+    }
+    if let Some(c) = m.max_concurrency
+        && !(2..=1000).contains(&c)
+    {
+        return Err(ServiceError::validation(format!(
+            "1 validation error detected: Value '{c}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 2"
+        )));
+    }
+    if m.response_types
+        .iter()
+        .any(|t| t != "ReportBatchItemFailures")
+    {
+        return Err(ServiceError::validation(
+            "1 validation error detected: Value at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy enum value set: [ReportBatchItemFailures]",
+        ));
+    }
+    if let Some(filters) = m
+        .filter_criteria
+        .as_ref()
+        .and_then(|f| f["Filters"].as_array())
+    {
+        for f in filters {
+            let p = f["Pattern"].as_str().unwrap_or_default();
+            EventPattern::parse(p)
+                .map_err(|_| invalid(format!("Invalid filter pattern definition. {p}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The event source mapping service (the mappings' configuration; the
+/// pollers are triggers).
+#[derive(Clone, Debug)]
+pub struct Mappings {
+    ctx: Context,
+}
+
+impl Mappings {
+    /// The service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn render_mapping(&self, region: &str, m: &Mapping, state: &str) -> Value {
+        let mut arn = self.ctx.arn(region, &m.function);
+        if let Some(q) = &m.qualifier {
+            arn = format!("{arn}:{q}");
+        }
+        let mut v = json!({
+            "UUID": m.uuid, "BatchSize": m.batch_size, "MaximumBatchingWindowInSeconds": m.window_secs,
+            "EventSourceArn": m.event_source_arn, "FunctionArn": arn, "LastModified": m.last_modified,
+            "State": state, "StateTransitionReason": "USER_INITIATED",
+            "FunctionResponseTypes": m.response_types,
+            "EventSourceMappingArn": format!("arn:aws:lambda:{region}:{}:event-source-mapping:{}", self.ctx.account, m.uuid),
+        });
+        if let Some(c) = m.max_concurrency {
+            v["ScalingConfig"] = json!({ "MaximumConcurrency": c });
+        }
+        if let Some(f) = &m.filter_criteria {
+            v["FilterCriteria"] = f.clone();
+        }
+        v
+    }
+
+    async fn mapping(&self, uuid: &str) -> ServiceResult<Mapping> {
+        self.ctx
+            .load_doc(KIND, uuid)
+            .await?
+            .ok_or_else(|| not_found(uuid))
+    }
+
+    async fn save_mapping(&self, m: &Mapping) -> ServiceResult<()> {
+        self.ctx.save_doc(KIND, &m.uuid, Some(m)).await
+    }
+
+    /// Every mapping.
+    pub async fn mappings(&self) -> ServiceResult<Vec<Mapping>> {
+        self.ctx.all_docs(KIND).await
+    }
+
+    /// CreateEventSourceMapping (SQS queues).
+    pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> ServiceResult<Value> {
+        let source = req.event_source_arn.ok_or_else(|| {
+            invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
+        })?;
+        if !source.starts_with("arn:aws:sqs:") {
+            return Err(invalid(
+                "Unrecognized event source, must be kinesis, dynamodb stream or sqs.",
+            ));
+        }
+        let name = req.function_name.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null"))?;
+        let r = self.ctx.parse_ref(region, &name)?;
+        self.ctx
+            .load(region, &r.name, r.qualifier.as_deref())
+            .await?;
+        let existing = self.mappings().await?;
+        if let Some(dup) = existing.iter().find(|m| {
+            m.event_source_arn == source && m.function == r.name && m.qualifier == r.qualifier
+        }) {
+            return Err(ServiceError::conflict(format!(
+                "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {}",
+                r.name, dup.uuid
+            )));
+        }
+        let m = Mapping {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            function: r.name.clone(),
+            qualifier: r.qualifier.clone(),
+            event_source_arn: source,
+            batch_size: req.batch_size.unwrap_or(10),
+            window_secs: req.maximum_batching_window_in_seconds.unwrap_or(0),
+            enabled: req.enabled.unwrap_or(true),
+            response_types: req.function_response_types.unwrap_or_default(),
+            max_concurrency: req
+                .scaling_config
+                .as_ref()
+                .and_then(|s| s["MaximumConcurrency"].as_u64())
+                .map(|c| c as u32),
+            filter_criteria: req.filter_criteria,
+            last_modified: now_secs(),
+        };
+        check(&m)?;
+        self.save_mapping(&m).await?;
+        Ok(self.render_mapping(region, &m, "Creating"))
+    }
+
+    /// GetEventSourceMapping.
+    pub async fn get_mapping(&self, region: &str, uuid: &str) -> ServiceResult<Value> {
+        let m = self.mapping(uuid).await?;
+        Ok(self.render_mapping(region, &m, if m.enabled { "Enabled" } else { "Disabled" }))
+    }
+
+    /// UpdateEventSourceMapping.
+    pub async fn update_mapping(
+        &self,
+        region: &str,
+        uuid: &str,
+        req: MappingRequest,
+    ) -> ServiceResult<Value> {
+        let mut m = self.mapping(uuid).await?;
+        if let Some(b) = req.batch_size {
+            m.batch_size = b;
+        }
+        if let Some(w) = req.maximum_batching_window_in_seconds {
+            m.window_secs = w;
+        }
+        if let Some(e) = req.enabled {
+            m.enabled = e;
+        }
+        if let Some(t) = req.function_response_types {
+            m.response_types = t;
+        }
+        if let Some(s) = req.scaling_config {
+            m.max_concurrency = s["MaximumConcurrency"].as_u64().map(|c| c as u32);
+        }
+        if let Some(f) = req.filter_criteria {
+            m.filter_criteria = Some(f);
+        }
+        if let Some(name) = req.function_name {
+            let r = self.ctx.parse_ref(region, &name)?;
+            self.ctx
+                .load(region, &r.name, r.qualifier.as_deref())
+                .await?;
+            m.function = r.name.clone();
+            m.qualifier = r.qualifier.clone();
+        }
+        m.last_modified = now_secs();
+        check(&m)?;
+        self.save_mapping(&m).await?;
+        Ok(self.render_mapping(region, &m, "Updating"))
+    }
+
+    /// DeleteEventSourceMapping.
+    pub async fn delete_mapping(&self, region: &str, uuid: &str) -> ServiceResult<Value> {
+        let m = self.mapping(uuid).await?;
+        self.ctx.save_doc::<Mapping>(KIND, uuid, None).await?;
+        Ok(self.render_mapping(region, &m, "Deleting"))
+    }
+
+    /// ListEventSourceMappings.
+    pub async fn list_mappings(
+        &self,
+        region: &str,
+        source: Option<&str>,
+        function: Option<&str>,
+        marker: Option<&str>,
+        max: Option<usize>,
+    ) -> ServiceResult<Value> {
+        let function = match function {
+            Some(f) => Some(self.ctx.parse_ref(region, f)?.name),
+            None => None,
+        };
+        let mut all = self.mappings().await?;
+        all.retain(|m| {
+            source.is_none_or(|s| m.event_source_arn == s)
+                && function.as_deref().is_none_or(|f| m.function == f)
+        });
+        all.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+        let start: usize = marker.and_then(|m| m.parse().ok()).unwrap_or(0);
+        let max = max.unwrap_or(100).clamp(1, 10_000);
+        let page: Vec<Value> = all
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|m| self.render_mapping(region, m, if m.enabled { "Enabled" } else { "Disabled" }))
+            .collect();
+        let mut out = json!({ "EventSourceMappings": page });
+        if start + max < all.len() {
+            out["NextMarker"] = json!((start + max).to_string());
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,214 @@
+//! EventInvokeConfig: Put/Update/Get/Delete/ListFunctionEventInvokeConfigs,
+//! and the settings (retries, event age, destinations) the asynchronous
+//! queue applies to each event.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::{Context, blocking};
+use crate::error::{ServiceError, ServiceResult};
+
+/// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` body.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfigRequest {
+    maximum_retry_attempts: Option<i64>,
+    maximum_event_age_in_seconds: Option<i64>,
+    destination_config: Option<Value>,
+}
+
+/// The effective settings for one event.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `MaximumRetryAttempts` (default 2).
+    pub max_retries: u32,
+    /// `MaximumEventAgeInSeconds` in milliseconds (default 6 h).
+    pub max_age_ms: i64,
+    /// The OnSuccess destination's ARN.
+    pub on_success: Option<String>,
+    /// The OnFailure destination's ARN.
+    pub on_failure: Option<String>,
+}
+
+/// The EventInvokeConfig service.
+#[derive(Clone, Debug)]
+pub struct EventConfigs {
+    ctx: Context,
+}
+
+impl EventConfigs {
+    /// The service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn event_config_key(q: Option<&str>) -> String {
+        q.unwrap_or("$LATEST").to_owned()
+    }
+
+    /// Put (replace) or Update (merge) an EventInvokeConfig.
+    pub async fn put_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+        req: EventInvokeConfigRequest,
+        merge: bool,
+    ) -> ServiceResult<Value> {
+        let r = self.ctx.parse_ref(region, name)?;
+        let q = Context::qualifier(&r, qualifier)?.map(str::to_owned);
+        self.ctx.load(region, &r.name, q.as_deref()).await?;
+        let key = Self::event_config_key(q.as_deref());
+        let mut current: Value = if merge {
+            self.event_config(&r.name, &key)
+                .await?
+                .unwrap_or_else(|| json!({}))
+        } else {
+            json!({})
+        };
+        if let Some(n) = req.maximum_retry_attempts {
+            if !(0..=2).contains(&n) {
+                let c = if n < 0 {
+                    "greater than or equal to 0"
+                } else {
+                    "less than or equal to 2"
+                };
+                return Err(ServiceError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value {c}"
+                )));
+            }
+            current["MaximumRetryAttempts"] = json!(n);
+        }
+        if let Some(n) = req.maximum_event_age_in_seconds {
+            if !(60..=21600).contains(&n) {
+                let c = if n < 60 {
+                    "greater than or equal to 60"
+                } else {
+                    "less than or equal to 21600"
+                };
+                return Err(ServiceError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value {c}"
+                )));
+            }
+            current["MaximumEventAgeInSeconds"] = json!(n);
+        }
+        if let Some(d) = req.destination_config {
+            for kind in ["OnSuccess", "OnFailure"] {
+                if let Some(dest) = d[kind]["Destination"].as_str()
+                    && !dest.starts_with("arn:aws:lambda:")
+                    && !dest.starts_with("arn:aws:sqs:")
+                    && !dest.starts_with("arn:aws:sns:")
+                    && !dest.starts_with("arn:aws:events:")
+                {
+                    return Err(ServiceError::invalid(format!(
+                        "The destination ARN {dest} is invalid."
+                    )));
+                }
+            }
+            current["DestinationConfig"] = d;
+        }
+        let secs = crate::invocations::now_ms() as f64 / 1000.0;
+        current["LastModified"] = json!(secs);
+        let (store, f, k, text) = (
+            self.ctx.store.clone(),
+            r.name.clone(),
+            key.clone(),
+            current.to_string(),
+        );
+        blocking(move || store.put_event_invoke_config(&f, &k, Some(&text))).await?;
+        Ok(self.render_event_config(region, &r.name, &key, current))
+    }
+
+    fn render_event_config(&self, region: &str, name: &str, key: &str, mut v: Value) -> Value {
+        v["FunctionArn"] = json!(format!("{}:{key}", self.ctx.arn(region, name)));
+        if v.get("DestinationConfig").is_none() {
+            v["DestinationConfig"] = json!({"OnSuccess": {}, "OnFailure": {}});
+        }
+        v
+    }
+
+    async fn event_config(&self, name: &str, key: &str) -> ServiceResult<Option<Value>> {
+        let (store, f) = (self.ctx.store.clone(), name.to_owned());
+        let all = blocking(move || store.event_invoke_configs(&f)).await?;
+        Ok(all
+            .into_iter()
+            .find(|(q, _)| q == key)
+            .and_then(|(_, c)| serde_json::from_str(&c).ok()))
+    }
+
+    /// GetFunctionEventInvokeConfig.
+    pub async fn get_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ServiceResult<Value> {
+        let r = self.ctx.parse_ref(region, name)?;
+        let q = Context::qualifier(&r, qualifier)?.map(str::to_owned);
+        self.ctx.load(region, &r.name, q.as_deref()).await?;
+        let key = Self::event_config_key(q.as_deref());
+        let v = self.event_config(&r.name, &key).await?.ok_or_else(|| {
+            ServiceError::not_found(format!(
+                "The function {}:{key} doesn't have an EventInvokeConfig",
+                self.ctx.arn(region, &r.name)
+            ))
+        })?;
+        Ok(self.render_event_config(region, &r.name, &key, v))
+    }
+
+    /// DeleteFunctionEventInvokeConfig.
+    pub async fn delete_event_invoke_config(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ServiceResult<()> {
+        self.get_event_invoke_config(region, name, qualifier)
+            .await?;
+        let r = self.ctx.parse_ref(region, name)?;
+        let key = Self::event_config_key(Context::qualifier(&r, qualifier)?);
+        let (store, f) = (self.ctx.store.clone(), r.name.clone());
+        blocking(move || store.put_event_invoke_config(&f, &key, None)).await
+    }
+
+    /// ListFunctionEventInvokeConfigs.
+    pub async fn list_event_invoke_configs(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> ServiceResult<Value> {
+        let r = self.ctx.parse_ref(region, name)?;
+        self.ctx.load(region, &r.name, None).await?;
+        let (store, f) = (self.ctx.store.clone(), r.name.clone());
+        let all = blocking(move || store.event_invoke_configs(&f)).await?;
+        let items: Vec<Value> = all
+            .into_iter()
+            .filter_map(|(q, c)| {
+                serde_json::from_str(&c)
+                    .ok()
+                    .map(|v| self.render_event_config(region, &r.name, &q, v))
+            })
+            .collect();
+        Ok(json!({ "FunctionEventInvokeConfigs": items }))
+    }
+
+    /// The settings that apply to an event of `function` at `qualifier`.
+    pub async fn settings(&self, function: &str, qualifier: Option<&str>) -> Settings {
+        let v = self
+            .event_config(function, &Self::event_config_key(qualifier))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| json!({}));
+        Settings {
+            max_retries: v["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
+            max_age_ms: v["MaximumEventAgeInSeconds"].as_i64().unwrap_or(21600) * 1000,
+            on_success: v["DestinationConfig"]["OnSuccess"]["Destination"]
+                .as_str()
+                .map(str::to_owned),
+            on_failure: v["DestinationConfig"]["OnFailure"]["Destination"]
+                .as_str()
+                .map(str::to_owned),
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! EventBridge on the default event bus: rules (event patterns and
+//! schedules) with Lambda targets, and PutEvents (the scheduler that fires
+//! schedule rules is a trigger, `lambdad_triggers::schedules`).
+//!
+//! Rules live in the store as documents (kind `rule`). Matched events and
+//! schedule ticks become asynchronous invocations of the target functions
+//! (so retries, destinations and dead-letter queues apply), with
+//! EventBridge's envelope, `Input`, `InputPath` or `InputTransformer`.
+
+use std::time::Duration;
+
+use lambdad_model::Code;
+use lambdad_model::eventpattern::EventPattern;
+use lambdad_model::schedule::Schedule;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::context::Context;
+use crate::error::{ServiceError, ServiceResult};
+use crate::invocations::Invocations;
+
+const KIND: &str = "rule";
+
+/// One target of a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Target {
+    /// Target id, unique in the rule.
+    pub id: String,
+    /// The function ARN.
+    pub arn: String,
+    /// Constant JSON input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// JSONPath (`$.a.b`) of the part of the event to send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<String>,
+    /// `InputPathsMap` and `InputTemplate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_transformer: Option<InputTransformer>,
+}
+
+/// `InputTransformer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InputTransformer {
+    /// Placeholder name → JSONPath.
+    #[serde(default)]
+    pub input_paths_map: std::collections::BTreeMap<String, String>,
+    /// The template, with `<name>` placeholders.
+    pub input_template: String,
+}
+
+/// A rule as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The rule's name.
+    pub name: String,
+    event_pattern: Option<String>,
+    /// `rate(...)` or `cron(...)`, for schedule rules.
+    pub schedule_expression: Option<String>,
+    /// `ENABLED` or `DISABLED`.
+    pub state: String,
+    description: Option<String>,
+    role_arn: Option<String>,
+    targets: Vec<Target>,
+    /// When the schedule was (re)started: rates count from here (epoch ms).
+    pub anchor_ms: i64,
+    /// The last schedule tick handled (fired or skipped), epoch ms.
+    pub last_tick_ms: Option<i64>,
+}
+
+/// PutRule's members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRule {
+    name: Option<String>,
+    event_pattern: Option<String>,
+    schedule_expression: Option<String>,
+    state: Option<String>,
+    description: Option<String>,
+    role_arn: Option<String>,
+    event_bus_name: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The time `ms` milliseconds after the epoch.
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `t` as ISO 8601 in whole seconds (`2020-01-01T00:00:00Z`).
+pub fn iso_seconds(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.format(&fmt).unwrap_or_default()
+}
+
+fn validation(message: impl Into<String>) -> ServiceError {
+    ServiceError::validation(message)
+}
+
+fn check_bus(bus: Option<&str>) -> ServiceResult<()> {
+    match bus {
+        None | Some("default") => Ok(()),
+        Some(b) if b.ends_with(":event-bus/default") => Ok(()),
+        Some(b) => Err(ServiceError::not_found(format!(
+            "Event bus {b} does not exist."
+        ))),
+    }
+}
+
+/// `$.a.b[0]`-style paths (the subset EventBridge's InputPath uses most).
+fn json_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    let rest = path.strip_prefix('$')?;
+    let mut v = doc;
+    for seg in rest.split('.').filter(|s| !s.is_empty()) {
+        let (key, index) = match seg.split_once('[') {
+            Some((k, i)) => (k, i.strip_suffix(']')?.parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        if !key.is_empty() {
+            v = v.get(key)?;
+        }
+        if let Some(i) = index {
+            v = v.get(i)?;
+        }
+    }
+    Some(v)
+}
+
+/// The payload a target receives for `event`.
+pub fn target_input(target: &Target, event: &Value) -> String {
+    if let Some(input) = &target.input {
+        return input.clone();
+    }
+    if let Some(path) = &target.input_path {
+        return json_path(event, path)
+            .cloned()
+            .unwrap_or(Value::Null)
+            .to_string();
+    }
+    if let Some(t) = &target.input_transformer {
+        let mut out = t.input_template.clone();
+        for (name, path) in &t.input_paths_map {
+            let value = match json_path(event, path) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            out = out.replace(&format!("<{name}>"), &value);
+        }
+        return out;
+    }
+    event.to_string()
+}
+
+/// The EventBridge rules service.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    ctx: Context,
+    invocations: Invocations,
+}
+
+impl Rules {
+    /// The service over `ctx`, queueing target invocations through `invocations`.
+    pub fn new(ctx: Context, invocations: Invocations) -> Self {
+        Self { ctx, invocations }
+    }
+
+    /// The account rules and events belong to.
+    pub fn account(&self) -> &str {
+        &self.ctx.account
+    }
+
+    /// The ARN of rule `name`.
+    pub fn rule_arn(&self, region: &str, name: &str) -> String {
+        format!("arn:aws:events:{region}:{}:rule/{name}", self.ctx.account)
+    }
+
+    async fn rule(&self, name: &str) -> ServiceResult<Rule> {
+        self.ctx.load_doc(KIND, name).await?.ok_or_else(|| {
+            ServiceError::not_found(format!("Rule {name} does not exist on EventBus default."))
+        })
+    }
+
+    /// Stores `rule`.
+    pub async fn save_rule(&self, rule: &Rule) -> ServiceResult<()> {
+        self.ctx.save_doc(KIND, &rule.name, Some(rule)).await
+    }
+
+    /// Every rule.
+    pub async fn rules(&self) -> ServiceResult<Vec<Rule>> {
+        self.ctx.all_docs(KIND).await
+    }
+
+    /// PutRule: creates or replaces a rule (its targets stay).
+    pub async fn put_rule(
+        &self,
+        region: &str,
+        req: PutRule,
+        min_interval: Duration,
+    ) -> ServiceResult<Value> {
+        let name = req.name.ok_or_else(|| validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"))?;
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
+            )));
+        }
+        check_bus(req.event_bus_name.as_deref())?;
+        if req.event_pattern.is_none() && req.schedule_expression.is_none() {
+            return Err(validation(
+                "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+            ));
+        }
+        if let Some(p) = &req.event_pattern {
+            EventPattern::parse(p)
+                .map_err(|e| ServiceError::aws(Code::InvalidEventPattern, e.to_string()))?;
+        }
+        if let Some(s) = &req.schedule_expression {
+            Schedule::parse(s, min_interval).map_err(|e| validation(e.to_string()))?;
+        }
+        let state = req.state.unwrap_or_else(|| "ENABLED".into());
+        if !matches!(state.as_str(), "ENABLED" | "DISABLED") {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
+            )));
+        }
+        let existing = self.rule(&name).await.ok();
+        let schedule_changed = existing
+            .as_ref()
+            .is_none_or(|r| r.schedule_expression != req.schedule_expression);
+        let rule = Rule {
+            targets: existing
+                .as_ref()
+                .map(|r| r.targets.clone())
+                .unwrap_or_default(),
+            anchor_ms: match &existing {
+                Some(r) if !schedule_changed => r.anchor_ms,
+                _ => now_ms(),
+            },
+            last_tick_ms: existing
+                .as_ref()
+                .filter(|_| !schedule_changed)
+                .and_then(|r| r.last_tick_ms),
+            name: name.clone(),
+            event_pattern: req.event_pattern,
+            schedule_expression: req.schedule_expression,
+            state,
+            description: req.description,
+            role_arn: req.role_arn,
+        };
+        self.save_rule(&rule).await?;
+        Ok(json!({ "RuleArn": self.rule_arn(region, &name) }))
+    }
+
+    fn render_rule(&self, region: &str, r: &Rule) -> Value {
+        let mut v = json!({
+            "Name": r.name, "Arn": self.rule_arn(region, &r.name), "State": r.state,
+            "EventBusName": "default", "CreatedBy": self.ctx.account,
+        });
+        for (k, val) in [
+            ("EventPattern", &r.event_pattern),
+            ("ScheduleExpression", &r.schedule_expression),
+            ("Description", &r.description),
+            ("RoleArn", &r.role_arn),
+        ] {
+            if let Some(x) = val {
+                v[k] = json!(x);
+            }
+        }
+        v
+    }
+
+    /// DescribeRule.
+    pub async fn describe_rule(&self, region: &str, name: &str) -> ServiceResult<Value> {
+        Ok(self.render_rule(region, &self.rule(name).await?))
+    }
+
+    /// ListRules, by name prefix.
+    pub async fn list_rules(
+        &self,
+        region: &str,
+        prefix: Option<&str>,
+        limit: Option<usize>,
+        token: Option<&str>,
+    ) -> ServiceResult<Value> {
+        let mut rules = self.rules().await?;
+        rules.retain(|r| prefix.is_none_or(|p| r.name.starts_with(p)));
+        rules.sort_by(|a, b| a.name.cmp(&b.name));
+        let start: usize = token.and_then(|t| t.parse().ok()).unwrap_or(0);
+        let limit = limit.unwrap_or(100).clamp(1, 100);
+        let page: Vec<Value> = rules
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|r| self.render_rule(region, r))
+            .collect();
+        let mut out = json!({ "Rules": page });
+        if start + limit < rules.len() {
+            out["NextToken"] = json!((start + limit).to_string());
+        }
+        Ok(out)
+    }
+
+    /// DeleteRule (only without targets, as EventBridge).
+    pub async fn delete_rule(&self, name: &str) -> ServiceResult<()> {
+        let rule = match self.rule(name).await {
+            Ok(r) => r,
+            Err(_) => return Ok(()),
+        };
+        if !rule.targets.is_empty() {
+            return Err(validation("Rule can't be deleted since it has targets."));
+        }
+        self.ctx.save_doc::<Rule>(KIND, name, None).await
+    }
+
+    /// EnableRule / DisableRule.
+    pub async fn set_rule_state(&self, name: &str, enabled: bool) -> ServiceResult<()> {
+        let mut rule = self.rule(name).await?;
+        let state = if enabled { "ENABLED" } else { "DISABLED" };
+        if rule.state != state {
+            rule.state = state.into();
+            if enabled {
+                rule.anchor_ms = now_ms();
+                rule.last_tick_ms = None;
+            }
+            self.save_rule(&rule).await?;
+        }
+        Ok(())
+    }
+
+    /// PutTargets: adds or replaces targets by Id.
+    pub async fn put_targets(&self, name: &str, targets: Vec<Target>) -> ServiceResult<Value> {
+        let mut rule = self.rule(name).await?;
+        if targets.is_empty() || targets.len() > 10 {
+            return Err(validation(
+                "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
+            ));
+        }
+        let mut failed = Vec::new();
+        for t in targets {
+            if !t.arn.starts_with("arn:aws:lambda:") {
+                failed.push(json!({"TargetId": t.id, "ErrorCode": "ValidationException", "ErrorMessage": "lambdad delivers to Lambda function targets only."}));
+                continue;
+            }
+            rule.targets.retain(|x| x.id != t.id);
+            rule.targets.push(t);
+        }
+        if rule.targets.len() > 5 {
+            return Err(ServiceError::aws(
+                Code::LimitExceeded,
+                "The requested resource exceeds the maximum number allowed.",
+            ));
+        }
+        self.save_rule(&rule).await?;
+        Ok(json!({ "FailedEntryCount": failed.len(), "FailedEntries": failed }))
+    }
+
+    /// RemoveTargets.
+    pub async fn remove_targets(&self, name: &str, ids: &[String]) -> ServiceResult<Value> {
+        let mut rule = self.rule(name).await?;
+        rule.targets.retain(|t| !ids.contains(&t.id));
+        self.save_rule(&rule).await?;
+        Ok(json!({ "FailedEntryCount": 0, "FailedEntries": [] }))
+    }
+
+    /// ListTargetsByRule.
+    pub async fn list_targets(&self, name: &str) -> ServiceResult<Value> {
+        Ok(json!({ "Targets": self.rule(name).await?.targets }))
+    }
+
+    /// Queues one event for each target of `rule`.
+    pub async fn deliver(&self, region: &str, rule: &Rule, event: &Value) {
+        for t in &rule.targets {
+            let input = target_input(t, event);
+            let id = uuid::Uuid::new_v4().to_string();
+            let (name, qualifier) = match lambdad_model::arn::parse_function_ref(&t.arn) {
+                Some(r) => (r.name, r.qualifier),
+                None => continue,
+            };
+            if let Err(e) = self
+                .invocations
+                .enqueue_event(&name, qualifier.as_deref(), bytes::Bytes::from(input), &id)
+                .await
+            {
+                tracing::warn!(rule = %rule.name, target = %t.arn, region, error = %e, "Cannot queue an event for a rule target.");
+            }
+        }
+    }
+
+    /// PutEvents on the default bus.
+    pub async fn put_events(&self, region: &str, entries: &[Value]) -> ServiceResult<Value> {
+        if entries.is_empty() || entries.len() > 10 {
+            return Err(validation(
+                "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10",
+            ));
+        }
+        let rules: Vec<Rule> = self
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.state == "ENABLED" && r.event_pattern.is_some())
+            .collect();
+        let patterns: Vec<(Rule, EventPattern)> = rules
+            .into_iter()
+            .filter_map(|r| {
+                let p = EventPattern::parse(r.event_pattern.as_deref()?).ok()?;
+                Some((r, p))
+            })
+            .collect();
+        let mut results = Vec::new();
+        let mut failed = 0;
+        for entry in entries {
+            let text = |k: &str| entry.get(k).and_then(Value::as_str);
+            let (Some(source), Some(detail_type), Some(detail)) =
+                (text("Source"), text("DetailType"), text("Detail"))
+            else {
+                failed += 1;
+                results.push(json!({"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameters Source, DetailType and Detail are required."}));
+                continue;
+            };
+            if check_bus(text("EventBusName")).is_err() {
+                failed += 1;
+                results.push(json!({"ErrorCode": "InvalidArgument", "ErrorMessage": "Event bus does not exist."}));
+                continue;
+            }
+            let Ok(detail @ Value::Object(_)) = serde_json::from_str::<Value>(detail) else {
+                failed += 1;
+                results.push(
+                    json!({"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}),
+                );
+                continue;
+            };
+            let id = uuid::Uuid::new_v4().to_string();
+            let event = json!({
+                "version": "0", "id": id, "detail-type": detail_type, "source": source,
+                "account": self.ctx.account, "time": iso_seconds(OffsetDateTime::now_utc()), "region": region,
+                "resources": entry.get("Resources").cloned().unwrap_or_else(|| json!([])),
+                "detail": detail,
+            });
+            for (rule, pattern) in &patterns {
+                if pattern.matches(&event) {
+                    self.deliver(region, rule, &event).await;
+                }
+            }
+            results.push(json!({ "EventId": id }));
+        }
+        Ok(json!({ "FailedEntryCount": failed, "Entries": results }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs() {
+        let event = json!({"detail": {"id": 7, "name": "x", "items": [{"sku": "a"}]}});
+        let t = |input: Option<&str>, path: Option<&str>, tr: Option<InputTransformer>| Target {
+            id: "t".into(),
+            arn: "arn:aws:lambda:us-east-1:0:function:f".into(),
+            input: input.map(Into::into),
+            input_path: path.map(Into::into),
+            input_transformer: tr,
+        };
+        assert_eq!(
+            target_input(&t(Some("{\"a\":1}"), None, None), &event),
+            "{\"a\":1}"
+        );
+        assert_eq!(
+            target_input(&t(None, Some("$.detail.items[0]"), None), &event),
+            "{\"sku\":\"a\"}"
+        );
+        let tr = InputTransformer {
+            input_paths_map: [
+                ("id".to_string(), "$.detail.id".to_string()),
+                ("n".to_string(), "$.detail.name".to_string()),
+            ]
+            .into(),
+            input_template: "{\"order\": <id>, \"who\": \"<n>\"}".into(),
+        };
+        assert_eq!(
+            target_input(&t(None, None, Some(tr)), &event),
+            "{\"order\": 7, \"who\": \"x\"}"
+        );
+        assert_eq!(
+            target_input(&t(None, None, None), &event),
+            event.to_string()
+        );
+    }
+}

@@ -1,0 +1,526 @@
+//! The functions service: the business rules behind CreateFunction,
+//! GetFunction, ListFunctions, the updates and DeleteFunction.
+//!
+//! Handlers parse HTTP and call these methods with plain arguments; the
+//! methods validate, apply AWS's semantics (defaults, RevisionId, states) and
+//! talk to the store on tokio's blocking pool.
+
+use base64::Engine as _;
+use lambdad_model::arn::parse_function_ref;
+use lambdad_model::function::*;
+use lambdad_model::{AwsError, validate};
+use lambdad_store::FunctionRecord;
+
+use crate::context::{Context, blocking, missing, new_revision, now_timestamp};
+use crate::error::{ServiceError, ServiceResult};
+use crate::layers::Layers;
+use crate::versions::{PublishVersionRequest, Versions};
+
+/// AWS's limit on the items of one ListFunctions page.
+const MAX_LIST_ITEMS: i64 = 10_000;
+
+fn decode_zip(b64: &str) -> ServiceResult<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| {
+            ServiceError::invalid(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            )
+        })
+}
+
+/// The functions service.
+#[derive(Clone, Debug)]
+pub struct Functions {
+    ctx: Context,
+    layers: Layers,
+    versions: Versions,
+}
+
+impl Functions {
+    /// The service over `ctx`, resolving layers through `layers` and
+    /// publishing through `versions`.
+    pub fn new(ctx: Context, layers: Layers, versions: Versions) -> Self {
+        Self {
+            ctx,
+            layers,
+            versions,
+        }
+    }
+
+    /// AWS's limit on the unpacked size of a function's code and layers together.
+    fn check_combined_size(&self, code_hex: &str, layer_code: &[String]) -> ServiceResult<()> {
+        let total: u64 = std::iter::once(code_hex)
+            .chain(layer_code.iter().map(String::as_str))
+            .map(|h| self.ctx.code.unzipped_size(h))
+            .sum();
+        if total > lambdad_store::code::MAX_UNZIPPED_BYTES {
+            return Err(ServiceError::invalid(format!(
+                "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
+                lambdad_store::code::MAX_UNZIPPED_BYTES
+            )));
+        }
+        Ok(())
+    }
+
+    /// CreateFunction.
+    pub async fn create(
+        &self,
+        region: &str,
+        req: CreateFunctionRequest,
+    ) -> ServiceResult<FunctionConfiguration> {
+        let name = req
+            .function_name
+            .clone()
+            .ok_or_else(|| missing("functionName"))?;
+        validate::function_name_for_create(&name)?;
+        let name = parse_function_ref(&name).map(|r| r.name).unwrap_or(name);
+        let role = req.role.clone().ok_or_else(|| missing("role"))?;
+        validate::role(&role)?;
+        let code = req.code.clone().ok_or_else(|| missing("code"))?;
+        let package_type = req.package_type.clone().unwrap_or_else(|| "Zip".into());
+        if package_type != "Zip" {
+            return Err(ServiceError::invalid(
+                "PackageType Image is not supported by this lambdad yet.",
+            ));
+        }
+        let runtime = req.runtime.clone().ok_or_else(|| {
+            ServiceError::invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+        })?;
+        validate::runtime(&runtime)?;
+        let handler = req.handler.clone().ok_or_else(|| {
+            ServiceError::invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+        })?;
+        validate::handler(&handler)?;
+        let mut config = FunctionConfiguration {
+            function_name: name.clone(),
+            function_arn: self.ctx.arn(region, &name),
+            runtime: Some(runtime),
+            role,
+            handler: Some(handler),
+            code_size: 0,
+            code_sha256: String::new(),
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            last_modified: now_timestamp(),
+            version: "$LATEST".into(),
+            revision_id: new_revision(),
+            environment: None,
+            tracing_config: TracingConfig {
+                mode: "PassThrough".into(),
+            },
+            package_type,
+            architectures: vec!["x86_64".into()],
+            ephemeral_storage: EphemeralStorage { size: 512 },
+            snap_start: SnapStartResponse {
+                apply_on: "None".into(),
+                optimization_status: "Off".into(),
+            },
+            logging_config: LoggingConfig {
+                log_format: Some("Text".into()),
+                log_group: Some(format!("/aws/lambda/{name}")),
+                ..Default::default()
+            },
+            layers: None,
+            dead_letter_config: None,
+            kms_key_arn: None,
+            state: Some("Active".into()),
+            state_reason: None,
+            state_reason_code: None,
+            last_update_status: Some("Successful".into()),
+            last_update_status_reason: None,
+            last_update_status_reason_code: None,
+        };
+        apply_common(
+            &mut config,
+            Common {
+                description: req.description,
+                timeout: req.timeout,
+                memory_size: req.memory_size,
+                environment: req.environment,
+                ephemeral_storage: req.ephemeral_storage,
+                logging_config: req.logging_config,
+                tracing_config: req.tracing_config,
+                dead_letter_config: req.dead_letter_config,
+                kms_key_arn: req.kms_key_arn,
+            },
+        )?;
+        if let Some(arch) = &req.architectures {
+            config.architectures = vec![validate::architectures(arch)?];
+        }
+        let tags = req.tags.unwrap_or_default();
+        if !tags.is_empty() {
+            validate::tags(&tags, 0)?;
+        }
+        let zip = match (&code.zip_file, &code.s3_bucket, &code.image_uri) {
+            (Some(z), _, _) => decode_zip(z)?,
+            (None, Some(_), _) => {
+                return Err(ServiceError::invalid(
+                    "Code.S3Bucket is not supported by this lambdad: upload the archive as Code.ZipFile.",
+                ));
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "Please provide a source for function code.",
+                ));
+            }
+        };
+        let mut layer_code = Vec::new();
+        if let Some(arns) = req.layers.as_deref().filter(|l| !l.is_empty()) {
+            let (refs, code) = self.layers.resolve_for_function(region, arns).await?;
+            config.layers = Some(refs);
+            layer_code = code;
+        }
+        let _guard = self.ctx.code_lock.lock().await;
+        let info = self.put_code(zip).await?;
+        if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code) {
+            self.ctx.collect_code(info.sha256_hex).await;
+            return Err(e);
+        }
+        config.code_size = info.size;
+        config.code_sha256 = info.sha256_b64.clone();
+        let record = FunctionRecord {
+            config: config.clone(),
+            tags,
+            code_hex: info.sha256_hex,
+            layer_code,
+        };
+        let store = self.ctx.store.clone();
+        let code_hex = record.code_hex.clone();
+        let name_for_cache = record.config.function_name.clone();
+        let created = blocking(move || store.create_function(&record)).await;
+        self.ctx.snapshots.invalidate(&name_for_cache);
+        if created.is_err() {
+            // Nothing of a refused create stays behind.
+            self.ctx.collect_code(code_hex).await;
+        }
+        match created {
+            Ok(()) if req.publish => {
+                drop(_guard);
+                self.versions
+                    .publish_version(region, &name, PublishVersionRequest::default())
+                    .await
+            }
+            Ok(()) => Ok(config.as_created()),
+            Err(e) if e.is_store_conflict() => Err(ServiceError::conflict(format!(
+                "Function already exist: {name}"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_code(&self, zip: Vec<u8>) -> ServiceResult<lambdad_store::CodeInfo> {
+        let code = self.ctx.code.clone();
+        match tokio::task::spawn_blocking(move || code.put_zip(&zip)).await {
+            Ok(r) => r.map_err(ServiceError::from),
+            Err(e) => Err(ServiceError::Internal(format!("code task failed: {e}"))),
+        }
+    }
+
+    /// GetFunction / GetFunctionConfiguration: the record of `name` at `qualifier`.
+    pub async fn get(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ServiceResult<FunctionRecord> {
+        let r = self.ctx.parse_ref(region, name)?;
+        let q = Context::qualifier(&r, qualifier)?;
+        self.ctx.load(region, &r.name, q).await
+    }
+
+    /// ListFunctions: one page and the marker of the next, if any.
+    pub async fn list(
+        &self,
+        marker: Option<String>,
+        max_items: Option<i64>,
+    ) -> ServiceResult<(Vec<FunctionConfiguration>, Option<String>)> {
+        let limit = match max_items {
+            None => 50,
+            Some(n) if (1..=MAX_LIST_ITEMS).contains(&n) => n.min(50) as usize,
+            Some(n) => {
+                let constraint = if n < 1 {
+                    "Member must have value greater than or equal to 1".to_owned()
+                } else {
+                    format!("Member must have value less than or equal to {MAX_LIST_ITEMS}")
+                };
+                return Err(ServiceError::validation(validate::one_error(
+                    &n.to_string(),
+                    "maxItems",
+                    &constraint,
+                )));
+            }
+        };
+        let store = self.ctx.store.clone();
+        let mut page = blocking(move || store.list_functions(marker.as_deref(), limit + 1)).await?;
+        let next = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|r| r.config.function_name.clone())
+        } else {
+            None
+        };
+        Ok((
+            page.into_iter().map(|r| r.config.for_listing()).collect(),
+            next,
+        ))
+    }
+
+    /// Writes `record` if the function still has `expected` as RevisionId.
+    async fn save(&self, record: FunctionRecord, expected: String) -> ServiceResult<()> {
+        let store = self.ctx.store.clone();
+        let arn = record.config.function_arn.clone();
+        let name = record.config.function_name.clone();
+        let written = blocking(move || store.update_function(&record, &expected)).await;
+        self.ctx.snapshots.invalidate(&name);
+        match written {
+            Err(e) if e.is_store_revision_mismatch() => Err(ServiceError::UpdateInProgress(arn)),
+            other => {
+                if other.is_ok() {
+                    self.ctx.engine.retire(&name, false);
+                }
+                other
+            }
+        }
+    }
+
+    /// UpdateFunctionCode.
+    pub async fn update_code(
+        &self,
+        region: &str,
+        name: &str,
+        req: UpdateFunctionCodeRequest,
+    ) -> ServiceResult<FunctionConfiguration> {
+        let r = self.ctx.parse_ref(region, name)?;
+        if r.qualifier.is_some() {
+            return Err(ServiceError::invalid(
+                "Unsupported qualifier: update the function by its name or unqualified ARN.",
+            ));
+        }
+        let mut rec = self.ctx.load(region, &r.name, None).await?;
+        Context::check_revision(&rec, req.revision_id.as_deref())?;
+        if req.image_uri.is_some() {
+            return Err(ServiceError::invalid(
+                "Please don't provide ImageUri when updating a function with packageType Zip.",
+            ));
+        }
+        let zip = match (&req.zip_file, &req.s3_bucket) {
+            (Some(z), _) => decode_zip(z)?,
+            (None, Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "Code.S3Bucket is not supported by this lambdad: upload the archive as ZipFile.",
+                ));
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "Please provide a source for function code.",
+                ));
+            }
+        };
+        let _guard = self.ctx.code_lock.lock().await;
+        let info = self.put_code(zip).await?;
+        if let Err(e) = self.check_combined_size(&info.sha256_hex, &rec.layer_code) {
+            self.ctx.collect_code(info.sha256_hex).await;
+            return Err(e);
+        }
+        let expected = rec.config.revision_id.clone();
+        let old_hex = std::mem::replace(&mut rec.code_hex, info.sha256_hex);
+        rec.config.code_sha256 = info.sha256_b64;
+        rec.config.code_size = info.size;
+        if let Some(arch) = &req.architectures {
+            rec.config.architectures = vec![validate::architectures(arch)?];
+        }
+        if req.dry_run {
+            return Ok(rec.config.as_updating());
+        }
+        rec.config.last_modified = now_timestamp();
+        rec.config.revision_id = new_revision();
+        let config = rec.config.clone();
+        self.save(rec, expected).await?;
+        self.ctx.collect_code(old_hex).await;
+        if req.publish {
+            return self
+                .versions
+                .publish_version(region, name, PublishVersionRequest::default())
+                .await;
+        }
+        Ok(config.as_updating())
+    }
+
+    /// UpdateFunctionConfiguration.
+    pub async fn update_configuration(
+        &self,
+        region: &str,
+        name: &str,
+        req: UpdateFunctionConfigurationRequest,
+    ) -> ServiceResult<FunctionConfiguration> {
+        let r = self.ctx.parse_ref(region, name)?;
+        let mut rec = self
+            .ctx
+            .load(region, &r.name, r.qualifier.as_deref())
+            .await?;
+        Context::check_revision(&rec, req.revision_id.as_deref())?;
+        let expected = rec.config.revision_id.clone();
+        let c = &mut rec.config;
+        if let Some(role) = req.role {
+            validate::role(&role)?;
+            c.role = role;
+        }
+        if let Some(runtime) = req.runtime {
+            validate::runtime(&runtime)?;
+            c.runtime = Some(runtime);
+        }
+        if let Some(handler) = req.handler {
+            validate::handler(&handler)?;
+            c.handler = Some(handler);
+        }
+        apply_common(
+            c,
+            Common {
+                description: req.description,
+                timeout: req.timeout,
+                memory_size: req.memory_size,
+                environment: req.environment,
+                ephemeral_storage: req.ephemeral_storage,
+                logging_config: req.logging_config,
+                tracing_config: req.tracing_config,
+                dead_letter_config: req.dead_letter_config,
+                kms_key_arn: req.kms_key_arn,
+            },
+        )?;
+        if let Some(arns) = req.layers {
+            let (refs, code) = self.layers.resolve_for_function(region, &arns).await?;
+            self.check_combined_size(&rec.code_hex, &code)?;
+            rec.config.layers = (!refs.is_empty()).then_some(refs);
+            rec.layer_code = code;
+        }
+        let c = &mut rec.config;
+        c.last_modified = now_timestamp();
+        c.revision_id = new_revision();
+        let config = c.clone();
+        self.save(rec, expected).await?;
+        Ok(config.as_updating())
+    }
+
+    /// DeleteFunction.
+    pub async fn delete(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> ServiceResult<()> {
+        let r = self.ctx.parse_ref(region, name)?;
+        match Context::qualifier(&r, qualifier)? {
+            Some("$LATEST") => {
+                return Err(ServiceError::invalid(
+                    "$LATEST version cannot be deleted without deleting the function.",
+                ));
+            }
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
+                let _guard = self.ctx.code_lock.lock().await;
+                return self.versions.delete_version(region, &r.name, q).await;
+            }
+            Some(q) => return Err(self.ctx.not_found(region, &r.name, Some(q))),
+            None => {}
+        }
+        let _guard = self.ctx.code_lock.lock().await;
+        let rec = self.ctx.load(region, &r.name, None).await?;
+        let store = self.ctx.store.clone();
+        let key = r.name.clone();
+        let deleted = blocking(move || store.delete_function(&key)).await;
+        self.ctx.snapshots.invalidate(&r.name);
+        if !deleted? {
+            return Err(self.ctx.not_found(region, &r.name, None));
+        }
+        self.ctx.engine.retire(&r.name, true);
+        self.ctx.engine.concurrency().set_reserved(&r.name, None);
+        self.ctx.engine.deprovision_function(&r.name);
+        self.ctx.collect_code(rec.code_hex).await;
+        Ok(())
+    }
+
+    /// Function count and total code size, for GetAccountSettings.
+    pub async fn usage(&self) -> ServiceResult<(u64, u64)> {
+        let store = self.ctx.store.clone();
+        blocking(move || store.usage()).await
+    }
+}
+
+/// Members shared by CreateFunction and UpdateFunctionConfiguration.
+struct Common {
+    description: Option<String>,
+    timeout: Option<i64>,
+    memory_size: Option<i64>,
+    environment: Option<Environment>,
+    ephemeral_storage: Option<EphemeralStorageRequest>,
+    logging_config: Option<LoggingConfig>,
+    tracing_config: Option<TracingConfig>,
+    dead_letter_config: Option<DeadLetterConfig>,
+    kms_key_arn: Option<String>,
+}
+
+fn apply_common(c: &mut FunctionConfiguration, m: Common) -> ServiceResult<()> {
+    if let Some(d) = m.description {
+        validate::description(&d)?;
+        c.description = d;
+    }
+    if let Some(t) = m.timeout {
+        c.timeout = validate::timeout(t)?;
+    }
+    if let Some(mem) = m.memory_size {
+        c.memory_size = validate::memory_size(mem)?;
+    }
+    if let Some(env) = m.environment {
+        validate::environment(&env.variables)?;
+        c.environment = Some(env);
+    }
+    if let Some(e) = m.ephemeral_storage {
+        c.ephemeral_storage.size = validate::ephemeral_storage(e.size)?;
+    }
+    if let Some(l) = m.logging_config {
+        if let Some(f) = &l.log_format {
+            validate::logging_format(f)?;
+        }
+        let format = l
+            .log_format
+            .or(c.logging_config.log_format.take())
+            .unwrap_or_else(|| "Text".into());
+        let json = format == "JSON";
+        c.logging_config = LoggingConfig {
+            application_log_level: json.then(|| {
+                l.application_log_level
+                    .or(c.logging_config.application_log_level.take())
+                    .unwrap_or_else(|| "INFO".into())
+            }),
+            system_log_level: json.then(|| {
+                l.system_log_level
+                    .or(c.logging_config.system_log_level.take())
+                    .unwrap_or_else(|| "INFO".into())
+            }),
+            log_group: l.log_group.or(c.logging_config.log_group.take()),
+            log_format: Some(format),
+        };
+    }
+    if let Some(t) = m.tracing_config {
+        if t.mode != "Active" && t.mode != "PassThrough" {
+            return Err(AwsError::validation(validate::one_error(
+                &t.mode,
+                "tracingConfig.mode",
+                "Member must satisfy enum value set: [Active, PassThrough]",
+            ))
+            .into());
+        }
+        c.tracing_config = t;
+    }
+    if let Some(d) = m.dead_letter_config {
+        c.dead_letter_config = d
+            .target_arn
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(|_| d.clone());
+    }
+    if let Some(k) = m.kms_key_arn {
+        c.kms_key_arn = (!k.is_empty()).then_some(k);
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! lambdad's service layer: the business rules of every Lambda resource
+//! (functions, tags, versions and aliases, layers, concurrency, provisioned
+//! concurrency, function URLs and resource policies, EventInvokeConfig,
+//! event source mappings, EventBridge rules, logs) and the one invocation
+//! funnel ([`invocations::Invocations`]) that every entry point runs
+//! invocations through.
+//!
+//! Services are called with plain arguments and return typed
+//! [`ServiceError`]s that carry AWS's exception type and message; they know
+//! nothing of HTTP. They share a [`Context`] (store, code store, account,
+//! engine, snapshot cache) and are all built once, by [`Services::new`].
+#![forbid(unsafe_code)]
+
+pub mod accepts;
+pub mod concurrency;
+pub mod context;
+pub mod error;
+pub mod esm;
+pub mod event_configs;
+pub mod events;
+pub mod functions;
+pub mod invocations;
+pub mod layers;
+pub mod logs;
+pub mod provisioned;
+pub mod records;
+pub mod snapshot_cache;
+pub mod tags;
+pub mod telemetry;
+pub mod urls;
+pub mod versions;
+
+use std::sync::Arc;
+
+pub use context::Context;
+pub use error::{ServiceError, ServiceResult};
+
+/// How the services are set up (from lambdad's configuration).
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// Scheme and domain (with port) under which function URLs are published.
+    pub url_base: String,
+    /// The largest asynchronous payload accepted.
+    pub max_async_payload: usize,
+}
+
+/// Every service, built once over one context.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// What they share.
+    pub ctx: Context,
+    /// Functions: create, read, list, update, delete.
+    pub functions: functions::Functions,
+    /// Tags of functions.
+    pub tags: tags::Tags,
+    /// Versions and aliases.
+    pub versions: versions::Versions,
+    /// Layers.
+    pub layers: layers::Layers,
+    /// Reserved concurrency.
+    pub concurrency: concurrency::Concurrency,
+    /// Provisioned concurrency.
+    pub provisioned: provisioned::Provisioned,
+    /// Function URLs and resource policies.
+    pub urls: urls::Urls,
+    /// EventInvokeConfig.
+    pub event_configs: event_configs::EventConfigs,
+    /// Event source mappings.
+    pub mappings: esm::Mappings,
+    /// EventBridge rules and PutEvents.
+    pub rules: events::Rules,
+    /// The invocation funnel.
+    pub invocations: invocations::Invocations,
+}
+
+impl Services {
+    /// Builds every service over `ctx`.
+    pub fn new(ctx: Context, telemetry: telemetry::Telemetry, options: &ServiceOptions) -> Self {
+        let layers = layers::Layers::new(ctx.clone());
+        let versions = versions::Versions::new(ctx.clone());
+        let invocations =
+            invocations::Invocations::new(ctx.clone(), telemetry, options.max_async_payload);
+        Self {
+            functions: functions::Functions::new(ctx.clone(), layers.clone(), versions.clone()),
+            tags: tags::Tags::new(ctx.clone()),
+            versions,
+            layers,
+            concurrency: concurrency::Concurrency::new(ctx.clone()),
+            provisioned: provisioned::Provisioned::new(ctx.clone()),
+            urls: urls::Urls::new(ctx.clone(), &options.url_base),
+            event_configs: event_configs::EventConfigs::new(ctx.clone()),
+            mappings: esm::Mappings::new(ctx.clone()),
+            rules: events::Rules::new(ctx.clone(), invocations.clone()),
+            invocations,
+            ctx,
+        }
+    }
+
+    /// The counters of the asynchronous path.
+    pub fn async_stats(&self) -> &Arc<invocations::AsyncStats> {
+        self.invocations.stats()
+    }
+}

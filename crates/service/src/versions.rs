@@ -1,0 +1,406 @@
+//! Versions and aliases: PublishVersion, ListVersionsByFunction, qualified
+//! reads, alias CRUD with weighted routing, and picking the version an alias
+//! invocation runs.
+
+use std::collections::BTreeMap;
+
+use lambdad_model::function::FunctionConfiguration;
+use lambdad_store::AliasRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::{Context, blocking, unqualified};
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::is_version_number;
+
+/// PublishVersion body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublishVersionRequest {
+    code_sha256: Option<String>,
+    description: Option<String>,
+    revision_id: Option<String>,
+}
+
+/// `RoutingConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoutingConfig {
+    additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
+/// CreateAlias / UpdateAlias body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasRequest {
+    name: Option<String>,
+    function_version: Option<String>,
+    description: Option<String>,
+    routing_config: Option<RoutingConfig>,
+    revision_id: Option<String>,
+}
+
+/// The configuration without what changes on every write, to tell whether
+/// anything changed since the last published version.
+fn content(c: &FunctionConfiguration) -> FunctionConfiguration {
+    FunctionConfiguration {
+        last_modified: String::new(),
+        revision_id: String::new(),
+        version: String::new(),
+        function_arn: String::new(),
+        description: String::new(),
+        ..c.for_listing()
+    }
+}
+
+/// The versions and aliases service.
+#[derive(Clone, Debug)]
+pub struct Versions {
+    ctx: Context,
+}
+
+impl Versions {
+    /// The service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// PublishVersion (also used by `Publish: true`).
+    pub async fn publish_version(
+        &self,
+        region: &str,
+        name: &str,
+        req: PublishVersionRequest,
+    ) -> ServiceResult<FunctionConfiguration> {
+        let r = self.ctx.parse_ref(region, name)?;
+        if r.qualifier.is_some() {
+            return Err(ServiceError::invalid(
+                "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
+            ));
+        }
+        let rec = self.ctx.load(region, &r.name, None).await?;
+        Context::check_revision(&rec, req.revision_id.as_deref())?;
+        if let Some(sha) = req
+            .code_sha256
+            .as_deref()
+            .filter(|s| *s != rec.config.code_sha256)
+        {
+            return Err(ServiceError::invalid(format!(
+                "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({}). Please try again with the CodeSHA256 in $LATEST.",
+                rec.config.code_sha256
+            )));
+        }
+        let (store, key) = (self.ctx.store.clone(), r.name.clone());
+        let versions = blocking(move || store.list_versions(&key)).await?;
+        if let Some(last) = versions
+            .last()
+            .filter(|v| content(&v.config) == content(&rec.config))
+        {
+            return Ok(last.config.clone());
+        }
+        let mut snapshot = rec.clone();
+        snapshot.tags.clear();
+        snapshot.config.description = req
+            .description
+            .unwrap_or_else(|| rec.config.description.clone());
+        snapshot.config.state = Some("Active".into());
+        snapshot.config.last_update_status = Some("Successful".into());
+        let (store, expected, to_store) = (
+            self.ctx.store.clone(),
+            rec.config.revision_id.clone(),
+            snapshot.clone(),
+        );
+        let published = blocking(move || store.publish_version(&to_store, &expected)).await;
+        self.ctx.snapshots.invalidate(&r.name);
+        let n = published.map_err(|e| {
+            if e.is_store_revision_mismatch() {
+                ServiceError::UpdateInProgress(rec.config.function_arn.clone())
+            } else {
+                e
+            }
+        })?;
+        self.ctx
+            .version(&r.name, n)
+            .await?
+            .map(|v| v.config)
+            .ok_or_else(|| ServiceError::internal("published version vanished"))
+    }
+
+    /// ListVersionsByFunction: `$LATEST` first, then oldest to newest; `Marker` is a version.
+    pub async fn list_versions(
+        &self,
+        region: &str,
+        name: &str,
+        marker: Option<String>,
+        max_items: Option<usize>,
+    ) -> ServiceResult<(Vec<FunctionConfiguration>, Option<String>)> {
+        let r = self.ctx.parse_ref(region, name)?;
+        let latest = self.ctx.load(region, &r.name, None).await?;
+        let (store, key) = (self.ctx.store.clone(), r.name.clone());
+        let mut all = vec![{
+            let mut c = latest.config.for_listing();
+            c.function_arn = format!("{}:$LATEST", unqualified(&c.function_arn));
+            c
+        }];
+        all.extend(
+            blocking(move || store.list_versions(&key))
+                .await?
+                .into_iter()
+                .map(|v| v.config.for_listing()),
+        );
+        let start = match marker.as_deref() {
+            Some(m) => all
+                .iter()
+                .position(|c| c.version == m)
+                .map_or(all.len(), |i| i + 1),
+            None => 0,
+        };
+        let limit = max_items.unwrap_or(50).clamp(1, 50);
+        let page: Vec<FunctionConfiguration> =
+            all.iter().skip(start).take(limit).cloned().collect();
+        let next = (start + page.len() < all.len())
+            .then(|| page.last().map(|c| c.version.clone()))
+            .flatten();
+        Ok((page, next))
+    }
+
+    /// Deletes a published version (DeleteFunction with a numeric qualifier).
+    pub async fn delete_version(&self, region: &str, name: &str, q: &str) -> ServiceResult<()> {
+        let n: u64 = q
+            .parse()
+            .map_err(|_| self.ctx.not_found(region, name, Some(q)))?;
+        let (store, key) = (self.ctx.store.clone(), name.to_owned());
+        let aliases = blocking(move || store.list_aliases(&key)).await?;
+        let users: Vec<&str> = aliases
+            .iter()
+            .filter(|a| a.function_version == q || a.weights.contains_key(q))
+            .map(|a| a.name.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(ServiceError::conflict(format!(
+                "Unable to delete version because the following aliases reference it: [{}]",
+                users.join(", ")
+            )));
+        }
+        let (store, key) = (self.ctx.store.clone(), name.to_owned());
+        let hex = self.ctx.version(name, n).await?.map(|v| v.code_hex);
+        if !blocking(move || store.delete_version(&key, n)).await? {
+            return Err(self.ctx.not_found(region, name, Some(q)));
+        }
+        if let Some(hex) = hex {
+            self.ctx.collect_code(hex).await;
+        }
+        Ok(())
+    }
+
+    /// AWS's `AliasConfiguration` JSON.
+    pub fn render_alias(&self, region: &str, a: &AliasRecord) -> Value {
+        let mut out = json!({
+            "AliasArn": self.ctx.alias_arn(region, &a.function, &a.name),
+            "Name": a.name,
+            "FunctionVersion": a.function_version,
+            "Description": a.description,
+            "RevisionId": a.revision_id,
+        });
+        if !a.weights.is_empty() {
+            out["RoutingConfig"] = json!({"AdditionalVersionWeights": a.weights});
+        }
+        out
+    }
+
+    async fn check_alias_target(
+        &self,
+        region: &str,
+        function: &str,
+        version: &str,
+        weights: &BTreeMap<String, f64>,
+    ) -> ServiceResult<()> {
+        if weights.len() > 1 {
+            return Err(ServiceError::invalid(
+                "Number of items in AdditionalVersionWeights cannot be greater than 1",
+            ));
+        }
+        for (v, w) in weights {
+            if !(0.0..=1.0).contains(w) {
+                let bound = if *w < 0.0 {
+                    "greater than or equal to 0.0"
+                } else {
+                    "less than or equal to 1.0"
+                };
+                return Err(ServiceError::validation(format!(
+                    "1 validation error detected: Value '{{{v}={w:?}}}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value {bound}, Member must not be null]"
+                )));
+            }
+            if !is_version_number(v) {
+                return Err(ServiceError::validation(format!(
+                    "1 validation error detected: Value '{{{v}={w:?}}}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]"
+                )));
+            }
+            if v == version {
+                return Err(ServiceError::invalid(format!(
+                    "Invalid function version {v}. Function version {v} is already included in routing configuration."
+                )));
+            }
+        }
+        if version == "$LATEST" && !weights.is_empty() {
+            return Err(ServiceError::invalid(
+                "$LATEST is not supported for an alias pointing to more than 1 version",
+            ));
+        }
+        for v in std::iter::once(version).chain(weights.keys().map(String::as_str)) {
+            if v != "$LATEST"
+                && self
+                    .ctx
+                    .version(function, v.parse().unwrap_or(0))
+                    .await?
+                    .is_none()
+            {
+                return Err(self.ctx.not_found(region, function, Some(v)));
+            }
+        }
+        Ok(())
+    }
+
+    fn alias_name_ok(name: &str) -> ServiceResult<()> {
+        let ok = !name.is_empty()
+            && name.len() <= 128
+            && !is_version_number(name)
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(())
+        } else {
+            Err(ServiceError::validation(format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+            )))
+        }
+    }
+
+    /// CreateAlias.
+    pub async fn create_alias(
+        &self,
+        region: &str,
+        function: &str,
+        req: AliasRequest,
+    ) -> ServiceResult<AliasRecord> {
+        let r = self.ctx.parse_ref(region, function)?;
+        self.ctx.load(region, &r.name, None).await?;
+        let name = req.name.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"))?;
+        Self::alias_name_ok(&name)?;
+        let version = req.function_version.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null"))?;
+        let weights = req
+            .routing_config
+            .and_then(|r| r.additional_version_weights)
+            .unwrap_or_default();
+        self.check_alias_target(region, &r.name, &version, &weights)
+            .await?;
+        let alias = AliasRecord {
+            function: r.name.clone(),
+            name: name.clone(),
+            function_version: version,
+            description: req.description.unwrap_or_default(),
+            weights,
+            revision_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let (store, a) = (self.ctx.store.clone(), alias.clone());
+        blocking(move || store.create_alias(&a))
+            .await
+            .map_err(|e| {
+                if e.is_store_conflict() {
+                    ServiceError::conflict(format!(
+                        "Alias already exists: {}",
+                        self.ctx.alias_arn(region, &r.name, &name)
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        Ok(alias)
+    }
+
+    /// GetAlias.
+    pub async fn get_alias(
+        &self,
+        region: &str,
+        function: &str,
+        name: &str,
+    ) -> ServiceResult<AliasRecord> {
+        let r = self.ctx.parse_ref(region, function)?;
+        self.ctx.alias(&r.name, name).await?.ok_or_else(|| {
+            ServiceError::not_found(format!(
+                "Cannot find alias arn: {}",
+                self.ctx.alias_arn(region, &r.name, name)
+            ))
+        })
+    }
+
+    /// ListAliases (optionally only those pointing at `version`).
+    pub async fn list_aliases(
+        &self,
+        region: &str,
+        function: &str,
+        version: Option<String>,
+    ) -> ServiceResult<Vec<AliasRecord>> {
+        let r = self.ctx.parse_ref(region, function)?;
+        self.ctx.load(region, &r.name, None).await?;
+        let (store, key) = (self.ctx.store.clone(), r.name.clone());
+        let all = blocking(move || store.list_aliases(&key)).await?;
+        Ok(all
+            .into_iter()
+            .filter(|a| version.as_ref().is_none_or(|v| &a.function_version == v))
+            .collect())
+    }
+
+    /// UpdateAlias.
+    pub async fn update_alias(
+        &self,
+        region: &str,
+        function: &str,
+        name: &str,
+        req: AliasRequest,
+    ) -> ServiceResult<AliasRecord> {
+        let r = self.ctx.parse_ref(region, function)?;
+        let mut alias = self.ctx.alias(&r.name, name).await?.ok_or_else(|| {
+            ServiceError::not_found(format!(
+                "Alias not found: {}",
+                self.ctx.alias_arn(region, &r.name, name)
+            ))
+        })?;
+        if req
+            .revision_id
+            .as_deref()
+            .is_some_and(|rev| rev != alias.revision_id)
+        {
+            return Err(ServiceError::FUNCTION_REVISION_MISMATCH);
+        }
+        if let Some(v) = req.function_version {
+            alias.function_version = v;
+        }
+        if let Some(d) = req.description {
+            alias.description = d;
+        }
+        if let Some(rc) = req.routing_config {
+            alias.weights = rc.additional_version_weights.unwrap_or_default();
+        }
+        self.check_alias_target(region, &r.name, &alias.function_version, &alias.weights)
+            .await?;
+        let expected = std::mem::replace(&mut alias.revision_id, uuid::Uuid::new_v4().to_string());
+        let (store, a) = (self.ctx.store.clone(), alias.clone());
+        blocking(move || store.update_alias(&a, &expected)).await?;
+        Ok(alias)
+    }
+
+    /// DeleteAlias.
+    pub async fn delete_alias(
+        &self,
+        region: &str,
+        function: &str,
+        name: &str,
+    ) -> ServiceResult<()> {
+        let r = self.ctx.parse_ref(region, function)?;
+        let (store, f, a) = (self.ctx.store.clone(), r.name.clone(), name.to_owned());
+        blocking(move || store.delete_alias(&f, &a)).await?;
+        Ok(())
+    }
+}
