@@ -15,6 +15,7 @@ pub mod capacity;
 pub mod concurrency;
 mod env;
 pub mod logs;
+mod member;
 pub mod metrics;
 pub mod provisioned;
 pub mod runtime;
