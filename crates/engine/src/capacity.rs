@@ -74,20 +74,7 @@ impl Invoker {
             if let Some(c) = self.try_commit(mb) {
                 return Ok(c);
             }
-            let victim = {
-                let mut pools = self.pools();
-                let oldest = pools
-                    .idle
-                    .iter()
-                    .flat_map(|(f, list)| {
-                        list.iter()
-                            .enumerate()
-                            .map(move |(i, e)| (f.clone(), i, e.since))
-                    })
-                    .min_by_key(|(_, _, since)| *since)
-                    .map(|(f, i, _)| (f, i));
-                oldest.and_then(|(f, i)| pools.idle.get_mut(&f).map(|l| l.remove(i).env))
-            };
+            let victim = self.evict_oldest_idle();
             match victim {
                 Some(env) => {
                     tracing::debug!(env = %env.id, function = %env.snapshot.function_name, "Evicting an idle environment for memory.");

@@ -61,7 +61,7 @@ pub struct NewEnvironment {
     /// Whether to capture its init output for a log tail.
     pub capture: bool,
     /// Set when a provisioned concurrency configuration starts it.
-    pub provisioned: Option<crate::provisioned::Member>,
+    pub provisioned: Option<crate::member::Member>,
     /// Its own uid (set by the engine when it starts the environment).
     pub uid: Option<crate::uids::UidLease>,
 }
@@ -92,7 +92,7 @@ pub struct Environment {
     /// The function's retire generation when it started.
     pub generation: u64,
     /// Set for environments kept warm by a provisioned concurrency configuration.
-    pub provisioned: Option<crate::provisioned::Member>,
+    pub provisioned: Option<crate::member::Member>,
     sandbox: Mutex<Option<Sandbox>>,
     commitment: Mutex<Option<crate::capacity::Commitment>>,
     phase: Mutex<Phase>,

@@ -15,13 +15,16 @@ pub mod capacity;
 pub mod concurrency;
 mod env;
 pub mod logs;
+mod member;
 pub mod metrics;
+mod pool;
 pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
 mod streaming;
 pub mod uids;
 
+pub use pool::EnvironmentCounts;
 pub use streaming::ResponseStream;
 
 use std::collections::HashMap;
@@ -171,20 +174,6 @@ impl ErrorCode for InvokeError {
     }
 }
 
-struct Idle {
-    env: Arc<Environment>,
-    since: Instant,
-}
-
-#[derive(Default)]
-pub(crate) struct Pools {
-    /// Idle environments per function name.
-    idle: HashMap<String, Vec<Idle>>,
-    /// Retire generation per function name: environments of an older generation are not reused.
-    pub(crate) generation: HashMap<String, u64>,
-    shutting_down: bool,
-}
-
 struct Inner {
     committed_mb: Arc<std::sync::atomic::AtomicU64>,
     provisions: Mutex<HashMap<String, provisioned::Provision>>,
@@ -192,7 +181,7 @@ struct Inner {
     cfg: EngineConfig,
     backend: Arc<dyn Backend>,
     interpreters: runtime::Interpreters,
-    pools: Mutex<Pools>,
+    pools: Mutex<pool::Pools>,
     metrics: metrics::Metrics,
     /// Environments starting now.
     initialising: std::sync::atomic::AtomicI64,
@@ -278,40 +267,10 @@ impl Invoker {
             cfg,
             backend,
             interpreters,
-            pools: Mutex::new(Pools::default()),
+            pools: Mutex::default(),
         });
         let weak = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let Some(inner) = weak.upgrade() else { break };
-                let expired: Vec<Arc<Environment>> = {
-                    let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
-                    let ttl = inner.cfg.idle_timeout;
-                    let mut out = Vec::new();
-                    for list in pools.idle.values_mut() {
-                        let (old, keep): (Vec<Idle>, Vec<Idle>) = list.drain(..).partition(|i| {
-                            i.since.elapsed() >= ttl
-                                && !i.env.provisioned.as_ref().is_some_and(|m| m.active())
-                        });
-                        *list = keep;
-                        out.extend(old.into_iter().map(|i| i.env));
-                    }
-                    out
-                };
-                for env in expired {
-                    tracing::debug!(env = %env.id, function = %env.snapshot.function_name, "Reaping an idle environment.");
-                    env.destroy().await;
-                }
-                let this = Invoker {
-                    inner: inner.clone(),
-                };
-                for key in this.short_provisions() {
-                    let this = this.clone();
-                    tokio::spawn(async move { this.top_up(&key).await });
-                }
-            }
-        });
+        tokio::spawn(pool::reap_while_alive(weak));
         Self { inner }
     }
 
@@ -323,83 +282,6 @@ impl Invoker {
     /// The sandbox backend's name.
     pub fn backend_name(&self) -> &'static str {
         self.inner.backend.name()
-    }
-
-    pub(crate) fn pools(&self) -> std::sync::MutexGuard<'_, Pools> {
-        self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Retires environments of `function`: those of `$LATEST` (after an
-    /// update), or all of them (`everything`, after a delete). Idle ones go
-    /// now; busy ones are never pooled again (their revision or generation
-    /// no longer matches).
-    pub fn retire(&self, function: &str, everything: bool) {
-        let idle = {
-            let mut pools = self.pools();
-            if everything {
-                self.inner.metrics.forget(function);
-                *pools.generation.entry(function.to_owned()).or_default() += 1;
-                pools.idle.remove(function).unwrap_or_default()
-            } else {
-                let list = pools.idle.entry(function.to_owned()).or_default();
-                let (latest, others): (Vec<Idle>, Vec<Idle>) = list
-                    .drain(..)
-                    .partition(|i| i.env.snapshot.version == "$LATEST");
-                *list = others;
-                latest
-            }
-        };
-        if !idle.is_empty() {
-            tokio::spawn(async move {
-                for i in idle {
-                    i.env.destroy().await;
-                }
-            });
-        }
-    }
-
-    /// Kills every environment.
-    pub async fn shutdown(&self) {
-        let all: Vec<Idle> = {
-            let mut pools = self.pools();
-            pools.shutting_down = true;
-            pools.idle.drain().flat_map(|(_, v)| v).collect()
-        };
-        for i in all {
-            i.env.destroy().await;
-        }
-    }
-
-    /// An idle environment of this exact version and revision, thawed.
-    fn take_idle(
-        &self,
-        s: &VersionSnapshot,
-    ) -> (Option<Arc<Environment>>, u64, Vec<Arc<Environment>>) {
-        let mut pools = self.pools();
-        let generation = pools.generation.get(&s.function_name).copied().unwrap_or(0);
-        let mut stale = Vec::new();
-        let mut found = None;
-        if let Some(list) = pools.idle.get_mut(&s.function_name) {
-            // Environments of other versions stay; those of this version with
-            // another revision or an older generation are stale.
-            let mut keep = Vec::with_capacity(list.len());
-            while let Some(i) = list.pop() {
-                let same_version = i.env.snapshot.version == s.version;
-                let current = i.env.snapshot.revision_id == s.revision_id
-                    && i.env.snapshot.network == s.network
-                    && i.env.generation == generation;
-                if same_version && current && found.is_none() {
-                    found = Some(i.env);
-                } else if same_version && !current {
-                    stale.push(i.env);
-                } else {
-                    keep.push(i);
-                }
-            }
-            keep.reverse();
-            *list = keep;
-        }
-        (found, generation, stale)
     }
 
     /// Runs one synchronous invocation.
@@ -596,17 +478,6 @@ impl Invoker {
         Ok(response)
     }
 
-    /// Returns a finished environment to the pool (to be frozen once its
-    /// runtime is parked), or destroys it when it cannot be reused.
-    fn release(&self, env: Arc<Environment>, healthy: bool, calls_before: u64) {
-        if healthy && self.pool_back(&env) {
-            let this = self.clone();
-            tokio::spawn(async move { this.freeze_when_parked(env, calls_before).await });
-        } else if healthy {
-            tokio::spawn(async move { env.destroy().await });
-        }
-    }
-
     /// Writes END and REPORT; returns the tail when one was asked for.
     fn report(
         &self,
@@ -642,63 +513,6 @@ impl Invoker {
         );
         req.tail_log
             .then(|| base64::engine::general_purpose::STANDARD.encode(env.log.take_tail()))
-    }
-
-    /// Puts a finished environment back in the pool at once (so that a
-    /// caller invoking again right away reuses it); false when it must go.
-    pub(crate) fn pool_back(&self, env: &Arc<Environment>) -> bool {
-        env.set_idle();
-        let mut pools = self.pools();
-        let current = pools
-            .generation
-            .get(&env.snapshot.function_name)
-            .copied()
-            .unwrap_or(0);
-        if pools.shutting_down || env.generation != current {
-            return false;
-        }
-        pools
-            .idle
-            .entry(env.snapshot.function_name.clone())
-            .or_default()
-            .push(Idle {
-                env: env.clone(),
-                since: Instant::now(),
-            });
-        true
-    }
-
-    /// Freezes a pooled environment once its runtime is parked on `/next`;
-    /// destroys it if the runtime never asks for more work.
-    ///
-    /// The freeze waits [`FREEZE_DELAY`] first and is skipped when another
-    /// invocation took the environment meanwhile: under steady traffic an
-    /// environment is not frozen and thawed around every invocation (two
-    /// cgroup writes and the kernel's freezer work each time).
-    pub(crate) async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
-        let takes = env.takes();
-        if env.wait_parked(calls_before).await {
-            // Taken again already (steady traffic): no freeze to schedule.
-            if env.takes() == takes {
-                tokio::time::sleep(FREEZE_DELAY).await;
-                env.freeze_if_idle(takes);
-            }
-            return;
-        }
-        let removed = {
-            let mut pools = self.pools();
-            pools
-                .idle
-                .get_mut(&env.snapshot.function_name)
-                .is_some_and(|list| {
-                    let before = list.len();
-                    list.retain(|i| !Arc::ptr_eq(&i.env, &env));
-                    list.len() != before
-                })
-        };
-        if removed {
-            env.destroy().await;
-        }
     }
 }
 

@@ -408,23 +408,13 @@ impl crate::Invoker {
                 .get_or_create(&Function { function })
                 .set(i64::from(n));
         }
-        let (mut idle, mut frozen) = (0i64, 0i64);
-        for list in self.pools().idle.values() {
-            for i in list {
-                if i.env.is_frozen() {
-                    frozen += 1;
-                } else {
-                    idle += 1;
-                }
-            }
-        }
-        let initialising = self.inner.initialising.load(Ordering::Relaxed).max(0);
-        let busy = (i64::from(self.inner.concurrency.in_flight()) - initialising).max(0);
+        let counts = self.environments();
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         m.set_environments(&[
-            ("initialising", initialising),
-            ("busy", busy),
-            ("idle", idle),
-            ("frozen", frozen),
+            ("initialising", gauge(counts.initialising)),
+            ("busy", gauge(counts.busy)),
+            ("idle", gauge(counts.idle)),
+            ("frozen", gauge(counts.frozen)),
         ]);
         let mb = self.inner.committed_mb.load(Ordering::Relaxed);
         m.memory_committed

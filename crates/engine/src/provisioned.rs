@@ -5,41 +5,13 @@
 //! overflow starts on-demand environments.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use lambdad_model::VersionSnapshot;
 
 use crate::Invoker;
-
-#[derive(Debug, Default)]
-struct Counters {
-    alive: AtomicU32,
-    ready: AtomicU32,
-    active: AtomicBool,
-}
-
-/// Held by each provisioned environment; keeps the configuration's counts.
-#[derive(Debug)]
-pub struct Member {
-    counters: Arc<Counters>,
-    ready: AtomicBool,
-}
-
-impl Member {
-    /// Whether the configuration that started this environment still exists.
-    pub fn active(&self) -> bool {
-        self.counters.active.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.counters.alive.fetch_sub(1, Ordering::AcqRel);
-        if self.ready.load(Ordering::Acquire) {
-            self.counters.ready.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
+use crate::env::NewEnvironment;
+use crate::member::Counters;
+pub use crate::member::Member;
 
 /// One configuration: the version it runs and how many environments.
 #[derive(Debug, Clone)]
@@ -53,10 +25,7 @@ impl Invoker {
     /// Keeps `requested` environments of `snapshot` initialised under `key`
     /// (e.g. `function:alias`), replacing any previous configuration of that key.
     pub fn provision(&self, key: &str, snapshot: Arc<VersionSnapshot>, requested: u32) {
-        let counters = Arc::new(Counters {
-            active: AtomicBool::new(true),
-            ..Default::default()
-        });
+        let counters = Counters::new();
         let old = self.lock_provisions().insert(
             key.to_owned(),
             Provision {
@@ -66,7 +35,7 @@ impl Invoker {
             },
         );
         if let Some(old) = old {
-            old.counters.active.store(false, Ordering::Release);
+            old.counters.deactivate();
         }
         let this = self.clone();
         let key = key.to_owned();
@@ -76,7 +45,7 @@ impl Invoker {
     /// Removes a configuration; its environments become ordinary (reaped when idle).
     pub fn deprovision(&self, key: &str) {
         if let Some(old) = self.lock_provisions().remove(key) {
-            old.counters.active.store(false, Ordering::Release);
+            old.counters.deactivate();
         }
     }
 
@@ -86,7 +55,7 @@ impl Invoker {
         self.lock_provisions().retain(|k, p| {
             let keep = !k.starts_with(&prefix);
             if !keep {
-                p.counters.active.store(false, Ordering::Release);
+                p.counters.deactivate();
             }
             keep
         });
@@ -94,12 +63,9 @@ impl Invoker {
 
     /// (requested, initialised and alive) for `key`.
     pub fn provisioned_status(&self, key: &str) -> Option<(u32, u32)> {
-        self.lock_provisions().get(key).map(|p| {
-            (
-                p.requested,
-                p.counters.ready.load(Ordering::Acquire).min(p.requested),
-            )
-        })
+        self.lock_provisions()
+            .get(key)
+            .map(|p| (p.requested, p.counters.ready().min(p.requested)))
     }
 
     pub(crate) fn lock_provisions(
@@ -117,16 +83,11 @@ impl Invoker {
             let Some(p) = self.lock_provisions().get(key).cloned() else {
                 return;
             };
-            if !p.counters.active.load(Ordering::Acquire)
-                || p.counters.alive.load(Ordering::Acquire) >= p.requested
-            {
+            if !p.counters.active() || p.counters.alive() >= p.requested {
                 return;
             }
-            p.counters.alive.fetch_add(1, Ordering::AcqRel);
-            let member = Member {
-                counters: p.counters.clone(),
-                ready: AtomicBool::new(false),
-            };
+            // Counted as alive from here; dropping it (on any failure below) uncounts it.
+            let member = p.counters.join();
             let Ok(cmd) = self.inner.interpreters.command_for(&p.snapshot) else {
                 tracing::warn!(key, "Provisioned concurrency: the runtime cannot start.");
                 return;
@@ -142,10 +103,9 @@ impl Invoker {
                     key,
                     "Provisioned concurrency: the host memory budget is full."
                 );
-                p.counters.alive.fetch_sub(1, Ordering::AcqRel);
                 return;
             };
-            let new = crate::env::NewEnvironment {
+            let new = NewEnvironment {
                 commitment,
                 snapshot: p.snapshot.clone(),
                 cmd,
@@ -157,8 +117,7 @@ impl Invoker {
             match self.start_environment(new).await {
                 Ok(Ok((env, _init))) => {
                     if let Some(m) = &env.provisioned {
-                        m.ready.store(true, Ordering::Release);
-                        m.counters.ready.fetch_add(1, Ordering::AcqRel);
+                        m.mark_ready();
                     }
                     let calls = env.next_calls();
                     if self.pool_back(&env) {
@@ -192,7 +151,7 @@ impl Invoker {
     pub(crate) fn short_provisions(&self) -> Vec<String> {
         self.lock_provisions()
             .iter()
-            .filter(|(_, p)| p.counters.alive.load(Ordering::Acquire) < p.requested)
+            .filter(|(_, p)| p.counters.alive() < p.requested)
             .map(|(k, _)| k.clone())
             .collect()
     }

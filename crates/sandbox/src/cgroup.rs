@@ -73,7 +73,7 @@ impl Layout {
     }
 
     /// Directories of environment `id` of server instance `instance`, one per hierarchy used.
-    fn dirs(&self, instance: &str, id: &str) -> Vec<PathBuf> {
+    pub fn dirs(&self, instance: &str, id: &str) -> Vec<PathBuf> {
         match self {
             Layout::V2(root) => vec![root.join(PARENT).join(instance).join(id)],
             Layout::V1 { unified } => {
@@ -87,6 +87,21 @@ impl Layout {
                 }
                 v
             }
+        }
+    }
+
+    /// The directory of environment `id` holding `controller`'s files
+    /// (`memory`, `pids`, `cpu`, `freezer`): its v2 cgroup, or the v1
+    /// hierarchy's; `None` for a v1 controller this host lacks.
+    pub fn controller_dir(&self, instance: &str, id: &str, controller: &str) -> Option<PathBuf> {
+        match self {
+            Layout::V2(root) => Some(root.join(PARENT).join(instance).join(id)),
+            Layout::V1 { .. } => self.dirs(instance, id).into_iter().find(|d| {
+                d.ancestors()
+                    .nth(3)
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == controller)
+            }),
         }
     }
 

@@ -2,50 +2,60 @@
 //! limits yet) and waits for its spec on stdin, so that a cold start skips
 //! creating the cgroups and starting the helper process (~1.5 ms of a
 //! custom-runtime cold start on two cores). One thread keeps the pool full.
+//!
+//! The pool holds whatever its launcher starts (the namespace backend's
+//! waiting helpers): it names no other module of the crate.
 
+use std::fmt::{Debug, Display};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use crate::SandboxError;
-use crate::process::Sandbox;
 
 /// How long after a helper is taken the pool starts its replacement.
 const REFILL_DELAY: Duration = Duration::from_millis(5);
 
 /// Starts one waiting helper in the cgroup named by its argument.
-pub(crate) type Launch = Box<dyn Fn(&str) -> Result<Sandbox, SandboxError> + Send>;
+pub(crate) type Launch<T, E> = Box<dyn Fn(&str) -> Result<T, E> + Send>;
 
 #[derive(Debug)]
-pub(crate) struct Pool {
-    shared: Arc<Shared>,
+pub(crate) struct Pool<T> {
+    shared: Arc<Shared<T>>,
     filler: Mutex<Option<JoinHandle<()>>>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
+#[derive(Debug)]
+struct Shared<T> {
+    state: Mutex<State<T>>,
     changed: Condvar,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    ready: Vec<Sandbox>,
+#[derive(Debug)]
+struct State<T> {
+    ready: Vec<T>,
     wanted: usize,
     closed: bool,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Pool {
+impl<T: Debug + Send + 'static> Pool<T> {
     /// A pool of `wanted` helpers, filled by a thread of its own.
-    pub(crate) fn start(wanted: usize, launch: Launch) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
-        shared.lock().wanted = wanted;
+    pub(crate) fn start<E: Display + 'static>(
+        wanted: usize,
+        launch: Launch<T, E>,
+    ) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                ready: Vec::new(),
+                wanted,
+                closed: false,
+            }),
+            changed: Condvar::new(),
+        });
         let filler = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -59,7 +69,7 @@ impl Pool {
     }
 
     /// A waiting helper, when one is ready; the pool starts a replacement.
-    pub(crate) fn take(&self) -> Option<Sandbox> {
+    pub(crate) fn take(&self) -> Option<T> {
         let taken = self.shared.lock().ready.pop();
         if taken.is_some() {
             self.shared.changed.notify_all();
@@ -92,7 +102,7 @@ impl Pool {
     }
 }
 
-fn fill(shared: &Shared, launch: &Launch) {
+fn fill<T, E: Display>(shared: &Shared<T>, launch: &Launch<T, E>) {
     let mut started: u64 = 0;
     loop {
         {

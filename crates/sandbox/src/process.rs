@@ -146,7 +146,7 @@ pub struct NamespaceBackend {
     /// other's environments, and a restarted server finds its own leftovers.
     instance: String,
     /// Helpers started ahead of need (none when asked for none).
-    pool: Option<Pool>,
+    pool: Option<Pool<Sandbox>>,
 }
 
 impl NamespaceBackend {
@@ -198,6 +198,26 @@ impl NamespaceBackend {
     /// How many helpers started ahead of need wait ready now.
     pub fn prestarted_ready(&self) -> usize {
         self.pool.as_ref().map_or(0, Pool::ready)
+    }
+
+    /// Whether environments get their limits on cgroup v2 (else on the v1
+    /// memory, pids and cpu hierarchies).
+    pub fn cgroup_v2(&self) -> bool {
+        matches!(self.layout, Layout::V2(_))
+    }
+
+    /// The cgroup directories of environment `id` (`pool-N` for the Nth
+    /// helper started ahead of need), one per hierarchy this backend uses:
+    /// the v2 cgroup, or one per v1 controller plus the controller-less v2
+    /// one used for freezing. They exist while the environment does.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        self.layout.dirs(&self.instance, id)
+    }
+
+    /// The directory of environment `id` holding `controller`'s files
+    /// (`memory`, `pids`, `cpu`, `freezer`), on v2 or v1 as this host has it.
+    pub fn cgroup_dir(&self, id: &str, controller: &str) -> Option<PathBuf> {
+        self.layout.controller_dir(&self.instance, id, controller)
     }
 
     /// The spec for a helper, as one line.

@@ -150,79 +150,94 @@ fn with_a_prestarted_helper() -> Option<(tempfile::TempDir, NamespaceBackend, Pa
     Some((dir, b, task))
 }
 
+/// The cgroup (relative to its hierarchy's root) that `/proc/self/cgroup`
+/// output `out` names for the memory controller: the v2 line (`0::PATH`)
+/// where the backend uses v2, else the v1 memory hierarchy's line.
+fn memory_cgroup<'a>(b: &NamespaceBackend, out: &'a str) -> &'a str {
+    out.lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            Some((parts.next()?, parts.next()?, parts.next()?))
+        })
+        .find(|(_, controllers, _)| {
+            if b.cgroup_v2() {
+                controllers.is_empty()
+            } else {
+                controllers.split(',').any(|c| c == "memory")
+            }
+        })
+        .map(|(_, _, path)| path)
+        .unwrap_or_else(|| panic!("no memory cgroup in {out}"))
+}
+
+/// Asserts that the environment that printed `out` ran in the memory cgroup
+/// the backend gives environment `id`.
+fn assert_ran_in(b: &NamespaceBackend, out: &str, id: &str) {
+    let dir = b.cgroup_dir(id, "memory").expect("a memory cgroup");
+    let path = memory_cgroup(b, out);
+    assert!(
+        dir.ends_with(path.trim_start_matches('/')) && path.ends_with(&format!("/{id}")),
+        "ran in {path}, not in {}",
+        dir.display()
+    );
+}
+
 #[test]
 fn prestarted_helpers_run_environments_under_the_spec_limits() {
     let Some((_dir, b, task)) = with_a_prestarted_helper() else {
         return;
     };
     // The memory limit comes with the spec, after the helper's cgroups were made.
-    let hog = "grep memory /proc/self/cgroup; x=a; while true; do x=\"$x$x\"; done";
+    let hog = "cat /proc/self/cgroup; x=a; while true; do x=\"$x$x\"; done";
     let mut sb = b.spawn(&spec("hog", hog, &task, 32)).unwrap();
     let mut out = String::new();
     sb.take_stdout().unwrap().read_to_string(&mut out).unwrap();
     let exit = sb.wait().unwrap();
-    assert!(
-        out.trim_end().ends_with("/pool-1"),
-        "the prestarted cgroup: {out}"
-    );
+    assert_ran_in(&b, &out, "pool-1");
     assert_eq!(exit.signal, Some(9), "{exit:?}");
     assert!(exit.oom_killed, "{exit:?}");
     drop(sb);
     // The pool starts a replacement, which runs the next environment.
     wait_prestarted(&b, 1);
-    let (out, err, exit) = run(
-        &b,
-        &spec("next", "grep memory /proc/self/cgroup; id -u", &task, 64),
-    );
+    let (out, err, exit) = run(&b, &spec("next", "cat /proc/self/cgroup; id -u", &task, 64));
     assert_eq!(exit.code, Some(0), "stdout {out} stderr {err}");
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].ends_with("/pool-2"), "{out}");
-    assert_eq!(lines[1], "993");
-    // Dropping the backend ends the helper that waits again and leaves no cgroup.
+    assert_ran_in(&b, &out, "pool-2");
+    assert_eq!(out.lines().last(), Some("993"), "{out}");
+    // Dropping the backend ends the helper that waits again and leaves no
+    // cgroup, in any hierarchy.
     wait_prestarted(&b, 1);
+    let instances: Vec<PathBuf> = b
+        .cgroup_dirs("pool-3")
+        .iter()
+        .map(|d| d.parent().unwrap().to_owned())
+        .collect();
+    assert!(!instances.is_empty());
+    assert!(instances.iter().all(|d| d.exists()), "{instances:?}");
     drop(b);
-    let path = lines[0].splitn(3, ':').nth(2).unwrap();
-    let instance = Path::new("/sys/fs/cgroup/memory")
-        .join(path.trim_start_matches('/'))
-        .parent()
-        .unwrap()
-        .to_owned();
-    assert!(!instance.exists(), "{} is left", instance.display());
+    for instance in instances {
+        assert!(!instance.exists(), "{} is left", instance.display());
+    }
 }
 
-/// The pids of processes whose memory cgroup is `suffix` (a path's end).
-fn in_cgroup(suffix: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| {
-                c.lines()
-                    .any(|l| l.contains(":memory:") && l.ends_with(suffix))
-            })
-        })
+/// The pids of processes in environment `id`'s memory cgroup.
+fn in_cgroup(b: &NamespaceBackend, id: &str) -> Vec<i32> {
+    let dir = b.cgroup_dir(id, "memory").expect("a memory cgroup");
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
         .collect()
 }
 
 #[test]
 fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
-    let Some((dir, b, task)) = with_a_prestarted_helper() else {
+    let Some((_dir, b, task)) = with_a_prestarted_helper() else {
         return;
     };
-    // The server's cgroup subtree is named by a hash of its roots directory.
-    let roots = dir.path().join("roots").canonicalize().unwrap();
-    let instance = roots
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
     // The helper is in the pool from its start; its child joins the cgroup soon after.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let waiting = loop {
-        let found = in_cgroup(&format!("/{instance:016x}/pool-1"));
+        let found = in_cgroup(&b, "pool-1");
         if !found.is_empty() {
             break found;
         }
@@ -259,15 +274,83 @@ fn a_dead_prestarted_helper_is_replaced_by_a_new_one() {
         assert!(std::time::Instant::now() < deadline, "the helper lives on");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let (out, err, exit) = run(
-        &b,
-        &spec("after-death", "grep memory /proc/self/cgroup", &task, 64),
-    );
+    let (out, err, exit) = run(&b, &spec("after-death", "cat /proc/self/cgroup", &task, 64));
     assert_eq!(exit.code, Some(0), "stdout {out} stderr {err}");
-    assert!(
-        out.trim_end().ends_with("/after-death"),
-        "a new helper: {out}"
-    );
+    // A new helper, in a cgroup of the environment's own.
+    assert_ran_in(&b, &out, "after-death");
+}
+
+/// Starts `spec` (whose script prints `/proc/self/cgroup` and then `end`)
+/// and returns the environment with the name of the cgroup it runs in.
+fn spawn_and_name_cgroup(
+    b: &NamespaceBackend,
+    spec: &SandboxSpec,
+) -> (lambdad_sandbox::Sandbox, String) {
+    use std::io::BufRead;
+    let mut sb = b.spawn(spec).unwrap();
+    let mut lines = std::io::BufReader::new(sb.take_stdout().unwrap()).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line == "end" {
+            break;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let name = memory_cgroup(b, &out)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    (sb, name)
+}
+
+#[test]
+fn environments_get_the_cpu_weight_of_their_spec() {
+    // Limits are written when a cgroup is made for the environment, and
+    // when a helper started ahead of need (its cgroup made without limits)
+    // is handed the environment: one environment of each.
+    let cold_dir = tempfile::tempdir().unwrap();
+    let Some(cold) = backend(cold_dir.path()) else {
+        return;
+    };
+    let task = cold_dir.path().join("task");
+    std::fs::create_dir(&task).unwrap();
+    let Some((_pool_dir, pooled, _)) = with_a_prestarted_helper() else {
+        return;
+    };
+    for (b, id, weight, expect_name) in [
+        (&cold, "weighted", 250u64, "weighted"),
+        (&pooled, "light", 50, "pool-1"),
+    ] {
+        let mut s = spec(
+            id,
+            "cat /proc/self/cgroup; echo end; exec sleep 30",
+            &task,
+            64,
+        );
+        s.limits.cpu_weight = weight;
+        let (mut sb, name) = spawn_and_name_cgroup(b, &s);
+        assert_eq!(name, expect_name);
+        let cpu = b.cgroup_dir(&name, "cpu").expect("a cpu controller");
+        // cgroup v2 takes the weight as is (1-10000, default 100); v1's
+        // cpu.shares are 1024 for weight 100.
+        let (file, expected) = if b.cgroup_v2() {
+            ("cpu.weight", weight)
+        } else {
+            ("cpu.shares", weight * 1024 / 100)
+        };
+        let value = std::fs::read_to_string(cpu.join(file)).unwrap();
+        assert_eq!(
+            value.trim().parse::<u64>().unwrap(),
+            expected,
+            "{}/{file}",
+            cpu.display()
+        );
+        sb.kill();
+        sb.wait().unwrap();
+    }
 }
 
 #[test]

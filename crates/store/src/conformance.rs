@@ -1,15 +1,67 @@
-//! The behaviour every [`Store`] backend must show; run against each backend.
+//! The behaviour every [`Store`] backend must show, as a suite any backend
+//! runs from its own tests: the SQLite backend's are in
+//! `crates/store/tests/sqlite.rs`; a PostgreSQL backend (or any other) does
+//! the same with a factory of empty stores:
+//!
+//! ```no_run
+//! # use lambdad_store::{SqliteStore, Store};
+//! lambdad_store::conformance::run_all(|| {
+//!     Box::new(SqliteStore::in_memory().unwrap()) as Box<dyn Store>
+//! });
+//! ```
+//!
+//! [`run_all`] runs each of [`CHECKS`] on a fresh store from the factory and
+//! panics naming the check that failed. The checks cover functions
+//! (create, conflicts, listing order and pagination, RevisionId
+//! preconditions, usage, code in use), versions and aliases, provisioned and
+//! reserved concurrency going with their function, the asynchronous event
+//! queue (enqueue, lease, reschedule, delete), layers (numbers never reused,
+//! policies), function URLs and resource policies, and documents.
+//! [`function_record`] and [`layer_record`] build the records they use, for
+//! a backend's own further tests.
+//!
+//! The suite needs nothing beyond the crate's own dependencies, so it is
+//! always compiled (it is dead code in the server binary).
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use lambdad_model::function::*;
 
 use crate::{
     AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
-    SqliteStore, Store, StoreError, UrlConfigRecord,
+    Store, StoreError, UrlConfigRecord,
 };
 
-fn record(name: &str, revision: &str) -> FunctionRecord {
+/// One check: a name and a function that panics when `store` misbehaves.
+pub type Check = (&'static str, fn(&dyn Store));
+
+/// Every check of the suite, in the order [`run_all`] runs them.
+pub const CHECKS: &[Check] = &[
+    ("functions", functions),
+    ("versions_and_aliases", versions_and_aliases),
+    ("async_queue", async_queue),
+    ("layers", layers),
+    ("urls_and_policies", urls_and_policies),
+    ("documents", documents),
+];
+
+/// Runs every check of [`CHECKS`], each on a new empty store from `make`;
+/// panics at the first failure, naming the check.
+pub fn run_all(make: impl Fn() -> Box<dyn Store>) {
+    for (name, check) in CHECKS {
+        let store = make();
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(store.as_ref()))) {
+            eprintln!("store conformance check `{name}` failed");
+            resume_unwind(panic);
+        }
+    }
+}
+
+/// The `$LATEST` record of function `name` at RevisionId `revision` the
+/// checks store: 128 MB, code size 10, code key `hex-NAME`, one layer
+/// archive `layer-of-NAME`, tag `k=v`.
+pub fn function_record(name: &str, revision: &str) -> FunctionRecord {
     FunctionRecord {
         config: FunctionConfiguration {
             function_name: name.to_owned(),
@@ -53,7 +105,8 @@ fn record(name: &str, revision: &str) -> FunctionRecord {
     }
 }
 
-fn layer(name: &str) -> LayerVersionRecord {
+/// The layer version the checks publish (code key `lhex-NAME`).
+pub fn layer_record(name: &str) -> LayerVersionRecord {
     LayerVersionRecord {
         name: name.to_owned(),
         version: 0,
@@ -71,13 +124,13 @@ fn layer(name: &str) -> LayerVersionRecord {
 }
 
 fn layers(store: &dyn Store) {
-    assert_eq!(store.publish_layer_version(&layer("l")).unwrap(), 1);
-    assert_eq!(store.publish_layer_version(&layer("l")).unwrap(), 2);
-    assert_eq!(store.publish_layer_version(&layer("m")).unwrap(), 1);
+    assert_eq!(store.publish_layer_version(&layer_record("l")).unwrap(), 1);
+    assert_eq!(store.publish_layer_version(&layer_record("l")).unwrap(), 2);
+    assert_eq!(store.publish_layer_version(&layer_record("m")).unwrap(), 1);
     assert!(store.delete_layer_version("l", 2).unwrap());
     assert!(!store.delete_layer_version("l", 2).unwrap());
     assert_eq!(
-        store.publish_layer_version(&layer("l")).unwrap(),
+        store.publish_layer_version(&layer_record("l")).unwrap(),
         3,
         "numbers are never reused"
     );
@@ -112,6 +165,8 @@ fn layers(store: &dyn Store) {
         "p1"
     );
     assert!(store.code_in_use("lhex-l").unwrap());
+    assert!(!store.code_in_use("layer-of-b").unwrap());
+    store.create_function(&function_record("b", "r1")).unwrap();
     assert!(
         store.code_in_use("layer-of-b").unwrap(),
         "a function's layer keeps its archive"
@@ -119,17 +174,29 @@ fn layers(store: &dyn Store) {
 }
 
 fn versions_and_aliases(store: &dyn Store) {
-    store.create_function(&record("v", "r1")).unwrap();
-    let stale = store.publish_version(&record("v", "r1"), "stale");
+    store.create_function(&function_record("v", "r1")).unwrap();
+    let stale = store.publish_version(&function_record("v", "r1"), "stale");
     assert!(
         matches!(stale, Err(StoreError::RevisionMismatch { .. })),
         "{stale:?}"
     );
-    assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 1);
-    assert_eq!(store.publish_version(&record("v", "r1"), "r1").unwrap(), 2);
+    assert_eq!(
+        store
+            .publish_version(&function_record("v", "r1"), "r1")
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .publish_version(&function_record("v", "r1"), "r1")
+            .unwrap(),
+        2
+    );
     assert!(store.delete_version("v", 2).unwrap());
     assert_eq!(
-        store.publish_version(&record("v", "r1"), "r1").unwrap(),
+        store
+            .publish_version(&function_record("v", "r1"), "r1")
+            .unwrap(),
         3,
         "numbers are not reused"
     );
@@ -207,9 +274,11 @@ fn versions_and_aliases(store: &dyn Store) {
         store.list_provisioned(None).unwrap().is_empty(),
         "provisioned configs go with the function"
     );
-    store.create_function(&record("v", "r1")).unwrap();
+    store.create_function(&function_record("v", "r1")).unwrap();
     assert_eq!(
-        store.publish_version(&record("v", "r1"), "r1").unwrap(),
+        store
+            .publish_version(&function_record("v", "r1"), "r1")
+            .unwrap(),
         1,
         "a new function starts again at 1"
     );
@@ -292,16 +361,17 @@ fn async_queue(store: &dyn Store) {
     assert_eq!(store.pending_events().unwrap(), 0);
 }
 
-fn suite(store: &dyn Store) {
-    versions_and_aliases(store);
-    async_queue(store);
-    store.create_function(&record("b", "r1")).unwrap();
-    store.create_function(&record("a", "r1")).unwrap();
+fn functions(store: &dyn Store) {
+    store.create_function(&function_record("b", "r1")).unwrap();
+    store.create_function(&function_record("a", "r1")).unwrap();
     assert!(matches!(
-        store.create_function(&record("a", "r2")),
+        store.create_function(&function_record("a", "r2")),
         Err(StoreError::AlreadyExists { .. })
     ));
-    assert_eq!(store.get_function("a").unwrap().unwrap(), record("a", "r1"));
+    assert_eq!(
+        store.get_function("a").unwrap().unwrap(),
+        function_record("a", "r1")
+    );
     assert!(store.get_function("zz").unwrap().is_none());
 
     let names = |v: Vec<FunctionRecord>| {
@@ -313,7 +383,7 @@ fn suite(store: &dyn Store) {
     assert_eq!(names(store.list_functions(None, 1).unwrap()), ["a"]);
     assert_eq!(names(store.list_functions(Some("a"), 10).unwrap()), ["b"]);
 
-    let updated = record("a", "r2");
+    let updated = function_record("a", "r2");
     assert!(matches!(
         store.update_function(&updated, "stale"),
         Err(StoreError::RevisionMismatch { .. })
@@ -329,25 +399,9 @@ fn suite(store: &dyn Store) {
     assert!(store.delete_function("a").unwrap());
     assert!(!store.delete_function("a").unwrap());
     assert!(!store.code_in_use("hex-a").unwrap());
-    layers(store);
-    urls_and_policies(store);
-    documents(store);
-}
-
-#[test]
-fn sqlite_in_memory() {
-    suite(&SqliteStore::in_memory().unwrap());
-}
-
-#[test]
-fn sqlite_on_disk_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("meta.db");
-    suite(&SqliteStore::open(&path).unwrap());
-    let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(
-        reopened.get_function("b").unwrap().unwrap(),
-        record("b", "r1")
+        store.get_function("b").unwrap().unwrap(),
+        function_record("b", "r1")
     );
 }
 
@@ -365,7 +419,7 @@ fn url_config(function: &str, qualifier: &str, id: &str) -> UrlConfigRecord {
 }
 
 fn urls_and_policies(store: &dyn Store) {
-    store.create_function(&record("f", "r1")).unwrap();
+    store.create_function(&function_record("f", "r1")).unwrap();
     let latest = url_config("f", "$LATEST", "id1");
     store.create_url_config(&latest).unwrap();
     assert!(matches!(
@@ -464,49 +518,4 @@ fn documents(store: &dyn Store) {
     store.put_doc("rule", "a", None).unwrap();
     assert_eq!(store.get_doc("rule", "a").unwrap(), None);
     assert_eq!(store.get_doc("other", "a").unwrap().as_deref(), Some("x"));
-}
-
-#[test]
-fn environment_variables_are_sealed_on_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("meta.db");
-    let mut rec = record("secretive", "r1");
-    rec.config.environment = Some(Environment {
-        variables: [("DB_PASSWORD".to_owned(), "hunter2-very-secret".to_owned())].into(),
-    });
-    {
-        let store = SqliteStore::open(&path).unwrap();
-        store.create_function(&rec).unwrap();
-        store.publish_version(&rec, "r1").unwrap();
-    }
-    for file in ["meta.db", "meta.db-wal"] {
-        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(
-            !text.contains("hunter2-very-secret"),
-            "{file} holds the value in clear"
-        );
-        assert!(
-            !text.contains("DB_PASSWORD"),
-            "{file} holds the name in clear"
-        );
-    }
-    let key = dir.path().join("meta.key");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let reopened = SqliteStore::open(&path).unwrap();
-    assert_eq!(reopened.get_function("secretive").unwrap().unwrap(), rec);
-    let v1 = reopened.get_version("secretive", 1).unwrap().unwrap();
-    assert_eq!(v1.config.environment, rec.config.environment);
-    // Another data directory's key does not open them.
-    std::fs::write(&key, [7u8; 32]).unwrap();
-    assert!(
-        SqliteStore::open(&path)
-            .unwrap()
-            .get_function("secretive")
-            .is_err()
-    );
 }

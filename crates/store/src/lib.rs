@@ -8,9 +8,13 @@
 //!
 //! Function code lives beside it in [`CodeStore`], content-addressed by
 //! SHA-256.
+//!
+//! [`conformance`] is the behaviour every backend must show, as a public
+//! suite a backend's tests run (`conformance::run_all`).
 #![forbid(unsafe_code)]
 
 pub mod code;
+pub mod conformance;
 mod migrations;
 mod seal;
 mod sqlite;
@@ -359,6 +363,3 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected_revision: &str,
     ) -> Result<(), StoreError>;
 }
-
-#[cfg(test)]
-mod conformance;
