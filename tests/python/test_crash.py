@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.request
 
+import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ConnectionClosedError
 from botocore.exceptions import ReadTimeoutError
 
@@ -15,8 +16,16 @@ from conftest import ROLE, Server, make_client, zip_bytes
 GONE = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectionError, OSError)
 
 
-def mutate(lam, round_no, acked, stop):
-    """Creates, updates, publishes and aliases until lambdad dies; records what was acknowledged."""
+def mutate(lam, round_no, acked, stop, errors):
+    """Creates, updates, publishes and aliases until lambdad dies; records what was acknowledged,
+    and in `errors` what must not happen (a 5xx, or any other exception)."""
+    try:
+        _mutate(lam, round_no, acked, stop)
+    except BaseException as e:  # the main thread fails the test with it
+        errors.append(e)
+
+
+def _mutate(lam, round_no, acked, stop):
     n = 0
     while not stop.is_set():
         name = f"c{round_no}-{n}"
@@ -34,7 +43,7 @@ def mutate(lam, round_no, acked, stop):
             return
         except ClientError as e:
             if e.response["ResponseMetadata"].get("HTTPStatusCode", 0) >= 500:
-                raise
+                raise AssertionError(f"round {round_no}: {name} got a server error: {e}") from e
         n += 1
 
 
@@ -66,16 +75,18 @@ def check(lam, acked, everything):
             assert a["FunctionVersion"] in versions, f"alias {a['Name']} of {name} points nowhere"
 
 
+@pytest.mark.timeout(600)  # 58 s measured on 2 loaded cores
 def test_kill_9_at_50_points_keeps_the_store_consistent():
     server = Server()
     server.start()
     rng = random.Random(7)
     acked = []
+    errors = []
     try:
         lam = make_client(server.endpoint)
         for round_no in range(50):
             stop = threading.Event()
-            worker = threading.Thread(target=mutate, args=(lam, round_no, acked, stop))
+            worker = threading.Thread(target=mutate, args=(lam, round_no, acked, stop, errors))
             worker.start()
             time.sleep(rng.uniform(0.01, 0.25))
             server.proc.kill()  # SIGKILL: no shutdown of any kind
@@ -83,6 +94,8 @@ def test_kill_9_at_50_points_keeps_the_store_consistent():
             server.proc = None
             stop.set()
             worker.join(timeout=30)
+            assert not worker.is_alive(), f"round {round_no}: the client did not notice lambdad's death"
+            assert not errors, f"round {round_no}: {errors[0]!r}"
             server.start()
             # Each round checks its own acknowledgements; every tenth, the whole store.
             mine = [a for a in acked if a[1].startswith(f"c{round_no}-")]

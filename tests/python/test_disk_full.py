@@ -3,18 +3,15 @@ acknowledged, keeps serving what needs no space, and recovers by itself once
 space is free again. The data directory is a small tmpfs (needs root)."""
 
 import json
-import os
 import re
 import subprocess
-import time
 import urllib.request
 
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, Server, fixture_zip, make_client
+from conftest import ROLE, Server, fixture_zip, make_client, metric, require_root, wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
 
 def fill(path):
@@ -65,6 +62,7 @@ def error_of(call):
 
 
 def test_a_full_disk_gives_clear_errors_and_recovers():
+    require_root("mounting a tmpfs")
     server = Server()
     server.data_dir.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(server.data_dir)], check=True)
@@ -105,10 +103,9 @@ def test_a_full_disk_gives_clear_errors_and_recovers():
         r = lam.invoke(FunctionName="after", Payload=b'{"n": 3}')
         assert json.loads(r["Payload"].read()) == {"n": 3}
         # Both acknowledged events ran (with the two synchronous calls: 4), the refused one never.
-        deadline = time.time() + 30
-        while time.time() < deadline and invocations(server, "before") < 4:
-            time.sleep(0.1)
-        time.sleep(0.5)
+        # Once the async queue is empty, no other invocation can come.
+        wait_for(lambda: invocations(server, "before") >= 4 and metric(server, "lambdad_async_queue_depth") == 0,
+                 30, "the acknowledged events to run")
         assert invocations(server, "before") == 4
         assert server.proc.poll() is None, "lambdad is still running"
     finally:

@@ -103,8 +103,6 @@ def test_python_function_imports_from_layers_in_order(lam):
 
 def test_node_function_requires_from_layer(lam):
     runtime = node_runtime()
-    if runtime is None:
-        pytest.skip("no supported node on this host")
     lib = publish(lam, "node-lib", {"nodejs/node_modules/greet/index.js": ("module.exports = (n) => 'hi ' + n;\n", 0o644)})
     app = "const greet = require('greet');\nexports.handler = async (e) => ({ msg: greet(e.name) });\n"
     lam.create_function(FunctionName="layered-node", Runtime=runtime, Handler="index.handler", Role=ROLE,

@@ -4,14 +4,15 @@
 import base64
 import json
 import os
+import queue
 import re
-import shutil
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import ROLE, aws, zip_bytes
+from conftest import ROLE, aws, require_tool, zip_bytes
 
 APP = '''
 import base64
@@ -95,17 +96,38 @@ def test_retention_policy(server, logged):
 
 def aws_v2():
     """The aws CLI v2 (Debian's package; scripts/test installs it), which has `logs tail`."""
-    path = "/usr/bin/aws"
-    if not os.path.exists(path):
-        return None
-    out = subprocess.run([path, "--version"], capture_output=True, text=True)
-    return path if out.stdout.startswith("aws-cli/2") else None
+    path = require_tool("/usr/bin/aws")
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("aws-cli/2"), f"{path} is not the aws CLI v2: {out.stdout}{out.stderr}"
+    return path
+
+
+class Lines:
+    """The lines of a pipe, read by a thread of their own, so that waiting for one takes at most
+    its timeout (a plain `readline()` blocks for as long as the writer stays silent)."""
+
+    def __init__(self, stream):
+        self.lines = queue.Queue()
+        self.seen = ""
+        threading.Thread(target=lambda: [self.lines.put(l) for l in stream], daemon=True).start()
+
+    def until(self, needle, timeout):
+        """Reads until a line containing `needle`; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no line with {needle!r} within {timeout}s; saw:\n{self.seen}"
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen += line
+            if needle in line:
+                return line
 
 
 def test_aws_logs_tail_follow(server, lam, logged):
     cli = aws_v2()
-    if cli is None:
-        pytest.skip("aws CLI v2 is not installed")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret",
                AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
     base = [cli, "--endpoint-url", server.endpoint, "logs", "tail", GROUP]
@@ -114,19 +136,13 @@ def test_aws_logs_tail_follow(server, lam, logged):
     assert out.returncode == 0, out.stderr
     assert "plain line one" in out.stdout and "plain line two" in out.stdout
 
-    proc = subprocess.Popen(base + ["--follow", "--since", "1m"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(base + ["--follow", "--since", "1h"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        time.sleep(1)
+        out = Lines(proc.stdout)
+        out.until("plain line two", timeout=30)  # the CLI has made its first poll: it follows now
         lam.invoke(FunctionName="logged", Payload=json.dumps({"tag": "followed", "level": "INFO"}))
-        deadline = time.time() + 30
-        seen = ""
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            seen += line
-            if "plain line followed" in line:
-                break
-        assert "plain line followed" in seen, seen
+        out.until("plain line followed", timeout=30)
     finally:
         proc.kill()
         proc.wait()

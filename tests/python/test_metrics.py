@@ -2,7 +2,6 @@
 (`lambdad usage`), the `lambdad logs` command, and logging that never blocks an invocation."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROLE, Server, _free_port, make_client, zip_bytes
+from conftest import BIN, ROLE, Server, _free_port, make_client, require_root, require_tool, zip_bytes
 
 APP = '''
 def handler(event, context):
@@ -90,8 +89,8 @@ def test_metrics_count_invocations(server, measured):
     assert cost == pytest.approx(4 / 1e6 * 0.20 + gbs * 0.0000166667, rel=1e-6)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="freezing needs the namespace sandbox (root)")
 def test_an_idle_environment_is_frozen_and_thawed(server, lam):
+    require_root("freezing (the namespace sandbox)")
     lam.create_function(FunctionName="freezes", Runtime="python3.12", Handler="app.handler", Role=ROLE,
                         Code={"ZipFile": zip_bytes({"app.py": (APP, 0o644)})})
     frozen = lambda: value(scrape(server), "lambdad_environments", state="frozen")
@@ -130,9 +129,7 @@ def test_logs_command(server, measured):
 
 
 def test_prometheus_scrapes_metrics(server, measured):
-    prometheus = shutil.which("prometheus")
-    if prometheus is None:
-        pytest.skip("prometheus is not installed (scripts/test installs Debian's package)")
+    prometheus = require_tool("prometheus")
     tmp = Path(tempfile.mkdtemp(prefix="lambdad-prom-"))
     (tmp / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n"

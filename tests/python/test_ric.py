@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLE, ROOT, zip_bytes
+from conftest import ROLE, ROOT, require_tool, zip_bytes
 
 CACHE = ROOT / "target" / "test-cache"
 
@@ -25,17 +25,15 @@ def dir_files(root):
 
 def sandbox_python():
     """The python3 the sandbox sees on PATH (the host's /usr/bin/python3) and its version."""
-    py = Path("/usr/bin/python3")
-    if not py.exists():
-        return None
-    out = subprocess.run([str(py), "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], capture_output=True, text=True)
-    return out.stdout.strip() or None
+    py = require_tool("/usr/bin/python3")
+    out = subprocess.run([py, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], capture_output=True, text=True)
+    return out.stdout.strip()
 
 
+@pytest.mark.timeout(600)  # the first run pip-installs awslambdaric (up to 300 s)
 def test_awslambdaric_echo(lam):
     version = sandbox_python()
-    if version is None:
-        pytest.skip("no /usr/bin/python3 to run awslambdaric with")
+    assert version, "/usr/bin/python3 did not report its version"
     target = CACHE / f"awslambdaric-py{version}"
     if not (target / "awslambdaric").is_dir():
         shutil.rmtree(target, ignore_errors=True)
@@ -54,10 +52,10 @@ def test_awslambdaric_echo(lam):
         assert body == {"echo": {"n": i}, "request_id": out["ResponseMetadata"]["RequestId"]}
 
 
+@pytest.mark.timeout(1200)  # the first run builds aws-lambda-ric's native code (npm install: up to 900 s)
 def test_aws_lambda_ric_echo(lam):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("no node")
+    require_tool("node")
+    require_tool("npm")
     target = CACHE / "aws-lambda-ric"
     if not (target / "node_modules" / "aws-lambda-ric").is_dir():
         shutil.rmtree(target, ignore_errors=True)

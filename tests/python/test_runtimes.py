@@ -2,12 +2,10 @@
 
 import base64
 import json
-import shutil
 import subprocess
+from pathlib import Path
 
-import pytest
-
-from conftest import ROLE, aws, zip_bytes
+from conftest import NODE_RUNTIMES, ROLE, Server, aws, make_client, require_tool, zip_bytes
 
 PY_APP = '''
 import json, logging, os, time
@@ -172,18 +170,21 @@ def node_zip():
     })
 
 
+def node_major(node):
+    return subprocess.run([node, "--version"], capture_output=True, text=True,
+                          timeout=30).stdout.strip().lstrip("v").split(".")[0]
+
+
 def node_runtime():
-    node = shutil.which("node")
-    if not node:
-        return None
-    major = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v").split(".")[0]
-    return f"nodejs{major}.x" if major in ("18", "20", "22") else None
+    """The runtime of the host's `node` (the one on PATH); it must be one lambdad supports."""
+    node = require_tool("node")
+    runtime = f"nodejs{node_major(node)}.x"
+    assert runtime in NODE_RUNTIMES, f"{node} is {runtime}, not one of {NODE_RUNTIMES}"
+    return runtime
 
 
 def test_node_handlers(lam):
     runtime = node_runtime()
-    if runtime is None:
-        pytest.skip("no supported node on this host")
     create(lam, "nd-esm", runtime, "index.handler", node_zip())
     out, body, log = invoke(lam, "nd-esm", {"a": 1})
     rid = out["ResponseMetadata"]["RequestId"]
@@ -210,16 +211,22 @@ def test_node_handlers(lam):
     assert (body["errorType"], body["errorMessage"]) == ("Runtime.HandlerNotFound", "index.nothere is undefined or not exported")
 
 
-def test_missing_interpreter_is_a_clear_error(lam):
-    runtime = node_runtime()
-    missing = next((r for r in ("nodejs18.x", "nodejs22.x") if r != runtime), None)
-    if shutil.which("nvm") or missing is None:
-        pytest.skip("cannot tell which node runtime is missing here")
-    create(lam, "nd-none", missing, "index.handler", node_zip())
-    out, body, _ = invoke(lam, "nd-none", {})
-    assert out["FunctionError"] == "Unhandled"
-    assert body["errorType"] == "Runtime.InterpreterNotFound"
-    assert f"lambdad cannot run runtime {missing}" in body["errorMessage"] and "node v" in body["errorMessage"]
+def test_missing_interpreter_is_a_clear_error(tmp_path):
+    # A server given no --interpreter and an empty nvm directory finds only /usr/bin/node and
+    # /usr/local/bin/node: of the three Node.js majors, at least one is missing.
+    system = {f"nodejs{node_major(n)}.x" for n in ("/usr/bin/node", "/usr/local/bin/node") if Path(n).is_file()}
+    missing = next(r for r in NODE_RUNTIMES if r not in system)
+    server = Server(interpreters=False, env={"NVM_DIR": str(tmp_path / "no-nvm")})
+    server.start()
+    try:
+        lam = make_client(server.endpoint)
+        create(lam, "nd-none", missing, "index.handler", node_zip())
+        out, body, _ = invoke(lam, "nd-none", {})
+        assert out["FunctionError"] == "Unhandled"
+        assert body["errorType"] == "Runtime.InterpreterNotFound"
+        assert f"lambdad cannot run runtime {missing}" in body["errorMessage"] and "node v" in body["errorMessage"]
+    finally:
+        assert server.stop() == 0
 
 
 def test_python_via_aws_cli(server):

@@ -6,7 +6,6 @@ import base64
 import datetime
 import http.client
 import json
-import shutil
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, aws, fixture_zip, make_client, zip_bytes
+from conftest import ROLE, Server, aws, fixture_zip, make_client, require_tool, zip_bytes
 
 APP = r'''
 import base64, json
@@ -220,9 +219,7 @@ def test_url_requests_map_to_payload_v2_events(app):
 
 
 def test_url_with_curl(app):
-    curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    curl = require_tool("curl")
     # curl resolves *.localhost to loopback itself: the FunctionUrl works as it is.
     out = subprocess.run([curl, "-s", "-i", "-X", "POST", "-H", "content-type: text/plain", "--data", "hi there",
                           "-H", "x-rep: 1", "-H", "x-rep: 2",
@@ -408,8 +405,6 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream,
 def test_node_streamify_response():
     from test_runtimes import node_runtime
     runtime = node_runtime()
-    if runtime is None:
-        pytest.skip("no supported node on this host")
     server = Server()
     server.start()
     try:

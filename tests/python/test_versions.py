@@ -58,9 +58,20 @@ def test_publish_list_and_qualified_invokes(lam, fn):
     assert e.value.response["Error"]["Message"] == f"Function not found: {ARN}ver:9"
 
 
-def test_aliases_and_weighted_routing(lam, fn):
-    if lam.list_versions_by_function(FunctionName=fn)["Versions"][-1]["Version"] != "2":
-        pytest.skip("needs the versions published by the previous test")
+@pytest.fixture
+def two_versions(lam, fn):
+    """Versions 1 (STAGE one) and 2 (STAGE two) of `fn`: those the previous test published, or
+    published here when it did not run."""
+    if [v["Version"] for v in lam.list_versions_by_function(FunctionName=fn)["Versions"]] == ["$LATEST"]:
+        lam.publish_version(FunctionName=fn)
+        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"STAGE": "two"}})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
+        lam.publish_version(FunctionName=fn)
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=fn)["Versions"]]
+    assert versions == ["$LATEST", "1", "2"], versions
+
+
+def test_aliases_and_weighted_routing(lam, fn, two_versions):
     alias = lam.create_alias(FunctionName=fn, Name="live", FunctionVersion="1", Description="prod")
     assert (alias["AliasArn"], alias["FunctionVersion"]) == (ARN + "ver:live", "1")
     with pytest.raises(ClientError) as e:

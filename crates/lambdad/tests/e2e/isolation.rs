@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, create_function, files_under, fixture_zip, invoke, zip_files};
+use crate::common::{
+    TestServer, create_function, files_under, fixture_zip, host_alone, invoke, zip_files,
+};
 
 /// Whether the tests run as root.
 fn is_root() -> bool {
@@ -13,19 +15,18 @@ fn is_root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
-/// Whether the server runs the namespace sandbox; as root it must.
-pub(crate) fn namespace_sandbox(server: &TestServer) -> bool {
-    let root = is_root();
-    let namespace = server.log().contains("backend=\"namespace\"");
+/// Asserts that the server runs the namespace sandbox. It needs root: without
+/// it the test fails (it never passes by skipping).
+pub(crate) fn require_namespace_sandbox(server: &TestServer) {
     assert!(
-        namespace || !root,
+        is_root(),
+        "this test needs the namespace sandbox, which needs root: run the tests as root (CI does; .ci/run requires it)"
+    );
+    assert!(
+        server.log().contains("backend=\"namespace\""),
         "as root the namespace sandbox must be used; log:\n{}",
         server.log()
     );
-    if !namespace {
-        eprintln!("skipping: the namespace sandbox needs root");
-    }
-    namespace
 }
 
 pub(crate) async fn probe(lambda: &aws_sdk_lambda::Client, name: &str, event: Value) -> Value {
@@ -43,9 +44,7 @@ pub(crate) fn errno(v: &Value) -> i64 {
 #[tokio::test]
 async fn probes_see_only_their_own_world() {
     let server = TestServer::start().await;
-    if !namespace_sandbox(&server) {
-        return;
-    }
+    require_namespace_sandbox(&server);
     let lambda = server.lambda().await;
     create_function(&lambda, "probe-a", fixture_zip("probe")).await;
     create_function(&lambda, "probe-b", fixture_zip("probe")).await;
@@ -231,9 +230,7 @@ async fn probes_see_only_their_own_world() {
 #[tokio::test]
 async fn fork_bombs_and_memory_hogs_are_contained() {
     let server = TestServer::start().await;
-    if !namespace_sandbox(&server) {
-        return;
-    }
+    require_namespace_sandbox(&server);
     let lambda = server.lambda().await;
     create_function(&lambda, "bomb", fixture_zip("probe")).await;
     create_function(&lambda, "bystander", fixture_zip("behave")).await;
@@ -316,9 +313,7 @@ fn helpers_of(server: u32) -> Vec<u32> {
 #[tokio::test]
 async fn environments_do_not_outlive_a_killed_server() {
     let mut server = TestServer::start().await;
-    if !namespace_sandbox(&server) {
-        return;
-    }
+    require_namespace_sandbox(&server);
     let lambda = server.lambda().await;
     create_function(&lambda, "orphan", fixture_zip("probe")).await;
     probe(&lambda, "orphan", json!({"op": "whoami"})).await;
@@ -381,10 +376,12 @@ fn cgroup_super_options() -> String {
 /// an RCU grace period; `--fast-cgroup-migration false` leaves it alone.
 #[tokio::test]
 async fn the_cgroup_hierarchy_favors_dynamic_migrations() {
-    if !is_root() {
-        eprintln!("skipping: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "changing the cgroup hierarchy's options needs root: run the tests as root (CI does)"
+    );
+    // Host-wide: no other test's server may run (and turn the option on) meanwhile.
+    let _alone = host_alone();
     let has = || {
         cgroup_super_options()
             .split(',')
@@ -393,10 +390,10 @@ async fn the_cgroup_hierarchy_favors_dynamic_migrations() {
     lambdad_sandbox::favor_dynamic_migrations(false).unwrap();
     assert!(!has(), "turned off: {}", cgroup_super_options());
     let off = TestServer::start_with(&["--fast-cgroup-migration", "false"]).await;
-    assert!(namespace_sandbox(&off));
+    require_namespace_sandbox(&off);
     assert!(!has(), "left alone: {}", cgroup_super_options());
     let server = TestServer::start().await;
-    assert!(namespace_sandbox(&server));
+    require_namespace_sandbox(&server);
     assert!(has(), "turned on: {}", cgroup_super_options());
     // A cold start still works with it.
     let lambda = server.lambda().await;

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::{TestServer, create_function, fixture_zip};
-use crate::isolation::{errno, namespace_sandbox, probe};
+use crate::isolation::{errno, probe, require_namespace_sandbox};
 
 const ENETUNREACH: i64 = 101;
 const ECONNREFUSED: i64 = 111;
@@ -35,9 +35,7 @@ async fn tag(lambda: &aws_sdk_lambda::Client, name: &str, mode: &str) {
 #[tokio::test]
 async fn functions_get_the_network_their_tag_names() {
     let server = TestServer::start().await;
-    if !namespace_sandbox(&server) {
-        return;
-    }
+    require_namespace_sandbox(&server);
     let lambda = server.lambda().await;
     let (_listener, outside) = host_listener();
     let api = server.endpoint().trim_start_matches("http://").to_owned();
@@ -114,9 +112,7 @@ async fn functions_get_the_network_their_tag_names() {
 #[tokio::test]
 async fn an_environments_runtime_api_serves_it_alone() {
     let server = TestServer::start().await;
-    if !namespace_sandbox(&server) {
-        return;
-    }
+    require_namespace_sandbox(&server);
     let lambda = server.lambda().await;
     create_function(&lambda, "rapi-a", fixture_zip("probe")).await;
     create_function(&lambda, "rapi-b", fixture_zip("probe")).await;

@@ -3,14 +3,70 @@
 
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::rc::{Rc, Weak};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::primitives::Blob;
+
+/// The host, shared by every running `TestServer` and held alone by a test
+/// that changes host-wide state (the cgroup hierarchy's `favordynmods`),
+/// so that no other test's server runs (and, say, turns that option back
+/// on) meanwhile. Within this one test binary, tests run in parallel.
+static HOST: RwLock<()> = RwLock::new(());
+
+type SharedHost = Rc<RwLockReadGuard<'static, ()>>;
+
+thread_local! {
+    /// This thread's share of `HOST`, while one of its servers runs: a
+    /// second server of the same test reuses it (taking the read lock
+    /// twice could deadlock behind a waiting `host_alone`).
+    static SHARE: RefCell<Weak<RwLockReadGuard<'static, ()>>> = const { RefCell::new(Weak::new()) };
+    /// Whether this thread holds `HOST` alone (its servers need no share).
+    static ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// This test's share of the host (each test runs on a thread of its own,
+/// and its servers stay on it), or `None` while it holds the host alone.
+fn share_host() -> Option<SharedHost> {
+    if ALONE.get() {
+        return None;
+    }
+    SHARE.with(|share| {
+        if let Some(held) = share.borrow().upgrade() {
+            return Some(held);
+        }
+        let held = Rc::new(HOST.read().unwrap_or_else(PoisonError::into_inner));
+        *share.borrow_mut() = Rc::downgrade(&held);
+        Some(held)
+    })
+}
+
+/// The host held alone: no other test's server runs until this is dropped.
+pub struct HostAlone {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+/// Waits until no other test runs a server, and keeps them from starting
+/// one until the returned guard is dropped. For tests that change host-wide
+/// state; the calling test's own servers start as usual.
+pub fn host_alone() -> HostAlone {
+    let guard = HOST.write().unwrap_or_else(PoisonError::into_inner);
+    ALONE.set(true);
+    HostAlone { _guard: guard }
+}
+
+impl Drop for HostAlone {
+    fn drop(&mut self) {
+        ALONE.set(false);
+    }
+}
 
 /// A running lambdad.
 pub struct TestServer {
@@ -18,6 +74,8 @@ pub struct TestServer {
     port: u16,
     data: tempfile::TempDir,
     extra: Vec<String>,
+    /// Dropped after the server has stopped (fields drop after `drop`).
+    _host: Option<SharedHost>,
 }
 
 fn free_port() -> u16 {
@@ -41,6 +99,7 @@ impl TestServer {
             port: free_port(),
             data: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            _host: share_host(),
         };
         server.spawn().await;
         server
