@@ -3,6 +3,7 @@
 
 mod clients;
 mod common;
+mod config;
 mod errors;
 mod functions;
 mod invoke;

@@ -18,6 +18,7 @@ pub struct TestServer {
     port: u16,
     data: tempfile::TempDir,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> u16 {
@@ -36,11 +37,20 @@ impl TestServer {
 
     /// Starts a server with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> Self {
+        Self::start_with_env(extra, &[]).await
+    }
+
+    /// Starts a server with extra `serve` arguments and environment variables.
+    pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut server = TestServer {
             child: None,
             port: free_port(),
             data: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.spawn().await;
         server
@@ -61,6 +71,7 @@ impl TestServer {
             .args(&self.extra)
             .env_remove("LAMBDAD_CONFIG")
             .env("LAMBDAD_LOG", "info,lambdad=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
