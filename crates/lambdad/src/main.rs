@@ -6,6 +6,8 @@ mod cli;
 mod config;
 mod server;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// A self-hosted AWS Lambda: the Lambda API, Runtime API and semantics in one binary.
@@ -19,14 +21,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (API, execution environments, store) in this process.
-    Serve(Box<config::ServeArgs>),
+    Serve(Box<config::ServeFlags>),
     /// Print a function's log lines (`--follow` to keep printing new ones).
     Logs(cli::LogsArgs),
     /// Print the metered usage and estimated cost per function of a running server.
     Usage(cli::UsageArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     // The sandbox helper must run before any thread exists (it unshares
     // namespaces and forks), so it is dispatched before clap and tokio.
     if std::env::args_os()
@@ -44,19 +46,41 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli.command {
-        Command::Serve(args) => {
-            let config = config::Config::resolve(&args)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(config.worker_threads)
-                .enable_all()
-                .build()?
-                .block_on(server::serve(config))
+    // Errors are reported here, on one line, never by Rust's default
+    // reporter (which prints a backtrace under RUST_BACKTRACE).
+    let (result, failure) = match cli.command {
+        // A configuration or start-up error: a usage error, as clap's.
+        Command::Serve(flags) => (serve(&flags), ExitCode::from(2)),
+        Command::Logs(args) => (cli::logs(&args), ExitCode::FAILURE),
+        Command::Usage(args) => (usage(&args), ExitCode::FAILURE),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": ").replace('\n', " "));
+            failure
         }
-        Command::Logs(args) => cli::logs(&args),
-        Command::Usage(args) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(cli::usage(&args)),
     }
+}
+
+/// `lambdad serve`: resolves the configuration, then serves.
+fn serve(flags: &config::ServeFlags) -> anyhow::Result<()> {
+    let (config, warnings) =
+        config::Config::resolve(flags, std::env::vars_os(), std::path::Path::new("."))?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
+        .enable_all()
+        .build()?
+        .block_on(server::serve(config))
+}
+
+fn usage(args: &cli::UsageArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(cli::usage(args))
 }

@@ -4,6 +4,7 @@
 mod architecture;
 mod clients;
 mod common;
+mod config;
 mod errors;
 mod functions;
 mod invoke;

@@ -74,6 +74,7 @@ pub struct TestServer {
     port: u16,
     data: tempfile::TempDir,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
     /// Dropped after the server has stopped (fields drop after `drop`).
     _host: Option<SharedHost>,
 }
@@ -94,11 +95,20 @@ impl TestServer {
 
     /// Starts a server with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> Self {
+        Self::start_with_env(extra, &[]).await
+    }
+
+    /// Starts a server with extra `serve` arguments and environment variables.
+    pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut server = TestServer {
             child: None,
             port: free_port(),
             data: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _host: share_host(),
         };
         server.spawn().await;
@@ -120,6 +130,7 @@ impl TestServer {
             .args(&self.extra)
             .env_remove("LAMBDAD_CONFIG")
             .env("LAMBDAD_LOG", "info,lambdad=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,0 +1,165 @@
+//! The one definition of `lambdad serve`'s settings: each field is a flag,
+//! and the flag's long name gives its `LAMBDAD_*` variable and its
+//! `lambdad.toml` key (`--idle-timeout`, `LAMBDAD_IDLE_TIMEOUT`,
+//! `idle_timeout`; see `sources.rs`). Every field is optional so that a
+//! source can leave it to the next; `Config::resolve` applies the defaults
+//! named in brackets.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lambdad_model::NetworkMode;
+use serde::Deserialize;
+
+/// Which sandbox backend runs execution environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxChoice {
+    /// Namespaces and cgroups when the host permits them, else the process backend (with a warning).
+    Auto,
+    /// Namespaces and cgroups, or fail.
+    Namespace,
+    /// Plain processes without isolation (development only).
+    Process,
+}
+
+/// How API requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every request is accepted (local development on loopback).
+    None,
+    /// Every API request must carry a valid SigV4 signature by a key of `--credentials-file`.
+    Sigv4,
+}
+
+/// Retry delays of asynchronous events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delays(pub Vec<Duration>);
+
+/// `lambdad serve` settings, from whichever source gave them.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(
+    after_help = "Every flag but --interpreter may also be set by a LAMBDAD_* variable named after it \
+(--idle-timeout: LAMBDAD_IDLE_TIMEOUT) and, --config aside, by a key of lambdad.toml \
+(idle_timeout; --interpreter: an [interpreters] table). A flag beats the variable, which beats the file."
+)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:9001].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Directory for all state [default: ./.lambdad].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Region reported in ARNs when a request names none [default: us-east-1].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Account id used in ARNs [default: 000000000000].
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// Sandbox backend [default: auto].
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxChoice>,
+    /// How long an idle execution environment is kept warm, e.g. `10m` [default: 10m].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// The account's concurrent executions limit [default: 1000].
+    #[arg(long)]
+    pub concurrency_limit: Option<u32>,
+    /// Most memory (MB) committed to execution environments at once [default: half the machine's].
+    #[arg(long)]
+    pub memory_budget_mb: Option<u64>,
+    /// Turn on the kernel's `favordynmods` cgroup option (host-wide) so that
+    /// cold starts do not wait for an RCU grace period [default: true].
+    #[arg(long)]
+    pub fast_cgroup_migration: Option<bool>,
+    /// Sandbox helpers kept started ahead of cold starts, 0 to 64 [default: 2].
+    #[arg(long)]
+    pub prestarted_sandboxes: Option<usize>,
+    /// Threads that run lambdad's own work (HTTP, Runtime API, queues), 1 to
+    /// 256 [default: half the host's cores, at least 1].
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
+    /// Largest asynchronous (Event) payload in bytes, up to 1048576 [default: 262144].
+    #[arg(long)]
+    pub async_max_payload: Option<usize>,
+    /// Endpoint of an AWS-compatible service for SQS/SNS destinations and dead-letter queues [default: AWS].
+    #[arg(long)]
+    pub aws_endpoint_url: Option<String>,
+    /// Delays before the retries of a failed asynchronous event, e.g. `1s,2s` [default: 60s,120s].
+    #[arg(long, value_parser = parse_delays)]
+    pub async_retry_delays: Option<Delays>,
+    /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
+    #[arg(long = "interpreter", value_parser = parse_interpreter)]
+    pub interpreters: Vec<(String, PathBuf)>,
+    /// Public scheme and domain of function URLs, e.g. `https://example.com`; URLs are
+    /// `SCHEME://ID.lambda-url.REGION.DOMAIN/` [default: http://localhost:PORT].
+    #[arg(long)]
+    pub url_base: Option<String>,
+    /// API authentication [default: sigv4 when listening beyond loopback, else none].
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthMode>,
+    /// Access keys in the aws CLI's credentials-file format, for verifying SigV4 signatures.
+    #[arg(long)]
+    pub credentials_file: Option<PathBuf>,
+    /// Days function logs are kept where a log group sets no retention [default: forever].
+    #[arg(long)]
+    pub log_retention_days: Option<u32>,
+    /// Price per million requests in usage estimates, USD [default: 0.20].
+    #[arg(long)]
+    pub price_per_million_requests: Option<f64>,
+    /// Price per GB-second on x86_64, USD [default: 0.0000166667].
+    #[arg(long)]
+    pub price_per_gb_second_x86_64: Option<f64>,
+    /// Price per GB-second on arm64, USD [default: 0.0000133334].
+    #[arg(long)]
+    pub price_per_gb_second_arm64: Option<f64>,
+    /// Most MB one log stream (one environment's log) keeps; 0 for no limit [default: 1024].
+    #[arg(long)]
+    pub log_max_stream_mb: Option<u64>,
+    /// Shortest schedule a rule may have, e.g. `1s` for tests [default: 1m, as AWS].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub schedule_min_interval: Option<Duration>,
+    /// How long the execution-role credentials given to each environment stay valid [default: 12h].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub role_credentials_ttl: Option<Duration>,
+    /// OTLP/HTTP endpoint that receives invocation traces, e.g. `http://127.0.0.1:4318` [default: none].
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
+    /// How long a client may take to send a request's headers, or pause while sending its body [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub client_timeout: Option<Duration>,
+    /// Network of functions without a `lambdad:network` tag: host, loopback or none [default: host].
+    #[arg(long, value_parser = parse_network)]
+    pub network: Option<NetworkMode>,
+    /// Configuration file [default: ./lambdad.toml when present].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// The id (field name) of the one flag that `lambdad.toml` cannot set: the file itself.
+pub const FILE_FLAG: &str = "config";
+
+fn parse_network(s: &str) -> Result<NetworkMode, String> {
+    NetworkMode::parse(s)
+        .ok_or_else(|| format!("network must be host, loopback or none, not {s:?}"))
+}
+
+fn parse_delays(s: &str) -> Result<Delays, String> {
+    let v = s
+        .split(',')
+        .map(|p| humantime::parse_duration(p.trim()).map_err(|e| format!("{p}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Delays(v))
+}
+
+fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
+    let (runtime, path) = s.split_once('=').ok_or("expected RUNTIME=PATH")?;
+    if !(runtime.starts_with("python3.") || runtime.starts_with("nodejs")) {
+        return Err(format!(
+            "{runtime} is not a managed runtime (python3.x or nodejsNN.x)"
+        ));
+    }
+    Ok((runtime.to_owned(), PathBuf::from(path)))
+}
