@@ -11,6 +11,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from lambdad_host import metric as value
 from pathlib import Path
 
 import pytest
@@ -40,18 +42,6 @@ def scrape(server):
     with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
         assert r.headers["content-type"].startswith("application/openmetrics-text")
         return r.read().decode()
-
-
-def value(text, name, **labels):
-    """The sample of metric `name` whose labels include `labels`, or None."""
-    for line in text.splitlines():
-        m = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return None
 
 
 @pytest.fixture(scope="module")

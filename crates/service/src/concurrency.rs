@@ -1,7 +1,7 @@
 //! Reserved concurrency: PutFunctionConcurrency, GetFunctionConcurrency,
 //! DeleteFunctionConcurrency, and the account figures GetAccountSettings shows.
 
-use crate::context::{Context, blocking};
+use crate::context::{Context, blocking, missing};
 use crate::error::{ServiceError, ServiceResult};
 
 /// AWS keeps at least this much of the account limit unreserved.
@@ -38,9 +38,7 @@ impl Concurrency {
         reserved: Option<i64>,
     ) -> ServiceResult<u32> {
         let function = self.unqualified_function(region, name).await?;
-        let reserved = reserved.ok_or_else(|| {
-            ServiceError::validation("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
-        })?;
+        let reserved = reserved.ok_or_else(|| missing("reservedConcurrentExecutions"))?;
         let reserved = u32::try_from(reserved).map_err(|_| {
             ServiceError::validation(format!("1 validation error detected: Value '{reserved}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"))
         })?;

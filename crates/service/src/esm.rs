@@ -6,7 +6,7 @@ use lambdad_model::eventpattern::EventPattern;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::context::Context;
+use crate::context::{Context, missing};
 use crate::error::{ServiceError, ServiceResult};
 
 pub(crate) const KIND: &str = "esm";
@@ -195,7 +195,7 @@ impl Mappings {
                 "Unrecognized event source, must be kinesis, dynamodb stream or sqs.",
             ));
         }
-        let name = req.function_name.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null"))?;
+        let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
         self.ctx
             .load(region, &r.name, r.qualifier.as_deref())

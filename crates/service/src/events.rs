@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::context::Context;
+use crate::context::{Context, missing};
 use crate::error::{ServiceError, ServiceResult};
-use crate::invocations::Invocations;
+use crate::invocations::{Invocations, now_ms};
 
 const KIND: &str = "rule";
 
@@ -82,10 +82,6 @@ pub struct PutRule {
     description: Option<String>,
     role_arn: Option<String>,
     event_bus_name: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// The time `ms` milliseconds after the epoch.
@@ -205,7 +201,7 @@ impl Rules {
         req: PutRule,
         min_interval: Duration,
     ) -> ServiceResult<Value> {
-        let name = req.name.ok_or_else(|| validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"))?;
+        let name = req.name.ok_or_else(|| missing("name"))?;
         if name.is_empty()
             || name.len() > 64
             || !name

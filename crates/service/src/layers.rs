@@ -7,7 +7,7 @@ use lambdad_store::LayerVersionRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::context::{Context, blocking, now_timestamp};
+use crate::context::{Context, blocking, missing, now_timestamp};
 use crate::error::{ServiceError, ServiceResult};
 
 /// PublishLayerVersion body.
@@ -114,7 +114,7 @@ impl Layers {
         req: PublishLayerRequest,
     ) -> ServiceResult<LayerVersionRecord> {
         Self::check_name(name)?;
-        let content = req.content.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null"))?;
+        let content = req.content.ok_or_else(|| missing("content"))?;
         let zip = match (content.zip_file, content.s3_bucket) {
             (Some(z), _) => base64::engine::general_purpose::STANDARD.decode(z.trim()).map_err(|_| {
                 ServiceError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
@@ -257,14 +257,14 @@ impl Layers {
     ) -> ServiceResult<(String, String)> {
         let mut v = self.get(region, name, version).await?;
         check_policy_revision(&v, revision.as_deref())?;
-        let sid = req.statement_id.ok_or_else(|| null_member("statementId"))?;
-        let action = req.action.ok_or_else(|| null_member("action"))?;
+        let sid = req.statement_id.ok_or_else(|| missing("statementId"))?;
+        let action = req.action.ok_or_else(|| missing("action"))?;
         if action != "lambda:GetLayerVersion" {
             return Err(ServiceError::validation(format!(
                 "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion"
             )));
         }
-        let principal = req.principal.ok_or_else(|| null_member("principal"))?;
+        let principal = req.principal.ok_or_else(|| missing("principal"))?;
         let mut statements: Vec<Value> = v
             .policy
             .as_deref()
@@ -406,12 +406,6 @@ impl Layers {
 fn bad_arn(arn: &str) -> ServiceError {
     ServiceError::validation(format!(
         "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
-    ))
-}
-
-fn null_member(member: &str) -> ServiceError {
-    ServiceError::validation(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
     ))
 }
 

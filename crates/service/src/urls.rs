@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use std::sync::Arc;
 
-use crate::context::{Context, blocking, new_revision, now_timestamp};
+use crate::context::{Context, blocking, missing, new_revision, now_timestamp};
 use crate::error::{ServiceError, ServiceResult};
 
 /// The body of Create/UpdateFunctionUrlConfig.
@@ -140,10 +140,7 @@ impl Urls {
         qualifier: Option<&str>,
         req: UrlConfigRequest,
     ) -> ServiceResult<Value> {
-        let auth = req.auth_type.ok_or_else(|| {
-            ServiceError::validation("1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null",
-            )
-        })?;
+        let auth = req.auth_type.ok_or_else(|| missing("authType"))?;
         url::check_enum(&auth, "authType", &url::AUTH_TYPES)?;
         let mode = req.invoke_mode.unwrap_or_else(|| "BUFFERED".into());
         url::check_enum(&mode, "invokeMode", &url::INVOKE_MODES)?;

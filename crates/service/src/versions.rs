@@ -9,7 +9,7 @@ use lambdad_store::AliasRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::context::{Context, blocking, unqualified};
+use crate::context::{Context, blocking, missing, unqualified};
 use crate::error::{ServiceError, ServiceResult};
 use crate::records::is_version_number;
 
@@ -286,9 +286,11 @@ impl Versions {
     ) -> ServiceResult<AliasRecord> {
         let r = self.ctx.parse_ref(region, function)?;
         self.ctx.load(region, &r.name, None).await?;
-        let name = req.name.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"))?;
+        let name = req.name.ok_or_else(|| missing("name"))?;
         Self::alias_name_ok(&name)?;
-        let version = req.function_version.ok_or_else(|| ServiceError::validation("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null"))?;
+        let version = req
+            .function_version
+            .ok_or_else(|| missing("functionVersion"))?;
         let weights = req
             .routing_config
             .and_then(|r| r.additional_version_weights)
