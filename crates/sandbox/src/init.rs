@@ -310,9 +310,8 @@ fn build_root(msg: &InitMessage) -> Result<(), String> {
             _ => {}
         }
     }
-    for b in &spec.binds {
-        bind(&b.source, &inside(root, &b.target), b.writable)?;
-    }
+    // The private /tmp comes before the binds, so that a bind whose path
+    // is under /tmp (an interpreter installed there) stays visible.
     let tmp = inside(root, Path::new("/tmp"));
     fs::create_dir_all(&tmp).map_err(|e| format!("mkdir /tmp: {e}"))?;
     let opts = format!("size={},mode=1777", spec.tmp_bytes.max(4096));
@@ -324,6 +323,9 @@ fn build_root(msg: &InitMessage) -> Result<(), String> {
         Some(opts.as_str()),
     )
     .map_err(|e| format!("mount /tmp: {e}"))?;
+    for b in &spec.binds {
+        bind(&b.source, &inside(root, &b.target), b.writable)?;
+    }
     let proc_dir = inside(root, Path::new("/proc"));
     fs::create_dir_all(&proc_dir).map_err(|e| format!("mkdir /proc: {e}"))?;
     mount(

@@ -111,6 +111,45 @@ fn the_sandbox_sees_only_itself() {
 }
 
 #[test]
+fn a_bind_under_tmp_stays_visible_beside_the_private_tmp() {
+    // An interpreter installed under /tmp is bound at its own path: the
+    // private /tmp must not hide it, and nothing else of the host's /tmp shows.
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let Some(b) = backend(dir.path()) else { return };
+    let task = dir.path().join("task");
+    let prefix = dir.path().join("prefix");
+    std::fs::create_dir(&task).unwrap();
+    std::fs::create_dir(&prefix).unwrap();
+    std::fs::write(prefix.join("interp"), "bound").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "host secret").unwrap();
+    let mut s = spec(
+        "bind-under-tmp",
+        &format!(
+            "cat {}/interp; echo; cat {}/secret.txt 2>&1 | head -1; echo tmp > /tmp/t && cat /tmp/t",
+            prefix.display(),
+            dir.path().display()
+        ),
+        &task,
+        64,
+    );
+    s.binds.push(Bind {
+        source: prefix.clone(),
+        target: prefix.clone(),
+        writable: false,
+    });
+    let (out, err, exit) = run(&b, &s);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(exit.code, Some(0), "stdout {out} stderr {err}");
+    assert_eq!(lines[0], "bound", "the bind under /tmp is visible");
+    assert!(
+        lines[1].contains("No such file"),
+        "the rest of the host's /tmp is not: {}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "tmp", "the private /tmp is writable");
+}
+
+#[test]
 fn memory_hog_is_killed_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let Some(b) = backend(dir.path()) else { return };
