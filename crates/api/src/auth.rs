@@ -362,12 +362,33 @@ fn encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+/// The path as SigV4 signs it for every service but S3: empty and `.`
+/// segments dropped, `..` removing the one before (RFC 3986's dot-segment
+/// removal), a trailing slash kept.
+fn normalized_path(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.starts_with('/') && !raw.contains("//") && !raw.contains('.') {
+        return raw.into();
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in raw.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop();
+            }
+            other => kept.push(other),
+        }
+    }
+    let mut path = format!("/{}", kept.join("/"));
+    let trailing = raw.ends_with('/') || raw.ends_with("/.") || raw.ends_with("/..");
+    if trailing && !path.ends_with('/') {
+        path.push('/');
+    }
+    path.into()
+}
+
 fn canonical_request(req: &Signed<'_>, signed_headers: &str) -> Result<String, SigV4Error> {
-    let path = if req.raw_path.is_empty() {
-        "/"
-    } else {
-        req.raw_path
-    };
+    let path = normalized_path(req.raw_path);
     let mut query: Vec<(String, String)> = form_urlencoded::parse(req.raw_query.as_bytes())
         .map(|(k, v)| (encode(&k, false), encode(&v, false)))
         .collect();
@@ -406,7 +427,7 @@ fn canonical_request(req: &Signed<'_>, signed_headers: &str) -> Result<String, S
     Ok(format!(
         "{}\n{}\n{query}\n{headers}\n{signed_headers}\n{payload}",
         req.method,
-        encode(path, true)
+        encode(&path, true)
     ))
 }
 
@@ -476,6 +497,25 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The normalization of AWS's test suite (get-relative, get-slashes, get-slash-dot-slash, …).
+    #[test]
+    fn paths_are_normalized_as_sigv4_signs_them() {
+        for (raw, want) in [
+            ("", "/"),
+            ("/", "/"),
+            ("/2015-03-31/functions", "/2015-03-31/functions"),
+            ("//example//", "/example/"),
+            ("/example/..", "/"),
+            ("/example/foo/..", "/example/"),
+            ("/./", "/"),
+            ("/a/./b/../c", "/a/c"),
+            ("/../../x", "/x"),
+            ("/f.n/x.y", "/f.n/x.y"),
+        ] {
+            assert_eq!(normalized_path(raw), want, "{raw:?}");
+        }
+    }
 
     /// AWS's published SigV4 example ("get-vanilla" of the test suite).
     #[test]

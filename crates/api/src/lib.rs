@@ -23,7 +23,7 @@ mod layers;
 pub mod listener;
 mod logs;
 pub(crate) mod middleware;
-mod url_event;
+pub mod url_event;
 mod url_http;
 mod urls;
 mod versions;
