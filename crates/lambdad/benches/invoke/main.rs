@@ -94,8 +94,11 @@ async fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let run = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lambdad"));
-    let echo = std::fs::read(exe.parent().unwrap().join("echo"))
+    // LAMBDAD_BENCH_BIN measures another build (say, the previous commit's)
+    // with this harness and these fixtures, for before/after runs.
+    let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lambdad"));
+    let exe = std::env::var_os("LAMBDAD_BENCH_BIN").map_or_else(|| built.clone(), Into::into);
+    let echo = std::fs::read(built.parent().unwrap().join("echo"))
         .expect("build the fixtures first: cargo build --release --workspace --bins");
     let data = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
