@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiResult;
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
 
 #[derive(Debug, Default, Deserialize)]
@@ -23,7 +23,7 @@ pub async fn put(
     Path(name): Path<String>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let bytes = read_body(body, 6_291_456, "PutFunctionConcurrency").await?;
+    let bytes = read_body(body, MAX_JSON_REQUEST, "PutFunctionConcurrency").await?;
     let req: PutConcurrency = parse_json(&bytes)?;
     let n = state
         .services
@@ -86,7 +86,7 @@ pub async fn put_provisioned(
     body: Body,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let bytes = read_body(body, 6_291_456, "PutProvisionedConcurrencyConfig").await?;
+    let bytes = read_body(body, MAX_JSON_REQUEST, "PutProvisionedConcurrencyConfig").await?;
     let req: PutProvisioned = parse_json(&bytes)?;
     let out = state
         .services
@@ -154,7 +154,7 @@ async fn put_or_update(
     body: Body,
     merge: bool,
 ) -> ApiResult<Json<Value>> {
-    let bytes = read_body(body, 6_291_456, "PutFunctionEventInvokeConfig").await?;
+    let bytes = read_body(body, MAX_JSON_REQUEST, "PutFunctionEventInvokeConfig").await?;
     let req = parse_json(&bytes)?;
     Ok(Json(
         state

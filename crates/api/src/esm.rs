@@ -9,10 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ApiResult;
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_SMALL_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
-
-const MAX_REQUEST: usize = 256 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -31,7 +29,7 @@ pub async fn create(
     Extension(ctx): Extension<RequestContext>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_body(body, MAX_REQUEST, "CreateEventSourceMapping").await?;
+    let bytes = read_body(body, MAX_SMALL_JSON_REQUEST, "CreateEventSourceMapping").await?;
     let out = state
         .services
         .mappings
@@ -60,7 +58,7 @@ pub async fn update(
     Path(uuid): Path<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_body(body, MAX_REQUEST, "UpdateEventSourceMapping").await?;
+    let bytes = read_body(body, MAX_SMALL_JSON_REQUEST, "UpdateEventSourceMapping").await?;
     let out = state
         .services
         .mappings

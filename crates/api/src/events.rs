@@ -5,16 +5,13 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use lambdad_model::Code;
+use lambdad_model::{Code, validate};
 use lambdad_service::events::{PutRule, Target};
 
 fn text<'a>(v: &'a Value, key: &str) -> ApiResult<&'a str> {
-    v.get(key).and_then(Value::as_str).ok_or_else(|| {
-        ApiError::new(
-            Code::Validation,
-            format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", key.to_lowercase()),
-        )
-    })
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::new(Code::Validation, validate::null_error(&key.to_lowercase())))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: Value) -> ApiResult<T> {

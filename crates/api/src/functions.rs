@@ -7,21 +7,21 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lambdad_model::Code;
 use lambdad_model::function::{
     CreateFunctionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
 };
+use lambdad_model::{Code, validate};
+use lambdad_store::code::{MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
 
 /// Largest CreateFunction/UpdateFunctionCode request (AWS's figure).
 const MAX_CODE_REQUEST: usize = 70_167_211;
 /// Largest body of the other JSON operations.
-const MAX_JSON_REQUEST: usize = 6_291_456;
 
 #[derive(Debug, Deserialize)]
 pub struct QualifierQuery {
@@ -111,7 +111,10 @@ pub async fn list(
     let max_items = match q.max_items.as_deref() {
         None | Some("") => None,
         Some(s) => Some(s.parse::<i64>().map_err(|_| {
-            ApiError::new(Code::Validation, format!("1 validation error detected: Value '{s}' at 'maxItems' failed to satisfy constraint: Member must be a number"))
+            ApiError::new(
+                Code::Validation,
+                validate::one_error(s, "maxItems", "Member must be a number"),
+            )
         })?),
     };
     let marker = q.marker.filter(|m| !m.is_empty());
@@ -211,9 +214,9 @@ pub async fn tag(
 ) -> ApiResult<StatusCode> {
     let bytes = read_body(body, MAX_JSON_REQUEST, "TagResource").await?;
     let req: TagBody = parse_json(&bytes)?;
-    let tags = req.tags.ok_or_else(|| {
-        ApiError::new(Code::Validation, "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
-    })?;
+    let tags = req
+        .tags
+        .ok_or_else(|| ApiError::new(Code::Validation, validate::null_error("tags")))?;
     state
         .services
         .tags
@@ -235,7 +238,7 @@ pub async fn untag(
     if keys.is_empty() {
         return Err(ApiError::new(
             Code::Validation,
-            "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+            validate::null_error("tagKeys"),
         ));
     }
     state
@@ -252,8 +255,8 @@ pub async fn account_settings(State(state): State<AppState>) -> ApiResult<Json<V
     Ok(Json(json!({
         "AccountLimit": {
             "TotalCodeSize": 80_530_636_800u64,
-            "CodeSizeUnzipped": 262_144_000u64,
-            "CodeSizeZipped": 52_428_800u64,
+            "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
+            "CodeSizeZipped": MAX_ZIPPED_BYTES,
             "ConcurrentExecutions": limit,
             "UnreservedConcurrentExecutions": unreserved
         },

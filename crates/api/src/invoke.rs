@@ -5,8 +5,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lambdad_engine::InvokeError;
-use lambdad_service::ServiceError;
-use lambdad_service::invocations::{InvokeInput, MAX_SYNC_PAYLOAD, Prepared};
+use lambdad_service::invocations::{InvocationError, InvokeInput, MAX_SYNC_PAYLOAD, Prepared};
 
 use std::time::Duration;
 
@@ -96,8 +95,8 @@ pub async fn invoke(
 
 /// A failure of a synchronous invocation: throttles carry their Reason
 /// (from the error) and Retry-After.
-pub(super) fn invoke_error(e: ServiceError) -> Response {
-    let throttled = matches!(e, ServiceError::Invoke(InvokeError::Throttled(_)));
+pub(super) fn invoke_error(e: InvocationError) -> Response {
+    let throttled = matches!(e, InvocationError::Invoke(InvokeError::Throttled(_)));
     let mut resp = ApiError::from(e).into_response();
     if throttled {
         resp.headers_mut()

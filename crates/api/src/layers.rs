@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiResult;
 use super::functions::code_location;
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
 
 const MAX_LAYER_REQUEST: usize = 70_167_211;
@@ -119,7 +119,7 @@ pub async fn add_permission(
     Query(q): Query<HashMap<String, String>>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_body(body, 6_291_456, "AddLayerVersionPermission").await?;
+    let bytes = read_body(body, MAX_JSON_REQUEST, "AddLayerVersionPermission").await?;
     let (statement, revision) = state
         .services
         .layers

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::{json11_answer as answer, json11_error as error};
+use lambdad_model::validate;
 use lambdad_service::logs::LogsError;
 
 /// Runs one Logs operation (on the blocking pool: it reads files).
@@ -33,8 +34,10 @@ fn number(v: &Value, key: &str) -> Option<i64> {
 
 fn group(v: &Value) -> Result<&str, LogsError> {
     text(v, "logGroupName")
-        .or_else(|| text(v, "logGroupIdentifier").map(|g| g.rsplit(":log-group:").next().unwrap_or(g)))
-        .ok_or_else(|| LogsError::Invalid("1 validation error detected: Value null at 'logGroupName' failed to satisfy constraint: Member must not be null".into()))
+        .or_else(|| {
+            text(v, "logGroupIdentifier").map(|g| g.rsplit(":log-group:").next().unwrap_or(g))
+        })
+        .ok_or_else(|| LogsError::Invalid(validate::null_error("logGroupName")))
 }
 
 fn logs_operation(

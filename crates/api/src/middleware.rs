@@ -53,6 +53,13 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// apply their own, smaller limits.
 const MAX_API_BODY: usize = 80 * 1024 * 1024;
 
+/// Largest JSON body of a control-plane operation that carries no code (6 MB).
+pub const MAX_JSON_REQUEST: usize = 6_291_456;
+
+/// Largest JSON body of the small configuration operations (function URLs,
+/// permissions, event source mappings: 256 KiB).
+pub const MAX_SMALL_JSON_REQUEST: usize = 256 * 1024;
+
 /// Reads each API request's body before its handler runs (so that an
 /// operation that ignores its body still reads it, and the client always
 /// gets the answer rather than a reset connection), and with `--auth sigv4`

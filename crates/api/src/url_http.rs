@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use lambdad_engine::runtime_api::StreamChunk;
 use lambdad_engine::{InvokeError, ResponseStream};
-use lambdad_service::ServiceError;
-use lambdad_service::invocations::Invocations;
+use lambdad_service::invocations::{InvocationError, Invocations, MAX_SYNC_PAYLOAD};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -24,7 +23,6 @@ use lambdad_service::telemetry::Trigger;
 use lambdad_service::urls::UrlTarget;
 
 /// Largest request body (AWS: 6 MB, as for Invoke).
-const MAX_BODY: usize = 6_291_456;
 /// Largest metadata prelude of a streamed HTTP response.
 const MAX_PRELUDE: usize = 64 * 1024;
 /// Content type of a streamed response that starts with a metadata prelude.
@@ -138,7 +136,7 @@ async fn serve(
         (Some(c), Some(o)) => c.response_headers(o),
         _ => Vec::new(),
     };
-    let body = match super::middleware::read_body(body, MAX_BODY, "InvokeFunction").await {
+    let body = match super::middleware::read_body(body, MAX_SYNC_PAYLOAD, "InvokeFunction").await {
         Ok(b) => b,
         Err(e) => {
             let answer = url_event::error(StatusCode::PAYLOAD_TOO_LARGE, &e.0.message);
@@ -254,7 +252,7 @@ async fn invoke(
         .await
     {
         Ok(out) => out,
-        Err(ServiceError::Invoke(InvokeError::Throttled(_))) => {
+        Err(InvocationError::Invoke(InvokeError::Throttled(_))) => {
             return failed(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded.");
         }
         Err(e) => {

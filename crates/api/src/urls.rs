@@ -10,11 +10,10 @@ use serde_json::{Value, json};
 
 use super::error::ApiResult;
 use super::functions::QualifierQuery;
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_SMALL_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
 
 /// Largest JSON body of these operations.
-const MAX_JSON_REQUEST: usize = 256 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct ListUrlsQuery {
@@ -39,7 +38,7 @@ pub async fn create_url(
     Query(q): Query<QualifierQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_body(body, MAX_JSON_REQUEST, "CreateFunctionUrlConfig").await?;
+    let bytes = read_body(body, MAX_SMALL_JSON_REQUEST, "CreateFunctionUrlConfig").await?;
     let out = state
         .services
         .urls
@@ -74,7 +73,7 @@ pub async fn update_url(
     Query(q): Query<QualifierQuery>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let bytes = read_body(body, MAX_JSON_REQUEST, "UpdateFunctionUrlConfig").await?;
+    let bytes = read_body(body, MAX_SMALL_JSON_REQUEST, "UpdateFunctionUrlConfig").await?;
     let out = state
         .services
         .urls
@@ -128,7 +127,7 @@ pub async fn add_permission(
     Query(q): Query<QualifierQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_body(body, MAX_JSON_REQUEST, "AddPermission").await?;
+    let bytes = read_body(body, MAX_SMALL_JSON_REQUEST, "AddPermission").await?;
     let statement = state
         .services
         .urls

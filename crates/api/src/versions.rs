@@ -9,10 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiResult;
-use super::middleware::{RequestContext, parse_json, read_body};
+use super::middleware::{MAX_JSON_REQUEST, RequestContext, parse_json, read_body};
 use super::{AppState, region};
-
-const MAX_JSON_REQUEST: usize = 6_291_456;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {

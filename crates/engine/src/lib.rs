@@ -172,6 +172,14 @@ impl ErrorCode for InvokeError {
             _ => Code::Service,
         }
     }
+
+    /// A throttle says which limit refused it (`Reason`), as AWS does.
+    fn extra_fields(&self) -> Vec<(String, String)> {
+        match self {
+            InvokeError::Throttled(t) => vec![("Reason".to_owned(), t.reason().to_owned())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 struct Inner {

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::validate::{null_error, one_error};
 use crate::{AwsError, Code};
 
 /// The members of an AddPermission request.
@@ -34,12 +35,7 @@ pub struct PermissionRequest {
 }
 
 fn null(member: &str) -> AwsError {
-    AwsError::new(
-        Code::Validation,
-        format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ),
-    )
+    AwsError::new(Code::Validation, null_error(member))
 }
 
 fn bad_principal() -> AwsError {
@@ -85,8 +81,10 @@ pub fn statement(req: &PermissionRequest, resource: &str) -> Result<(String, Val
     {
         return Err(AwsError::new(
             Code::Validation,
-            format!(
-                "1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
+            one_error(
+                &sid,
+                "statementId",
+                "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)",
             ),
         ));
     }
@@ -99,8 +97,10 @@ pub fn statement(req: &PermissionRequest, resource: &str) -> Result<(String, Val
     if !action_ok {
         return Err(AwsError::new(
             Code::Validation,
-            format!(
-                "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
+            one_error(
+                &action,
+                "action",
+                "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])",
             ),
         ));
     }

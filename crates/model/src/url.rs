@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::validate::one_error;
 use crate::{AwsError, Code};
+
+/// The longest `Cors.MaxAge` (a day).
+pub const MAX_CORS_AGE: i64 = 86_400;
 
 /// `AuthType` values.
 pub const AUTH_TYPES: [&str; 2] = ["NONE", "AWS_IAM"];
@@ -46,14 +50,19 @@ fn check_list(
 ) -> Result<(), AwsError> {
     let Some(items) = list else { return Ok(()) };
     if items.len() > max_items {
-        return Err(invalid(format!(
-            "1 validation error detected: Value '[{}]' at 'cors.{member}' failed to satisfy constraint: Member must have length less than or equal to {max_items}",
-            items.join(", ")
+        return Err(invalid(one_error(
+            &format!("[{}]", items.join(", ")),
+            &format!("cors.{member}"),
+            &format!("Member must have length less than or equal to {max_items}"),
         )));
     }
     if let Some(bad) = items.iter().find(|i| i.is_empty() || i.len() > max_len) {
-        return Err(invalid(format!(
-            "1 validation error detected: Value '[{bad}]' at 'cors.{member}' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to {max_len}, Member must have length greater than or equal to 1]"
+        return Err(invalid(one_error(
+            &format!("[{bad}]"),
+            &format!("cors.{member}"),
+            &format!(
+                "Member must satisfy constraint: [Member must have length less than or equal to {max_len}, Member must have length greater than or equal to 1]"
+            ),
         )));
     }
     Ok(())
@@ -74,17 +83,22 @@ impl Cors {
                 .iter()
                 .find(|m| !known.contains(&m.to_ascii_uppercase().as_str()))
             {
-                return Err(invalid(format!(
-                    "1 validation error detected: Value '[{bad}]' at 'cors.allowMethods' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy regular expression pattern: .*]"
+                return Err(invalid(one_error(
+                    &format!("[{bad}]"),
+                    "cors.allowMethods",
+                    "Member must satisfy constraint: [Member must satisfy regular expression pattern: .*]",
                 )));
             }
         }
         if let Some(age) = self.max_age
-            && !(0..=86400).contains(&age)
+            && !(0..=MAX_CORS_AGE).contains(&age)
         {
-            return Err(invalid(format!(
-                "1 validation error detected: Value '{age}' at 'cors.maxAge' failed to satisfy constraint: Member must have value less than or equal to 86400"
-            )));
+            // AWS names the upper bound for negative ages as well.
+            return Err(crate::validate::at_most(
+                &age.to_string(),
+                "cors.maxAge",
+                MAX_CORS_AGE,
+            ));
         }
         Ok(())
     }
@@ -153,9 +167,13 @@ pub fn check_enum(value: &str, member: &str, allowed: &[&str]) -> Result<(), Aws
     if allowed.contains(&value) {
         return Ok(());
     }
-    Err(invalid(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-        allowed.join(", ")
+    Err(invalid(one_error(
+        value,
+        member,
+        &format!(
+            "Member must satisfy enum value set: [{}]",
+            allowed.join(", ")
+        ),
     )))
 }
 
@@ -169,8 +187,10 @@ pub fn check_qualifier(q: &str) -> Result<(), AwsError> {
     if ok {
         return Ok(());
     }
-    Err(invalid(format!(
-        "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
+    Err(invalid(one_error(
+        q,
+        "qualifier",
+        r"Member must satisfy regular expression pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)",
     )))
 }
 

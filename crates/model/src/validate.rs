@@ -113,6 +113,44 @@ pub fn null_error(member: &str) -> String {
     )
 }
 
+/// AWS's message for a member whose value it does not repeat (a list):
+/// `1 validation error detected: Value at 'MEMBER' failed to satisfy
+/// constraint: CONSTRAINT`.
+pub fn unvalued_error(member: &str, constraint: &str) -> String {
+    format!(
+        "1 validation error detected: Value at '{member}' failed to satisfy constraint: {constraint}"
+    )
+}
+
+/// `ValidationException`: `value` of `member` is below `min`.
+pub fn at_least(value: &str, member: &str, min: impl std::fmt::Display) -> AwsError {
+    AwsError::validation(one_error(
+        value,
+        member,
+        &format!("Member must have value greater than or equal to {min}"),
+    ))
+}
+
+/// `ValidationException`: `value` of `member` is above `max`.
+pub fn at_most(value: &str, member: &str, max: impl std::fmt::Display) -> AwsError {
+    AwsError::validation(one_error(
+        value,
+        member,
+        &format!("Member must have value less than or equal to {max}"),
+    ))
+}
+
+/// Checks that `value` of `member` lies in `min..=max`.
+pub fn in_range(value: i64, min: i64, max: i64, member: &str) -> Result<i64, AwsError> {
+    if value < min {
+        return Err(at_least(&value.to_string(), member, min));
+    }
+    if value > max {
+        return Err(at_most(&value.to_string(), member, max));
+    }
+    Ok(value)
+}
+
 fn name_chars_ok(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -255,20 +293,7 @@ pub fn ephemeral_storage(mb: i64) -> Result<u32, AwsError> {
 }
 
 fn range(value: i64, min: i64, max: i64, member: &str) -> Result<u32, AwsError> {
-    if value < min {
-        return Err(AwsError::validation(one_error(
-            &value.to_string(),
-            member,
-            &format!("Member must have value greater than or equal to {min}"),
-        )));
-    }
-    if value > max {
-        return Err(AwsError::validation(one_error(
-            &value.to_string(),
-            member,
-            &format!("Member must have value less than or equal to {max}"),
-        )));
-    }
+    let value = in_range(value, min, max, member)?;
     u32::try_from(value).map_err(|_| AwsError::invalid_parameter("value out of range"))
 }
 
@@ -348,14 +373,17 @@ pub fn logging_format(format: &str) -> Result<(), AwsError> {
     }
 }
 
-/// Validates a tag map (≤50 tags, key 1–128 chars, value ≤256 chars).
+/// AWS's limit on the tags of one function.
+pub const MAX_TAGS: usize = 50;
+
+/// Validates a tag map (≤[`MAX_TAGS`] tags, key 1–128 chars, value ≤256 chars).
 pub fn tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), AwsError> {
     if tags.is_empty() {
         return Err(AwsError::invalid_parameter(
             "An error occurred and the request cannot be processed.",
         ));
     }
-    if tags.len() + existing > 50 {
+    if tags.len() + existing > MAX_TAGS {
         return Err(AwsError::invalid_parameter(
             "Number of tags exceeds resource tag limit.",
         ));
@@ -445,7 +473,7 @@ mod tests {
                 .ends_with("Reserved keys used in this request: AWS_REGION")
         );
         let mut big = BTreeMap::new();
-        big.insert("LARGE_VAR".to_owned(), "x".repeat(4096));
+        big.insert("LARGE_VAR".to_owned(), "x".repeat(MAX_ENVIRONMENT_BYTES));
         assert!(
             environment(&big)
                 .unwrap_err()

@@ -1,11 +1,27 @@
 //! Reserved concurrency: PutFunctionConcurrency, GetFunctionConcurrency,
 //! DeleteFunctionConcurrency, and the account figures GetAccountSettings shows.
 
+use lambdad_model::validate;
+
 use crate::context::{Context, blocking, missing};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, service_error};
 
 /// AWS keeps at least this much of the account limit unreserved.
 pub const MIN_UNRESERVED: u32 = 100;
+
+service_error! {
+    /// Why a reserved-concurrency call fails.
+    pub enum ConcurrencyError {
+        /// The reservation would leave less than [`MIN_UNRESERVED`] unreserved.
+        #[error(
+            "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+        )]
+        BelowMinimumUnreserved => InvalidParameterValue,
+    }
+}
+
+/// Shorthand for reserved-concurrency results.
+pub type ConcurrencyResult<T> = Result<T, ConcurrencyError>;
 
 /// The reserved concurrency service.
 #[derive(Clone, Debug)]
@@ -19,12 +35,10 @@ impl Concurrency {
         Self { ctx }
     }
 
-    async fn unqualified_function(&self, region: &str, name: &str) -> ServiceResult<String> {
+    async fn unqualified_function(&self, region: &str, name: &str) -> ConcurrencyResult<String> {
         let r = self.ctx.parse_ref(region, name)?;
         if r.qualifier.is_some() {
-            return Err(ServiceError::invalid(
-                "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
-            ));
+            return Err(ServiceError::FunctionsOnly.into());
         }
         self.ctx.load(region, &r.name, None).await?;
         Ok(r.name)
@@ -36,19 +50,17 @@ impl Concurrency {
         region: &str,
         name: &str,
         reserved: Option<i64>,
-    ) -> ServiceResult<u32> {
+    ) -> ConcurrencyResult<u32> {
         let function = self.unqualified_function(region, name).await?;
         let reserved = reserved.ok_or_else(|| missing("reservedConcurrentExecutions"))?;
         let reserved = u32::try_from(reserved).map_err(|_| {
-            ServiceError::validation(format!("1 validation error detected: Value '{reserved}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"))
+            validate::at_least(&reserved.to_string(), "reservedConcurrentExecutions", 0)
         })?;
         let others = self.ctx.engine.concurrency().reserved_by_others(&function);
         if u64::from(others) + u64::from(reserved) + u64::from(MIN_UNRESERVED)
             > u64::from(self.ctx.engine.concurrency().limit())
         {
-            return Err(ServiceError::invalid(format!(
-                "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
-            )));
+            return Err(ConcurrencyError::BelowMinimumUnreserved);
         }
         let (store, key) = (self.ctx.store.clone(), function.clone());
         blocking(move || store.set_reserved_concurrency(&key, Some(reserved))).await?;
@@ -60,13 +72,17 @@ impl Concurrency {
     }
 
     /// GetFunctionConcurrency.
-    pub async fn get_concurrency(&self, region: &str, name: &str) -> ServiceResult<Option<u32>> {
+    pub async fn get_concurrency(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> ConcurrencyResult<Option<u32>> {
         let function = self.unqualified_function(region, name).await?;
         Ok(self.ctx.engine.concurrency().reserved(&function))
     }
 
     /// DeleteFunctionConcurrency.
-    pub async fn delete_concurrency(&self, region: &str, name: &str) -> ServiceResult<()> {
+    pub async fn delete_concurrency(&self, region: &str, name: &str) -> ConcurrencyResult<()> {
         let function = self.unqualified_function(region, name).await?;
         let (store, key) = (self.ctx.store.clone(), function.clone());
         blocking(move || store.set_reserved_concurrency(&key, None)).await?;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use lambdad_model::arn::{FunctionRef, function_arn, parse_function_ref};
-use lambdad_model::{Code, NetworkMode, validate};
+use lambdad_model::{NetworkMode, validate};
 use lambdad_store::{CodeStore, FunctionRecord, Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,8 +45,8 @@ pub fn unqualified(arn: &str) -> String {
 }
 
 /// `1 validation error detected: Value null at 'MEMBER' …`.
-pub fn missing(member: &str) -> ServiceError {
-    ServiceError::validation(validate::null_error(member))
+pub fn missing(member: &'static str) -> ServiceError {
+    ServiceError::Missing(member)
 }
 
 /// What the services share.
@@ -109,21 +109,21 @@ impl Context {
             arn.push(':');
             arn.push_str(q);
         }
-        ServiceError::not_found(format!("Function not found: {arn}"))
+        ServiceError::FunctionNotFound(arn)
     }
 
     /// Parses a `FunctionName` parameter and checks the ARN's region and account.
     pub fn parse_ref(&self, region: &str, name: &str) -> ServiceResult<FunctionRef> {
         validate::function_name_param(name)?;
-        let r = parse_function_ref(name)
-            .ok_or_else(|| ServiceError::validation("invalid function name"))?;
+        let r = parse_function_ref(name).ok_or(ServiceError::BadFunctionName)?;
         if r.account.as_ref().is_some_and(|a| a != &self.account) {
-            return Err(ServiceError::aws(Code::AccessDenied, ""));
+            return Err(ServiceError::OtherAccount);
         }
         if let Some(rr) = r.region.as_ref().filter(|rr| rr.as_str() != region) {
-            return Err(ServiceError::not_found(format!(
-                "Functions from '{rr}' are not reachable in this region ('{region}')"
-            )));
+            return Err(ServiceError::OtherRegion {
+                named: rr.clone(),
+                region: region.to_owned(),
+            });
         }
         Ok(r)
     }
@@ -134,9 +134,7 @@ impl Context {
         param: Option<&'a str>,
     ) -> ServiceResult<Option<&'a str>> {
         match (r.qualifier.as_deref(), param) {
-            (Some(a), Some(b)) if a != b => Err(ServiceError::invalid(
-                "The derived qualifier from the function name does not match the specified qualifier.",
-            )),
+            (Some(a), Some(b)) if a != b => Err(ServiceError::QualifierMismatch),
             (a, b) => Ok(a.or(b)),
         }
     }

@@ -3,11 +3,62 @@
 //! `sqs_poller` read them.
 
 use lambdad_model::eventpattern::EventPattern;
+use lambdad_model::validate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::context::{Context, missing};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::service_error;
+
+/// The largest batch from a FIFO queue.
+pub const MAX_FIFO_BATCH: u32 = 10;
+/// The batch size of a mapping that names none.
+pub const DEFAULT_BATCH: u32 = 10;
+/// The largest batch from a standard queue.
+pub const MAX_BATCH: u32 = 10_000;
+/// The longest batching window.
+pub const MAX_WINDOW_SECS: u32 = 300;
+/// The bounds of `ScalingConfig.MaximumConcurrency`.
+pub const CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 2..=1000;
+
+service_error! {
+    /// Why an event source mapping call fails.
+    pub enum MappingsError {
+        /// An event source that is not an SQS queue.
+        #[error("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")]
+        UnknownSource => InvalidParameterValue,
+        /// A batch larger than [`MAX_FIFO_BATCH`] without a batching window.
+        #[error(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than {MAX_FIFO_BATCH}"
+        )]
+        WindowRequired => InvalidParameterValue,
+        /// A batching window longer than [`MAX_WINDOW_SECS`].
+        #[error("Maximum batch window in seconds must be less than or equal to {MAX_WINDOW_SECS}")]
+        WindowTooLong => InvalidParameterValue,
+        /// A response type other than `ReportBatchItemFailures`.
+        #[error("{}", validate::unvalued_error(
+            "functionResponseTypes",
+            "Member must satisfy enum value set: [ReportBatchItemFailures]",
+        ))]
+        BadResponseTypes => Validation,
+        /// A filter pattern that does not parse.
+        #[error("Invalid filter pattern definition. {0}")]
+        BadFilter(String) => InvalidParameterValue,
+        /// No mapping has this UUID.
+        #[error(
+            "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {0})"
+        )]
+        NotFound(String) => ResourceNotFound,
+        /// A mapping of this queue to this function exists.
+        #[error(
+            "An event source mapping with SQS arn (\" {queue} \") and function (\" {function} \") already exists. Please update or delete the existing mapping with UUID {uuid}"
+        )]
+        Exists { queue: String, function: String, uuid: String } => ResourceConflict,
+    }
+}
+
+/// Shorthand for event source mapping results.
+pub type MappingsResult<T> = Result<T, MappingsError>;
 
 pub(crate) const KIND: &str = "esm";
 
@@ -78,48 +129,34 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn invalid(message: impl Into<String>) -> ServiceError {
-    ServiceError::invalid(message)
-}
-
-fn not_found(uuid: &str) -> ServiceError {
-    ServiceError::not_found(format!(
-        "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {uuid})"
-    ))
-}
-
-fn check(m: &Mapping) -> ServiceResult<()> {
-    let max = if m.fifo() { 10 } else { 10_000 };
+fn check(m: &Mapping) -> MappingsResult<()> {
+    let max = if m.fifo() { MAX_FIFO_BATCH } else { MAX_BATCH };
     if m.batch_size == 0 || m.batch_size > max {
-        return Err(ServiceError::validation(format!(
-            "1 validation error detected: Value '{}' at 'batchSize' failed to satisfy constraint: Member must have value less than or equal to {max}",
-            m.batch_size
-        )));
+        // AWS names the upper bound for 0 as well.
+        return Err(validate::at_most(&m.batch_size.to_string(), "batchSize", max).into());
     }
-    if m.batch_size > 10 && m.window_secs == 0 {
-        return Err(invalid(
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
-        ));
+    if m.batch_size > MAX_FIFO_BATCH && m.window_secs == 0 {
+        return Err(MappingsError::WindowRequired);
     }
-    if m.window_secs > 300 {
-        return Err(invalid(
-            "Maximum batch window in seconds must be less than or equal to 300",
-        ));
+    if m.window_secs > MAX_WINDOW_SECS {
+        return Err(MappingsError::WindowTooLong);
     }
     if let Some(c) = m.max_concurrency
-        && !(2..=1000).contains(&c)
+        && !CONCURRENCY_RANGE.contains(&c)
     {
-        return Err(ServiceError::validation(format!(
-            "1 validation error detected: Value '{c}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 2"
-        )));
+        // AWS names the lower bound for values above the range as well.
+        return Err(validate::at_least(
+            &c.to_string(),
+            "scalingConfig.maximumConcurrency",
+            CONCURRENCY_RANGE.start(),
+        )
+        .into());
     }
     if m.response_types
         .iter()
         .any(|t| t != "ReportBatchItemFailures")
     {
-        return Err(ServiceError::validation(
-            "1 validation error detected: Value at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy enum value set: [ReportBatchItemFailures]",
-        ));
+        return Err(MappingsError::BadResponseTypes);
     }
     if let Some(filters) = m
         .filter_criteria
@@ -128,8 +165,7 @@ fn check(m: &Mapping) -> ServiceResult<()> {
     {
         for f in filters {
             let p = f["Pattern"].as_str().unwrap_or_default();
-            EventPattern::parse(p)
-                .map_err(|_| invalid(format!("Invalid filter pattern definition. {p}")))?;
+            EventPattern::parse(p).map_err(|_| MappingsError::BadFilter(p.to_owned()))?;
         }
     }
     Ok(())
@@ -169,31 +205,27 @@ impl Mappings {
         v
     }
 
-    async fn mapping(&self, uuid: &str) -> ServiceResult<Mapping> {
+    async fn mapping(&self, uuid: &str) -> MappingsResult<Mapping> {
         self.ctx
             .load_doc(KIND, uuid)
             .await?
-            .ok_or_else(|| not_found(uuid))
+            .ok_or_else(|| MappingsError::NotFound(uuid.to_owned()))
     }
 
-    async fn save_mapping(&self, m: &Mapping) -> ServiceResult<()> {
-        self.ctx.save_doc(KIND, &m.uuid, Some(m)).await
+    async fn save_mapping(&self, m: &Mapping) -> MappingsResult<()> {
+        Ok(self.ctx.save_doc(KIND, &m.uuid, Some(m)).await?)
     }
 
     /// Every mapping.
-    pub async fn mappings(&self) -> ServiceResult<Vec<Mapping>> {
-        self.ctx.all_docs(KIND).await
+    pub async fn mappings(&self) -> MappingsResult<Vec<Mapping>> {
+        Ok(self.ctx.all_docs(KIND).await?)
     }
 
     /// CreateEventSourceMapping (SQS queues).
-    pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> ServiceResult<Value> {
-        let source = req.event_source_arn.ok_or_else(|| {
-            invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
-        })?;
+    pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
+        let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
         if !source.starts_with("arn:aws:sqs:") {
-            return Err(invalid(
-                "Unrecognized event source, must be kinesis, dynamodb stream or sqs.",
-            ));
+            return Err(MappingsError::UnknownSource);
         }
         let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
@@ -204,17 +236,18 @@ impl Mappings {
         if let Some(dup) = existing.iter().find(|m| {
             m.event_source_arn == source && m.function == r.name && m.qualifier == r.qualifier
         }) {
-            return Err(ServiceError::conflict(format!(
-                "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {}",
-                r.name, dup.uuid
-            )));
+            return Err(MappingsError::Exists {
+                queue: source,
+                function: r.name,
+                uuid: dup.uuid.clone(),
+            });
         }
         let m = Mapping {
             uuid: uuid::Uuid::new_v4().to_string(),
             function: r.name.clone(),
             qualifier: r.qualifier.clone(),
             event_source_arn: source,
-            batch_size: req.batch_size.unwrap_or(10),
+            batch_size: req.batch_size.unwrap_or(DEFAULT_BATCH),
             window_secs: req.maximum_batching_window_in_seconds.unwrap_or(0),
             enabled: req.enabled.unwrap_or(true),
             response_types: req.function_response_types.unwrap_or_default(),
@@ -232,7 +265,7 @@ impl Mappings {
     }
 
     /// GetEventSourceMapping.
-    pub async fn get_mapping(&self, region: &str, uuid: &str) -> ServiceResult<Value> {
+    pub async fn get_mapping(&self, region: &str, uuid: &str) -> MappingsResult<Value> {
         let m = self.mapping(uuid).await?;
         Ok(self.render_mapping(region, &m, if m.enabled { "Enabled" } else { "Disabled" }))
     }
@@ -243,7 +276,7 @@ impl Mappings {
         region: &str,
         uuid: &str,
         req: MappingRequest,
-    ) -> ServiceResult<Value> {
+    ) -> MappingsResult<Value> {
         let mut m = self.mapping(uuid).await?;
         if let Some(b) = req.batch_size {
             m.batch_size = b;
@@ -278,7 +311,7 @@ impl Mappings {
     }
 
     /// DeleteEventSourceMapping.
-    pub async fn delete_mapping(&self, region: &str, uuid: &str) -> ServiceResult<Value> {
+    pub async fn delete_mapping(&self, region: &str, uuid: &str) -> MappingsResult<Value> {
         let m = self.mapping(uuid).await?;
         self.ctx.save_doc::<Mapping>(KIND, uuid, None).await?;
         Ok(self.render_mapping(region, &m, "Deleting"))
@@ -292,7 +325,7 @@ impl Mappings {
         function: Option<&str>,
         marker: Option<&str>,
         max: Option<usize>,
-    ) -> ServiceResult<Value> {
+    ) -> MappingsResult<Value> {
         let function = match function {
             Some(f) => Some(self.ctx.parse_ref(region, f)?.name),
             None => None,

@@ -2,11 +2,34 @@
 //! and the settings (retries, event age, destinations) the asynchronous
 //! queue applies to each event.
 
+use lambdad_model::validate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceResult, service_error};
+
+/// The most `MaximumRetryAttempts` (and the default).
+pub const MAX_RETRY_ATTEMPTS: i64 = 2;
+/// The least `MaximumEventAgeInSeconds`.
+pub const MIN_EVENT_AGE_SECS: i64 = 60;
+/// The most `MaximumEventAgeInSeconds` (and the default: 6 h).
+pub const MAX_EVENT_AGE_SECS: i64 = 21_600;
+
+service_error! {
+    /// Why an EventInvokeConfig call fails.
+    pub enum EventConfigsError {
+        /// A destination that is not a function, queue, topic or event bus.
+        #[error("The destination ARN {0} is invalid.")]
+        BadDestination(String) => InvalidParameterValue,
+        /// The function (`ARN:QUALIFIER`) has no EventInvokeConfig.
+        #[error("The function {0} doesn't have an EventInvokeConfig")]
+        NoConfig(String) => ResourceNotFound,
+    }
+}
+
+/// Shorthand for EventInvokeConfig results.
+pub type EventConfigsResult<T> = Result<T, EventConfigsError>;
 
 /// `PutFunctionEventInvokeConfig` / `UpdateFunctionEventInvokeConfig` body.
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -54,7 +77,7 @@ impl EventConfigs {
         qualifier: Option<&str>,
         req: EventInvokeConfigRequest,
         merge: bool,
-    ) -> ServiceResult<Value> {
+    ) -> EventConfigsResult<Value> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?.map(str::to_owned);
         self.ctx.load(region, &r.name, q.as_deref()).await?;
@@ -67,29 +90,16 @@ impl EventConfigs {
             json!({})
         };
         if let Some(n) = req.maximum_retry_attempts {
-            if !(0..=2).contains(&n) {
-                let c = if n < 0 {
-                    "greater than or equal to 0"
-                } else {
-                    "less than or equal to 2"
-                };
-                return Err(ServiceError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value {c}"
-                )));
-            }
+            validate::in_range(n, 0, MAX_RETRY_ATTEMPTS, "maximumRetryAttempts")?;
             current["MaximumRetryAttempts"] = json!(n);
         }
         if let Some(n) = req.maximum_event_age_in_seconds {
-            if !(60..=21600).contains(&n) {
-                let c = if n < 60 {
-                    "greater than or equal to 60"
-                } else {
-                    "less than or equal to 21600"
-                };
-                return Err(ServiceError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value {c}"
-                )));
-            }
+            validate::in_range(
+                n,
+                MIN_EVENT_AGE_SECS,
+                MAX_EVENT_AGE_SECS,
+                "maximumEventAgeInSeconds",
+            )?;
             current["MaximumEventAgeInSeconds"] = json!(n);
         }
         if let Some(d) = req.destination_config {
@@ -100,9 +110,7 @@ impl EventConfigs {
                     && !dest.starts_with("arn:aws:sns:")
                     && !dest.starts_with("arn:aws:events:")
                 {
-                    return Err(ServiceError::invalid(format!(
-                        "The destination ARN {dest} is invalid."
-                    )));
+                    return Err(EventConfigsError::BadDestination(dest.to_owned()));
                 }
             }
             current["DestinationConfig"] = d;
@@ -142,16 +150,13 @@ impl EventConfigs {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<Value> {
+    ) -> EventConfigsResult<Value> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?.map(str::to_owned);
         self.ctx.load(region, &r.name, q.as_deref()).await?;
         let key = Self::event_config_key(q.as_deref());
         let v = self.event_config(&r.name, &key).await?.ok_or_else(|| {
-            ServiceError::not_found(format!(
-                "The function {}:{key} doesn't have an EventInvokeConfig",
-                self.ctx.arn(region, &r.name)
-            ))
+            EventConfigsError::NoConfig(format!("{}:{key}", self.ctx.arn(region, &r.name)))
         })?;
         Ok(self.render_event_config(region, &r.name, &key, v))
     }
@@ -162,13 +167,13 @@ impl EventConfigs {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<()> {
+    ) -> EventConfigsResult<()> {
         self.get_event_invoke_config(region, name, qualifier)
             .await?;
         let r = self.ctx.parse_ref(region, name)?;
         let key = Self::event_config_key(Context::qualifier(&r, qualifier)?);
         let (store, f) = (self.ctx.store.clone(), r.name.clone());
-        blocking(move || store.put_event_invoke_config(&f, &key, None)).await
+        Ok(blocking(move || store.put_event_invoke_config(&f, &key, None)).await?)
     }
 
     /// ListFunctionEventInvokeConfigs.
@@ -176,7 +181,7 @@ impl EventConfigs {
         &self,
         region: &str,
         name: &str,
-    ) -> ServiceResult<Value> {
+    ) -> EventConfigsResult<Value> {
         let r = self.ctx.parse_ref(region, name)?;
         self.ctx.load(region, &r.name, None).await?;
         let (store, f) = (self.ctx.store.clone(), r.name.clone());
@@ -201,8 +206,13 @@ impl EventConfigs {
             .flatten()
             .unwrap_or_else(|| json!({}));
         Settings {
-            max_retries: v["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
-            max_age_ms: v["MaximumEventAgeInSeconds"].as_i64().unwrap_or(21600) * 1000,
+            max_retries: v["MaximumRetryAttempts"]
+                .as_i64()
+                .unwrap_or(MAX_RETRY_ATTEMPTS) as u32,
+            max_age_ms: v["MaximumEventAgeInSeconds"]
+                .as_i64()
+                .unwrap_or(MAX_EVENT_AGE_SECS)
+                * 1000,
             on_success: v["DestinationConfig"]["OnSuccess"]["Destination"]
                 .as_str()
                 .map(str::to_owned),

@@ -9,18 +9,81 @@
 
 use std::time::Duration;
 
-use lambdad_model::Code;
 use lambdad_model::eventpattern::EventPattern;
 use lambdad_model::schedule::Schedule;
+use lambdad_model::validate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::context::{Context, missing};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::service_error;
 use crate::invocations::{Invocations, now_ms};
 
 const KIND: &str = "rule";
+
+/// The longest rule name.
+const MAX_RULE_NAME: usize = 64;
+/// The most targets (PutTargets) or entries (PutEvents) in one call.
+pub const MAX_PER_CALL: usize = 10;
+/// The most targets of one rule.
+pub const MAX_TARGETS: usize = 5;
+
+service_error! {
+    /// Why an EventBridge call fails.
+    pub enum RulesError {
+        /// An event bus other than `default`.
+        #[error("Event bus {0} does not exist.")]
+        BusNotFound(String) => ResourceNotFound,
+        /// No rule has this name.
+        #[error("Rule {0} does not exist on EventBus default.")]
+        RuleNotFound(String) => ResourceNotFound,
+        /// A rule name EventBridge refuses.
+        #[error("{}", validate::one_error(
+            .name,
+            "name",
+            "Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+",
+        ))]
+        BadRuleName { name: String } => Validation,
+        /// A rule with neither a pattern nor a schedule.
+        #[error("Parameter(s) EventPattern or ScheduleExpression must be specified.")]
+        PatternOrSchedule => Validation,
+        /// An event pattern that does not parse (why).
+        #[error("{0}")]
+        BadPattern(String) => InvalidEventPattern,
+        /// A schedule expression that does not parse (why).
+        #[error("{0}")]
+        BadSchedule(String) => Validation,
+        /// A state other than `ENABLED` or `DISABLED`.
+        #[error("{}", validate::one_error(
+            .state,
+            "state",
+            "Member must satisfy enum value set: [ENABLED, DISABLED]",
+        ))]
+        BadState { state: String } => Validation,
+        /// DeleteRule of a rule with targets.
+        #[error("Rule can't be deleted since it has targets.")]
+        HasTargets => Validation,
+        /// PutTargets with none or more than [`MAX_PER_CALL`].
+        #[error("{}", validate::unvalued_error(
+            "targets",
+            &format!("Member must have length between 1 and {MAX_PER_CALL}"),
+        ))]
+        TargetCount => Validation,
+        /// More than [`MAX_TARGETS`] targets on a rule.
+        #[error("The requested resource exceeds the maximum number allowed.")]
+        TooManyTargets => LimitExceeded,
+        /// PutEvents with none or more than [`MAX_PER_CALL`] entries.
+        #[error("{}", validate::unvalued_error(
+            "entries",
+            &format!("Member must have length between 1 and {MAX_PER_CALL}"),
+        ))]
+        EntryCount => Validation,
+    }
+}
+
+/// Shorthand for EventBridge results.
+pub type RulesResult<T> = Result<T, RulesError>;
 
 /// One target of a rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,17 +159,11 @@ pub fn iso_seconds(t: OffsetDateTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-fn validation(message: impl Into<String>) -> ServiceError {
-    ServiceError::validation(message)
-}
-
-fn check_bus(bus: Option<&str>) -> ServiceResult<()> {
+fn check_bus(bus: Option<&str>) -> RulesResult<()> {
     match bus {
         None | Some("default") => Ok(()),
         Some(b) if b.ends_with(":event-bus/default") => Ok(()),
-        Some(b) => Err(ServiceError::not_found(format!(
-            "Event bus {b} does not exist."
-        ))),
+        Some(b) => Err(RulesError::BusNotFound(b.to_owned())),
     }
 }
 
@@ -178,20 +235,21 @@ impl Rules {
         format!("arn:aws:events:{region}:{}:rule/{name}", self.ctx.account)
     }
 
-    async fn rule(&self, name: &str) -> ServiceResult<Rule> {
-        self.ctx.load_doc(KIND, name).await?.ok_or_else(|| {
-            ServiceError::not_found(format!("Rule {name} does not exist on EventBus default."))
-        })
+    async fn rule(&self, name: &str) -> RulesResult<Rule> {
+        self.ctx
+            .load_doc(KIND, name)
+            .await?
+            .ok_or_else(|| RulesError::RuleNotFound(name.to_owned()))
     }
 
     /// Stores `rule`.
-    pub async fn save_rule(&self, rule: &Rule) -> ServiceResult<()> {
-        self.ctx.save_doc(KIND, &rule.name, Some(rule)).await
+    pub async fn save_rule(&self, rule: &Rule) -> RulesResult<()> {
+        Ok(self.ctx.save_doc(KIND, &rule.name, Some(rule)).await?)
     }
 
     /// Every rule.
-    pub async fn rules(&self) -> ServiceResult<Vec<Rule>> {
-        self.ctx.all_docs(KIND).await
+    pub async fn rules(&self) -> RulesResult<Vec<Rule>> {
+        Ok(self.ctx.all_docs(KIND).await?)
     }
 
     /// PutRule: creates or replaces a rule (its targets stay).
@@ -200,36 +258,29 @@ impl Rules {
         region: &str,
         req: PutRule,
         min_interval: Duration,
-    ) -> ServiceResult<Value> {
+    ) -> RulesResult<Value> {
         let name = req.name.ok_or_else(|| missing("name"))?;
         if name.is_empty()
-            || name.len() > 64
+            || name.len() > MAX_RULE_NAME
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
-            )));
+            return Err(RulesError::BadRuleName { name });
         }
         check_bus(req.event_bus_name.as_deref())?;
         if req.event_pattern.is_none() && req.schedule_expression.is_none() {
-            return Err(validation(
-                "Parameter(s) EventPattern or ScheduleExpression must be specified.",
-            ));
+            return Err(RulesError::PatternOrSchedule);
         }
         if let Some(p) = &req.event_pattern {
-            EventPattern::parse(p)
-                .map_err(|e| ServiceError::aws(Code::InvalidEventPattern, e.to_string()))?;
+            EventPattern::parse(p).map_err(|e| RulesError::BadPattern(e.to_string()))?;
         }
         if let Some(s) = &req.schedule_expression {
-            Schedule::parse(s, min_interval).map_err(|e| validation(e.to_string()))?;
+            Schedule::parse(s, min_interval).map_err(|e| RulesError::BadSchedule(e.to_string()))?;
         }
         let state = req.state.unwrap_or_else(|| "ENABLED".into());
         if !matches!(state.as_str(), "ENABLED" | "DISABLED") {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
-            )));
+            return Err(RulesError::BadState { state });
         }
         let existing = self.rule(&name).await.ok();
         let schedule_changed = existing
@@ -278,7 +329,7 @@ impl Rules {
     }
 
     /// DescribeRule.
-    pub async fn describe_rule(&self, region: &str, name: &str) -> ServiceResult<Value> {
+    pub async fn describe_rule(&self, region: &str, name: &str) -> RulesResult<Value> {
         Ok(self.render_rule(region, &self.rule(name).await?))
     }
 
@@ -289,7 +340,7 @@ impl Rules {
         prefix: Option<&str>,
         limit: Option<usize>,
         token: Option<&str>,
-    ) -> ServiceResult<Value> {
+    ) -> RulesResult<Value> {
         let mut rules = self.rules().await?;
         rules.retain(|r| prefix.is_none_or(|p| r.name.starts_with(p)));
         rules.sort_by(|a, b| a.name.cmp(&b.name));
@@ -309,19 +360,19 @@ impl Rules {
     }
 
     /// DeleteRule (only without targets, as EventBridge).
-    pub async fn delete_rule(&self, name: &str) -> ServiceResult<()> {
+    pub async fn delete_rule(&self, name: &str) -> RulesResult<()> {
         let rule = match self.rule(name).await {
             Ok(r) => r,
             Err(_) => return Ok(()),
         };
         if !rule.targets.is_empty() {
-            return Err(validation("Rule can't be deleted since it has targets."));
+            return Err(RulesError::HasTargets);
         }
-        self.ctx.save_doc::<Rule>(KIND, name, None).await
+        Ok(self.ctx.save_doc::<Rule>(KIND, name, None).await?)
     }
 
     /// EnableRule / DisableRule.
-    pub async fn set_rule_state(&self, name: &str, enabled: bool) -> ServiceResult<()> {
+    pub async fn set_rule_state(&self, name: &str, enabled: bool) -> RulesResult<()> {
         let mut rule = self.rule(name).await?;
         let state = if enabled { "ENABLED" } else { "DISABLED" };
         if rule.state != state {
@@ -336,12 +387,10 @@ impl Rules {
     }
 
     /// PutTargets: adds or replaces targets by Id.
-    pub async fn put_targets(&self, name: &str, targets: Vec<Target>) -> ServiceResult<Value> {
+    pub async fn put_targets(&self, name: &str, targets: Vec<Target>) -> RulesResult<Value> {
         let mut rule = self.rule(name).await?;
-        if targets.is_empty() || targets.len() > 10 {
-            return Err(validation(
-                "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
-            ));
+        if targets.is_empty() || targets.len() > MAX_PER_CALL {
+            return Err(RulesError::TargetCount);
         }
         let mut failed = Vec::new();
         for t in targets {
@@ -352,18 +401,15 @@ impl Rules {
             rule.targets.retain(|x| x.id != t.id);
             rule.targets.push(t);
         }
-        if rule.targets.len() > 5 {
-            return Err(ServiceError::aws(
-                Code::LimitExceeded,
-                "The requested resource exceeds the maximum number allowed.",
-            ));
+        if rule.targets.len() > MAX_TARGETS {
+            return Err(RulesError::TooManyTargets);
         }
         self.save_rule(&rule).await?;
         Ok(json!({ "FailedEntryCount": failed.len(), "FailedEntries": failed }))
     }
 
     /// RemoveTargets.
-    pub async fn remove_targets(&self, name: &str, ids: &[String]) -> ServiceResult<Value> {
+    pub async fn remove_targets(&self, name: &str, ids: &[String]) -> RulesResult<Value> {
         let mut rule = self.rule(name).await?;
         rule.targets.retain(|t| !ids.contains(&t.id));
         self.save_rule(&rule).await?;
@@ -371,7 +417,7 @@ impl Rules {
     }
 
     /// ListTargetsByRule.
-    pub async fn list_targets(&self, name: &str) -> ServiceResult<Value> {
+    pub async fn list_targets(&self, name: &str) -> RulesResult<Value> {
         Ok(json!({ "Targets": self.rule(name).await?.targets }))
     }
 
@@ -395,11 +441,9 @@ impl Rules {
     }
 
     /// PutEvents on the default bus.
-    pub async fn put_events(&self, region: &str, entries: &[Value]) -> ServiceResult<Value> {
-        if entries.is_empty() || entries.len() > 10 {
-            return Err(validation(
-                "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10",
-            ));
+    pub async fn put_events(&self, region: &str, entries: &[Value]) -> RulesResult<Value> {
+        if entries.is_empty() || entries.len() > MAX_PER_CALL {
+            return Err(RulesError::EntryCount);
         }
         let rules: Vec<Rule> = self
             .rules()

@@ -8,25 +8,77 @@
 use base64::Engine as _;
 use lambdad_model::arn::parse_function_ref;
 use lambdad_model::function::*;
-use lambdad_model::{AwsError, validate};
+use lambdad_model::validate;
 use lambdad_store::FunctionRecord;
+use lambdad_store::code::{CodeError, MAX_UNZIPPED_BYTES};
 
 use crate::context::{Context, blocking, missing, new_revision, now_timestamp};
-use crate::error::{ServiceError, ServiceResult};
-use crate::layers::Layers;
-use crate::versions::{PublishVersionRequest, Versions};
+use crate::error::{ServiceError, ServiceResult, service_error};
+use crate::layers::{Layers, LayersError};
+use crate::versions::{PublishVersionRequest, Versions, VersionsError};
 
 /// AWS's limit on the items of one ListFunctions page.
 const MAX_LIST_ITEMS: i64 = 10_000;
 
+service_error! {
+    /// Why a functions call fails.
+    pub enum FunctionsError {
+        /// `PackageType: Image`.
+        #[error("PackageType Image is not supported by this lambdad yet.")]
+        ImageUnsupported => InvalidParameterValue,
+        /// A zip function without a runtime or a handler.
+        #[error(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+        )]
+        RuntimeAndHandler => InvalidParameterValue,
+        /// Code from S3; `zip_member` is the member to upload it as instead.
+        #[error("Code.S3Bucket is not supported by this lambdad: upload the archive as {zip_member}.")]
+        S3Unsupported { zip_member: &'static str } => InvalidParameterValue,
+        /// No code.
+        #[error("Please provide a source for function code.")]
+        NoCode => InvalidParameterValue,
+        /// The code and layers unpack to more than [`MAX_UNZIPPED_BYTES`].
+        #[error(
+            "Function code combined with layers exceeds the maximum allowed size of {MAX_UNZIPPED_BYTES} bytes. The actual size is {0} bytes."
+        )]
+        TooLarge(u64) => InvalidParameterValue,
+        /// CreateFunction of a name that exists.
+        #[error("Function already exist: {0}")]
+        Exists(String) => ResourceConflict,
+        /// UpdateFunctionCode of a version or alias.
+        #[error("Unsupported qualifier: update the function by its name or unqualified ARN.")]
+        QualifiedCodeUpdate => InvalidParameterValue,
+        /// `ImageUri` on a zip function.
+        #[error("Please don't provide ImageUri when updating a function with packageType Zip.")]
+        ImageUriOnZip => InvalidParameterValue,
+        /// DeleteFunction of `$LATEST`.
+        #[error("$LATEST version cannot be deleted without deleting the function.")]
+        DeleteLatest => InvalidParameterValue,
+        /// A tracing mode AWS does not know.
+        #[error("{}", validate::one_error(
+            .mode,
+            "tracingConfig.mode",
+            "Member must satisfy enum value set: [Active, PassThrough]",
+        ))]
+        BadTracingMode { mode: String } => Validation,
+    }
+    wraps {
+        /// The archive was refused or could not be stored.
+        Code(CodeError),
+        /// A layer could not be resolved.
+        Layers(LayersError),
+        /// Publishing (`Publish: true`) or deleting a version failed.
+        Versions(VersionsError),
+    }
+}
+
+/// Shorthand for functions results.
+pub type FunctionsResult<T> = Result<T, FunctionsError>;
+
 fn decode_zip(b64: &str) -> ServiceResult<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|_| {
-            ServiceError::invalid(
-                "Could not unzip uploaded file. Please check your file, then try to upload again.",
-            )
-        })
+        .map_err(|_| ServiceError::NotAZip)
 }
 
 /// The functions service.
@@ -49,16 +101,13 @@ impl Functions {
     }
 
     /// AWS's limit on the unpacked size of a function's code and layers together.
-    fn check_combined_size(&self, code_hex: &str, layer_code: &[String]) -> ServiceResult<()> {
+    fn check_combined_size(&self, code_hex: &str, layer_code: &[String]) -> FunctionsResult<()> {
         let total: u64 = std::iter::once(code_hex)
             .chain(layer_code.iter().map(String::as_str))
             .map(|h| self.ctx.code.unzipped_size(h))
             .sum();
-        if total > lambdad_store::code::MAX_UNZIPPED_BYTES {
-            return Err(ServiceError::invalid(format!(
-                "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
-                lambdad_store::code::MAX_UNZIPPED_BYTES
-            )));
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(FunctionsError::TooLarge(total));
         }
         Ok(())
     }
@@ -68,7 +117,7 @@ impl Functions {
         &self,
         region: &str,
         req: CreateFunctionRequest,
-    ) -> ServiceResult<FunctionConfiguration> {
+    ) -> FunctionsResult<FunctionConfiguration> {
         let name = req
             .function_name
             .clone()
@@ -80,17 +129,17 @@ impl Functions {
         let code = req.code.clone().ok_or_else(|| missing("code"))?;
         let package_type = req.package_type.clone().unwrap_or_else(|| "Zip".into());
         if package_type != "Zip" {
-            return Err(ServiceError::invalid(
-                "PackageType Image is not supported by this lambdad yet.",
-            ));
+            return Err(FunctionsError::ImageUnsupported);
         }
-        let runtime = req.runtime.clone().ok_or_else(|| {
-            ServiceError::invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
-        })?;
+        let runtime = req
+            .runtime
+            .clone()
+            .ok_or(FunctionsError::RuntimeAndHandler)?;
         validate::runtime(&runtime)?;
-        let handler = req.handler.clone().ok_or_else(|| {
-            ServiceError::invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
-        })?;
+        let handler = req
+            .handler
+            .clone()
+            .ok_or(FunctionsError::RuntimeAndHandler)?;
         validate::handler(&handler)?;
         let mut config = FunctionConfiguration {
             function_name: name.clone(),
@@ -156,14 +205,12 @@ impl Functions {
         let zip = match (&code.zip_file, &code.s3_bucket, &code.image_uri) {
             (Some(z), _, _) => decode_zip(z)?,
             (None, Some(_), _) => {
-                return Err(ServiceError::invalid(
-                    "Code.S3Bucket is not supported by this lambdad: upload the archive as Code.ZipFile.",
-                ));
+                return Err(FunctionsError::S3Unsupported {
+                    zip_member: "Code.ZipFile",
+                });
             }
             _ => {
-                return Err(ServiceError::invalid(
-                    "Please provide a source for function code.",
-                ));
+                return Err(FunctionsError::NoCode);
             }
         };
         let mut layer_code = Vec::new();
@@ -198,23 +245,22 @@ impl Functions {
         match created {
             Ok(()) if req.publish => {
                 drop(_guard);
-                self.versions
+                Ok(self
+                    .versions
                     .publish_version(region, &name, PublishVersionRequest::default())
-                    .await
+                    .await?)
             }
             Ok(()) => Ok(config.as_created()),
-            Err(e) if e.is_store_conflict() => Err(ServiceError::conflict(format!(
-                "Function already exist: {name}"
-            ))),
-            Err(e) => Err(e),
+            Err(e) if e.is_store_conflict() => Err(FunctionsError::Exists(name)),
+            Err(e) => Err(e.into()),
         }
     }
 
-    async fn put_code(&self, zip: Vec<u8>) -> ServiceResult<lambdad_store::CodeInfo> {
+    async fn put_code(&self, zip: Vec<u8>) -> FunctionsResult<lambdad_store::CodeInfo> {
         let code = self.ctx.code.clone();
         match tokio::task::spawn_blocking(move || code.put_zip(&zip)).await {
-            Ok(r) => r.map_err(ServiceError::from),
-            Err(e) => Err(ServiceError::Internal(format!("code task failed: {e}"))),
+            Ok(r) => Ok(r?),
+            Err(e) => Err(ServiceError::Internal(format!("code task failed: {e}")).into()),
         }
     }
 
@@ -224,10 +270,10 @@ impl Functions {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<FunctionRecord> {
+    ) -> FunctionsResult<FunctionRecord> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?;
-        self.ctx.load(region, &r.name, q).await
+        Ok(self.ctx.load(region, &r.name, q).await?)
     }
 
     /// ListFunctions: one page and the marker of the next, if any.
@@ -235,22 +281,10 @@ impl Functions {
         &self,
         marker: Option<String>,
         max_items: Option<i64>,
-    ) -> ServiceResult<(Vec<FunctionConfiguration>, Option<String>)> {
+    ) -> FunctionsResult<(Vec<FunctionConfiguration>, Option<String>)> {
         let limit = match max_items {
             None => 50,
-            Some(n) if (1..=MAX_LIST_ITEMS).contains(&n) => n.min(50) as usize,
-            Some(n) => {
-                let constraint = if n < 1 {
-                    "Member must have value greater than or equal to 1".to_owned()
-                } else {
-                    format!("Member must have value less than or equal to {MAX_LIST_ITEMS}")
-                };
-                return Err(ServiceError::validation(validate::one_error(
-                    &n.to_string(),
-                    "maxItems",
-                    &constraint,
-                )));
-            }
+            Some(n) => validate::in_range(n, 1, MAX_LIST_ITEMS, "maxItems")?.min(50) as usize,
         };
         let store = self.ctx.store.clone();
         let mut page = blocking(move || store.list_functions(marker.as_deref(), limit + 1)).await?;
@@ -290,31 +324,25 @@ impl Functions {
         region: &str,
         name: &str,
         req: UpdateFunctionCodeRequest,
-    ) -> ServiceResult<FunctionConfiguration> {
+    ) -> FunctionsResult<FunctionConfiguration> {
         let r = self.ctx.parse_ref(region, name)?;
         if r.qualifier.is_some() {
-            return Err(ServiceError::invalid(
-                "Unsupported qualifier: update the function by its name or unqualified ARN.",
-            ));
+            return Err(FunctionsError::QualifiedCodeUpdate);
         }
         let mut rec = self.ctx.load(region, &r.name, None).await?;
         Context::check_revision(&rec, req.revision_id.as_deref())?;
         if req.image_uri.is_some() {
-            return Err(ServiceError::invalid(
-                "Please don't provide ImageUri when updating a function with packageType Zip.",
-            ));
+            return Err(FunctionsError::ImageUriOnZip);
         }
         let zip = match (&req.zip_file, &req.s3_bucket) {
             (Some(z), _) => decode_zip(z)?,
             (None, Some(_)) => {
-                return Err(ServiceError::invalid(
-                    "Code.S3Bucket is not supported by this lambdad: upload the archive as ZipFile.",
-                ));
+                return Err(FunctionsError::S3Unsupported {
+                    zip_member: "ZipFile",
+                });
             }
             _ => {
-                return Err(ServiceError::invalid(
-                    "Please provide a source for function code.",
-                ));
+                return Err(FunctionsError::NoCode);
             }
         };
         let _guard = self.ctx.code_lock.lock().await;
@@ -339,10 +367,10 @@ impl Functions {
         self.save(rec, expected).await?;
         self.ctx.collect_code(old_hex).await;
         if req.publish {
-            return self
+            return Ok(self
                 .versions
                 .publish_version(region, name, PublishVersionRequest::default())
-                .await;
+                .await?);
         }
         Ok(config.as_updating())
     }
@@ -353,7 +381,7 @@ impl Functions {
         region: &str,
         name: &str,
         req: UpdateFunctionConfigurationRequest,
-    ) -> ServiceResult<FunctionConfiguration> {
+    ) -> FunctionsResult<FunctionConfiguration> {
         let r = self.ctx.parse_ref(region, name)?;
         let mut rec = self
             .ctx
@@ -408,19 +436,17 @@ impl Functions {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<()> {
+    ) -> FunctionsResult<()> {
         let r = self.ctx.parse_ref(region, name)?;
         match Context::qualifier(&r, qualifier)? {
             Some("$LATEST") => {
-                return Err(ServiceError::invalid(
-                    "$LATEST version cannot be deleted without deleting the function.",
-                ));
+                return Err(FunctionsError::DeleteLatest);
             }
             Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
                 let _guard = self.ctx.code_lock.lock().await;
-                return self.versions.delete_version(region, &r.name, q).await;
+                return Ok(self.versions.delete_version(region, &r.name, q).await?);
             }
-            Some(q) => return Err(self.ctx.not_found(region, &r.name, Some(q))),
+            Some(q) => return Err(self.ctx.not_found(region, &r.name, Some(q)).into()),
             None => {}
         }
         let _guard = self.ctx.code_lock.lock().await;
@@ -430,7 +456,7 @@ impl Functions {
         let deleted = blocking(move || store.delete_function(&key)).await;
         self.ctx.snapshots.invalidate(&r.name);
         if !deleted? {
-            return Err(self.ctx.not_found(region, &r.name, None));
+            return Err(self.ctx.not_found(region, &r.name, None).into());
         }
         self.ctx.engine.retire(&r.name, true);
         self.ctx.engine.concurrency().set_reserved(&r.name, None);
@@ -440,9 +466,9 @@ impl Functions {
     }
 
     /// Function count and total code size, for GetAccountSettings.
-    pub async fn usage(&self) -> ServiceResult<(u64, u64)> {
+    pub async fn usage(&self) -> FunctionsResult<(u64, u64)> {
         let store = self.ctx.store.clone();
-        blocking(move || store.usage()).await
+        Ok(blocking(move || store.usage()).await?)
     }
 }
 
@@ -459,7 +485,7 @@ struct Common {
     kms_key_arn: Option<String>,
 }
 
-fn apply_common(c: &mut FunctionConfiguration, m: Common) -> ServiceResult<()> {
+fn apply_common(c: &mut FunctionConfiguration, m: Common) -> FunctionsResult<()> {
     if let Some(d) = m.description {
         validate::description(&d)?;
         c.description = d;
@@ -503,12 +529,7 @@ fn apply_common(c: &mut FunctionConfiguration, m: Common) -> ServiceResult<()> {
     }
     if let Some(t) = m.tracing_config {
         if t.mode != "Active" && t.mode != "PassThrough" {
-            return Err(AwsError::validation(validate::one_error(
-                &t.mode,
-                "tracingConfig.mode",
-                "Member must satisfy enum value set: [Active, PassThrough]",
-            ))
-            .into());
+            return Err(FunctionsError::BadTracingMode { mode: t.mode });
         }
         c.tracing_config = t;
     }

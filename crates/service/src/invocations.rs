@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use lambdad_engine::{InvokeRequest, InvokeResponse};
-use lambdad_model::{Code, VersionSnapshot, validate};
+use lambdad_engine::{InvokeError, InvokeRequest, InvokeResponse};
+use lambdad_model::{VersionSnapshot, validate};
 use lambdad_store::AsyncEvent;
 use serde_json::{Value, json};
 
 use crate::accepts::Accepts;
 use crate::context::{Context, blocking};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::service_error;
 use crate::telemetry::{Telemetry, Trigger};
 
 /// Largest synchronous payload (AWS: 6 MB).
@@ -30,6 +30,55 @@ pub const MAX_CLIENT_CONTEXT: usize = 3583;
 pub const DEFAULT_ASYNC_PAYLOAD: usize = 262_144;
 /// The largest asynchronous payload lambdad can be configured to take (1 MiB).
 pub const MAX_ASYNC_PAYLOAD: usize = 1_048_576;
+
+service_error! {
+    /// Why an invocation cannot be accepted or run. The triggers decide
+    /// between retrying and giving up on its variants: a throttle is
+    /// `Invoke(InvokeError::Throttled(_))`, a function that does not exist
+    /// (any more) is `Common(e)` with `e.is_function_not_found()`.
+    pub enum InvocationError {
+        /// An invocation type the operation does not take (the list it takes).
+        #[error("{}", validate::one_error(
+            .given,
+            "invocationType",
+            &enum_constraint(.allowed),
+        ))]
+        BadInvocationType { given: String, allowed: String } => InvalidParameterValue,
+        /// A log type other than `None` or `Tail`.
+        #[error("{}", validate::one_error(
+            .log_type,
+            "logType",
+            "Member must satisfy enum value set: [None, Tail]",
+        ))]
+        BadLogType { log_type: String } => InvalidParameterValue,
+        /// An `Event` payload of `size` bytes, over the `limit`.
+        #[error(
+            "{size} byte payload is too large for the Event invocation type (limit {limit} bytes)"
+        )]
+        EventTooLarge { size: usize, limit: usize } => RequestEntityTooLarge,
+        /// A payload that is not JSON (the parser's complaint).
+        #[error(
+            "Could not parse request body into json: Could not parse payload into json: {0}"
+        )]
+        NotJson(String) => InvalidRequestContent,
+        /// A client context that is not base64, or longer than [`MAX_CLIENT_CONTEXT`].
+        #[error(
+            "Client context must be a valid Base64-encoded JSON object of at most {MAX_CLIENT_CONTEXT} bytes."
+        )]
+        BadClientContext => InvalidParameterValue,
+    }
+    wraps {
+        /// The engine could not run the invocation (throttles included).
+        Invoke(InvokeError),
+    }
+}
+
+/// Shorthand for invocation results.
+pub type InvocationResult<T> = Result<T, InvocationError>;
+
+fn enum_constraint(allowed: &str) -> String {
+    format!("Member must satisfy enum value set: [{allowed}]")
+}
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
@@ -161,39 +210,29 @@ impl Invocations {
     }
 
     /// Checks an Invoke-style request and resolves the version it runs.
-    pub async fn prepare(&self, input: InvokeInput<'_>) -> ServiceResult<Prepared> {
+    pub async fn prepare(&self, input: InvokeInput<'_>) -> InvocationResult<Prepared> {
         let invocation_type = input.invocation_type.unwrap_or("RequestResponse");
         if !input.allowed.contains(&invocation_type) {
-            return Err(ServiceError::invalid(validate::one_error(
-                invocation_type,
-                "invocationType",
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    input.allowed.join(", ")
-                ),
-            )));
+            return Err(InvocationError::BadInvocationType {
+                given: invocation_type.to_owned(),
+                allowed: input.allowed.join(", "),
+            });
         }
         let tail_log = match input.log_type {
             None | Some("None") => false,
             Some("Tail") => true,
             Some(other) => {
-                return Err(ServiceError::invalid(validate::one_error(
-                    other,
-                    "logType",
-                    "Member must satisfy enum value set: [None, Tail]",
-                )));
+                return Err(InvocationError::BadLogType {
+                    log_type: other.to_owned(),
+                });
             }
         };
         let payload = input.payload;
         if invocation_type == "Event" && payload.len() > self.max_async_payload {
-            return Err(ServiceError::aws(
-                Code::RequestEntityTooLarge,
-                format!(
-                    "{} byte payload is too large for the Event invocation type (limit {} bytes)",
-                    payload.len(),
-                    self.max_async_payload
-                ),
-            ));
+            return Err(InvocationError::EventTooLarge {
+                size: payload.len(),
+                limit: self.max_async_payload,
+            });
         }
         let payload = if payload.iter().all(u8::is_ascii_whitespace) {
             Bytes::from_static(b"{}")
@@ -201,12 +240,7 @@ impl Invocations {
             payload
         };
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-            return Err(ServiceError::aws(
-                Code::InvalidRequestContent,
-                format!(
-                    "Could not parse request body into json: Could not parse payload into json: {e}"
-                ),
-            ));
+            return Err(InvocationError::NotJson(e.to_string()));
         }
         let client_context = input
             .client_context
@@ -236,8 +270,11 @@ impl Invocations {
         region: &str,
         function: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<Arc<VersionSnapshot>> {
-        self.ctx.resolve_snapshot(region, function, qualifier).await
+    ) -> InvocationResult<Arc<VersionSnapshot>> {
+        Ok(self
+            .ctx
+            .resolve_snapshot(region, function, qualifier)
+            .await?)
     }
 
     /// An invocation of `snapshot`, invoked by `qualifier`, with no client
@@ -267,7 +304,7 @@ impl Invocations {
         trigger: Trigger,
         waited: Duration,
         buffered: bool,
-    ) -> ServiceResult<InvokeResponse> {
+    ) -> InvocationResult<InvokeResponse> {
         Ok(self
             .telemetry
             .invoke(&self.ctx.engine, req, trigger, waited, buffered)
@@ -276,7 +313,11 @@ impl Invocations {
 
     /// Accepts an asynchronous invocation of `req`: durable (fsynced) when
     /// this returns; concurrent accepts share a commit (accepts.rs).
-    pub async fn enqueue(&self, req: &InvokeRequest, qualifier: Option<&str>) -> ServiceResult<()> {
+    pub async fn enqueue(
+        &self,
+        req: &InvokeRequest,
+        qualifier: Option<&str>,
+    ) -> InvocationResult<()> {
         self.enqueue_event(
             &req.snapshot.function_name,
             qualifier,
@@ -293,7 +334,7 @@ impl Invocations {
         qualifier: Option<&str>,
         payload: Bytes,
         request_id: &str,
-    ) -> ServiceResult<()> {
+    ) -> InvocationResult<()> {
         let now = now_ms();
         let event = AsyncEvent {
             id: request_id.to_owned(),
@@ -310,29 +351,24 @@ impl Invocations {
     }
 
     /// Removes a handled event from the queue (group-committed with others).
-    pub async fn forget_event(&self, id: String) -> ServiceResult<()> {
-        self.accepts.delete.commit(&self.ctx.store, id).await
+    pub async fn forget_event(&self, id: String) -> InvocationResult<()> {
+        Ok(self.accepts.delete.commit(&self.ctx.store, id).await?)
     }
 
     /// Events waiting or in flight, and when the oldest was accepted (epoch ms).
-    pub async fn async_backlog(&self) -> ServiceResult<(u64, Option<i64>)> {
+    pub async fn async_backlog(&self) -> InvocationResult<(u64, Option<i64>)> {
         let store = self.ctx.store.clone();
-        blocking(move || Ok((store.pending_events()?, store.oldest_event_ms()?))).await
+        Ok(blocking(move || Ok((store.pending_events()?, store.oldest_event_ms()?))).await?)
     }
 }
 
-fn decode_client_context(cc: &str) -> ServiceResult<String> {
-    let bad = || {
-        ServiceError::invalid(format!(
-            "Client context must be a valid Base64-encoded JSON object of at most {MAX_CLIENT_CONTEXT} bytes."
-        ))
-    };
+fn decode_client_context(cc: &str) -> InvocationResult<String> {
     if cc.len() > MAX_CLIENT_CONTEXT {
-        return Err(bad());
+        return Err(InvocationError::BadClientContext);
     }
     base64::engine::general_purpose::STANDARD
         .decode(cc)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)
+        .ok_or(InvocationError::BadClientContext)
 }

@@ -3,12 +3,121 @@
 
 use base64::Engine as _;
 use lambdad_model::function::LayerRef;
+use lambdad_model::validate;
 use lambdad_store::LayerVersionRecord;
+use lambdad_store::code::CodeError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, missing, now_timestamp};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, service_error};
+
+/// AWS's limit on the layers of one function.
+pub const MAX_FUNCTION_LAYERS: usize = 5;
+/// AWS's limit on a layer version's `CompatibleRuntimes`.
+const MAX_COMPATIBLE_RUNTIMES: usize = 15;
+/// AWS's limit on the length of a layer name.
+const MAX_LAYER_NAME: usize = 140;
+
+/// `Layer version ARN does not exist.`
+fn no_version(arn: &str) -> String {
+    format!("Layer version {arn} does not exist.")
+}
+
+fn bracketed(list: &str) -> String {
+    format!("[{list}]")
+}
+
+fn runtimes_message(list: &str) -> String {
+    validate::one_error(
+        &bracketed(list),
+        "compatibleRuntimes",
+        &format!(
+            "Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
+            validate::SUPPORTED_RUNTIMES.join(", ")
+        ),
+    )
+}
+
+service_error! {
+    /// Why a layers call fails.
+    pub enum LayersError {
+        /// A layer name AWS refuses.
+        #[error("{}", validate::one_error(
+            .name,
+            "layerName",
+            "Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
+        ))]
+        BadName { name: String } => Validation,
+        /// Content from S3.
+        #[error(
+            "Content.S3Bucket is not supported by this lambdad: upload the archive as Content.ZipFile."
+        )]
+        S3Unsupported => InvalidParameterValue,
+        /// No content.
+        #[error("Please provide a source for the layer content.")]
+        NoContent => InvalidParameterValue,
+        /// More than [`MAX_COMPATIBLE_RUNTIMES`] runtimes.
+        #[error("{}", validate::unvalued_error(
+            "compatibleRuntimes",
+            &format!("Member must have length less than or equal to {MAX_COMPATIBLE_RUNTIMES}"),
+        ))]
+        TooManyRuntimes => Validation,
+        /// A runtime lambdad does not know (the list, comma-separated).
+        #[error("{}", runtimes_message(.runtimes))]
+        BadRuntimes { runtimes: String } => Validation,
+        /// An architecture AWS does not know, or too many (the list, comma-separated).
+        #[error("{}", validate::one_error(
+            &bracketed(.architectures),
+            "compatibleArchitectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+        ))]
+        BadArchitectures { architectures: String } => Validation,
+        /// A version number below 1.
+        #[error("Layer Version Cannot be less than 1")]
+        VersionBelowOne => InvalidParameterValue,
+        /// The layer version (its ARN) does not exist.
+        #[error("{}", no_version(.arn))]
+        VersionNotFound { arn: String } => ResourceNotFound,
+        /// A function names a layer version (its ARN) that does not exist.
+        #[error("{}", no_version(.arn))]
+        NoSuchVersion { arn: String } => InvalidParameterValue,
+        /// A function names a layer of another region (the function's).
+        #[error(
+            "Layers are not in the same region as the function. Layers are expected to be in region {0}."
+        )]
+        OtherRegion(String) => InvalidParameterValue,
+        /// Not a layer version ARN.
+        #[error("{}", validate::one_error(
+            .arn,
+            "arn",
+            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)",
+        ))]
+        BadArn { arn: String } => Validation,
+        /// A permission for another action than `lambda:GetLayerVersion`.
+        #[error("{}", validate::one_error(
+            .action,
+            "action",
+            "Member must satisfy regular expression pattern: lambda:GetLayerVersion",
+        ))]
+        BadAction { action: String } => Validation,
+        /// More than [`MAX_FUNCTION_LAYERS`] layers on a function.
+        #[error("Cannot reference more than {MAX_FUNCTION_LAYERS} layers.")]
+        TooManyLayers => InvalidParameterValue,
+        /// Two versions of one layer on a function.
+        #[error(
+            "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {second}"
+        )]
+        SameLayerTwice { first: String, second: String } => InvalidParameterValue,
+    }
+    wraps {
+        /// The archive was refused or could not be stored.
+        Code(CodeError),
+    }
+}
+
+/// Shorthand for layers results.
+pub type LayersResult<T> = Result<T, LayersError>;
 
 /// PublishLayerVersion body.
 #[derive(Debug, Default, Deserialize)]
@@ -46,7 +155,7 @@ pub struct Layers {
 
 fn valid_layer_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 140
+        && name.len() <= MAX_LAYER_NAME
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -63,20 +172,19 @@ impl Layers {
         format!("arn:aws:lambda:{region}:{}:layer:{name}", self.ctx.account)
     }
 
-    fn missing(&self, region: &str, name: &str, version: u64) -> ServiceError {
-        ServiceError::not_found(format!(
-            "Layer version {}:{version} does not exist.",
-            self.layer_arn(region, name)
-        ))
+    fn missing(&self, region: &str, name: &str, version: u64) -> LayersError {
+        LayersError::VersionNotFound {
+            arn: format!("{}:{version}", self.layer_arn(region, name)),
+        }
     }
 
-    fn check_name(name: &str) -> ServiceResult<()> {
+    fn check_name(name: &str) -> LayersResult<()> {
         if valid_layer_name(name) {
             Ok(())
         } else {
-            Err(ServiceError::validation(format!(
-                "1 validation error detected: Value '{name}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
-            )))
+            Err(LayersError::BadName {
+                name: name.to_owned(),
+            })
         }
     }
 
@@ -112,39 +220,35 @@ impl Layers {
         &self,
         name: &str,
         req: PublishLayerRequest,
-    ) -> ServiceResult<LayerVersionRecord> {
+    ) -> LayersResult<LayerVersionRecord> {
         Self::check_name(name)?;
         let content = req.content.ok_or_else(|| missing("content"))?;
         let zip = match (content.zip_file, content.s3_bucket) {
-            (Some(z), _) => base64::engine::general_purpose::STANDARD.decode(z.trim()).map_err(|_| {
-                ServiceError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
-            })?,
-            (None, Some(_)) => return Err(ServiceError::invalid("Content.S3Bucket is not supported by this lambdad: upload the archive as Content.ZipFile.")),
-            _ => return Err(ServiceError::invalid("Please provide a source for the layer content.")),
+            (Some(z), _) => base64::engine::general_purpose::STANDARD
+                .decode(z.trim())
+                .map_err(|_| ServiceError::NotAZip)?,
+            (None, Some(_)) => return Err(LayersError::S3Unsupported),
+            _ => return Err(LayersError::NoContent),
         };
         let runtimes = req.compatible_runtimes.unwrap_or_default();
-        if runtimes.len() > 15 {
-            return Err(ServiceError::validation(
-                "1 validation error detected: Value at 'compatibleRuntimes' failed to satisfy constraint: Member must have length less than or equal to 15",
-            ));
+        if runtimes.len() > MAX_COMPATIBLE_RUNTIMES {
+            return Err(LayersError::TooManyRuntimes);
         }
         for r in &runtimes {
-            lambdad_model::validate::runtime(r).map_err(|_| {
-                ServiceError::validation(format!("1 validation error detected: Value '[{}]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [{}]]", runtimes.join(", "), lambdad_model::validate::SUPPORTED_RUNTIMES.join(", ")))
+            validate::runtime(r).map_err(|_| LayersError::BadRuntimes {
+                runtimes: runtimes.join(", "),
             })?;
         }
         let archs = req.compatible_architectures.unwrap_or_default();
         if archs.len() > 2 || archs.iter().any(|a| a != "x86_64" && a != "arm64") {
-            return Err(ServiceError::validation(format!(
-                "1 validation error detected: Value '[{}]' at 'compatibleArchitectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
-                archs.join(", ")
-            )));
+            return Err(LayersError::BadArchitectures {
+                architectures: archs.join(", "),
+            });
         }
         let code = self.ctx.code.clone();
         let info = tokio::task::spawn_blocking(move || code.put_zip(&zip))
             .await
-            .map_err(|e| ServiceError::internal(e.to_string()))?
-            .map_err(ServiceError::from)?;
+            .map_err(|e| ServiceError::internal(e.to_string()))??;
         let mut record = LayerVersionRecord {
             name: name.to_owned(),
             version: 0,
@@ -171,9 +275,9 @@ impl Layers {
         region: &str,
         name: &str,
         version: i64,
-    ) -> ServiceResult<LayerVersionRecord> {
+    ) -> LayersResult<LayerVersionRecord> {
         if version < 1 {
-            return Err(ServiceError::invalid("Layer Version Cannot be less than 1"));
+            return Err(LayersError::VersionBelowOne);
         }
         let version = version as u64;
         let store = self.ctx.store.clone();
@@ -184,20 +288,18 @@ impl Layers {
     }
 
     /// Parses a layer version ARN into name and version, checking region and account.
-    pub fn parse_version_arn(&self, region: &str, arn: &str) -> ServiceResult<(String, u64)> {
+    pub fn parse_version_arn(&self, region: &str, arn: &str) -> LayersResult<(String, u64)> {
         let parts: Vec<&str> = arn.split(':').collect();
         match parts.as_slice() {
             ["arn", p, "lambda", r, acct, "layer", name, version] if p.starts_with("aws") => {
                 let version: u64 = version.parse().map_err(|_| bad_arn(arn))?;
                 if *r != region {
-                    return Err(ServiceError::invalid(format!(
-                        "Layers are not in the same region as the function. Layers are expected to be in region {region}."
-                    )));
+                    return Err(LayersError::OtherRegion(region.to_owned()));
                 }
                 if *acct != self.ctx.account || !valid_layer_name(name) {
-                    return Err(ServiceError::invalid(format!(
-                        "Layer version {arn} does not exist."
-                    )));
+                    return Err(LayersError::NoSuchVersion {
+                        arn: arn.to_owned(),
+                    });
                 }
                 Ok(((*name).to_owned(), version))
             }
@@ -206,11 +308,11 @@ impl Layers {
     }
 
     /// ListLayerVersions (newest first).
-    pub async fn list_versions(&self, name: &str) -> ServiceResult<Vec<LayerVersionRecord>> {
+    pub async fn list_versions(&self, name: &str) -> LayersResult<Vec<LayerVersionRecord>> {
         Self::check_name(name)?;
         let store = self.ctx.store.clone();
         let key = name.to_owned();
-        blocking(move || store.list_layer_versions(&key)).await
+        Ok(blocking(move || store.list_layer_versions(&key)).await?)
     }
 
     /// ListLayers: the newest version of each layer, optionally filtered by runtime and architecture.
@@ -218,7 +320,7 @@ impl Layers {
         &self,
         runtime: Option<String>,
         arch: Option<String>,
-    ) -> ServiceResult<Vec<LayerVersionRecord>> {
+    ) -> LayersResult<Vec<LayerVersionRecord>> {
         let store = self.ctx.store.clone();
         let all = blocking(move || store.list_layers()).await?;
         Ok(all
@@ -236,9 +338,9 @@ impl Layers {
     }
 
     /// DeleteLayerVersion (idempotent). The archive stays while functions use it.
-    pub async fn delete(&self, name: &str, version: i64) -> ServiceResult<()> {
+    pub async fn delete(&self, name: &str, version: i64) -> LayersResult<()> {
         if version < 1 {
-            return Err(ServiceError::invalid("Layer Version Cannot be less than 1"));
+            return Err(LayersError::VersionBelowOne);
         }
         let store = self.ctx.store.clone();
         let key = name.to_owned();
@@ -254,15 +356,13 @@ impl Layers {
         version: i64,
         revision: Option<String>,
         req: AddLayerPermissionRequest,
-    ) -> ServiceResult<(String, String)> {
+    ) -> LayersResult<(String, String)> {
         let mut v = self.get(region, name, version).await?;
         check_policy_revision(&v, revision.as_deref())?;
         let sid = req.statement_id.ok_or_else(|| missing("statementId"))?;
         let action = req.action.ok_or_else(|| missing("action"))?;
         if action != "lambda:GetLayerVersion" {
-            return Err(ServiceError::validation(format!(
-                "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion"
-            )));
+            return Err(LayersError::BadAction { action });
         }
         let principal = req.principal.ok_or_else(|| missing("principal"))?;
         let mut statements: Vec<Value> = v
@@ -273,9 +373,7 @@ impl Layers {
             .map_err(|e| ServiceError::internal(e.to_string()))?
             .unwrap_or_default();
         if statements.iter().any(|s| s["Sid"] == sid.as_str()) {
-            return Err(ServiceError::conflict(format!(
-                "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
-            )));
+            return Err(ServiceError::StatementExists(sid).into());
         }
         let aws_principal = if principal == "*" || principal.starts_with("arn:") {
             principal.clone()
@@ -302,7 +400,7 @@ impl Layers {
         version: i64,
         sid: &str,
         revision: Option<String>,
-    ) -> ServiceResult<()> {
+    ) -> LayersResult<()> {
         let mut v = self.get(region, name, version).await?;
         check_policy_revision(&v, revision.as_deref())?;
         let mut statements: Vec<Value> = v
@@ -315,9 +413,7 @@ impl Layers {
         let before = statements.len();
         statements.retain(|s| s["Sid"] != sid);
         if statements.len() == before {
-            return Err(ServiceError::not_found(format!(
-                "Statement {sid} is not found in resource policy."
-            )));
+            return Err(ServiceError::StatementNotFound(sid.to_owned()).into());
         }
         self.save_policy(&mut v, statements).await
     }
@@ -328,7 +424,7 @@ impl Layers {
         region: &str,
         name: &str,
         version: i64,
-    ) -> ServiceResult<(String, String)> {
+    ) -> LayersResult<(String, String)> {
         let v = self.get(region, name, version).await?;
         let statements: Vec<Value> = v
             .policy
@@ -338,9 +434,7 @@ impl Layers {
             .map_err(|e| ServiceError::internal(e.to_string()))?
             .unwrap_or_default();
         if statements.is_empty() {
-            return Err(ServiceError::not_found(
-                "No policy is associated with the given resource.",
-            ));
+            return Err(ServiceError::NoPolicy.into());
         }
         let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": statements});
         Ok((doc.to_string(), v.policy_revision))
@@ -350,7 +444,7 @@ impl Layers {
         &self,
         v: &mut LayerVersionRecord,
         statements: Vec<Value>,
-    ) -> ServiceResult<()> {
+    ) -> LayersResult<()> {
         let expected = std::mem::replace(&mut v.policy_revision, uuid::Uuid::new_v4().to_string());
         v.policy = (!statements.is_empty()).then(|| Value::Array(statements).to_string());
         let store = self.ctx.store.clone();
@@ -359,11 +453,9 @@ impl Layers {
             .await
             .map_err(|e| {
                 if e.is_store_revision_mismatch() {
-                    ServiceError::RevisionMismatch {
-                        read_with: "GetLayerPolicy",
-                    }
+                    LAYER_POLICY_REVISION_MISMATCH.into()
                 } else {
-                    e
+                    e.into()
                 }
             })
     }
@@ -373,11 +465,9 @@ impl Layers {
         &self,
         region: &str,
         arns: &[String],
-    ) -> ServiceResult<(Vec<LayerRef>, Vec<String>)> {
-        if arns.len() > 5 {
-            return Err(ServiceError::invalid(
-                "Cannot reference more than 5 layers.",
-            ));
+    ) -> LayersResult<(Vec<LayerRef>, Vec<String>)> {
+        if arns.len() > MAX_FUNCTION_LAYERS {
+            return Err(LayersError::TooManyLayers);
         }
         let mut refs = Vec::new();
         let mut code = Vec::new();
@@ -385,14 +475,16 @@ impl Layers {
         for arn in arns {
             let (name, version) = self.parse_version_arn(region, arn)?;
             if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name) {
-                return Err(ServiceError::invalid(format!(
-                    "Two different versions of the same layer are not allowed to be referenced in the same function. {other} and {arn}"
-                )));
+                return Err(LayersError::SameLayerTwice {
+                    first: (*other).clone(),
+                    second: arn.clone(),
+                });
             }
             seen.push((name.clone(), arn));
-            let v = self.get(region, &name, version as i64).await.map_err(|_| {
-                ServiceError::invalid(format!("Layer version {arn} does not exist."))
-            })?;
+            let v = self
+                .get(region, &name, version as i64)
+                .await
+                .map_err(|_| LayersError::NoSuchVersion { arn: arn.clone() })?;
             refs.push(LayerRef {
                 arn: arn.clone(),
                 code_size: v.code_size,
@@ -403,17 +495,20 @@ impl Layers {
     }
 }
 
-fn bad_arn(arn: &str) -> ServiceError {
-    ServiceError::validation(format!(
-        "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
-    ))
+fn bad_arn(arn: &str) -> LayersError {
+    LayersError::BadArn {
+        arn: arn.to_owned(),
+    }
 }
 
-fn check_policy_revision(v: &LayerVersionRecord, given: Option<&str>) -> ServiceResult<()> {
+/// A layer version policy's RevisionId does not match.
+const LAYER_POLICY_REVISION_MISMATCH: ServiceError = ServiceError::RevisionMismatch {
+    read_with: "GetLayerPolicy",
+};
+
+fn check_policy_revision(v: &LayerVersionRecord, given: Option<&str>) -> LayersResult<()> {
     match given {
-        Some(r) if r != v.policy_revision => Err(ServiceError::RevisionMismatch {
-            read_with: "GetLayerPolicy",
-        }),
+        Some(r) if r != v.policy_revision => Err(LAYER_POLICY_REVISION_MISMATCH.into()),
         _ => Ok(()),
     }
 }

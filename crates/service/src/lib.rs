@@ -5,9 +5,10 @@
 //! funnel ([`invocations::Invocations`]) that every entry point runs
 //! invocations through.
 //!
-//! Services are called with plain arguments and return typed
-//! [`ServiceError`]s that carry AWS's exception type and message; they know
-//! nothing of HTTP. They share a [`Context`] (store, code store, account,
+//! Services are called with plain arguments and each returns its own typed
+//! error (`functions::FunctionsError`, …, `invocations::InvocationError`,
+//! see [`error`]) whose variants carry AWS's exception type and message,
+//! the shared ones wrapped from [`ServiceError`]; they know nothing of HTTP. They share a [`Context`] (store, code store, account,
 //! engine, snapshot cache) and are all built once, by [`Services::new`].
 #![forbid(unsafe_code)]
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use lambdad_model::logfilter::FilterPattern;
+use lambdad_model::validate;
 use serde_json::{Value, json};
 
 /// Errors of the Logs API, with its exception names.
@@ -114,8 +115,10 @@ fn limit(l: Option<i64>, max: usize) -> Result<usize, LogsError> {
     match l {
         None => Ok(max),
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
-        Some(n) => Err(LogsError::Invalid(format!(
-            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {max}"
+        Some(n) => Err(LogsError::Invalid(validate::one_error(
+            &n.to_string(),
+            "limit",
+            &format!("Member must have value between 1 and {max}"),
         ))),
     }
 }
@@ -404,8 +407,10 @@ impl Logs {
             Some(d) if RETENTION_DAYS.contains(&(d as u32)) && d > 0 => {
                 std::fs::write(&file, d.to_string()).map_err(|e| LogsError::Io(e.to_string()))
             }
-            Some(d) => Err(LogsError::Invalid(format!(
-                "1 validation error detected: Value '{d}' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: {RETENTION_DAYS:?}"
+            Some(d) => Err(LogsError::Invalid(validate::one_error(
+                &d.to_string(),
+                "retentionInDays",
+                &format!("Member must satisfy enum value set: {RETENTION_DAYS:?}"),
             ))),
             None => {
                 let _ = std::fs::remove_file(&file);

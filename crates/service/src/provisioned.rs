@@ -1,12 +1,34 @@
 //! Provisioned concurrency configurations: Put/Get/List/Delete on a version
 //! or alias; the engine keeps that many environments initialised.
 
-use lambdad_model::Code;
+use lambdad_model::validate;
 use lambdad_store::ProvisionedRecord;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, missing, now_timestamp};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::service_error;
+
+service_error! {
+    /// Why a provisioned-concurrency call fails.
+    pub enum ProvisionedError {
+        /// A configuration for `$LATEST`.
+        #[error(
+            "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+        )]
+        Unpublished => InvalidParameterValue,
+        /// More than the function's reserved concurrency.
+        #[error(
+            "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function"
+        )]
+        AboveReserved => InvalidParameterValue,
+        /// The version or alias has no configuration.
+        #[error("No Provisioned Concurrency Config found for this function")]
+        NotFound => ProvisionedConcurrencyConfigNotFound,
+    }
+}
+
+/// Shorthand for provisioned-concurrency results.
+pub type ProvisionedResult<T> = Result<T, ProvisionedError>;
 
 fn key(function: &str, qualifier: &str) -> String {
     format!("{function}:{qualifier}")
@@ -29,15 +51,13 @@ impl Provisioned {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<(String, String)> {
+    ) -> ProvisionedResult<(String, String)> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?
             .map(str::to_owned)
             .ok_or_else(|| missing("qualifier"))?;
         if q == "$LATEST" {
-            return Err(ServiceError::invalid(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
-            ));
+            return Err(ProvisionedError::Unpublished);
         }
         self.ctx.load(region, &r.name, Some(&q)).await?;
         Ok((r.name, q))
@@ -67,7 +87,7 @@ impl Provisioned {
         &self,
         region: &str,
         p: &ProvisionedRecord,
-    ) -> ServiceResult<()> {
+    ) -> ProvisionedResult<()> {
         let rec = self
             .ctx
             .load(region, &p.function, Some(&p.qualifier))
@@ -87,13 +107,16 @@ impl Provisioned {
         name: &str,
         qualifier: Option<&str>,
         requested: Option<i64>,
-    ) -> ServiceResult<Value> {
+    ) -> ProvisionedResult<Value> {
         let (function, q) = self.provision_target(region, name, qualifier).await?;
         let requested = requested.unwrap_or(0);
         if requested < 1 {
-            return Err(ServiceError::validation(format!(
-                "1 validation error detected: Value '{requested}' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            )));
+            return Err(validate::at_least(
+                &requested.to_string(),
+                "provisionedConcurrentExecutions",
+                1,
+            )
+            .into());
         }
         let requested = u32::try_from(requested).unwrap_or(u32::MAX);
         if self
@@ -103,9 +126,7 @@ impl Provisioned {
             .reserved(&function)
             .is_some_and(|r| requested > r)
         {
-            return Err(ServiceError::invalid(
-                "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function",
-            ));
+            return Err(ProvisionedError::AboveReserved);
         }
         let p = ProvisionedRecord {
             function,
@@ -121,18 +142,17 @@ impl Provisioned {
         Ok(out)
     }
 
-    async fn find_provisioned(&self, function: &str, q: &str) -> ServiceResult<ProvisionedRecord> {
+    async fn find_provisioned(
+        &self,
+        function: &str,
+        q: &str,
+    ) -> ProvisionedResult<ProvisionedRecord> {
         let (store, f) = (self.ctx.store.clone(), function.to_owned());
         blocking(move || store.list_provisioned(Some(&f)))
             .await?
             .into_iter()
             .find(|p| p.qualifier == q)
-            .ok_or_else(|| {
-                ServiceError::aws(
-                    Code::ProvisionedConcurrencyConfigNotFound,
-                    "No Provisioned Concurrency Config found for this function",
-                )
-            })
+            .ok_or(ProvisionedError::NotFound)
     }
 
     /// GetProvisionedConcurrencyConfig.
@@ -141,14 +161,14 @@ impl Provisioned {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<Value> {
+    ) -> ProvisionedResult<Value> {
         let (function, q) = self.provision_target(region, name, qualifier).await?;
         let p = self.find_provisioned(&function, &q).await?;
         Ok(self.render_provisioned(&p, None))
     }
 
     /// ListProvisionedConcurrencyConfigs.
-    pub async fn list_provisioned(&self, region: &str, name: &str) -> ServiceResult<Value> {
+    pub async fn list_provisioned(&self, region: &str, name: &str) -> ProvisionedResult<Value> {
         let r = self.ctx.parse_ref(region, name)?;
         self.ctx.load(region, &r.name, None).await?;
         let (store, f) = (self.ctx.store.clone(), r.name.clone());
@@ -175,7 +195,7 @@ impl Provisioned {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<()> {
+    ) -> ProvisionedResult<()> {
         let (function, q) = self.provision_target(region, name, qualifier).await?;
         self.find_provisioned(&function, &q).await?;
         let (store, f, qq) = (self.ctx.store.clone(), function.clone(), q.clone());
@@ -185,8 +205,8 @@ impl Provisioned {
     }
 
     /// Every stored configuration (re-applied at start-up).
-    pub async fn all_provisioned(&self) -> ServiceResult<Vec<ProvisionedRecord>> {
+    pub async fn all_provisioned(&self) -> ProvisionedResult<Vec<ProvisionedRecord>> {
         let store = self.ctx.store.clone();
-        blocking(move || store.list_provisioned(None)).await
+        Ok(blocking(move || store.list_provisioned(None)).await?)
     }
 }

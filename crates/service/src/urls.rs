@@ -2,9 +2,9 @@
 //! CreateFunctionUrlConfig and its siblings, AddPermission, RemovePermission,
 //! GetPolicy, and the lookups the URL data plane makes.
 
-use lambdad_model::VersionSnapshot;
 use lambdad_model::policy::{self, PermissionRequest};
 use lambdad_model::url::{self, Cors};
+use lambdad_model::{VersionSnapshot, validate};
 use lambdad_store::{PolicyRecord, UrlConfigRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,7 +12,30 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::context::{Context, blocking, missing, new_revision, now_timestamp};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ServiceError, ServiceResult, service_error};
+
+/// The most URL configurations on one ListFunctionUrlConfigs page.
+const MAX_URL_PAGE: i64 = 50;
+
+service_error! {
+    /// Why a function URL or resource-policy call fails.
+    pub enum UrlsError {
+        /// The function (or alias) has no URL configuration.
+        #[error("The resource you requested does not exist.")]
+        UrlNotFound => ResourceNotFound,
+        /// The function (or alias, its ARN) has a URL configuration already.
+        #[error(
+            "Failed to create function url config for [functionArn = {0}]. Error message:  FunctionUrlConfig exists for this Lambda function"
+        )]
+        UrlExists(String) => ResourceConflict,
+        /// AddPermission on `$LATEST`.
+        #[error("We currently do not support adding policies for $LATEST.")]
+        LatestPolicy => InvalidParameterValue,
+    }
+}
+
+/// Shorthand for function URL and policy results.
+pub type UrlsResult<T> = Result<T, UrlsError>;
 
 /// The body of Create/UpdateFunctionUrlConfig.
 #[derive(Debug, Default, Deserialize)]
@@ -36,8 +59,6 @@ pub struct UrlTarget {
     /// Whether the policy lets anyone invoke it (AuthType NONE).
     pub public: bool,
 }
-
-const URL_NOT_FOUND: &str = "The resource you requested does not exist.";
 
 /// A new URL id: 32 characters of `[a-z0-9]`, like AWS's.
 fn new_url_id() -> String {
@@ -93,7 +114,7 @@ impl Urls {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<(String, String)> {
+    ) -> UrlsResult<(String, String)> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?;
         if let Some(q) = q {
@@ -125,11 +146,11 @@ impl Urls {
         out
     }
 
-    async fn url_config(&self, function: &str, q: &str) -> ServiceResult<UrlConfigRecord> {
+    async fn url_config(&self, function: &str, q: &str) -> UrlsResult<UrlConfigRecord> {
         let (store, f, q) = (self.ctx.store.clone(), function.to_owned(), q.to_owned());
         blocking(move || store.get_url_config(&f, &q))
             .await?
-            .ok_or_else(|| ServiceError::not_found(URL_NOT_FOUND))
+            .ok_or(UrlsError::UrlNotFound)
     }
 
     /// CreateFunctionUrlConfig.
@@ -139,7 +160,7 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
         req: UrlConfigRequest,
-    ) -> ServiceResult<Value> {
+    ) -> UrlsResult<Value> {
         let auth = req.auth_type.ok_or_else(|| missing("authType"))?;
         url::check_enum(&auth, "authType", &url::AUTH_TYPES)?;
         let mode = req.invoke_mode.unwrap_or_else(|| "BUFFERED".into());
@@ -171,10 +192,9 @@ impl Urls {
                     if q != "$LATEST" {
                         arn = format!("{arn}:{q}");
                     }
-                    ServiceError::conflict(format!("Failed to create function url config for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for this Lambda function"),
-                    )
+                    UrlsError::UrlExists(arn)
                 } else {
-                    e
+                    e.into()
                 }
             })?;
         Ok(self.render_url(region, &record, true))
@@ -186,7 +206,7 @@ impl Urls {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<Value> {
+    ) -> UrlsResult<Value> {
         let (function, q) = self.url_scope(region, name, qualifier).await?;
         let u = self.url_config(&function, &q).await?;
         Ok(self.render_url(region, &u, false))
@@ -199,7 +219,7 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
         req: UrlConfigRequest,
-    ) -> ServiceResult<Value> {
+    ) -> UrlsResult<Value> {
         if let Some(a) = &req.auth_type {
             url::check_enum(a, "authType", &url::AUTH_TYPES)?;
         }
@@ -224,7 +244,7 @@ impl Urls {
         let store = self.ctx.store.clone();
         let rec = u.clone();
         if !blocking(move || store.update_url_config(&rec)).await? {
-            return Err(ServiceError::not_found(URL_NOT_FOUND));
+            return Err(UrlsError::UrlNotFound);
         }
         Ok(self.render_url(region, &u, false))
     }
@@ -235,11 +255,11 @@ impl Urls {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<()> {
+    ) -> UrlsResult<()> {
         let (function, q) = self.url_scope(region, name, qualifier).await?;
         let store = self.ctx.store.clone();
         if !blocking(move || store.delete_url_config(&function, &q)).await? {
-            return Err(ServiceError::not_found(URL_NOT_FOUND));
+            return Err(UrlsError::UrlNotFound);
         }
         Ok(())
     }
@@ -251,15 +271,13 @@ impl Urls {
         name: &str,
         marker: Option<&str>,
         max_items: Option<i64>,
-    ) -> ServiceResult<Value> {
+    ) -> UrlsResult<Value> {
         let (function, _) = self.url_scope(region, name, None).await?;
         let max = match max_items {
             None => 50,
-            Some(n @ 1..=50) => n as usize,
+            Some(n @ 1..=MAX_URL_PAGE) => n as usize,
             Some(n) => {
-                return Err(ServiceError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50"
-                )));
+                return Err(validate::at_most(&n.to_string(), "maxItems", MAX_URL_PAGE).into());
             }
         };
         let start: usize = marker.and_then(|m| m.parse().ok()).unwrap_or(0);
@@ -285,7 +303,7 @@ impl Urls {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<(String, String, String)> {
+    ) -> UrlsResult<(String, String, String)> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?;
         let rec = self.ctx.load(region, &r.name, q).await?;
@@ -296,9 +314,9 @@ impl Urls {
         Ok((r.name.clone(), q.unwrap_or("$LATEST").to_owned(), resource))
     }
 
-    async fn load_policy(&self, function: &str, key: &str) -> ServiceResult<Option<PolicyRecord>> {
+    async fn load_policy(&self, function: &str, key: &str) -> UrlsResult<Option<PolicyRecord>> {
         let (store, f, k) = (self.ctx.store.clone(), function.to_owned(), key.to_owned());
-        blocking(move || store.get_policy(&f, &k)).await
+        Ok(blocking(move || store.get_policy(&f, &k)).await?)
     }
 
     async fn save_policy(
@@ -307,7 +325,7 @@ impl Urls {
         key: String,
         statements: Vec<Value>,
         expected: Option<String>,
-    ) -> ServiceResult<String> {
+    ) -> UrlsResult<String> {
         let revision = new_revision();
         let record = (!statements.is_empty()).then(|| PolicyRecord {
             statements: Value::Array(statements).to_string(),
@@ -333,11 +351,9 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
         req: PermissionRequest,
-    ) -> ServiceResult<String> {
+    ) -> UrlsResult<String> {
         if qualifier == Some("$LATEST") {
-            return Err(ServiceError::invalid(
-                "We currently do not support adding policies for $LATEST.",
-            ));
+            return Err(UrlsError::LatestPolicy);
         }
         let (function, key, resource) = self.policy_scope(region, name, qualifier).await?;
         let (sid, statement) = policy::statement(&req, &resource)?;
@@ -345,9 +361,7 @@ impl Urls {
         check_revision(current.as_ref(), req.revision_id.as_deref())?;
         let mut list = statements(current.as_ref())?;
         if list.iter().any(|s| s["Sid"] == sid.as_str()) {
-            return Err(ServiceError::conflict(format!(
-                "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
-            )));
+            return Err(ServiceError::StatementExists(sid).into());
         }
         list.push(statement.clone());
         let expected = current.map(|c| c.revision_id);
@@ -363,22 +377,18 @@ impl Urls {
         qualifier: Option<&str>,
         sid: &str,
         revision: Option<&str>,
-    ) -> ServiceResult<()> {
+    ) -> UrlsResult<()> {
         let (function, key, _) = self.policy_scope(region, name, qualifier).await?;
         let current = self.load_policy(&function, &key).await?;
         let Some(current) = current else {
-            return Err(ServiceError::not_found(
-                "No policy is associated with the given resource.",
-            ));
+            return Err(ServiceError::NoPolicy.into());
         };
         check_revision(Some(&current), revision)?;
         let mut list = statements(Some(&current))?;
         let before = list.len();
         list.retain(|s| s["Sid"] != sid);
         if list.len() == before {
-            return Err(ServiceError::not_found(format!(
-                "Statement {sid} is not found in resource policy."
-            )));
+            return Err(ServiceError::StatementNotFound(sid.to_owned()).into());
         }
         self.save_policy(function, key, list, Some(current.revision_id))
             .await?;
@@ -391,20 +401,18 @@ impl Urls {
         region: &str,
         name: &str,
         qualifier: Option<&str>,
-    ) -> ServiceResult<(String, String)> {
+    ) -> UrlsResult<(String, String)> {
         let (function, key, _) = self.policy_scope(region, name, qualifier).await?;
         let current = self.load_policy(&function, &key).await?;
         let Some(current) = current else {
-            return Err(ServiceError::not_found(
-                "No policy is associated with the given resource.",
-            ));
+            return Err(ServiceError::NoPolicy.into());
         };
         let list = statements(Some(&current))?;
         Ok((policy::document(&list).to_string(), current.revision_id))
     }
 
     /// The URL configuration served at `url_id`, with what its policy allows.
-    pub async fn url_target(&self, url_id: &str) -> ServiceResult<Option<UrlTarget>> {
+    pub async fn url_target(&self, url_id: &str) -> UrlsResult<Option<UrlTarget>> {
         let (store, id) = (self.ctx.store.clone(), url_id.to_owned());
         let Some(config) = blocking(move || store.url_config_by_id(&id)).await? else {
             return Ok(None);
@@ -429,9 +437,12 @@ impl Urls {
         &self,
         region: &str,
         config: &UrlConfigRecord,
-    ) -> ServiceResult<std::sync::Arc<VersionSnapshot>> {
+    ) -> UrlsResult<std::sync::Arc<VersionSnapshot>> {
         let q = (config.qualifier != "$LATEST").then_some(config.qualifier.as_str());
-        self.ctx.resolve_snapshot(region, &config.function, q).await
+        Ok(self
+            .ctx
+            .resolve_snapshot(region, &config.function, q)
+            .await?)
     }
 }
 

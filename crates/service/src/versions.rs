@@ -10,8 +10,84 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, missing, unqualified};
-use crate::error::{ServiceError, ServiceResult};
+use lambdad_model::validate;
+
+use crate::error::{ServiceError, service_error};
 use crate::records::is_version_number;
+
+/// AWS's limit on the length of an alias name.
+const MAX_ALIAS_NAME: usize = 128;
+
+/// AWS's message for a routing entry (`{VERSION=WEIGHT}`) that breaks `constraint`.
+fn weight_message(version: &str, weight: f64, constraint: &str) -> String {
+    validate::one_error(
+        &format!("{{{version}={weight:?}}}"),
+        "routingConfig.additionalVersionWeights",
+        constraint,
+    )
+}
+
+fn weight_bound(bound: &str) -> String {
+    format!(
+        "Map value must satisfy constraint: [Member must have value {bound}, Member must not be null]"
+    )
+}
+
+service_error! {
+    /// Why a versions or aliases call fails.
+    pub enum VersionsError {
+        /// PublishVersion's `CodeSha256` is not `$LATEST`'s.
+        #[error(
+            "CodeSHA256 ({given}) is different from current CodeSHA256 in $LATEST ({latest}). Please try again with the CodeSHA256 in $LATEST."
+        )]
+        CodeShaMismatch { given: String, latest: String } => InvalidParameterValue,
+        /// Aliases (named, comma-separated) still route to the version.
+        #[error(
+            "Unable to delete version because the following aliases reference it: [{0}]"
+        )]
+        VersionInUse(String) => ResourceConflict,
+        /// More than one additional version weight.
+        #[error("Number of items in AdditionalVersionWeights cannot be greater than 1")]
+        TooManyWeights => InvalidParameterValue,
+        /// A weight outside 0.0–1.0; `bound` is the constraint it breaks.
+        #[error("{}", weight_message(.version, *.weight, &weight_bound(.bound)))]
+        WeightOutOfRange { version: String, weight: f64, bound: &'static str } => Validation,
+        /// A weight for something that is not a version number.
+        #[error("{}", weight_message(
+            .version,
+            *.weight,
+            "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]",
+        ))]
+        WeightNotAVersion { version: String, weight: f64 } => Validation,
+        /// The alias's own version has a weight too.
+        #[error(
+            "Invalid function version {0}. Function version {0} is already included in routing configuration."
+        )]
+        WeightOnOwnVersion(String) => InvalidParameterValue,
+        /// Weights on an alias of `$LATEST`.
+        #[error("$LATEST is not supported for an alias pointing to more than 1 version")]
+        WeightedLatest => InvalidParameterValue,
+        /// An alias name AWS refuses.
+        #[error("{}", validate::one_error(
+            .name,
+            "name",
+            "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
+        ))]
+        BadAliasName { name: String } => Validation,
+        /// CreateAlias of an alias that exists (its ARN).
+        #[error("Alias already exists: {0}")]
+        AliasExists(String) => ResourceConflict,
+        /// GetAlias of an alias that does not exist (its ARN).
+        #[error("Cannot find alias arn: {0}")]
+        CannotFindAlias(String) => ResourceNotFound,
+        /// UpdateAlias of an alias that does not exist (its ARN).
+        #[error("Alias not found: {0}")]
+        AliasNotFound(String) => ResourceNotFound,
+    }
+}
+
+/// Shorthand for versions and aliases results.
+pub type VersionsResult<T> = Result<T, VersionsError>;
 
 /// PublishVersion body.
 #[derive(Debug, Default, Deserialize)]
@@ -71,12 +147,10 @@ impl Versions {
         region: &str,
         name: &str,
         req: PublishVersionRequest,
-    ) -> ServiceResult<FunctionConfiguration> {
+    ) -> VersionsResult<FunctionConfiguration> {
         let r = self.ctx.parse_ref(region, name)?;
         if r.qualifier.is_some() {
-            return Err(ServiceError::invalid(
-                "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
-            ));
+            return Err(ServiceError::FunctionsOnly.into());
         }
         let rec = self.ctx.load(region, &r.name, None).await?;
         Context::check_revision(&rec, req.revision_id.as_deref())?;
@@ -85,10 +159,10 @@ impl Versions {
             .as_deref()
             .filter(|s| *s != rec.config.code_sha256)
         {
-            return Err(ServiceError::invalid(format!(
-                "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({}). Please try again with the CodeSHA256 in $LATEST.",
-                rec.config.code_sha256
-            )));
+            return Err(VersionsError::CodeShaMismatch {
+                given: sha.to_owned(),
+                latest: rec.config.code_sha256.clone(),
+            });
         }
         let (store, key) = (self.ctx.store.clone(), r.name.clone());
         let versions = blocking(move || store.list_versions(&key)).await?;
@@ -119,11 +193,12 @@ impl Versions {
                 e
             }
         })?;
-        self.ctx
+        Ok(self
+            .ctx
             .version(&r.name, n)
             .await?
             .map(|v| v.config)
-            .ok_or_else(|| ServiceError::internal("published version vanished"))
+            .ok_or_else(|| ServiceError::internal("published version vanished"))?)
     }
 
     /// ListVersionsByFunction: `$LATEST` first, then oldest to newest; `Marker` is a version.
@@ -133,7 +208,7 @@ impl Versions {
         name: &str,
         marker: Option<String>,
         max_items: Option<usize>,
-    ) -> ServiceResult<(Vec<FunctionConfiguration>, Option<String>)> {
+    ) -> VersionsResult<(Vec<FunctionConfiguration>, Option<String>)> {
         let r = self.ctx.parse_ref(region, name)?;
         let latest = self.ctx.load(region, &r.name, None).await?;
         let (store, key) = (self.ctx.store.clone(), r.name.clone());
@@ -165,7 +240,7 @@ impl Versions {
     }
 
     /// Deletes a published version (DeleteFunction with a numeric qualifier).
-    pub async fn delete_version(&self, region: &str, name: &str, q: &str) -> ServiceResult<()> {
+    pub async fn delete_version(&self, region: &str, name: &str, q: &str) -> VersionsResult<()> {
         let n: u64 = q
             .parse()
             .map_err(|_| self.ctx.not_found(region, name, Some(q)))?;
@@ -177,15 +252,12 @@ impl Versions {
             .map(|a| a.name.as_str())
             .collect();
         if !users.is_empty() {
-            return Err(ServiceError::conflict(format!(
-                "Unable to delete version because the following aliases reference it: [{}]",
-                users.join(", ")
-            )));
+            return Err(VersionsError::VersionInUse(users.join(", ")));
         }
         let (store, key) = (self.ctx.store.clone(), name.to_owned());
         let hex = self.ctx.version(name, n).await?.map(|v| v.code_hex);
         if !blocking(move || store.delete_version(&key, n)).await? {
-            return Err(self.ctx.not_found(region, name, Some(q)));
+            return Err(self.ctx.not_found(region, name, Some(q)).into());
         }
         if let Some(hex) = hex {
             self.ctx.collect_code(hex).await;
@@ -214,11 +286,9 @@ impl Versions {
         function: &str,
         version: &str,
         weights: &BTreeMap<String, f64>,
-    ) -> ServiceResult<()> {
+    ) -> VersionsResult<()> {
         if weights.len() > 1 {
-            return Err(ServiceError::invalid(
-                "Number of items in AdditionalVersionWeights cannot be greater than 1",
-            ));
+            return Err(VersionsError::TooManyWeights);
         }
         for (v, w) in weights {
             if !(0.0..=1.0).contains(w) {
@@ -227,25 +297,24 @@ impl Versions {
                 } else {
                     "less than or equal to 1.0"
                 };
-                return Err(ServiceError::validation(format!(
-                    "1 validation error detected: Value '{{{v}={w:?}}}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value {bound}, Member must not be null]"
-                )));
+                return Err(VersionsError::WeightOutOfRange {
+                    version: v.clone(),
+                    weight: *w,
+                    bound,
+                });
             }
             if !is_version_number(v) {
-                return Err(ServiceError::validation(format!(
-                    "1 validation error detected: Value '{{{v}={w:?}}}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]"
-                )));
+                return Err(VersionsError::WeightNotAVersion {
+                    version: v.clone(),
+                    weight: *w,
+                });
             }
             if v == version {
-                return Err(ServiceError::invalid(format!(
-                    "Invalid function version {v}. Function version {v} is already included in routing configuration."
-                )));
+                return Err(VersionsError::WeightOnOwnVersion(v.clone()));
             }
         }
         if version == "$LATEST" && !weights.is_empty() {
-            return Err(ServiceError::invalid(
-                "$LATEST is not supported for an alias pointing to more than 1 version",
-            ));
+            return Err(VersionsError::WeightedLatest);
         }
         for v in std::iter::once(version).chain(weights.keys().map(String::as_str)) {
             if v != "$LATEST"
@@ -255,15 +324,15 @@ impl Versions {
                     .await?
                     .is_none()
             {
-                return Err(self.ctx.not_found(region, function, Some(v)));
+                return Err(self.ctx.not_found(region, function, Some(v)).into());
             }
         }
         Ok(())
     }
 
-    fn alias_name_ok(name: &str) -> ServiceResult<()> {
+    fn alias_name_ok(name: &str) -> VersionsResult<()> {
         let ok = !name.is_empty()
-            && name.len() <= 128
+            && name.len() <= MAX_ALIAS_NAME
             && !is_version_number(name)
             && name
                 .bytes()
@@ -271,9 +340,9 @@ impl Versions {
         if ok {
             Ok(())
         } else {
-            Err(ServiceError::validation(format!(
-                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-            )))
+            Err(VersionsError::BadAliasName {
+                name: name.to_owned(),
+            })
         }
     }
 
@@ -283,7 +352,7 @@ impl Versions {
         region: &str,
         function: &str,
         req: AliasRequest,
-    ) -> ServiceResult<AliasRecord> {
+    ) -> VersionsResult<AliasRecord> {
         let r = self.ctx.parse_ref(region, function)?;
         self.ctx.load(region, &r.name, None).await?;
         let name = req.name.ok_or_else(|| missing("name"))?;
@@ -310,12 +379,9 @@ impl Versions {
             .await
             .map_err(|e| {
                 if e.is_store_conflict() {
-                    ServiceError::conflict(format!(
-                        "Alias already exists: {}",
-                        self.ctx.alias_arn(region, &r.name, &name)
-                    ))
+                    VersionsError::AliasExists(self.ctx.alias_arn(region, &r.name, &name))
                 } else {
-                    e
+                    e.into()
                 }
             })?;
         Ok(alias)
@@ -327,13 +393,10 @@ impl Versions {
         region: &str,
         function: &str,
         name: &str,
-    ) -> ServiceResult<AliasRecord> {
+    ) -> VersionsResult<AliasRecord> {
         let r = self.ctx.parse_ref(region, function)?;
         self.ctx.alias(&r.name, name).await?.ok_or_else(|| {
-            ServiceError::not_found(format!(
-                "Cannot find alias arn: {}",
-                self.ctx.alias_arn(region, &r.name, name)
-            ))
+            VersionsError::CannotFindAlias(self.ctx.alias_arn(region, &r.name, name))
         })
     }
 
@@ -343,7 +406,7 @@ impl Versions {
         region: &str,
         function: &str,
         version: Option<String>,
-    ) -> ServiceResult<Vec<AliasRecord>> {
+    ) -> VersionsResult<Vec<AliasRecord>> {
         let r = self.ctx.parse_ref(region, function)?;
         self.ctx.load(region, &r.name, None).await?;
         let (store, key) = (self.ctx.store.clone(), r.name.clone());
@@ -361,20 +424,17 @@ impl Versions {
         function: &str,
         name: &str,
         req: AliasRequest,
-    ) -> ServiceResult<AliasRecord> {
+    ) -> VersionsResult<AliasRecord> {
         let r = self.ctx.parse_ref(region, function)?;
         let mut alias = self.ctx.alias(&r.name, name).await?.ok_or_else(|| {
-            ServiceError::not_found(format!(
-                "Alias not found: {}",
-                self.ctx.alias_arn(region, &r.name, name)
-            ))
+            VersionsError::AliasNotFound(self.ctx.alias_arn(region, &r.name, name))
         })?;
         if req
             .revision_id
             .as_deref()
             .is_some_and(|rev| rev != alias.revision_id)
         {
-            return Err(ServiceError::FUNCTION_REVISION_MISMATCH);
+            return Err(ServiceError::FUNCTION_REVISION_MISMATCH.into());
         }
         if let Some(v) = req.function_version {
             alias.function_version = v;
@@ -399,7 +459,7 @@ impl Versions {
         region: &str,
         function: &str,
         name: &str,
-    ) -> ServiceResult<()> {
+    ) -> VersionsResult<()> {
         let r = self.ctx.parse_ref(region, function)?;
         let (store, f, a) = (self.ctx.store.clone(), r.name.clone(), name.to_owned());
         blocking(move || store.delete_alias(&f, &a)).await?;

@@ -40,10 +40,10 @@ pub struct CodeInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
     /// Over 50 MB zipped.
-    #[error("Zipped size must be smaller than 52428800 bytes")]
+    #[error("Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes")]
     ZippedTooLarge,
     /// Over 250 MB unpacked.
-    #[error("Unzipped size must be smaller than 262144000 bytes")]
+    #[error("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")]
     UnzippedTooLarge,
     /// Not a readable zip archive.
     #[error("Could not unzip uploaded file. Please check your file, then try to upload again.")]

@@ -15,17 +15,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambdad_engine::InvokeError;
+use lambdad_service::Services;
 use lambdad_service::event_configs::Settings;
+use lambdad_service::invocations::InvocationError;
 use lambdad_service::invocations::{Invocations, now_ms};
 use lambdad_service::telemetry::Trigger;
-use lambdad_service::{ServiceError, Services};
 use lambdad_store::{AsyncEvent, Store};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::async_limit::Limiter;
 use crate::destinations::Destinations;
-use crate::retry::{self, Decision, Limits, Outcome};
+use crate::retry::{self, Decision, Failure, Limits, Outcome};
 
 /// A lease outlives the longest function timeout (15 min).
 const LEASE_MS: i64 = 16 * 60 * 1000;
@@ -311,7 +312,7 @@ async fn handle(q: &Queue, settings: &Settings, event: AsyncEvent) -> Option<Dur
         .await
     {
         Ok(s) => s,
-        Err(ServiceError::NotFound(_)) => {
+        Err(InvocationError::Common(e)) if e.is_function_not_found() => {
             tracing::warn!(request_id = %event.id, function = %event.function, "Dropping an event of a deleted function.");
             q.finish(&event.id).await;
             return None;
@@ -340,26 +341,32 @@ async fn handle(q: &Queue, settings: &Settings, event: AsyncEvent) -> Option<Dur
         .ok()
         .and_then(|r| r.timings)
         .map(|t| t.finished.saturating_sub(t.started));
-    let (outcome, counted) = match &result {
-        Ok(resp) if resp.function_error.is_none() => (Outcome::Succeeded, attempts),
-        Ok(_) => (Outcome::FunctionError, attempts),
-        Err(ServiceError::Invoke(InvokeError::Throttled(_))) => {
-            (Outcome::Throttled, event.attempts)
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            // It never reached the function: back off, using no attempt.
+            let failure = match e {
+                InvocationError::Invoke(InvokeError::Throttled(_)) => Failure::Throttled,
+                _ => Failure::PlatformError,
+            };
+            let again = retry::backoff(failure, event.attempts, now_ms());
+            q.reschedule(&event.id, again.attempts, again.at_ms).await;
+            return run;
         }
-        Err(_) => (Outcome::PlatformError, event.attempts),
     };
-    match (
-        retry::decide(outcome, counted, event.received_ms, now_ms(), &limits),
-        result,
-    ) {
-        (Decision::Done, Ok(resp)) => {
+    let outcome = match resp.function_error {
+        None => Outcome::Succeeded,
+        Some(_) => Outcome::FunctionError,
+    };
+    match retry::decide(outcome, attempts, event.received_ms, now_ms(), &limits) {
+        Decision::Done => {
             q.count(|s| &s.succeeded);
             let response = Some((&resp.payload, resp.executed_version.as_str(), false));
             let rec = || record(&event, &arn, "Success", attempts, response);
             deliver(q, settings.on_success.as_deref(), rec, &event.id).await;
             q.finish(&event.id).await;
         }
-        (Decision::GiveUp(why), Ok(resp)) => {
+        Decision::GiveUp(why) => {
             let message = serde_json::from_slice::<Value>(&resp.payload)
                 .ok()
                 .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
@@ -374,14 +381,8 @@ async fn handle(q: &Queue, settings: &Settings, event: AsyncEvent) -> Option<Dur
             deliver(q, settings.on_failure.as_deref(), rec, &event.id).await;
             q.finish(&event.id).await;
         }
-        (Decision::Retry { at_ms, attempts }, _) => {
-            q.reschedule(&event.id, attempts, at_ms).await;
-        }
-        (decision, Err(e)) => {
-            // Not reached: errors are always retried.
-            tracing::error!(request_id = %event.id, ?decision, error = %e, "Unexpected decision for a failed invocation.");
-            q.reschedule(&event.id, event.attempts, now_ms() + 5000)
-                .await;
+        Decision::Retry(again) => {
+            q.reschedule(&event.id, again.attempts, again.at_ms).await;
         }
     }
     run

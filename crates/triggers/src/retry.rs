@@ -14,13 +14,19 @@
 
 use std::time::Duration;
 
-/// What an attempt came to.
+/// What an attempt that reached the function came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The function returned a result.
     Succeeded,
     /// The function returned or raised an error (Handled or Unhandled).
     FunctionError,
+}
+
+/// Why an attempt did not reach the function: always retried after a
+/// back-off ([`backoff`]), whatever the limits say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
     /// A concurrency limit refused the invocation.
     Throttled,
     /// The platform could not run it (environment, store, shutdown).
@@ -46,20 +52,24 @@ impl GiveUp {
     }
 }
 
-/// What to do with the event.
+/// Run the event again at `at_ms`, with `attempts` attempts counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// When (epoch ms).
+    pub at_ms: i64,
+    /// Attempts counted so far (throttles and platform errors count none).
+    pub attempts: u32,
+}
+
+/// What to do with an event whose attempt reached the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Done: the function succeeded.
     Done,
     /// Give up: OnFailure and the dead-letter queue.
     GiveUp(GiveUp),
-    /// Run it again at `at_ms`, with `attempts` attempts counted.
-    Retry {
-        /// When (epoch ms).
-        at_ms: i64,
-        /// Attempts counted so far (throttles and platform errors count none).
-        attempts: u32,
-    },
+    /// Run it again.
+    Retry(Retry),
 }
 
 /// The limits that apply to one event.
@@ -89,8 +99,8 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The decision after an attempt that ended with `outcome` at `now_ms`;
-/// `attempts` counts this attempt if it reached the function.
+/// The decision after an attempt that reached the function and ended with
+/// `outcome` at `now_ms`; `attempts` counts this attempt.
 pub fn decide(
     outcome: Outcome,
     attempts: u32,
@@ -98,30 +108,35 @@ pub fn decide(
     now_ms: i64,
     limits: &Limits<'_>,
 ) -> Decision {
-    let backoff = match outcome {
-        Outcome::Succeeded => return Decision::Done,
-        Outcome::Throttled => THROTTLE_BACKOFF,
-        Outcome::PlatformError => PLATFORM_BACKOFF,
-        Outcome::FunctionError => {
-            if attempts > limits.max_retries {
-                return Decision::GiveUp(GiveUp::RetriesExhausted);
-            }
-            let delay = limits
-                .delays
-                .get(attempts.saturating_sub(1) as usize)
-                .or(limits.delays.last())
-                .copied()
-                .unwrap_or(DEFAULT_DELAY);
-            let at_ms = now_ms.saturating_add(millis(delay));
-            // A retry after the event's maximum age: give up now, as Lambda does.
-            if at_ms - received_ms > limits.max_age_ms {
-                return Decision::GiveUp(GiveUp::EventAgeExceeded);
-            }
-            return Decision::Retry { at_ms, attempts };
-        }
+    if outcome == Outcome::Succeeded {
+        return Decision::Done;
+    }
+    if attempts > limits.max_retries {
+        return Decision::GiveUp(GiveUp::RetriesExhausted);
+    }
+    let delay = limits
+        .delays
+        .get(attempts.saturating_sub(1) as usize)
+        .or(limits.delays.last())
+        .copied()
+        .unwrap_or(DEFAULT_DELAY);
+    let at_ms = now_ms.saturating_add(millis(delay));
+    // A retry after the event's maximum age: give up now, as Lambda does.
+    if at_ms - received_ms > limits.max_age_ms {
+        return Decision::GiveUp(GiveUp::EventAgeExceeded);
+    }
+    Decision::Retry(Retry { at_ms, attempts })
+}
+
+/// The retry after an attempt that did not reach the function (`attempts`
+/// stays as it was); the event's age ends it when it is next leased.
+pub fn backoff(failure: Failure, attempts: u32, now_ms: i64) -> Retry {
+    let wait = match failure {
+        Failure::Throttled => THROTTLE_BACKOFF,
+        Failure::PlatformError => PLATFORM_BACKOFF,
     };
-    Decision::Retry {
-        at_ms: now_ms.saturating_add(millis(backoff)),
+    Retry {
+        at_ms: now_ms.saturating_add(millis(wait)),
         attempts,
     }
 }
@@ -151,20 +166,20 @@ mod tests {
                 1,
                 0,
                 0,
-                Retry {
+                Retry(super::Retry {
                     at_ms: MIN,
                     attempts: 1,
-                },
+                }),
             ),
             (
                 FunctionError,
                 2,
                 0,
                 MIN,
-                Retry {
+                Retry(super::Retry {
                     at_ms: 3 * MIN,
                     attempts: 2,
-                },
+                }),
             ),
             (
                 FunctionError,
@@ -186,31 +201,10 @@ mod tests {
                 1,
                 0,
                 359 * MIN,
-                Retry {
+                Retry(super::Retry {
                     at_ms: 360 * MIN,
                     attempts: 1,
-                },
-            ),
-            // Throttles and platform errors use no attempt.
-            (
-                Throttled,
-                0,
-                0,
-                10,
-                Retry {
-                    at_ms: 1_010,
-                    attempts: 0,
-                },
-            ),
-            (
-                PlatformError,
-                1,
-                0,
-                10,
-                Retry {
-                    at_ms: 5_010,
-                    attempts: 1,
-                },
+                }),
             ),
         ];
         for (outcome, attempts, received, now, want) in table {
@@ -218,6 +212,23 @@ mod tests {
                 decide(outcome, attempts, received, now, &limits),
                 want,
                 "{outcome:?} after {attempts} attempts at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttles_and_platform_errors_back_off_without_an_attempt() {
+        let table = [
+            (Failure::Throttled, 0, 10, 1_010),
+            (Failure::PlatformError, 1, 10, 5_010),
+            // Even past the maximum age: the age ends it at the next lease.
+            (Failure::Throttled, 2, 400 * MIN, 400 * MIN + 1_000),
+        ];
+        for (failure, attempts, now, at_ms) in table {
+            assert_eq!(
+                backoff(failure, attempts, now),
+                Retry { at_ms, attempts },
+                "{failure:?} after {attempts} attempts at {now}"
             );
         }
     }
@@ -231,7 +242,7 @@ mod tests {
             delays: &delays,
         };
         let at = |attempts| match decide(Outcome::FunctionError, attempts, 0, 0, &limits) {
-            Decision::Retry { at_ms, .. } => at_ms,
+            Decision::Retry(r) => r.at_ms,
             other => panic!("{other:?}"),
         };
         assert_eq!([at(1), at(2), at(3), at(4)], [1_000, 2_000, 2_000, 2_000]);
@@ -241,17 +252,17 @@ mod tests {
         };
         assert_eq!(
             decide(Outcome::FunctionError, 1, 0, 0, &none),
-            Decision::Retry {
+            Decision::Retry(Retry {
                 at_ms: 60_000,
                 attempts: 1
-            }
+            })
         );
         assert_eq!(
             decide(Outcome::FunctionError, 0, 0, 0, &limits),
-            Decision::Retry {
+            Decision::Retry(Retry {
                 at_ms: 1_000,
                 attempts: 0
-            },
+            }),
             "attempt 0 (never reached the function) waits the first delay"
         );
     }

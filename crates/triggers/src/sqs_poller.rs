@@ -15,8 +15,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use base64::Engine as _;
 use bytes::Bytes;
 use lambdad_engine::InvokeError;
-use lambdad_service::ServiceError;
 use lambdad_service::esm::{Mapping, Mappings};
+use lambdad_service::invocations::InvocationError;
 use lambdad_service::invocations::Invocations;
 use lambdad_service::telemetry::Trigger;
 use serde_json::{Value, json};
@@ -332,7 +332,7 @@ async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
         .await
     {
         Ok(r) => r,
-        Err(ServiceError::Invoke(InvokeError::Throttled(_))) => {
+        Err(InvocationError::Invoke(InvokeError::Throttled(_))) => {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return;
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{ArgMatches, Command, FromArgMatches};
 use lambdad_model::NetworkMode;
+use lambdad_service::invocations::{DEFAULT_ASYNC_PAYLOAD, MAX_ASYNC_PAYLOAD};
 
 pub use settings::{AuthMode, SandboxChoice, ServeArgs};
 pub use sources::settings;
@@ -192,10 +193,10 @@ impl Config {
         if !(1..=256).contains(&worker_threads) {
             bail!("worker threads must be 1 to 256, got {worker_threads}");
         }
-        let async_max_payload = a.async_max_payload.unwrap_or(262_144);
-        if !(1..=1_048_576).contains(&async_max_payload) {
+        let async_max_payload = a.async_max_payload.unwrap_or(DEFAULT_ASYNC_PAYLOAD);
+        if !(1..=MAX_ASYNC_PAYLOAD).contains(&async_max_payload) {
             bail!(
-                "the asynchronous payload limit must be between 1 and 1048576 bytes, got {async_max_payload}"
+                "the asynchronous payload limit must be between 1 and {MAX_ASYNC_PAYLOAD} bytes, got {async_max_payload}"
             );
         }
         let url_base = a
