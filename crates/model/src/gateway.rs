@@ -152,7 +152,8 @@ pub fn select_route(
     method: &str,
     path: &str,
 ) -> Option<(usize, BTreeMap<String, String>)> {
-    let mut best: Option<(usize, BTreeMap<String, String>, (Vec<u8>, u8))> = None;
+    type Rank = (Vec<u8>, u8);
+    let mut best: Option<(usize, BTreeMap<String, String>, Rank)> = None;
     for (i, key) in keys.iter().enumerate() {
         let params = match key {
             RouteKey::Default => BTreeMap::new(),
@@ -255,7 +256,7 @@ mod tests {
             "ANY /items/{id}",
             "GET /",
         ]);
-        let pick = |m, p| select_route(&k, m, p).map(|(i, params)| (i, params));
+        let pick = |m, p| select_route(&k, m, p);
         assert_eq!(pick("GET", "/items/special").unwrap().0, 3);
         let (i, params) = pick("GET", "/items/42").unwrap();
         assert_eq!((i, params["id"].as_str()), (2, "42"));
@@ -271,16 +272,37 @@ mod tests {
 
     #[test]
     fn source_arns_and_arn_like() {
-        let arn = execute_api_arn("us-east-1", "123456789012", "abc", "$default", "GET /items/{id}");
+        let arn = execute_api_arn(
+            "us-east-1",
+            "123456789012",
+            "abc",
+            "$default",
+            "GET /items/{id}",
+        );
         assert_eq!(
             arn,
             "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/items/{id}"
         );
-        assert!(arn_like("arn:aws:execute-api:us-east-1:123456789012:abc/*", &arn));
-        assert!(arn_like("arn:aws:execute-api:us-east-1:123456789012:abc/*/*/items/*", &arn));
-        assert!(arn_like("arn:aws:execute-api:*:123456789012:abc/?default/GET/*", &arn));
-        assert!(!arn_like("arn:aws:execute-api:us-east-1:123456789012:xyz/*", &arn));
-        assert!(!arn_like("arn:aws:execute-api:us-east-1:123456789012:abc/prod/*", &arn));
+        assert!(arn_like(
+            "arn:aws:execute-api:us-east-1:123456789012:abc/*",
+            &arn
+        ));
+        assert!(arn_like(
+            "arn:aws:execute-api:us-east-1:123456789012:abc/*/*/items/*",
+            &arn
+        ));
+        assert!(arn_like(
+            "arn:aws:execute-api:*:123456789012:abc/?default/GET/*",
+            &arn
+        ));
+        assert!(!arn_like(
+            "arn:aws:execute-api:us-east-1:123456789012:xyz/*",
+            &arn
+        ));
+        assert!(!arn_like(
+            "arn:aws:execute-api:us-east-1:123456789012:abc/prod/*",
+            &arn
+        ));
         let d = execute_api_arn("r", "1", "abc", "prod", "$default");
         assert_eq!(d, "arn:aws:execute-api:r:1:abc/prod/$default");
     }

@@ -196,13 +196,16 @@ pub fn allows_service(
                 _ => false,
             };
         let cond = &s["Condition"];
-        let arn_ok = [&cond["ArnLike"]["AWS:SourceArn"], &cond["ArnEquals"]["AWS:SourceArn"]]
-            .iter()
-            .all(|c| match c {
-                Value::Null => true,
-                Value::String(p) => crate::gateway::arn_like(p, source_arn),
-                _ => false,
-            });
+        let arn_ok = [
+            &cond["ArnLike"]["AWS:SourceArn"],
+            &cond["ArnEquals"]["AWS:SourceArn"],
+        ]
+        .iter()
+        .all(|c| match c {
+            Value::Null => true,
+            Value::String(p) => crate::gateway::arn_like(p, source_arn),
+            _ => false,
+        });
         let account_ok = match &cond["StringEquals"]["AWS:SourceAccount"] {
             Value::Null => true,
             v => v == source_account,
@@ -271,8 +274,20 @@ mod tests {
         let (_, s) = statement(&r, "arn:f").unwrap();
         let gw = "apigateway.amazonaws.com";
         let act = "lambda:InvokeFunction";
-        assert!(allows_service(&[s.clone()], gw, act, arn, "123456789012"));
-        assert!(!allows_service(&[s.clone()], "s3.amazonaws.com", act, arn, "123456789012"));
+        assert!(allows_service(
+            std::slice::from_ref(&s),
+            gw,
+            act,
+            arn,
+            "123456789012"
+        ));
+        assert!(!allows_service(
+            std::slice::from_ref(&s),
+            "s3.amazonaws.com",
+            act,
+            arn,
+            "123456789012"
+        ));
         let other = arn.replace("abc/", "xyz/");
         assert!(!allows_service(&[s], gw, act, &other, "123456789012"));
         let (_, any) = statement(&req(act, gw), "arn:f").unwrap();

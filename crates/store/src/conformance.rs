@@ -29,8 +29,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use lambdad_model::function::*;
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
-    Store, StoreError, UrlConfigRecord,
+    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
+    ProvisionedRecord, Store, StoreError, UrlConfigRecord,
 };
 
 /// One check: a name and a function that panics when `store` misbehaves.
@@ -531,8 +531,12 @@ fn gateway_api(id: &str, revision: &str, body: &str) -> GatewayApiRecord {
 
 fn gateway_apis(store: &dyn Store) {
     assert_eq!(store.get_gateway_api("a").unwrap(), None);
-    store.create_gateway_api(&gateway_api("b", "r1", "{}")).unwrap();
-    store.create_gateway_api(&gateway_api("a", "r1", "{\"n\":1}")).unwrap();
+    store
+        .create_gateway_api(&gateway_api("b", "r1", "{}"))
+        .unwrap();
+    store
+        .create_gateway_api(&gateway_api("a", "r1", "{\"n\":1}"))
+        .unwrap();
     assert!(matches!(
         store.create_gateway_api(&gateway_api("a", "r9", "{}")),
         Err(StoreError::AlreadyExists { .. })
