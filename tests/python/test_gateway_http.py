@@ -237,6 +237,20 @@ def test_control_plane_with_boto3(gw, echo):
                  IntegrationUri=echo, PayloadFormatVersion="2.0", TimeoutInMillis=40000)[::2] == \
         ("BadRequestException", 400)
 
+    # Updates change only the members given.
+    moved = gw.update_route(ApiId=api_id, RouteId=route["RouteId"], RouteKey="GET /things/{id}")
+    assert (moved["RouteKey"], moved["Target"]) == ("GET /things/{id}", target)
+    assert error(gw.update_route, ApiId=api_id, RouteId=route["RouteId"], Target="integrations/zzz")[::2] == \
+        ("BadRequestException", 400)
+    changed = gw.update_integration(ApiId=api_id, IntegrationId=integ["IntegrationId"], TimeoutInMillis=900)
+    assert (changed["TimeoutInMillis"], changed["PayloadFormatVersion"]) == (900, "1.0")
+    staged = gw.update_stage(ApiId=api_id, StageName="prod", StageVariables={"size": "xl"}, AutoDeploy=True)
+    assert (staged["StageVariables"], staged["AutoDeploy"]) == ({"color": "blue", "size": "xl"}, True)
+    staged = gw.update_stage(ApiId=api_id, StageName="prod", StageVariables={"color": ""})
+    assert staged["StageVariables"] == {"size": "xl"}
+    assert error(gw.update_stage, ApiId=api_id, StageName="nope", AutoDeploy=True)[::2] == \
+        ("NotFoundException", 404)
+
     deleted = gw.delete_route(ApiId=api_id, RouteId=route["RouteId"])
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
     assert gw.get_routes(ApiId=api_id)["Items"] == []

@@ -291,6 +291,51 @@ pub async fn delete_stage(
     Ok(StatusCode::NO_CONTENT)
 }
 
+pub async fn update_route(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, id)): Path<(String, String)>,
+    b: Body,
+) -> ApiResult<Json<Value>> {
+    let req = body(b, "UpdateRoute").await?;
+    let out = state
+        .services
+        .gateway
+        .update_route(region(&state, &ctx), &api, &id, req)
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn update_integration(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, id)): Path<(String, String)>,
+    b: Body,
+) -> ApiResult<Json<Value>> {
+    let req = body(b, "UpdateIntegration").await?;
+    let out = state
+        .services
+        .gateway
+        .update_integration(region(&state, &ctx), &api, &id, req)
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn update_stage(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, name)): Path<(String, String)>,
+    b: Body,
+) -> ApiResult<Json<Value>> {
+    let req = body(b, "UpdateStage").await?;
+    let out = state
+        .services
+        .gateway
+        .update_stage(region(&state, &ctx), &api, &name, req)
+        .await?;
+    Ok(Json(out))
+}
+
 /// The control plane's routes.
 pub fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
@@ -303,7 +348,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/v2/apis/{api}/routes", get(get_routes).post(create_route))
         .route(
             "/v2/apis/{api}/routes/{id}",
-            get(get_route).delete(delete_route),
+            get(get_route).patch(update_route).delete(delete_route),
         )
         .route(
             "/v2/apis/{api}/integrations",
@@ -311,11 +356,13 @@ pub fn routes() -> axum::Router<AppState> {
         )
         .route(
             "/v2/apis/{api}/integrations/{id}",
-            get(get_integration).delete(delete_integration),
+            get(get_integration)
+                .patch(update_integration)
+                .delete(delete_integration),
         )
         .route("/v2/apis/{api}/stages", get(get_stages).post(create_stage))
         .route(
             "/v2/apis/{api}/stages/{name}",
-            get(get_stage).delete(delete_stage),
+            get(get_stage).patch(update_stage).delete(delete_stage),
         )
 }

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambdad_engine::InvokeError;
 use lambdad_service::ServiceError;
-use lambdad_service::gateway::{Resolution, Resolved};
+use lambdad_service::gateway_route::{Resolution, Resolved};
 use lambdad_service::invocations::Invocations;
 use lambdad_service::telemetry::Trigger;
 

@@ -2,7 +2,7 @@
 //! and its siblings, routes, integrations with functions, stages; and
 //! [`Gateway::resolve`], which the gateway's data plane asks which function
 //! a request runs, with what, and whether the function's policy lets the
-//! gateway invoke it (`gateway_route.rs`).
+//! gateway invoke it (in `gateway_route`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use lambdad_store::GatewayApiRecord;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, new_revision};
-pub use crate::gateway_route::{Resolution, Resolved};
 pub use crate::gateway_types::*;
 
 /// The principal API Gateway invokes functions as.
@@ -34,18 +33,18 @@ fn new_id(len: usize) -> String {
 }
 
 /// ISO 8601 in UTC, to the second (`2020-04-08T19:05:45Z`).
-fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time::OffsetDateTime::now_utc()
         .format(&fmt)
         .unwrap_or_default()
 }
 
-fn bad(message: impl Into<String>) -> GatewayError {
+pub(crate) fn bad(message: impl Into<String>) -> GatewayError {
     GatewayError::BadRequest(message.into())
 }
 
-fn check_route_key(key: &str) -> GatewayResult<()> {
+pub(crate) fn check_route_key(key: &str) -> GatewayResult<()> {
     match RouteKey::parse(key) {
         Some(_) => Ok(()),
         None => Err(bad(format!(
@@ -67,6 +66,48 @@ fn check_stage_name(name: &str) -> GatewayResult<()> {
         Err(bad(format!(
             "Stage name must be $default or match [a-zA-Z0-9._-]{{1,128}}: {name}"
         )))
+    }
+}
+
+/// A route's `target` must be `integrations/ID` of an integration of `api`.
+pub(crate) fn check_target(api: &HttpApi, t: &str) -> GatewayResult<()> {
+    let id = t.strip_prefix("integrations/").unwrap_or_default();
+    if api.integrations.iter().any(|i| i.integration_id == id) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "Invalid target {t}: it must be integrations/ID of an integration of this API"
+        )))
+    }
+}
+
+pub(crate) fn check_integration_uri(uri: &str) -> GatewayResult<()> {
+    match integration_function(uri) {
+        Some(_) => Ok(()),
+        None => Err(bad(format!(
+            "Invalid integration URI {uri}: it must be a Lambda function, alias or version ARN"
+        ))),
+    }
+}
+
+pub(crate) fn check_payload_format(version: &str) -> GatewayResult<()> {
+    if version == "1.0" || version == "2.0" {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "Invalid payload format version {version}: it must be 1.0 or 2.0"
+        )))
+    }
+}
+
+/// `timeoutInMillis` (50–30000), default 30000.
+pub(crate) fn check_timeout(t: Option<i64>) -> GatewayResult<u64> {
+    match t {
+        None => Ok(MAX_TIMEOUT_MS),
+        Some(t @ 50..=30_000) => Ok(t as u64),
+        Some(_) => Err(bad(
+            "Timeout must be between 50 milliseconds and 30000 milliseconds.",
+        )),
     }
 }
 
@@ -115,7 +156,7 @@ impl Gateway {
         )
     }
 
-    fn not_found(&self, kind: &'static str, id: &str) -> GatewayError {
+    pub(crate) fn not_found(&self, kind: &'static str, id: &str) -> GatewayError {
         GatewayError::NotFound {
             kind,
             account: self.ctx.account.clone(),
@@ -151,7 +192,7 @@ impl Gateway {
 
     /// Applies `change` to the API and writes it back, reading again when
     /// another write came first.
-    async fn modify<T>(
+    pub(crate) async fn modify<T>(
         &self,
         region: &str,
         api_id: &str,
@@ -378,12 +419,7 @@ impl Gateway {
                 )));
             }
             if let Some(t) = &route.target {
-                let id = t.strip_prefix("integrations/").unwrap_or_default();
-                if !api.integrations.iter().any(|i| i.integration_id == id) {
-                    return Err(bad(format!(
-                        "Invalid target {t}: it must be integrations/ID of an integration of this API"
-                    )));
-                }
+                check_target(api, t)?;
             }
             api.routes.push(route.clone());
             Ok(())
@@ -449,29 +485,13 @@ impl Gateway {
         let uri = req
             .integration_uri
             .ok_or_else(|| bad("IntegrationUri is required for AWS_PROXY integrations"))?;
-        if integration_function(&uri).is_none() {
-            return Err(bad(format!(
-                "Invalid integration URI {uri}: it must be a Lambda function, alias or version ARN"
-            )));
-        }
+        check_integration_uri(&uri)?;
         // Required for HTTP APIs (only the console picks one for you).
         let version = req.payload_format_version.ok_or_else(|| {
             bad("PayloadFormatVersion is required for AWS_PROXY integrations of HTTP APIs")
         })?;
-        if version != "1.0" && version != "2.0" {
-            return Err(bad(format!(
-                "Invalid payload format version {version}: it must be 1.0 or 2.0"
-            )));
-        }
-        let timeout = match req.timeout_in_millis {
-            None => MAX_TIMEOUT_MS,
-            Some(t @ 50..=30_000) => t as u64,
-            Some(_) => {
-                return Err(bad(
-                    "Timeout must be between 50 milliseconds and 30000 milliseconds.",
-                ));
-            }
-        };
+        check_payload_format(&version)?;
+        let timeout = check_timeout(req.timeout_in_millis)?;
         let method = req.integration_method.unwrap_or_else(|| "POST".into());
         let connection = req.connection_type.unwrap_or_else(|| "INTERNET".into());
         if connection != "INTERNET" {
