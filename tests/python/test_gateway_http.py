@@ -44,6 +44,8 @@ def handler(event, context):
 
 # A FastAPI app as its users write it, served through Mangum.
 FASTAPI_APP = r'''
+from typing import Optional
+
 from fastapi import FastAPI
 from mangum import Mangum
 from pydantic import BaseModel
@@ -55,7 +57,7 @@ class Item(BaseModel):
     price: float
 
 @app.get("/items/{item_id}")
-def read_item(item_id: int, q: str | None = None):
+def read_item(item_id: int, q: Optional[str] = None):
     return {"item_id": item_id, "q": q}
 
 @app.post("/items", status_code=201)
