@@ -1,6 +1,7 @@
 //! lambdad's HTTP API: the Lambda control plane on AWS's exact paths, the
-//! Logs and EventBridge JSON 1.1 operations, SigV4 authentication, the
-//! function-URL data plane and the listener that serves them.
+//! Logs and EventBridge JSON 1.1 operations, the API Gateway HTTP API
+//! control plane (`/v2/apis`), SigV4 authentication, the function-URL and
+//! HTTP API data planes and the listener that serves them.
 //!
 //! Handlers are thin: they extract path, query, headers and body, call the
 //! service layer (`lambdad_service`) with plain arguments, and render the
@@ -16,6 +17,9 @@ pub mod error;
 mod esm;
 mod events;
 mod functions;
+mod gateway;
+mod gateway_event;
+mod gateway_http;
 mod invoke;
 mod invoke_stream;
 mod json11;
@@ -249,6 +253,7 @@ pub fn router(state: AppState) -> Router {
             "/2015-03-31/event-source-mappings/{uuid}",
             get(esm::get).put(esm::update).delete(esm::delete),
         )
+        .merge(gateway::routes())
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics))
         .route("/_lambdad/usage", get(usage))
@@ -268,6 +273,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             url_http::dispatch,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gateway_http::dispatch,
         ))
         .with_state(state)
 }

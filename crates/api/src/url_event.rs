@@ -1,6 +1,8 @@
-//! The function URL wire mapping: an HTTP request becomes API Gateway's
-//! payload format 2.0 event, and a function's answer becomes an HTTP
-//! response, as AWS maps them.
+//! The payload format 2.0 wire mapping, shared by function URLs and API
+//! Gateway HTTP APIs: an HTTP request becomes the 2.0 event, and a
+//! function's answer becomes an HTTP response, as AWS maps them.
+
+use std::collections::BTreeMap;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use base64::Engine as _;
@@ -10,7 +12,7 @@ use serde_json::{Map, Value, json};
 /// What the event says about the request beyond its method, URI, headers and body.
 #[derive(Debug)]
 pub struct RequestFacts<'a> {
-    /// The URL id (`apiId`, `domainPrefix`).
+    /// The URL id or API id (`apiId`, `domainPrefix`).
     pub url_id: &'a str,
     /// The Host the client used, without the port.
     pub domain: &'a str,
@@ -24,6 +26,54 @@ pub struct RequestFacts<'a> {
     pub request_id: &'a str,
     /// Epoch milliseconds of arrival.
     pub time_ms: i64,
+    /// The route key that matched (`$default` for function URLs).
+    pub route_key: &'a str,
+    /// The stage (`$default` for function URLs).
+    pub stage: &'a str,
+    /// The route's path parameters (API Gateway only).
+    pub path_parameters: Option<&'a BTreeMap<String, String>>,
+    /// The stage's variables (API Gateway only).
+    pub stage_variables: Option<&'a BTreeMap<String, String>>,
+}
+
+/// A query string's parameters in order, each with all its values.
+pub fn query_params(query: &str) -> Vec<(String, Vec<String>)> {
+    let mut params: Vec<(String, Vec<String>)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match params.iter_mut().find(|(key, _)| *key == k) {
+            Some((_, vals)) => vals.push(v.into_owned()),
+            None => params.push((k.into_owned(), vec![v.into_owned()])),
+        }
+    }
+    params
+}
+
+/// The event's `body` and `isBase64Encoded`: text for textual content
+/// types, base64 otherwise; `None` for an empty body.
+pub fn event_body(headers: &HeaderMap, body: &[u8]) -> Option<(String, bool)> {
+    if body.is_empty() {
+        return None;
+    }
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok());
+    Some(match std::str::from_utf8(body) {
+        Ok(text) if is_text(ct) => (text.to_owned(), false),
+        _ => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    })
+}
+
+/// Every value of each header, in the request's order, as text.
+pub fn header_values(headers: &HeaderMap) -> Vec<(String, Vec<String>)> {
+    headers
+        .keys()
+        .map(|name| {
+            let values = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (name.as_str().to_owned(), values)
+        })
+        .collect()
 }
 
 /// Whether a body of this content type is passed as text (else base64).
@@ -45,7 +95,8 @@ fn is_text(content_type: Option<&str>) -> bool {
         || ct == "application/javascript"
 }
 
-fn http_date(ms: i64) -> String {
+/// `12/Mar/2020:19:03:58 +0000`.
+pub fn http_date(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let fmt = time::macros::format_description!(
@@ -65,12 +116,7 @@ pub fn request_event(
 ) -> Value {
     let mut hmap: Map<String, Value> = Map::new();
     let mut cookies = Vec::new();
-    for name in headers.keys() {
-        let values: Vec<String> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
+    for (name, values) in header_values(headers) {
         if name == "cookie" {
             for v in &values {
                 cookies.extend(
@@ -82,15 +128,9 @@ pub fn request_event(
             }
             continue;
         }
-        hmap.insert(name.as_str().to_owned(), json!(values.join(",")));
+        hmap.insert(name, json!(values.join(",")));
     }
-    let mut params: Vec<(String, Vec<String>)> = Vec::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        match params.iter_mut().find(|(key, _)| *key == k) {
-            Some((_, vals)) => vals.push(v.into_owned()),
-            None => params.push((k.into_owned(), vec![v.into_owned()])),
-        }
-    }
+    let params = query_params(query);
     let user_agent = headers
         .get("user-agent")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -108,8 +148,8 @@ pub fn request_event(
             "userAgent": user_agent,
         },
         "requestId": facts.request_id,
-        "routeKey": "$default",
-        "stage": "$default",
+        "routeKey": facts.route_key,
+        "stage": facts.stage,
         "time": http_date(facts.time_ms),
         "timeEpoch": facts.time_ms,
     });
@@ -118,7 +158,7 @@ pub fn request_event(
     }
     let mut event = json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": facts.route_key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": hmap,
@@ -135,15 +175,15 @@ pub fn request_event(
             .collect();
         event["queryStringParameters"] = Value::Object(q);
     }
-    if !body.is_empty() {
-        let ct = headers.get("content-type").and_then(|v| v.to_str().ok());
-        match std::str::from_utf8(body) {
-            Ok(text) if is_text(ct) => event["body"] = json!(text),
-            _ => {
-                event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
-                event["isBase64Encoded"] = json!(true);
-            }
-        }
+    if let Some(p) = facts.path_parameters.filter(|p| !p.is_empty()) {
+        event["pathParameters"] = json!(p);
+    }
+    if let Some(v) = facts.stage_variables.filter(|v| !v.is_empty()) {
+        event["stageVariables"] = json!(v);
+    }
+    if let Some((text, encoded)) = event_body(headers, body) {
+        event["body"] = json!(text);
+        event["isBase64Encoded"] = json!(encoded);
     }
     event
 }
@@ -187,16 +227,44 @@ pub fn apply_headers(out: &mut HeaderMap, headers: &Value, cookies: &Value) {
     }
 }
 
-/// Maps a function's successful answer to the HTTP response.
-pub fn response(payload: &[u8]) -> HttpAnswer {
+/// Decodes a response `body` (a string, else its JSON text) as
+/// `isBase64Encoded` says; `None` for bad base64.
+pub fn response_body(value: &Value) -> Option<Bytes> {
+    let text = match &value["body"] {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if value["isBase64Encoded"] == true {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .ok()
+            .map(Bytes::from)
+    } else {
+        Some(Bytes::from(text))
+    }
+}
+
+/// A response's `statusCode` (a number or a numeric string).
+pub fn status_code(v: &Value) -> Option<StatusCode> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+}
+
+/// Maps a function's successful answer to the HTTP response as payload
+/// format 2.0 does: a JSON object with `statusCode` is a response, anything
+/// else is the body of a 200. `None`: malformed (bad base64).
+pub fn response(payload: &[u8]) -> Option<HttpAnswer> {
     let json_answer = |body: Bytes| {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
-        HttpAnswer {
+        Some(HttpAnswer {
             status: StatusCode::OK,
             headers,
             body,
-        }
+        })
     };
     let Ok(value) = serde_json::from_slice::<Value>(payload) else {
         return json_answer(Bytes::copy_from_slice(payload));
@@ -204,35 +272,17 @@ pub fn response(payload: &[u8]) -> HttpAnswer {
     let Some(status) = value.get("statusCode") else {
         return json_answer(Bytes::copy_from_slice(payload));
     };
-    let status = status
-        .as_u64()
-        .or_else(|| status.as_str().and_then(|s| s.parse().ok()))
-        .and_then(|s| u16::try_from(s).ok())
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = status_code(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = HeaderMap::new();
     apply_headers(&mut headers, &value["headers"], &value["cookies"]);
     if !headers.contains_key("content-type") {
         headers.insert("content-type", HeaderValue::from_static("application/json"));
     }
-    let text = match &value["body"] {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let body = if value["isBase64Encoded"] == true {
-        match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
-            Ok(b) => Bytes::from(b),
-            Err(_) => return error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-        }
-    } else {
-        Bytes::from(text)
-    };
-    HttpAnswer {
+    Some(HttpAnswer {
         status,
         headers,
-        body,
-    }
+        body: response_body(&value)?,
+    })
 }
 
 /// A platform answer (`{"Message": ...}`) with a status.
@@ -259,6 +309,10 @@ mod tests {
             source_ip: "127.0.0.1".into(),
             request_id: "r1",
             time_ms: 1_584_039_838_000,
+            route_key: "$default",
+            stage: "$default",
+            path_parameters: None,
+            stage_variables: None,
         }
     }
 
@@ -290,15 +344,16 @@ mod tests {
 
     #[test]
     fn responses_map_as_aws() {
-        let r = response(br#"{"statusCode":201,"headers":{"x-a":"1"},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#);
+        let r = response(br#"{"statusCode":201,"headers":{"x-a":"1"},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#).unwrap();
         assert_eq!(r.status, StatusCode::CREATED);
         assert_eq!(r.body, Bytes::from_static(b"hi"));
         assert_eq!(r.headers.get_all("set-cookie").iter().count(), 2);
-        let r = response(br#"{"hello":"world"}"#);
+        let r = response(br#"{"hello":"world"}"#).unwrap();
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.body, Bytes::from_static(br#"{"hello":"world"}"#));
         assert_eq!(r.headers["content-type"], "application/json");
-        let r = response(br#""text""#);
+        let r = response(br#""text""#).unwrap();
+        assert!(response(br#"{"statusCode":200,"body":"%%","isBase64Encoded":true}"#).is_none());
         assert_eq!(r.body, Bytes::from_static(br#""text""#));
     }
 }

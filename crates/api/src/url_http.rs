@@ -30,6 +30,12 @@ const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-respo
 
 /// The URL id and region named by a Host header, when it is a function URL's.
 fn url_host(headers: &HeaderMap) -> Option<(String, String, String)> {
+    service_host(headers, "lambda-url")
+}
+
+/// `(id, region, domain)` of a Host `ID.SERVICE.REGION.…[:PORT]` (the
+/// domain without the port), when its second label is `service`.
+pub(crate) fn service_host(headers: &HeaderMap, service: &str) -> Option<(String, String, String)> {
     let host = headers.get("host")?.to_str().ok()?;
     let domain = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
@@ -40,7 +46,7 @@ fn url_host(headers: &HeaderMap) -> Option<(String, String, String)> {
     });
     let mut labels = domain.split('.');
     let id = labels.next()?;
-    if labels.next()? != "lambda-url" {
+    if labels.next()? != service {
         return None;
     }
     let region = labels.next()?;
@@ -157,6 +163,10 @@ async fn serve(
         source_ip,
         request_id: &request_id,
         time_ms: time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000,
+        route_key: "$default",
+        stage: "$default",
+        path_parameters: None,
+        stage_variables: None,
     };
     let event = url_event::request_event(
         &parts.method,
@@ -265,7 +275,11 @@ async fn invoke(
         None if out.function_error.is_some() => {
             failed(StatusCode::BAD_GATEWAY, "Internal Server Error")
         }
-        None => Answer::Buffered(url_event::response(&out.payload)),
+        None => {
+            Answer::Buffered(url_event::response(&out.payload).unwrap_or_else(|| {
+                url_event::error(StatusCode::BAD_GATEWAY, "Internal Server Error")
+            }))
+        }
     }
 }
 

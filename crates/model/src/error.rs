@@ -60,6 +60,9 @@ codes! {
     MissingAuthenticationToken => 403, "MissingAuthenticationTokenException", "User";
     UnknownOperation => 404, "UnknownOperationException", "User";
     NotImplemented => 501, "NotImplementedException", "User";
+    GatewayNotFound => 404, "NotFoundException", "User";
+    GatewayBadRequest => 400, "BadRequestException", "User";
+    GatewayConflict => 409, "ConflictException", "User";
     Service => 500, "ServiceException", "Service";
     EC2Unexpected => 502, "EC2UnexpectedException", "Service";
     KMSAccessDenied => 502, "KMSAccessDeniedException", "Service";

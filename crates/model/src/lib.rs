@@ -10,6 +10,7 @@ pub mod arn;
 pub mod error;
 pub mod eventpattern;
 pub mod function;
+pub mod gateway;
 pub mod iam;
 pub mod logfilter;
 pub mod policy;

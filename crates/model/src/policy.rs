@@ -175,6 +175,49 @@ pub fn allows_public_url(statements: &[Value]) -> bool {
     })
 }
 
+/// Whether `statements` let the AWS service `service` (for example
+/// `apigateway.amazonaws.com`) call `action` as `source_arn` from
+/// `source_account`: an Allow to that service principal whose conditions
+/// (`ArnLike`/`ArnEquals` on `AWS:SourceArn`, `StringEquals` on
+/// `AWS:SourceAccount`) all hold.
+pub fn allows_service(
+    statements: &[Value],
+    service: &str,
+    action: &str,
+    source_arn: &str,
+    source_account: &str,
+) -> bool {
+    statements.iter().any(|s| {
+        let principal = &s["Principal"];
+        let to_service = principal == "*"
+            || match &principal["Service"] {
+                Value::String(p) => p == service,
+                Value::Array(list) => list.iter().any(|p| p == service),
+                _ => false,
+            };
+        let cond = &s["Condition"];
+        let arn_ok = [
+            &cond["ArnLike"]["AWS:SourceArn"],
+            &cond["ArnEquals"]["AWS:SourceArn"],
+        ]
+        .iter()
+        .all(|c| match c {
+            Value::Null => true,
+            Value::String(p) => crate::gateway::arn_like(p, source_arn),
+            _ => false,
+        });
+        let account_ok = match &cond["StringEquals"]["AWS:SourceAccount"] {
+            Value::Null => true,
+            v => v == source_account,
+        };
+        s["Effect"] == "Allow"
+            && to_service
+            && action_covers(&s["Action"], action)
+            && arn_ok
+            && account_ok
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +264,35 @@ mod tests {
         other.function_url_auth_type = Some("NONE".into());
         let (_, s) = statement(&other, "arn:f").unwrap();
         assert!(!allows_public_url(&[s]));
+    }
+
+    #[test]
+    fn service_principals_need_a_matching_source_arn() {
+        let arn = "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/items/{id}";
+        let mut r = req("lambda:InvokeFunction", "apigateway.amazonaws.com");
+        r.source_arn = Some("arn:aws:execute-api:us-east-1:123456789012:abc/*".into());
+        let (_, s) = statement(&r, "arn:f").unwrap();
+        let gw = "apigateway.amazonaws.com";
+        let act = "lambda:InvokeFunction";
+        assert!(allows_service(
+            std::slice::from_ref(&s),
+            gw,
+            act,
+            arn,
+            "123456789012"
+        ));
+        assert!(!allows_service(
+            std::slice::from_ref(&s),
+            "s3.amazonaws.com",
+            act,
+            arn,
+            "123456789012"
+        ));
+        let other = arn.replace("abc/", "xyz/");
+        assert!(!allows_service(&[s], gw, act, &other, "123456789012"));
+        let (_, any) = statement(&req(act, gw), "arn:f").unwrap();
+        assert!(allows_service(&[any], gw, act, &other, "123456789012"));
+        let (_, url) = statement(&req("lambda:InvokeFunctionUrl", gw), "arn:f").unwrap();
+        assert!(!allows_service(&[url], gw, act, arn, "123456789012"));
     }
 }

@@ -1,7 +1,7 @@
 //! lambdad's service layer: the business rules of every Lambda resource
 //! (functions, tags, versions and aliases, layers, concurrency, provisioned
 //! concurrency, function URLs and resource policies, EventInvokeConfig,
-//! event source mappings, EventBridge rules, logs) and the one invocation
+//! event source mappings, EventBridge rules, API Gateway HTTP APIs, logs) and the one invocation
 //! funnel ([`invocations::Invocations`]) that every entry point runs
 //! invocations through.
 //!
@@ -20,6 +20,10 @@ pub mod esm;
 pub mod event_configs;
 pub mod events;
 pub mod functions;
+pub mod gateway;
+pub mod gateway_route;
+mod gateway_types;
+mod gateway_updates;
 pub mod invocations;
 pub mod layers;
 pub mod logs;
@@ -70,6 +74,8 @@ pub struct Services {
     pub mappings: esm::Mappings,
     /// EventBridge rules and PutEvents.
     pub rules: events::Rules,
+    /// API Gateway HTTP APIs.
+    pub gateway: gateway::Gateway,
     /// The invocation funnel.
     pub invocations: invocations::Invocations,
 }
@@ -92,6 +98,7 @@ impl Services {
             event_configs: event_configs::EventConfigs::new(ctx.clone()),
             mappings: esm::Mappings::new(ctx.clone()),
             rules: events::Rules::new(ctx.clone(), invocations.clone()),
+            gateway: gateway::Gateway::new(ctx.clone(), &options.url_base),
             invocations,
             ctx,
         }

@@ -29,8 +29,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use lambdad_model::function::*;
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
-    Store, StoreError, UrlConfigRecord,
+    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
+    ProvisionedRecord, Store, StoreError, UrlConfigRecord,
 };
 
 /// One check: a name and a function that panics when `store` misbehaves.
@@ -44,6 +44,7 @@ pub const CHECKS: &[Check] = &[
     ("layers", layers),
     ("urls_and_policies", urls_and_policies),
     ("documents", documents),
+    ("gateway_apis", gateway_apis),
 ];
 
 /// Runs every check of [`CHECKS`], each on a new empty store from `make`;
@@ -518,4 +519,52 @@ fn documents(store: &dyn Store) {
     store.put_doc("rule", "a", None).unwrap();
     assert_eq!(store.get_doc("rule", "a").unwrap(), None);
     assert_eq!(store.get_doc("other", "a").unwrap().as_deref(), Some("x"));
+}
+
+fn gateway_api(id: &str, revision: &str, body: &str) -> GatewayApiRecord {
+    GatewayApiRecord {
+        api_id: id.into(),
+        revision: revision.into(),
+        body: body.into(),
+    }
+}
+
+fn gateway_apis(store: &dyn Store) {
+    assert_eq!(store.get_gateway_api("a").unwrap(), None);
+    store
+        .create_gateway_api(&gateway_api("b", "r1", "{}"))
+        .unwrap();
+    store
+        .create_gateway_api(&gateway_api("a", "r1", "{\"n\":1}"))
+        .unwrap();
+    assert!(matches!(
+        store.create_gateway_api(&gateway_api("a", "r9", "{}")),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let ids: Vec<String> = store
+        .list_gateway_apis()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.api_id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    store
+        .update_gateway_api(&gateway_api("a", "r2", "{\"n\":2}"), "r1")
+        .unwrap();
+    // A writer that read revision r1 lost the race and must read again.
+    assert!(matches!(
+        store.update_gateway_api(&gateway_api("a", "r3", "{\"n\":3}"), "r1"),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    assert_eq!(
+        store.get_gateway_api("a").unwrap(),
+        Some(gateway_api("a", "r2", "{\"n\":2}"))
+    );
+    assert!(store.delete_gateway_api("a").unwrap());
+    assert!(!store.delete_gateway_api("a").unwrap());
+    assert!(matches!(
+        store.update_gateway_api(&gateway_api("a", "r4", "{}"), "r2"),
+        Err(StoreError::RevisionMismatch { .. })
+    ));
+    assert_eq!(store.get_gateway_api("a").unwrap(), None);
 }

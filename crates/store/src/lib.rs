@@ -19,6 +19,7 @@ mod migrations;
 mod seal;
 mod sqlite;
 mod sqlite_events;
+mod sqlite_gateway;
 
 use std::collections::BTreeMap;
 
@@ -138,6 +139,18 @@ pub struct UrlConfigRecord {
     pub creation_time: String,
     /// `LastModifiedTime` in AWS's format.
     pub last_modified_time: String,
+}
+
+/// An API Gateway HTTP API with its routes, integrations and stages: one
+/// document, replaced whole by compare-and-set on `revision`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayApiRecord {
+    /// The API id (the first label of its host name).
+    pub api_id: String,
+    /// Changes on every write.
+    pub revision: String,
+    /// The API as JSON (the service's document).
+    pub body: String,
 }
 
 /// A resource-based policy of a function, version or alias.
@@ -362,4 +375,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         record: &LayerVersionRecord,
         expected_revision: &str,
     ) -> Result<(), StoreError>;
+
+    /// Stores a new HTTP API; `AlreadyExists` when its id is taken.
+    fn create_gateway_api(&self, api: &GatewayApiRecord) -> Result<(), StoreError>;
+    /// One HTTP API.
+    fn get_gateway_api(&self, api_id: &str) -> Result<Option<GatewayApiRecord>, StoreError>;
+    /// Every HTTP API, by id.
+    fn list_gateway_apis(&self) -> Result<Vec<GatewayApiRecord>, StoreError>;
+    /// Replaces an HTTP API if its revision is still `expected_revision`
+    /// (`RevisionMismatch` otherwise, or when it is gone).
+    fn update_gateway_api(
+        &self,
+        api: &GatewayApiRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes an HTTP API; false when it did not exist.
+    fn delete_gateway_api(&self, api_id: &str) -> Result<bool, StoreError>;
 }

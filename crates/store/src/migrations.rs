@@ -91,4 +91,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL,
         PRIMARY KEY (kind, key)
     );",
+    "CREATE TABLE gateway_apis (
+        api_id TEXT PRIMARY KEY,
+        revision TEXT NOT NULL,
+        body TEXT NOT NULL
+    );",
 ];

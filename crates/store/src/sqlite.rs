@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, LayerVersionRecord, PolicyRecord, ProvisionedRecord,
-    Store, StoreError, UrlConfigRecord,
+    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
+    ProvisionedRecord, Store, StoreError, UrlConfigRecord,
 };
 
 use crate::migrations::MIGRATIONS;
@@ -753,5 +753,29 @@ impl Store for SqliteStore {
                 id: format!("{}:{}", record.name, record.version),
             })
         }
+    }
+
+    fn create_gateway_api(&self, api: &GatewayApiRecord) -> Result<(), StoreError> {
+        self.create_gateway_api_impl(api)
+    }
+
+    fn get_gateway_api(&self, api_id: &str) -> Result<Option<GatewayApiRecord>, StoreError> {
+        self.get_gateway_api_impl(api_id)
+    }
+
+    fn list_gateway_apis(&self) -> Result<Vec<GatewayApiRecord>, StoreError> {
+        self.list_gateway_apis_impl()
+    }
+
+    fn update_gateway_api(
+        &self,
+        api: &GatewayApiRecord,
+        expected_revision: &str,
+    ) -> Result<(), StoreError> {
+        self.update_gateway_api_impl(api, expected_revision)
+    }
+
+    fn delete_gateway_api(&self, api_id: &str) -> Result<bool, StoreError> {
+        self.delete_gateway_api_impl(api_id)
     }
 }

@@ -1,0 +1,168 @@
+//! The gateway's half of the data plane: which stage, route, integration
+//! and function serve a request to an HTTP API, and whether the function's
+//! resource policy lets API Gateway invoke it for that route.
+
+use std::collections::BTreeMap;
+
+use lambdad_model::gateway::{RouteKey, execute_api_arn, select_route};
+use lambdad_model::policy;
+use lambdad_model::url::Cors;
+use serde_json::Value;
+
+use crate::context::blocking;
+use crate::gateway::{GATEWAY_PRINCIPAL, Gateway, integration_function};
+use crate::gateway_types::{GatewayError, GatewayResult, Integration, cors_of};
+
+/// What the data plane needs to serve a request that matched a route.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The API id.
+    pub api_id: String,
+    /// The stage's name (`$default` or a name).
+    pub stage: String,
+    /// The stage's variables.
+    pub stage_variables: BTreeMap<String, String>,
+    /// The route key that matched.
+    pub route_key: String,
+    /// The route's path parameters.
+    pub path_parameters: BTreeMap<String, String>,
+    /// The integration the route targets (`None`: it has none).
+    pub integration: Option<Integration>,
+    /// The function and qualifier the integration invokes.
+    pub function: Option<(String, Option<String>)>,
+    /// Whether the gateway may invoke the function (its policy allows it,
+    /// or the integration has a role).
+    pub allowed: bool,
+    /// The CORS configuration of the API.
+    pub cors: Option<Cors>,
+}
+
+/// How the data plane answers a request.
+#[derive(Debug)]
+pub enum Resolution {
+    /// No such API, stage or route: `404 {"message":"Not Found"}`.
+    NotFound,
+    /// A CORS preflight, answered by the gateway with the API's configuration.
+    Preflight(Cors),
+    /// A route matched.
+    Route(Box<Resolved>),
+}
+
+impl Gateway {
+    /// What a request `method path` to API `api_id` (addressed in `region`)
+    /// runs: its stage (a named stage by the path's first segment, else
+    /// `$default`), route, integration and function, and whether the
+    /// function's resource policy lets the gateway invoke it for that route.
+    /// A `preflight` (an OPTIONS request with `Origin` and
+    /// `Access-Control-Request-Method`) to an API with a CORS configuration
+    /// is the gateway's to answer, whatever the routes.
+    pub async fn resolve(
+        &self,
+        region: &str,
+        api_id: &str,
+        method: &str,
+        path: &str,
+        preflight: bool,
+    ) -> GatewayResult<Resolution> {
+        let Some((api, _)) = self.read(api_id).await? else {
+            return Ok(Resolution::NotFound);
+        };
+        if api.region != region || api.disable_execute_api_endpoint {
+            return Ok(Resolution::NotFound);
+        }
+        let cors = api
+            .cors_configuration
+            .as_ref()
+            .and_then(|c| cors_of(c).ok());
+        if preflight && let Some(c) = cors.clone() {
+            return Ok(Resolution::Preflight(c));
+        }
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let (stage, route_path) = match api.stages.iter().find(|s| s.stage_name == first) {
+            Some(s) if s.stage_name != "$default" => {
+                let rest = &path[1 + first.len()..];
+                (s, if rest.is_empty() { "/" } else { rest })
+            }
+            _ => match api.stages.iter().find(|s| s.stage_name == "$default") {
+                Some(s) => (s, path),
+                None => return Ok(Resolution::NotFound),
+            },
+        };
+        let keys: Vec<RouteKey> = api
+            .routes
+            .iter()
+            .map(|r| RouteKey::parse(&r.route_key).unwrap_or(RouteKey::Default))
+            .collect();
+        let Some((index, path_parameters)) = select_route(&keys, method, route_path) else {
+            return Ok(Resolution::NotFound);
+        };
+        let route = &api.routes[index];
+        let integration = route
+            .target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("integrations/"))
+            .and_then(|id| api.integrations.iter().find(|i| i.integration_id == id))
+            .cloned();
+        let function = integration
+            .as_ref()
+            .and_then(|i| integration_function(&i.integration_uri));
+        let mut allowed = false;
+        if let (Some(i), Some((name, qualifier))) = (&integration, &function) {
+            allowed = i.credentials_arn.is_some() || {
+                let source_arn = execute_api_arn(
+                    region,
+                    &self.ctx.account,
+                    api_id,
+                    &stage.stage_name,
+                    &route_key_for_arn(&route.route_key, method),
+                );
+                let key = qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+                let (store, f) = (self.ctx.store.clone(), name.clone());
+                let statements = match blocking(move || store.get_policy(&f, &key)).await? {
+                    Some(p) => serde_json::from_str::<Vec<Value>>(&p.statements)
+                        .map_err(|e| GatewayError::Internal(format!("corrupt policy: {e}")))?,
+                    None => Vec::new(),
+                };
+                policy::allows_service(
+                    &statements,
+                    GATEWAY_PRINCIPAL,
+                    "lambda:InvokeFunction",
+                    &source_arn,
+                    &self.ctx.account,
+                )
+            };
+        }
+        Ok(Resolution::Route(Box::new(Resolved {
+            api_id: api.api_id.clone(),
+            stage: stage.stage_name.clone(),
+            stage_variables: stage.stage_variables.clone(),
+            route_key: route.route_key.clone(),
+            path_parameters,
+            integration,
+            function,
+            allowed,
+            cors,
+        })))
+    }
+}
+
+/// The route key as its source ARN names it: an `ANY` route is invoked
+/// with the request's method.
+fn route_key_for_arn(route_key: &str, method: &str) -> String {
+    match route_key.split_once(' ') {
+        Some(("ANY", path)) => format!("{method} {path}"),
+        _ => route_key.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_routes_are_invoked_with_the_method() {
+        assert_eq!(route_key_for_arn("ANY /{proxy+}", "GET"), "GET /{proxy+}");
+        assert_eq!(route_key_for_arn("POST /a", "POST"), "POST /a");
+        assert_eq!(route_key_for_arn("$default", "GET"), "$default");
+    }
+}
