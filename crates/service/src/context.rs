@@ -67,6 +67,8 @@ pub struct Context {
     /// Serialises code mutations so that an archive is never collected
     /// while a concurrent create is about to reference it.
     pub code_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The built-in object store (`Code.S3Bucket`), when there is one.
+    pub objects: Option<lambdad_objects::Objects>,
 }
 
 impl std::fmt::Debug for Context {
@@ -94,7 +96,42 @@ impl Context {
             snapshots: SnapshotCache::default(),
             network,
             code_lock: Arc::default(),
+            objects: None,
         }
+    }
+
+    /// The same context, reading `Code.S3Bucket` archives from `objects`.
+    #[must_use]
+    pub fn with_objects(mut self, objects: lambdad_objects::Objects) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// A code archive from the built-in object store (`Code.S3Bucket`/`S3Key`),
+    /// with Lambda's errors for a missing bucket or key.
+    pub async fn code_from_s3(&self, bucket: &str, key: Option<&str>) -> ServiceResult<Vec<u8>> {
+        let Some(objects) = &self.objects else {
+            return Err(ServiceError::invalid(
+                "Code.S3Bucket needs lambdad's object store, which is off.",
+            ));
+        };
+        let key = key.ok_or_else(|| missing("code.s3Key"))?;
+        let limit = lambdad_store::code::MAX_ZIPPED_BYTES as u64;
+        objects
+            .read_object(bucket, key, limit)
+            .await
+            .map_err(|e| match e {
+                lambdad_objects::ReadError::TooLarge(_) => {
+                    ServiceError::invalid(format!("Zipped size must be smaller than {limit} bytes"))
+                }
+                e @ lambdad_objects::ReadError::S3 { .. } => {
+                    ServiceError::invalid(format!("Error occurred while GetObject. {e}"))
+                }
+                lambdad_objects::ReadError::Failed(why) => {
+                    tracing::error!(error = %why, "reading code from the object store failed");
+                    ServiceError::invalid("Error occurred while GetObject.")
+                }
+            })
     }
 
     /// The unqualified ARN of function `name`.

@@ -155,10 +155,10 @@ impl Functions {
         }
         let zip = match (&code.zip_file, &code.s3_bucket, &code.image_uri) {
             (Some(z), _, _) => decode_zip(z)?,
-            (None, Some(_), _) => {
-                return Err(ServiceError::invalid(
-                    "Code.S3Bucket is not supported by this lambdad: upload the archive as Code.ZipFile.",
-                ));
+            (None, Some(bucket), _) => {
+                self.ctx
+                    .code_from_s3(bucket, code.s3_key.as_deref())
+                    .await?
             }
             _ => {
                 return Err(ServiceError::invalid(
@@ -306,11 +306,7 @@ impl Functions {
         }
         let zip = match (&req.zip_file, &req.s3_bucket) {
             (Some(z), _) => decode_zip(z)?,
-            (None, Some(_)) => {
-                return Err(ServiceError::invalid(
-                    "Code.S3Bucket is not supported by this lambdad: upload the archive as ZipFile.",
-                ));
-            }
+            (None, Some(bucket)) => self.ctx.code_from_s3(bucket, req.s3_key.as_deref()).await?,
             _ => {
                 return Err(ServiceError::invalid(
                     "Please provide a source for function code.",

@@ -26,6 +26,7 @@ pub struct PublishLayerRequest {
 struct LayerContent {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
 }
 
 /// AddLayerVersionPermission body.
@@ -115,11 +116,11 @@ impl Layers {
     ) -> ServiceResult<LayerVersionRecord> {
         Self::check_name(name)?;
         let content = req.content.ok_or_else(|| missing("content"))?;
-        let zip = match (content.zip_file, content.s3_bucket) {
+        let zip = match (content.zip_file, content.s3_bucket.as_deref()) {
             (Some(z), _) => base64::engine::general_purpose::STANDARD.decode(z.trim()).map_err(|_| {
                 ServiceError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
             })?,
-            (None, Some(_)) => return Err(ServiceError::invalid("Content.S3Bucket is not supported by this lambdad: upload the archive as Content.ZipFile.")),
+            (None, Some(bucket)) => self.ctx.code_from_s3(bucket, content.s3_key.as_deref()).await?,
             _ => return Err(ServiceError::invalid("Please provide a source for the layer content.")),
         };
         let runtimes = req.compatible_runtimes.unwrap_or_default();
