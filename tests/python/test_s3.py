@@ -336,3 +336,59 @@ def test_function_code_from_s3(server, lam, s3):
         err, status = error(lam.create_function, FunctionName="bad-s3", Runtime="python3.12", Handler="app.handler",
                             Role=ROLE, Code={"S3Bucket": bucket, "S3Key": key})
         assert (err["Code"], err["Message"], status) == ("InvalidParameterValueException", message, 400)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    from conftest import Server
+    tmp = tmp_path_factory.mktemp("s3-auth")
+    (tmp / "reader.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "arn:aws:s3:::shared*"}]}))
+    (tmp / "credentials").write_text(
+        "[default]\naws_access_key_id = AKIDS3\naws_secret_access_key = s3-secret\n"
+        "[reader]\naws_access_key_id = AKIDREADER\naws_secret_access_key = reader-secret\npolicy = reader.json\n")
+    server = Server(extra=["--auth", "sigv4", "--credentials-file", str(tmp / "credentials")])
+    server.start()
+    yield server
+    assert server.stop() == 0
+
+
+def keyed(server, key, secret, **config):
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 0}, s3={"addressing_style": "path"}, **config))
+
+
+def test_signatures_and_policies_when_required(secured):
+    import urllib.request
+    owner = keyed(secured, "AKIDS3", "s3-secret")
+    owner.create_bucket(Bucket="shared")
+    owner.put_object(Bucket="shared", Key="doc.txt", Body=b"signed")
+    assert owner.get_object(Bucket="shared", Key="doc.txt")["Body"].read() == b"signed"
+    url = owner.generate_presigned_url("get_object", Params={"Bucket": "shared", "Key": "doc.txt"}, ExpiresIn=60)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.read() == b"signed"
+    # A tampered presigned URL, an unsigned request, a wrong secret, an unknown key.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.replace("doc.txt", "doc.txt2"), timeout=10)
+    assert e.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{secured.endpoint}/shared/doc.txt", timeout=10)
+    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    err, status = error(keyed(secured, "AKIDS3", "wrong").get_object, Bucket="shared", Key="doc.txt")
+    assert (err["Code"], status) == ("SignatureDoesNotMatch", 403)
+    err, status = error(keyed(secured, "AKIDNOBODY", "x").get_object, Bucket="shared", Key="doc.txt")
+    assert (err["Code"], status) == ("InvalidAccessKeyId", 403)
+    # The reader's policy lets it read, not write.
+    reader = keyed(secured, "AKIDREADER", "reader-secret")
+    assert reader.get_object(Bucket="shared", Key="doc.txt")["Body"].read() == b"signed"
+    assert [o["Key"] for o in reader.list_objects_v2(Bucket="shared")["Contents"]] == ["doc.txt"]
+    err, status = error(reader.put_object, Bucket="shared", Key="new.txt", Body=b"no")
+    assert (err["Code"], status) == ("AccessDenied", 403)
+    assert err["Message"] == ('User: arn:aws:iam::000000000000:user/reader is not authorized to perform: '
+                              's3:PutObject on resource: "arn:aws:s3:::shared/new.txt" because no '
+                              'identity-based policy allows the s3:PutObject action')
+    # The Lambda API is still there, signed as before.
+    lam = boto3.client("lambda", endpoint_url=secured.endpoint, region_name="us-east-1",
+                       aws_access_key_id="AKIDS3", aws_secret_access_key="s3-secret")
+    assert lam.list_functions()["Functions"] == []

@@ -282,13 +282,93 @@ pub async fn dispatch(State(state): State<AppState>, mut req: Request, next: Nex
     }
 }
 
-/// The S3 service over `objects`, checking signatures with `credentials`.
+/// The IAM action of an S3 operation.
+fn iam_action(op: &str) -> String {
+    let action = match op {
+        "HeadObject" => "GetObject",
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "ListBucket",
+        "ListBuckets" => "ListAllMyBuckets",
+        "DeleteObjects" => "DeleteObject",
+        "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
+            "PutObject"
+        }
+        "ListParts" => "ListMultipartUploadParts",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "PutBucketNotificationConfiguration" => "PutBucketNotification",
+        "GetBucketNotificationConfiguration" => "GetBucketNotification",
+        other => other,
+    };
+    format!("s3:{action}")
+}
+
+/// With `--require-signatures`, a key's IAM policy limits its S3 requests
+/// (`s3:GetObject` on `arn:aws:s3:::BUCKET/KEY`, …), as for the other APIs.
+struct PolicyAccess {
+    credentials: Arc<crate::auth::Credentials>,
+    account: String,
+}
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for PolicyAccess {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let Some(key) = cx.credentials().map(|c| c.access_key.clone()) else {
+            return Err(s3s::S3Error::with_message(
+                s3s::S3ErrorCode::AccessDenied,
+                "Access Denied",
+            ));
+        };
+        let Some(id) = self.credentials.identity(&key) else {
+            return Ok(());
+        };
+        let Some(policy) = &id.policy else {
+            return Ok(());
+        };
+        let action = iam_action(cx.s3_op().name());
+        let resource = match cx.s3_path() {
+            s3s::path::S3Path::Root => "*".to_owned(),
+            s3s::path::S3Path::Bucket { bucket } => format!("arn:aws:s3:::{bucket}"),
+            s3s::path::S3Path::Object { bucket, key } => format!("arn:aws:s3:::{bucket}/{key}"),
+        };
+        let why = match policy.evaluate(&action, &resource) {
+            lambdad_model::iam::Decision::Allow => return Ok(()),
+            lambdad_model::iam::Decision::ExplicitDeny => {
+                "with an explicit deny in an identity-based policy".to_owned()
+            }
+            lambdad_model::iam::Decision::ImplicitDeny => {
+                format!("because no identity-based policy allows the {action} action")
+            }
+        };
+        let service = if id.principal.starts_with("assumed-role/") {
+            "sts"
+        } else {
+            "iam"
+        };
+        Err(s3s::S3Error::with_message(
+            s3s::S3ErrorCode::AccessDenied,
+            format!(
+                "User: arn:aws:{service}::{}:{} is not authorized to perform: {action} on resource: \"{resource}\" {why}",
+                self.account, id.principal
+            ),
+        ))
+    }
+}
+
+/// The S3 service over `objects`, checking signatures with `credentials`
+/// (and, when signatures are required, the keys' policies).
 pub fn service(
     objects: &lambdad_objects::Objects,
     credentials: Option<Arc<crate::auth::Credentials>>,
+    require_signatures: bool,
+    account: &str,
 ) -> s3s::service::S3Service {
+    let access = credentials.clone().filter(|_| require_signatures).map(|c| {
+        Box::new(PolicyAccess {
+            credentials: c,
+            account: account.to_owned(),
+        }) as Box<dyn s3s::access::S3Access>
+    });
     let auth = credentials.map(|c| Box::new(KeyAuth(c)) as Box<dyn s3s::auth::S3Auth>);
-    objects.service(auth, LocalHosts)
+    objects.service(auth, access, LocalHosts)
 }
 
 #[cfg(test)]

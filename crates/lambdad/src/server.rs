@@ -122,7 +122,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         usage_file.clone(),
         stop.child_token(),
     ));
-    let s3 = lambdad_api::s3::service(&objects, credentials.clone());
+    let s3 = lambdad_api::s3::service(
+        &objects,
+        credentials.clone(),
+        config.auth == AuthMode::Sigv4,
+        &config.account_id,
+    );
     let state = AppState {
         config: Arc::new(ApiConfig {
             listen: config.listen,

@@ -169,17 +169,22 @@ impl Objects {
 
     /// The S3 API over this store, as an `s3s` service: `auth` checks
     /// signatures (None: every request is served as anonymous-allowed),
+    /// `access` decides what a verified requester may do (None: anything),
     /// `host` parses virtual-hosted-style Host headers.
     pub fn service(
         &self,
         auth: Option<Box<dyn s3s::auth::S3Auth>>,
+        access: Option<Box<dyn s3s::access::S3Access>>,
         host: impl s3s::host::S3Host,
     ) -> s3s::service::S3Service {
         let mut b = s3s::service::S3ServiceBuilder::new(self.clone());
         if let Some(auth) = auth {
             b.set_auth(BoxedAuth(auth));
         }
-        b.set_access(AllowAll);
+        match access {
+            Some(a) => b.set_access(BoxedAccess(a)),
+            None => b.set_access(AllowAll),
+        }
         b.set_host(host);
         b.build()
     }
@@ -194,9 +199,18 @@ impl s3s::auth::S3Auth for BoxedAuth {
     }
 }
 
-/// Whether a request may be served is decided before it reaches s3s (the
-/// API's authentication, as for every lambdad API): s3s only verifies the
-/// signatures it sees.
+struct BoxedAccess(Box<dyn s3s::access::S3Access>);
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for BoxedAccess {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        self.0.check(cx).await
+    }
+}
+
+/// Without an access policy, whether a request may be served is decided
+/// before it reaches s3s (the API's rule for unsigned requests): s3s only
+/// verifies the signatures it sees.
 struct AllowAll;
 
 #[async_trait::async_trait]
