@@ -392,3 +392,27 @@ def test_signatures_and_policies_when_required(secured):
     lam = boto3.client("lambda", endpoint_url=secured.endpoint, region_name="us-east-1",
                        aws_access_key_id="AKIDS3", aws_secret_access_key="s3-secret")
     assert lam.list_functions()["Functions"] == []
+
+
+def test_a_stalled_upload_is_cut_off_and_not_stored():
+    import socket
+    import time as _time
+    from conftest import Server
+    server = Server(extra=["--client-timeout", "1s"])
+    server.start()
+    try:
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="stall")
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        sock.sendall(b"PUT /stall/half HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        started = _time.monotonic()
+        answer = sock.recv(65536)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        assert b"<Code>RequestTimeout</Code>" in answer
+        assert _time.monotonic() - started < 10
+        err, status = error(s3.head_object, Bucket="stall", Key="half")
+        assert status == 404
+        assert list((server.data_dir / "objects" / "tmp").iterdir()) == []
+    finally:
+        assert server.stop() == 0

@@ -61,6 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         lambdad_objects::ObjectsConfig {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
+            body_idle_timeout: config.client_timeout,
         },
     )
     .context("opening the object store")?;

@@ -21,6 +21,7 @@ pub const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Files {
     dir: PathBuf,
+    idle: std::time::Duration,
 }
 
 /// A file written and in place.
@@ -58,7 +59,7 @@ pub(crate) fn io_error(e: &std::io::Error) -> S3Error {
 
 impl Files {
     /// Opens (creating) the directories; empties `tmp` (left by a crash).
-    pub fn open(dir: &Path) -> std::io::Result<Self> {
+    pub fn open(dir: &Path, idle: std::time::Duration) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir.join("data"))?;
         let tmp = dir.join("tmp");
         if tmp.exists() {
@@ -67,6 +68,7 @@ impl Files {
         std::fs::create_dir_all(&tmp)?;
         Ok(Self {
             dir: dir.to_owned(),
+            idle,
         })
     }
 
@@ -91,7 +93,17 @@ impl Files {
         let mut hasher = Hasher::new(want);
         let mut size = 0u64;
         let result: Result<(), S3Error> = async {
-            while let Some(chunk) = body.next().await {
+            loop {
+                // A client that stalls mid-body is cut off, as S3 does.
+                let Ok(next) = tokio::time::timeout(self.idle, body.next()).await else {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::RequestTimeout,
+                        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+                    ));
+                };
+                let Some(chunk) = next else {
+                    break;
+                };
                 let chunk: Bytes = chunk.map_err(|e| {
                     S3Error::with_message(
                         S3ErrorCode::IncompleteBody,

@@ -32,6 +32,8 @@ pub struct ObjectsConfig {
     pub region: String,
     /// The account every ARN names (the bucket owner).
     pub account_id: String,
+    /// The longest pause between two pieces of an object's body (`--client-timeout`).
+    pub body_idle_timeout: std::time::Duration,
 }
 
 /// The object store.
@@ -93,7 +95,7 @@ impl Objects {
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
-                files: files::Files::open(dir)?,
+                files: files::Files::open(dir, config.body_idle_timeout)?,
                 config,
             }),
         })
