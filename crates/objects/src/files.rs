@@ -72,6 +72,27 @@ impl Files {
         })
     }
 
+    /// Removes the files under `data/` that `in_use` does not name: those a
+    /// crash left between a file's rename and its record's commit.
+    pub fn collect(&self, in_use: &std::collections::HashSet<String>) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for shard in std::fs::read_dir(self.dir.join("data"))? {
+            let shard = shard?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&shard)? {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !in_use.contains(&name) {
+                    std::fs::remove_file(f.path())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     pub fn path(&self, blob: &str) -> PathBuf {
         let shard = blob.get(..2).unwrap_or("00");
         self.dir.join("data").join(shard).join(blob)

@@ -90,12 +90,22 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
 }
 
 impl Objects {
-    /// Opens the store whose files live in `dir` (e.g. `DATA_DIR/objects`).
+    /// Opens the store whose files live in `dir` (e.g. `DATA_DIR/objects`),
+    /// removing files no record names (left by a crash). Call before serving.
     pub fn open(dir: &Path, store: Arc<dyn Store>, config: ObjectsConfig) -> std::io::Result<Self> {
+        let files = files::Files::open(dir, config.body_idle_timeout)?;
+        let in_use = store.blobs_in_use().map_err(std::io::Error::other)?;
+        let removed = files.collect(&in_use)?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "Removed object files no record names (left by a crash)."
+            );
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
-                files: files::Files::open(dir, config.body_idle_timeout)?,
+                files,
                 config,
             }),
         })

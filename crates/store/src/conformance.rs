@@ -709,6 +709,7 @@ fn multipart_uploads(store: &dyn Store) {
     assert_eq!(store.get_upload("u1").unwrap(), None);
     assert!(store.list_parts("u1").unwrap().is_empty());
     assert_eq!(store.get_object("b", "big").unwrap(), Some(object.clone()));
+    assert!(store.blobs_in_use().unwrap().contains("whole"));
     // Completing twice finds no upload.
     assert_eq!(
         store.complete_upload("u1", &object, &[]).unwrap(),

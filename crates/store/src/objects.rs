@@ -158,4 +158,6 @@ pub trait ObjectStore {
     ) -> Result<ObjectWrite, StoreError>;
     /// Removes an upload and its parts' records: the parts removed (None when no such upload).
     fn delete_upload(&self, upload_id: &str) -> Result<Option<Vec<PartRecord>>, StoreError>;
+    /// Every blob an object or a part names (to remove files a crash left unreferenced).
+    fn blobs_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError>;
 }

@@ -357,4 +357,11 @@ impl ObjectStore for SqliteStore {
         tx.commit()?;
         Ok(Some(parts))
     }
+
+    fn blobs_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT blob FROM objects UNION SELECT blob FROM parts")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
