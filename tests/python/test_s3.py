@@ -297,6 +297,7 @@ def test_notifications_reach_functions(server, lam, s3):
     assert record["userIdentity"] == {"principalId": "AWS:AKIDTEST"}
     assert record["requestParameters"] == {"sourceIPAddress": "127.0.0.1"}
     assert set(record["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    assert record["responseElements"]["x-amz-request-id"] == put["ResponseMetadata"]["RequestId"]
     s3r = record["s3"]
     assert s3r["s3SchemaVersion"] == "1.0" and s3r["configurationId"] == "jpgs"
     assert s3r["bucket"] == {"name": "photos", "ownerIdentity": {"principalId": "000000000000"},

@@ -269,8 +269,21 @@ pub async fn dispatch(State(state): State<AppState>, mut req: Request, next: Nex
         req.extensions_mut()
             .insert(lambdad_objects::notify::SourceIp(peer.ip()));
     }
+    let request_id = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase()[..16]
+        .to_owned();
+    req.extensions_mut()
+        .insert(lambdad_objects::notify::RequestId(request_id.clone()));
     match tower::ServiceExt::oneshot(service, req).await {
-        Ok(resp) => resp.map(axum::body::Body::new),
+        Ok(resp) => {
+            let mut resp = resp.map(axum::body::Body::new);
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            resp
+        }
         Err(e) => {
             tracing::error!(error = ?e, "the S3 service failed");
             xml_error(

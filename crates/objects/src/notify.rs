@@ -30,6 +30,11 @@ pub struct Config {
 #[derive(Debug, Clone, Copy)]
 pub struct SourceIp(pub std::net::IpAddr);
 
+/// The id of an S3 request (an extension the API sets; it also answers it
+/// as `x-amz-request-id`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The access key a request named, when lambdad accepted it without
 /// verifying its signature (`--require-signatures` off): the requester
 /// event records report (an extension the API sets).

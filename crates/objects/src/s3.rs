@@ -8,7 +8,7 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use crate::files::{MAX_PUT, Want};
 use crate::meta::{Checksums, Meta};
-use crate::notify::{Happening, Requester, SourceIp};
+use crate::notify::{Happening, RequestId, Requester, SourceIp};
 use crate::{NO_SUCH_BUCKET, NO_SUCH_KEY, Objects, now_ms};
 
 pub(crate) fn ts(ms: i64) -> Timestamp {
@@ -27,10 +27,10 @@ pub(crate) fn no_such_key() -> S3Error {
 
 /// The request id s3s's errors and our event records use.
 pub(crate) fn request_id<T>(req: &S3Request<T>) -> String {
-    req.headers
-        .get("x-amz-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+    req.extensions.get::<RequestId>().map_or_else(
+        || uuid::Uuid::new_v4().simple().to_string(),
+        |r| r.0.clone(),
+    )
 }
 
 /// Who and whence, for event records.
