@@ -9,7 +9,8 @@
 //!    or a presigned URL's credential scope);
 //! 3. it is not `POST /` with `X-Amz-Target` (Logs, EventBridge) and the
 //!    first segment of its path is none of lambdad's own route prefixes
-//!    (the Lambda API's dated prefixes, `health`, `metrics`, `_lambdad`).
+//!    (a date `YYYY-MM-DD` as the Lambda API's, `health`, `metrics`,
+//!    `_lambdad`).
 //!
 //! Everything else goes on to the Lambda, Logs and EventBridge API.
 
@@ -23,22 +24,19 @@ use s3s::host::{S3Host, VirtualHost};
 
 use crate::AppState;
 
-/// First path segments that belong to lambdad's own API.
-const API_PREFIXES: &[&str] = &[
-    "2015-03-31",
-    "2016-08-19",
-    "2017-03-31",
-    "2017-10-31",
-    "2018-10-31",
-    "2019-09-25",
-    "2019-09-30",
-    "2020-06-30",
-    "2021-10-31",
-    "2021-11-15",
-    "health",
-    "metrics",
-    "_lambdad",
-];
+/// First path segments that belong to lambdad's own API, besides the
+/// Lambda API's dated ones (`2015-03-31`, …: any `YYYY-MM-DD`).
+const API_PREFIXES: &[&str] = &["health", "metrics", "_lambdad"];
+
+/// Whether a path segment is shaped like the Lambda API's dated prefixes.
+fn dated(segment: &str) -> bool {
+    let b = segment.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
 
 /// The query parameters of a presigned URL's signature.
 const PRESIGN_PARAMS: &[&str] = &[
@@ -140,7 +138,7 @@ pub(crate) fn is_s3(req: &Request) -> bool {
         // `GET /` is ListBuckets; lambdad's own `/` is `POST` with a target.
         return req.method() != axum::http::Method::POST;
     }
-    !API_PREFIXES.contains(&first)
+    !API_PREFIXES.contains(&first) && !dated(first)
 }
 
 /// Host parsing for s3s: the `s3.localhost` family is virtual-hosted style
@@ -415,6 +413,9 @@ mod tests {
     fn the_routing_rule_keeps_lambdads_routes() {
         assert!(!is_s3(&req("GET", "/2015-03-31/functions", &[])));
         assert!(!is_s3(&req("GET", "/health", &[])));
+        // An unknown Lambda-like path stays the API's (UnknownOperation).
+        assert!(!is_s3(&req("GET", "/2099-01-01/nothing", &[])));
+        assert!(is_s3(&req("GET", "/2099-01-0x/k", &[])));
         assert!(!is_s3(&req(
             "POST",
             "/",
