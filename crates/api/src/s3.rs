@@ -193,7 +193,7 @@ fn xml_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Removes a request's signature (headers and presigned query), so that s3s
-/// serves it as anonymous: what `--require-signatures` off means for a key
+/// serves it as anonymous: what `--auth none` means for a key
 /// lambdad does not know.
 fn strip_signature(req: &mut Request) -> Result<(), Box<Response>> {
     let streaming_signed = req
@@ -205,7 +205,7 @@ fn strip_signature(req: &mut Request) -> Result<(), Box<Response>> {
         return Err(Box::new(xml_error(
             StatusCode::NOT_IMPLEMENTED,
             "NotImplemented",
-            "aws-chunked uploads need an access key lambdad knows (--credentials)",
+            "aws-chunked uploads need an access key lambdad knows (--credentials-file)",
         )));
     }
     req.headers_mut().remove("authorization");
@@ -312,7 +312,7 @@ fn iam_action(op: &str) -> String {
     format!("s3:{action}")
 }
 
-/// With `--require-signatures`, a key's IAM policy limits its S3 requests
+/// Under `--auth sigv4`, a key's IAM policy limits its S3 requests
 /// (`s3:GetObject` on `arn:aws:s3:::BUCKET/KEY`, …), as for the other APIs.
 struct PolicyAccess {
     credentials: Arc<crate::auth::Credentials>,

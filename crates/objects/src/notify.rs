@@ -36,7 +36,7 @@ pub struct SourceIp(pub std::net::IpAddr);
 pub struct RequestId(pub String);
 
 /// The access key a request named, when lambdad accepted it without
-/// verifying its signature (`--require-signatures` off): the requester
+/// verifying its signature (`--auth none`): the requester
 /// event records report (an extension the API sets).
 #[derive(Debug, Clone)]
 pub struct Requester(pub String);
