@@ -27,6 +27,7 @@ mod layers;
 pub mod listener;
 mod logs;
 pub(crate) mod middleware;
+pub mod s3;
 pub mod url_event;
 mod url_http;
 mod urls;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub credentials: Option<Arc<auth::Credentials>>,
     /// The CloudWatch Logs view of function logs.
     pub logs: lambdad_service::logs::Logs,
+    /// The built-in object store's S3 API (`s3.rs`), when it is on.
+    pub s3: Option<s3s::service::S3Service>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -270,6 +273,10 @@ pub fn router(state: AppState) -> Router {
             middleware::authenticate,
         ))
         .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            s3::dispatch,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             url_http::dispatch,

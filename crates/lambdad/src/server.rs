@@ -55,12 +55,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let endpoint = config.otlp_endpoint.clone();
     let telemetry =
         tokio::task::spawn_blocking(move || Telemetry::new(endpoint.as_deref())).await??;
+    let objects = lambdad_objects::Objects::open(
+        &data_dir.join("objects"),
+        store.clone(),
+        lambdad_objects::ObjectsConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            body_idle_timeout: config.client_timeout,
+        },
+    )
+    .context("opening the object store")?;
     let ctx = Context::new(
-        store,
+        store.clone(),
         code,
         config.account_id.clone(),
         engine.clone(),
         config.network,
+        objects.clone(),
     );
     let services = Services::new(
         ctx,
@@ -112,6 +123,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         usage_file.clone(),
         stop.child_token(),
     ));
+    let s3 = lambdad_api::s3::service(
+        &objects,
+        credentials.clone(),
+        config.auth == AuthMode::Sigv4,
+        &config.account_id,
+    );
     let state = AppState {
         config: Arc::new(ApiConfig {
             listen: config.listen,
@@ -125,6 +142,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         engine: engine.clone(),
         credentials,
         logs,
+        s3: Some(s3),
     };
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");

@@ -67,6 +67,8 @@ pub struct Context {
     /// Serialises code mutations so that an archive is never collected
     /// while a concurrent create is about to reference it.
     pub code_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The built-in object store (`Code.S3Bucket`).
+    pub objects: lambdad_objects::Objects,
 }
 
 impl std::fmt::Debug for Context {
@@ -85,6 +87,7 @@ impl Context {
         account: String,
         engine: lambdad_engine::Invoker,
         network: NetworkMode,
+        objects: lambdad_objects::Objects,
     ) -> Self {
         Self {
             store,
@@ -94,7 +97,28 @@ impl Context {
             snapshots: SnapshotCache::default(),
             network,
             code_lock: Arc::default(),
+            objects,
         }
+    }
+
+    /// A code archive from the built-in object store (`Code.S3Bucket`/`S3Key`),
+    /// with Lambda's errors for a missing bucket or key.
+    pub async fn code_from_s3(&self, bucket: &str, key: Option<&str>) -> ServiceResult<Vec<u8>> {
+        let key = key.ok_or_else(|| missing("code.s3Key"))?;
+        let limit = lambdad_store::code::MAX_ZIPPED_BYTES as u64;
+        self.objects
+            .read_object(bucket, key, limit)
+            .await
+            .map_err(|e| match e {
+                lambdad_objects::ReadError::TooLarge(_) => ServiceError::S3CodeTooLarge(limit),
+                e @ lambdad_objects::ReadError::S3 { .. } => {
+                    ServiceError::S3CodeUnreadable(Some(e.to_string()))
+                }
+                lambdad_objects::ReadError::Failed(why) => {
+                    tracing::error!(error = %why, "reading code from the object store failed");
+                    ServiceError::S3CodeUnreadable(None)
+                }
+            })
     }
 
     /// The unqualified ARN of function `name`.

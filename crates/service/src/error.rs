@@ -76,6 +76,13 @@ pub enum ServiceError {
     /// The resource has no policy.
     #[error("No policy is associated with the given resource.")]
     NoPolicy,
+    /// `Code.S3Bucket`/`S3Key` (functions, layers) names an object larger
+    /// than an archive may be.
+    #[error("Zipped size must be smaller than {0} bytes")]
+    S3CodeTooLarge(u64),
+    /// `Code.S3Bucket`/`S3Key` could not be read: S3's error code and message, when it has one.
+    #[error("Error occurred while GetObject.{}", .0.as_deref().map(|e| format!(" {e}")).unwrap_or_default())]
+    S3CodeUnreadable(Option<String>),
     /// The metadata store failed (or refused a compare-and-set).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -121,9 +128,11 @@ impl ErrorCode for ServiceError {
             | Self::StatementNotFound(_)
             | Self::NoPolicy => Code::ResourceNotFound,
             Self::OtherAccount => Code::AccessDenied,
-            Self::QualifierMismatch | Self::FunctionsOnly | Self::NotAZip => {
-                Code::InvalidParameterValue
-            }
+            Self::QualifierMismatch
+            | Self::FunctionsOnly
+            | Self::NotAZip
+            | Self::S3CodeTooLarge(_)
+            | Self::S3CodeUnreadable(_) => Code::InvalidParameterValue,
             Self::UpdateInProgress(_) | Self::StatementExists(_) => Code::ResourceConflict,
             Self::RevisionMismatch { .. } => Code::PreconditionFailed,
             Self::Store(e) => e.error_code(),

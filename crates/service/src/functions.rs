@@ -31,9 +31,6 @@ service_error! {
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
         )]
         RuntimeAndHandler => InvalidParameterValue,
-        /// Code from S3; `zip_member` is the member to upload it as instead.
-        #[error("Code.S3Bucket is not supported by this lambdad: upload the archive as {zip_member}.")]
-        S3Unsupported { zip_member: &'static str } => InvalidParameterValue,
         /// No code.
         #[error("Please provide a source for function code.")]
         NoCode => InvalidParameterValue,
@@ -204,10 +201,10 @@ impl Functions {
         }
         let zip = match (&code.zip_file, &code.s3_bucket, &code.image_uri) {
             (Some(z), _, _) => decode_zip(z)?,
-            (None, Some(_), _) => {
-                return Err(FunctionsError::S3Unsupported {
-                    zip_member: "Code.ZipFile",
-                });
+            (None, Some(bucket), _) => {
+                self.ctx
+                    .code_from_s3(bucket, code.s3_key.as_deref())
+                    .await?
             }
             _ => {
                 return Err(FunctionsError::NoCode);
@@ -336,11 +333,7 @@ impl Functions {
         }
         let zip = match (&req.zip_file, &req.s3_bucket) {
             (Some(z), _) => decode_zip(z)?,
-            (None, Some(_)) => {
-                return Err(FunctionsError::S3Unsupported {
-                    zip_member: "ZipFile",
-                });
-            }
+            (None, Some(bucket)) => self.ctx.code_from_s3(bucket, req.s3_key.as_deref()).await?,
             _ => {
                 return Err(FunctionsError::NoCode);
             }

@@ -49,11 +49,6 @@ service_error! {
             "Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
         ))]
         BadName { name: String } => Validation,
-        /// Content from S3.
-        #[error(
-            "Content.S3Bucket is not supported by this lambdad: upload the archive as Content.ZipFile."
-        )]
-        S3Unsupported => InvalidParameterValue,
         /// No content.
         #[error("Please provide a source for the layer content.")]
         NoContent => InvalidParameterValue,
@@ -135,6 +130,7 @@ pub struct PublishLayerRequest {
 struct LayerContent {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
 }
 
 /// AddLayerVersionPermission body.
@@ -223,11 +219,15 @@ impl Layers {
     ) -> LayersResult<LayerVersionRecord> {
         Self::check_name(name)?;
         let content = req.content.ok_or_else(|| missing("content"))?;
-        let zip = match (content.zip_file, content.s3_bucket) {
+        let zip = match (content.zip_file, content.s3_bucket.as_deref()) {
             (Some(z), _) => base64::engine::general_purpose::STANDARD
                 .decode(z.trim())
                 .map_err(|_| ServiceError::NotAZip)?,
-            (None, Some(_)) => return Err(LayersError::S3Unsupported),
+            (None, Some(bucket)) => {
+                self.ctx
+                    .code_from_s3(bucket, content.s3_key.as_deref())
+                    .await?
+            }
             _ => return Err(LayersError::NoContent),
         };
         let runtimes = req.compatible_runtimes.unwrap_or_default();

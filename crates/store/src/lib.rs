@@ -16,10 +16,12 @@
 pub mod code;
 pub mod conformance;
 mod migrations;
+pub mod objects;
 mod seal;
 mod sqlite;
 mod sqlite_events;
 mod sqlite_gateway;
+mod sqlite_objects;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,7 @@ use lambdad_model::function::FunctionConfiguration;
 use lambdad_model::{Code, ErrorCode};
 
 pub use code::{CodeError, CodeInfo, CodeStore};
+pub use objects::ObjectStore;
 pub use sqlite::SqliteStore;
 
 /// One function as stored: its `$LATEST` configuration, tags and code key.
@@ -203,7 +206,7 @@ impl ErrorCode for StoreError {
 }
 
 /// The metadata store interface.
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: objects::ObjectStore + Send + Sync + std::fmt::Debug {
     /// Inserts a new function; `AlreadyExists` when the name is taken.
     fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError>;
     /// Reads a function by name.

@@ -96,4 +96,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         revision TEXT NOT NULL,
         body TEXT NOT NULL
     );",
+    "CREATE TABLE buckets (
+        name TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        notification TEXT
+    );
+    CREATE TABLE objects (
+        bucket TEXT NOT NULL,
+        key TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        meta TEXT NOT NULL,
+        PRIMARY KEY (bucket, key)
+    );
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL,
+        key TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        meta TEXT NOT NULL
+    );
+    CREATE INDEX uploads_bucket ON uploads(bucket, key);
+    CREATE TABLE parts (
+        upload_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, number)
+    );",
 ];

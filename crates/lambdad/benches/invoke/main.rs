@@ -117,6 +117,7 @@ async fn main() {
         ])
         .arg(data.path())
         .env("LAMBDAD_LOG", "warn")
+        .env_remove("LAMBDAD_BENCH_BIN")
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();

@@ -11,9 +11,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("lambdad-sandbox", &[]),
     ("lambdad-store", &["lambdad-model"]),
     ("lambdad-engine", &["lambdad-model", "lambdad-sandbox"]),
+    ("lambdad-objects", &["lambdad-model", "lambdad-store"]),
     (
         "lambdad-service",
-        &["lambdad-model", "lambdad-store", "lambdad-engine"],
+        &[
+            "lambdad-model",
+            "lambdad-store",
+            "lambdad-engine",
+            "lambdad-objects",
+        ],
     ),
     (
         "lambdad-triggers",
@@ -31,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "lambdad-store",
             "lambdad-engine",
             "lambdad-service",
+            "lambdad-objects",
         ],
     ),
     (
@@ -43,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "lambdad-service",
             "lambdad-triggers",
             "lambdad-api",
+            "lambdad-objects",
         ],
     ),
     ("lambdad-fixture-functions", &[]),

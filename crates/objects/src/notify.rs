@@ -1,0 +1,333 @@
+//! Bucket notifications to Lambda functions: the stored configuration, its
+//! validation at configuration time (as S3: the function must exist and its
+//! resource policy must let `s3.amazonaws.com` invoke it for this bucket),
+//! and the S3 event records, queued as asynchronous invocations.
+
+use lambdad_store::{AsyncEvent, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// One `LambdaFunctionConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaTarget {
+    /// Its `Id` (generated when the request has none).
+    pub id: String,
+    /// The function's ARN, possibly qualified.
+    pub function_arn: String,
+    /// Event types such as `s3:ObjectCreated:*`.
+    pub events: Vec<String>,
+    /// `Filter.Key.FilterRules`: `(name, value)`, name `prefix` or `suffix`.
+    pub rules: Vec<(String, String)>,
+}
+
+/// A bucket's notification configuration (its Lambda destinations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// The Lambda destinations.
+    pub lambda: Vec<LambdaTarget>,
+}
+
+/// The peer address of an S3 request (an extension the API sets).
+#[derive(Debug, Clone, Copy)]
+pub struct SourceIp(pub std::net::IpAddr);
+
+/// The id of an S3 request (an extension the API sets; it also answers it
+/// as `x-amz-request-id`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The access key a request named, when lambdad accepted it without
+/// verifying its signature (`--auth none`): the requester
+/// event records report (an extension the API sets).
+#[derive(Debug, Clone)]
+pub struct Requester(pub String);
+
+/// The event types S3 knows for Lambda destinations here.
+pub const EVENT_TYPES: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+];
+
+impl LambdaTarget {
+    fn wants(&self, event_name: &str, key: &str) -> bool {
+        let full = format!("s3:{event_name}");
+        let class = event_name.split(':').next().unwrap_or_default();
+        let matches_event = self
+            .events
+            .iter()
+            .any(|e| *e == full || *e == format!("s3:{class}:*"));
+        matches_event
+            && self
+                .rules
+                .iter()
+                .all(|(name, value)| match name.to_ascii_lowercase().as_str() {
+                    "prefix" => key.starts_with(value.as_str()),
+                    "suffix" => key.ends_with(value.as_str()),
+                    _ => false,
+                })
+    }
+}
+
+/// `(name, qualifier)` of a function ARN (or name).
+pub fn function_of(arn: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        [_, _, "lambda", _, _, "function", name] => ((*name).to_owned(), None),
+        [_, _, "lambda", _, _, "function", name, q] => ((*name).to_owned(), Some((*q).to_owned())),
+        _ => (arn.to_owned(), None),
+    }
+}
+
+/// Whether a resource policy's statements let S3 invoke the function for `bucket`.
+fn allows_s3(statements: &str, bucket: &str) -> bool {
+    let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(statements)
+    else {
+        return false;
+    };
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    list.iter().any(|s| {
+        let allow = s.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+        let action = match s.get("Action") {
+            Some(serde_json::Value::String(a)) => a == "lambda:InvokeFunction" || a == "lambda:*",
+            Some(serde_json::Value::Array(a)) => a.iter().any(|a| {
+                a.as_str()
+                    .is_some_and(|a| a == "lambda:InvokeFunction" || a == "lambda:*")
+            }),
+            _ => false,
+        };
+        let principal = s
+            .get("Principal")
+            .map(|p| {
+                p.get("Service").and_then(|v| v.as_str()) == Some("s3.amazonaws.com")
+                    || p.as_str() == Some("*")
+                    || p.get("AWS").and_then(|v| v.as_str()) == Some("*")
+            })
+            .unwrap_or(false);
+        let source_ok = match s.get("Condition") {
+            None => true,
+            Some(c) => {
+                let arns: Vec<&str> = ["ArnLike", "ArnEquals", "StringEquals", "StringLike"]
+                    .iter()
+                    .filter_map(|op| c.get(*op))
+                    .filter_map(|m| m.get("AWS:SourceArn").or_else(|| m.get("aws:SourceArn")))
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                arns.is_empty() || arns.iter().any(|a| glob(a, &bucket_arn))
+            }
+        };
+        allow && action && principal && source_ok
+    })
+}
+
+/// `*` and `?` wildcards, as ArnLike.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The destinations S3 could not validate (their function ARNs).
+pub fn unvalidated(
+    store: &dyn Store,
+    config: &Config,
+    bucket: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut bad = Vec::new();
+    for t in &config.lambda {
+        let (name, qualifier) = function_of(&t.function_arn);
+        let ok = store.get_function(&name)?.is_some()
+            && store
+                .get_policy(&name, qualifier.as_deref().unwrap_or("$LATEST"))?
+                .is_some_and(|p| allows_s3(&p.statements, bucket));
+        if !ok {
+            bad.push(t.function_arn.clone());
+        }
+    }
+    Ok(bad)
+}
+
+/// A key URL-encoded as S3 writes it in event records (a space is `+`).
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(b as char);
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// What an event record says about its request and object.
+#[derive(Debug, Clone)]
+pub struct Happening<'a> {
+    /// `ObjectCreated:Put`, `ObjectRemoved:Delete`, …
+    pub event_name: &'a str,
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The bucket's region.
+    pub region: &'a str,
+    /// The object's key.
+    pub key: &'a str,
+    /// Size and ETag (created events only).
+    pub object: Option<(u64, &'a str)>,
+    /// The requester's access key, if signed.
+    pub principal: Option<&'a str>,
+    /// The requester's address.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The account owning the bucket.
+    pub account_id: &'a str,
+    /// When (epoch ms).
+    pub time_ms: i64,
+}
+
+fn event_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+/// The S3 event record of `h` for the destination `target`.
+pub fn record(h: &Happening<'_>, target: &LambdaTarget) -> serde_json::Value {
+    let sequencer = format!(
+        "{:018X}",
+        u128::try_from(h.time_ms).unwrap_or(0) * 1_000_000 + u128::from(rand_u16())
+    );
+    let mut object = serde_json::json!({ "key": encode_key(h.key), "sequencer": sequencer });
+    if let Some((size, etag)) = h.object {
+        object["size"] = size.into();
+        object["eTag"] = etag.into();
+    }
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": h.region,
+        "eventTime": event_time(h.time_ms),
+        "eventName": h.event_name,
+        "userIdentity": { "principalId": h.principal.map_or_else(|| "Anonymous".to_owned(), |p| format!("AWS:{p}")) },
+        "requestParameters": { "sourceIPAddress": h.source_ip.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string()) },
+        "responseElements": {
+            "x-amz-request-id": h.request_id,
+            "x-amz-id-2": format!("{}/lambdad", h.request_id),
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": target.id,
+            "bucket": {
+                "name": h.bucket,
+                "ownerIdentity": { "principalId": h.account_id },
+                "arn": format!("arn:aws:s3:::{}", h.bucket),
+            },
+            "object": object,
+        },
+    }]})
+}
+
+fn rand_u16() -> u16 {
+    uuid::Uuid::new_v4().as_bytes()[0].into()
+}
+
+/// The asynchronous invocations `h` causes under the bucket's configuration (JSON).
+pub fn events(config: Option<&str>, h: &Happening<'_>) -> Vec<AsyncEvent> {
+    let Some(config) = config.and_then(|c| serde_json::from_str::<Config>(c).ok()) else {
+        return Vec::new();
+    };
+    config
+        .lambda
+        .iter()
+        .filter(|t| t.wants(h.event_name, h.key))
+        .map(|t| {
+            let (function, qualifier) = function_of(&t.function_arn);
+            AsyncEvent {
+                id: uuid::Uuid::new_v4().to_string(),
+                function,
+                qualifier,
+                payload: record(h, t).to_string().into_bytes(),
+                received_ms: h.time_ms,
+                attempts: 0,
+                not_before_ms: h.time_ms,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_as_s3_does() {
+        assert_eq!(
+            encode_key("uploads/red flower.jpg"),
+            "uploads/red+flower.jpg"
+        );
+        assert_eq!(encode_key("a+b=c&d"), "a%2Bb%3Dc%26d");
+        assert_eq!(encode_key("caf\u{e9}"), "caf%C3%A9");
+    }
+
+    #[test]
+    fn filters_and_event_classes_match() {
+        let t = LambdaTarget {
+            id: "c".into(),
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f:live".into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            rules: vec![
+                ("prefix".into(), "uploads/".into()),
+                ("Suffix".into(), ".jpg".into()),
+            ],
+        };
+        assert!(t.wants("ObjectCreated:Put", "uploads/a.jpg"));
+        assert!(t.wants("ObjectCreated:CompleteMultipartUpload", "uploads/b.jpg"));
+        assert!(!t.wants("ObjectRemoved:Delete", "uploads/a.jpg"));
+        assert!(!t.wants("ObjectCreated:Put", "other/a.jpg"));
+        assert!(!t.wants("ObjectCreated:Put", "uploads/a.png"));
+        assert_eq!(
+            function_of(&t.function_arn),
+            ("f".into(), Some("live".into()))
+        );
+    }
+
+    #[test]
+    fn the_policy_must_name_s3_and_the_bucket() {
+        let policy = |cond: &str| {
+            format!(
+                r#"[{{"Sid":"s","Effect":"Allow","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":"x"{cond}}}]"#
+            )
+        };
+        let arn_like = r#","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::photos"}}"#;
+        assert!(allows_s3(&policy(arn_like), "photos"));
+        assert!(!allows_s3(&policy(arn_like), "other"));
+        assert!(allows_s3(&policy(""), "any"));
+        assert!(!allows_s3("[]", "photos"));
+        assert!(glob("arn:aws:s3:::ph*", "arn:aws:s3:::photos"));
+    }
+}

@@ -1,0 +1,768 @@
+//! The `s3s::S3` implementation: buckets and objects (listing in
+//! `list.rs`, multipart uploads in `multipart.rs`).
+
+use base64::Engine as _;
+use lambdad_store::objects::{BucketDelete, BucketRecord, ObjectRecord, ObjectWrite};
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use crate::files::{MAX_PUT, Want};
+use crate::meta::{Checksums, Meta};
+use crate::notify::{Happening, RequestId, Requester, SourceIp};
+use crate::{NO_SUCH_BUCKET, NO_SUCH_KEY, Objects, now_ms};
+
+pub(crate) fn ts(ms: i64) -> Timestamp {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .into()
+}
+
+pub(crate) fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_owned())
+}
+
+pub(crate) fn no_such_key() -> S3Error {
+    S3Error::with_message(S3ErrorCode::NoSuchKey, NO_SUCH_KEY)
+}
+
+/// The request id s3s's errors and our event records use.
+pub(crate) fn request_id<T>(req: &S3Request<T>) -> String {
+    req.extensions.get::<RequestId>().map_or_else(
+        || uuid::Uuid::new_v4().simple().to_string(),
+        |r| r.0.clone(),
+    )
+}
+
+/// Who and whence, for event records.
+pub(crate) struct Caller {
+    pub principal: Option<String>,
+    pub source_ip: Option<std::net::IpAddr>,
+    pub request_id: String,
+}
+
+pub(crate) fn caller<T>(req: &S3Request<T>) -> Caller {
+    Caller {
+        principal: req
+            .credentials
+            .as_ref()
+            .map(|c| c.access_key.clone())
+            .or_else(|| req.extensions.get::<Requester>().map(|r| r.0.clone())),
+        source_ip: req.extensions.get::<SourceIp>().map(|s| s.0),
+        request_id: request_id(req),
+    }
+}
+
+impl Objects {
+    /// The events an object change causes under its bucket's configuration.
+    pub(crate) fn events_for(
+        &self,
+        bucket: &BucketRecord,
+        event_name: &str,
+        key: &str,
+        object: Option<(u64, &str)>,
+        who: &Caller,
+    ) -> Vec<lambdad_store::AsyncEvent> {
+        crate::notify::events(
+            bucket.notification.as_deref(),
+            &Happening {
+                event_name,
+                bucket: &bucket.name,
+                region: &bucket.region,
+                key,
+                object,
+                principal: who.principal.as_deref(),
+                source_ip: who.source_ip,
+                request_id: &who.request_id,
+                account_id: &self.config().account_id,
+                time_ms: now_ms(),
+            },
+        )
+    }
+
+    /// Writes an object's record with its events; frees the replaced file.
+    pub(crate) async fn commit(
+        &self,
+        record: ObjectRecord,
+        events: Vec<lambdad_store::AsyncEvent>,
+    ) -> S3Result<()> {
+        let blob = record.blob.clone();
+        match self.db(move |s| s.put_object(&record, &events)).await {
+            Ok(ObjectWrite::Written { replaced }) => {
+                self.files().remove(replaced).await;
+                Ok(())
+            }
+            Ok(ObjectWrite::Missing) => {
+                self.files().remove([blob]).await;
+                Err(S3Error::with_message(
+                    S3ErrorCode::NoSuchBucket,
+                    NO_SUCH_BUCKET,
+                ))
+            }
+            Err(e) => {
+                self.files().remove([blob]).await;
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn object(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        match self
+            .db(move |s| Ok((s.get_bucket(&b)?.is_some(), s.get_object(&b, &k)?)))
+            .await?
+        {
+            (false, _) => Err(S3Error::with_message(
+                S3ErrorCode::NoSuchBucket,
+                NO_SUCH_BUCKET,
+            )),
+            (true, None) => Err(no_such_key()),
+            (true, Some(o)) => Ok(o),
+        }
+    }
+}
+
+/// Checks `Content-MD5` and the `x-amz-checksum-*` values against what was received.
+pub(crate) fn verify_digests(
+    md5: &[u8; 16],
+    content_md5: Option<&str>,
+    sums: &Checksums,
+    claimed: &Checksums,
+) -> S3Result<()> {
+    if let Some(c) = content_md5 {
+        let Ok(want) = base64::engine::general_purpose::STANDARD.decode(c.trim()) else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidDigest,
+                "The Content-MD5 you specified was invalid.",
+            ));
+        };
+        if want != md5 {
+            return Err(S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    let pairs = [
+        ("CRC32", &claimed.crc32, &sums.crc32),
+        ("CRC32C", &claimed.crc32c, &sums.crc32c),
+        ("SHA1", &claimed.sha1, &sums.sha1),
+        ("SHA256", &claimed.sha256, &sums.sha256),
+        ("CRC64NVME", &claimed.crc64nvme, &sums.crc64nvme),
+    ];
+    for (name, want, got) in pairs {
+        if let Some(w) = want
+            && got.as_deref() != Some(w.as_str())
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                format!("The {name} you specified did not match the calculated checksum."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn want(claimed: &Checksums, algorithm: Option<&ChecksumAlgorithm>) -> Want {
+    let alg = algorithm.map(|a| a.as_str().to_ascii_uppercase());
+    let is = |n: &str| alg.as_deref() == Some(n);
+    Want {
+        crc32: claimed.crc32.is_some() || is("CRC32"),
+        crc32c: claimed.crc32c.is_some() || is("CRC32C"),
+        sha1: claimed.sha1.is_some() || is("SHA1"),
+        sha256: claimed.sha256.is_some() || is("SHA256"),
+        crc64nvme: claimed.crc64nvme.is_some() || is("CRC64NVME"),
+    }
+}
+
+fn check_conditions(
+    o: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let tag = etag(&o.etag);
+    let modified: time::OffsetDateTime = ts(o.modified_ms).into();
+    // HTTP dates have second precision.
+    let modified_s = modified.unix_timestamp();
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == tag.value(),
+    };
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+    } else if let Some(t) = if_unmodified_since {
+        let t: time::OffsetDateTime = t.clone().into();
+        if modified_s > t.unix_timestamp() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    } else if let Some(t) = if_modified_since {
+        let t: time::OffsetDateTime = t.clone().into();
+        if modified_s <= t.unix_timestamp() {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    }
+    Ok(())
+}
+
+fn header_checksums(
+    crc32: Option<String>,
+    crc32c: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    crc64nvme: Option<String>,
+) -> Checksums {
+    Checksums {
+        crc32,
+        crc32c,
+        sha1,
+        sha256,
+        crc64nvme,
+    }
+}
+
+fn validate_bucket_name(name: &str) -> S3Result<()> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(S3Error::with_message(
+            S3ErrorCode::InvalidBucketName,
+            "The specified bucket is not valid.",
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Objects {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let input = req.input;
+        validate_bucket_name(&input.bucket)?;
+        let region = input
+            .create_bucket_configuration
+            .and_then(|c| c.location_constraint)
+            .map(|l| l.as_str().to_owned())
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| self.config().region.clone());
+        let record = BucketRecord {
+            name: input.bucket.clone(),
+            region,
+            created_ms: now_ms(),
+            notification: None,
+        };
+        match self.db(move |s| s.create_bucket(&record)).await {
+            Ok(()) => {}
+            Err(_) if self.bucket(&input.bucket).await.is_ok() => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", input.bucket)),
+        }))
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        let b = self.bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(b.region),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let buckets = self.db(|s| s.list_buckets()).await?;
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(
+                buckets
+                    .into_iter()
+                    .map(|b| Bucket {
+                        bucket_region: Some(b.region),
+                        creation_date: Some(ts(b.created_ms)),
+                        name: Some(b.name),
+                    })
+                    .collect(),
+            ),
+            owner: Some(self.owner()),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let name = req.input.bucket.clone();
+        match self.db(move |s| s.delete_bucket(&name)).await? {
+            BucketDelete::Deleted => Ok(S3Response::new(DeleteBucketOutput {})),
+            BucketDelete::Missing => Err(S3Error::with_message(
+                S3ErrorCode::NoSuchBucket,
+                NO_SUCH_BUCKET,
+            )),
+            BucketDelete::NotEmpty => Err(S3Error::with_message(
+                S3ErrorCode::BucketNotEmpty,
+                "The bucket you tried to delete is not empty",
+            )),
+        }
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let b = self.bucket(&req.input.bucket).await?;
+        // us-east-1 is reported as an empty LocationConstraint, as S3 does.
+        let location = (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: location,
+        }))
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let who = caller(&req);
+        let input = req.input;
+        let bucket = self.bucket(&input.bucket).await?;
+        if input.content_length.is_some_and(|l| l as u64 > MAX_PUT) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size",
+            ));
+        }
+        let claimed = header_checksums(
+            input.checksum_crc32,
+            input.checksum_crc32c,
+            input.checksum_sha1,
+            input.checksum_sha256,
+            input.checksum_crc64nvme,
+        );
+        let body = input.body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+        });
+        let w = self
+            .files()
+            .write(
+                body,
+                MAX_PUT,
+                want(&claimed, input.checksum_algorithm.as_ref()),
+            )
+            .await?;
+        if let Err(e) = verify_digests(&w.md5, input.content_md5.as_deref(), &w.checksums, &claimed)
+        {
+            self.files().remove([w.blob]).await;
+            return Err(e);
+        }
+        let meta = Meta {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            user: input.metadata.unwrap_or_default().into_iter().collect(),
+            checksums: w.checksums.clone(),
+            parts: None,
+        };
+        let tag = hex::encode(w.md5);
+        let events = self.events_for(
+            &bucket,
+            "ObjectCreated:Put",
+            &input.key,
+            Some((w.size, &tag)),
+            &who,
+        );
+        self.commit(
+            ObjectRecord {
+                bucket: input.bucket,
+                key: input.key,
+                blob: w.blob,
+                size: w.size,
+                etag: tag.clone(),
+                modified_ms: now_ms(),
+                meta: meta.to_json(),
+            },
+            events,
+        )
+        .await?;
+        let c = w.checksums;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag(&tag)),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_crc64nvme: c.crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let o = self.object(&input.bucket, &input.key).await?;
+        check_conditions(
+            &o,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let (start, end, content_range) = match &input.range {
+            None => (0, o.size, None),
+            Some(r) => {
+                let range = r.check(o.size).map_err(|_| {
+                    S3Error::with_message(
+                        S3ErrorCode::InvalidRange,
+                        "The requested range is not satisfiable",
+                    )
+                })?;
+                let cr = format!(
+                    "bytes {}-{}/{}",
+                    range.start,
+                    range.end.saturating_sub(1),
+                    o.size
+                );
+                (range.start, range.end, Some(cr))
+            }
+        };
+        let body = self.files().read(&o.blob, start, end).await?;
+        let meta = Meta::parse(&o.meta);
+        let whole = content_range.is_none();
+        let c = if whole && input.checksum_mode.is_some() {
+            meta.checksums.clone()
+        } else {
+            Checksums::default()
+        };
+        let out = GetObjectOutput {
+            body: Some(body),
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
+            content_range,
+            content_type: meta.content_type,
+            content_encoding: meta.content_encoding,
+            content_disposition: meta.content_disposition,
+            content_language: meta.content_language,
+            cache_control: meta.cache_control,
+            e_tag: Some(etag(&o.etag)),
+            last_modified: Some(ts(o.modified_ms)),
+            metadata: (!meta.user.is_empty()).then(|| meta.user.into_iter().collect()),
+            parts_count: meta.parts.map(|p| p as i32),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_crc64nvme: c.crc64nvme,
+            ..Default::default()
+        };
+        Ok(if whole {
+            S3Response::new(out)
+        } else {
+            S3Response::with_status(out, http::StatusCode::PARTIAL_CONTENT)
+        })
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let o = self.object(&input.bucket, &input.key).await?;
+        check_conditions(
+            &o,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let meta = Meta::parse(&o.meta);
+        let c = if input.checksum_mode.is_some() {
+            meta.checksums.clone()
+        } else {
+            Checksums::default()
+        };
+        Ok(S3Response::new(HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+            content_type: meta.content_type,
+            content_encoding: meta.content_encoding,
+            content_disposition: meta.content_disposition,
+            content_language: meta.content_language,
+            cache_control: meta.cache_control,
+            e_tag: Some(etag(&o.etag)),
+            last_modified: Some(ts(o.modified_ms)),
+            metadata: (!meta.user.is_empty()).then(|| meta.user.into_iter().collect()),
+            parts_count: meta.parts.map(|p| p as i32),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_crc64nvme: c.crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let who = caller(&req);
+        let bucket = self.bucket(&req.input.bucket).await?;
+        self.remove_object(&bucket, &req.input.key, &who).await?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let who = caller(&req);
+        let bucket = self.bucket(&req.input.bucket).await?;
+        let quiet = req.input.delete.quiet.unwrap_or(false);
+        if req.input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for id in req.input.delete.objects {
+            match self.remove_object(&bucket, &id.key, &who).await {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(id.key),
+                            ..Default::default()
+                        });
+                    }
+                }
+                Err(e) => errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(id.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: None,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let who = caller(&req);
+        let input = req.input;
+        let CopySource::Bucket {
+            bucket: src_bucket,
+            key: src_key,
+            ..
+        } = &input.copy_source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "Only bucket copy sources are supported"
+            ));
+        };
+        let src = self.object(src_bucket, src_key).await?;
+        check_conditions(
+            &src,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        )
+        .map_err(|e| {
+            if *e.code() == S3ErrorCode::NotModified {
+                S3Error::with_message(
+                    S3ErrorCode::PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold",
+                )
+            } else {
+                e
+            }
+        })?;
+        let bucket = self.bucket(&input.bucket).await?;
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == "REPLACE");
+        if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let mut meta = Meta::parse(&src.meta);
+        if replace {
+            meta = Meta {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                user: input.metadata.unwrap_or_default().into_iter().collect(),
+                checksums: meta.checksums,
+                parts: meta.parts,
+            };
+        }
+        let blob = self.files().copy(&src.blob).await?;
+        let modified = now_ms();
+        let events = self.events_for(
+            &bucket,
+            "ObjectCreated:Copy",
+            &input.key,
+            Some((src.size, &src.etag)),
+            &who,
+        );
+        self.commit(
+            ObjectRecord {
+                bucket: input.bucket,
+                key: input.key,
+                blob,
+                size: src.size,
+                etag: src.etag.clone(),
+                modified_ms: modified,
+                meta: meta.to_json(),
+            },
+            events,
+        )
+        .await?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag(&src.etag)),
+                last_modified: Some(ts(modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.list_v2(req.input).await.map(S3Response::new)
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.list_v1(req.input).await.map(S3Response::new)
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.create_upload(req.input).await.map(S3Response::new)
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.upload_part_impl(req.input).await.map(S3Response::new)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let who = caller(&req);
+        self.complete_upload(req.input, &who)
+            .await
+            .map(S3Response::new)
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.abort_upload(req.input).await.map(S3Response::new)
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.list_parts_impl(req.input).await.map(S3Response::new)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.list_uploads_impl(req.input).await.map(S3Response::new)
+    }
+
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        self.put_notification(req.input).await.map(S3Response::new)
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        self.get_notification(req.input).await.map(S3Response::new)
+    }
+}
+
+impl Objects {
+    pub(crate) fn owner(&self) -> Owner {
+        Owner {
+            display_name: Some("lambdad".into()),
+            id: Some(self.config().account_id.clone()),
+        }
+    }
+
+    async fn remove_object(&self, bucket: &BucketRecord, key: &str, who: &Caller) -> S3Result<()> {
+        let events = self.events_for(bucket, "ObjectRemoved:Delete", key, None, who);
+        let (b, k) = (bucket.name.clone(), key.to_owned());
+        if let Some(old) = self.db(move |s| s.delete_object(&b, &k, &events)).await? {
+            self.files().remove([old.blob]).await;
+        }
+        Ok(())
+    }
+}
