@@ -13,8 +13,8 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambdad_engine::InvokeError;
-use lambdad_service::invocations::InvocationError;
 use lambdad_service::gateway_route::{Resolution, Resolved};
+use lambdad_service::invocations::InvocationError;
 use lambdad_service::invocations::Invocations;
 use lambdad_service::telemetry::Trigger;
 
