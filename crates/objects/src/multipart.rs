@@ -382,7 +382,10 @@ impl Objects {
         }
         let bucket = input.bucket.clone();
         let check = config.clone();
-        let bad = self.db(move |s| unvalidated(s, &check, &bucket)).await?;
+        let account = self.inner.config.account_id.clone();
+        let bad = self
+            .db(move |s| unvalidated(s, &check, &bucket, &account))
+            .await?;
         if !bad.is_empty() {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidArgument,

@@ -83,68 +83,20 @@ pub fn function_of(arn: &str) -> (String, Option<String>) {
     }
 }
 
-/// Whether a resource policy's statements let S3 invoke the function for `bucket`.
-fn allows_s3(statements: &str, bucket: &str) -> bool {
+/// Whether a resource policy's statements let S3 invoke the function for
+/// `bucket` of `account` (model's service-principal evaluation).
+fn allows_s3(statements: &str, bucket: &str, account: &str) -> bool {
     let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(statements)
     else {
         return false;
     };
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
-    list.iter().any(|s| {
-        let allow = s.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
-        let action = match s.get("Action") {
-            Some(serde_json::Value::String(a)) => a == "lambda:InvokeFunction" || a == "lambda:*",
-            Some(serde_json::Value::Array(a)) => a.iter().any(|a| {
-                a.as_str()
-                    .is_some_and(|a| a == "lambda:InvokeFunction" || a == "lambda:*")
-            }),
-            _ => false,
-        };
-        let principal = s
-            .get("Principal")
-            .map(|p| {
-                p.get("Service").and_then(|v| v.as_str()) == Some("s3.amazonaws.com")
-                    || p.as_str() == Some("*")
-                    || p.get("AWS").and_then(|v| v.as_str()) == Some("*")
-            })
-            .unwrap_or(false);
-        let source_ok = match s.get("Condition") {
-            None => true,
-            Some(c) => {
-                let arns: Vec<&str> = ["ArnLike", "ArnEquals", "StringEquals", "StringLike"]
-                    .iter()
-                    .filter_map(|op| c.get(*op))
-                    .filter_map(|m| m.get("AWS:SourceArn").or_else(|| m.get("aws:SourceArn")))
-                    .filter_map(|v| v.as_str())
-                    .collect();
-                arns.is_empty() || arns.iter().any(|a| glob(a, &bucket_arn))
-            }
-        };
-        allow && action && principal && source_ok
-    })
-}
-
-/// `*` and `?` wildcards, as ArnLike.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    lambdad_model::policy::allows_service(
+        &list,
+        "s3.amazonaws.com",
+        "lambda:InvokeFunction",
+        &format!("arn:aws:s3:::{bucket}"),
+        account,
+    )
 }
 
 /// The destinations S3 could not validate (their function ARNs).
@@ -152,6 +104,7 @@ pub fn unvalidated(
     store: &dyn Store,
     config: &Config,
     bucket: &str,
+    account: &str,
 ) -> Result<Vec<String>, StoreError> {
     let mut bad = Vec::new();
     for t in &config.lambda {
@@ -159,7 +112,7 @@ pub fn unvalidated(
         let ok = store.get_function(&name)?.is_some()
             && store
                 .get_policy(&name, qualifier.as_deref().unwrap_or("$LATEST"))?
-                .is_some_and(|p| allows_s3(&p.statements, bucket));
+                .is_some_and(|p| allows_s3(&p.statements, bucket, account));
         if !ok {
             bad.push(t.function_arn.clone());
         }
@@ -324,10 +277,13 @@ mod tests {
             )
         };
         let arn_like = r#","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::photos"}}"#;
-        assert!(allows_s3(&policy(arn_like), "photos"));
-        assert!(!allows_s3(&policy(arn_like), "other"));
-        assert!(allows_s3(&policy(""), "any"));
-        assert!(!allows_s3("[]", "photos"));
-        assert!(glob("arn:aws:s3:::ph*", "arn:aws:s3:::photos"));
+        assert!(allows_s3(&policy(arn_like), "photos", "000000000000"));
+        assert!(!allows_s3(&policy(arn_like), "other", "000000000000"));
+        assert!(allows_s3(&policy(""), "any", "000000000000"));
+        assert!(!allows_s3("[]", "photos", "000000000000"));
+        let wildcard = r#","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::ph*"}}"#;
+        assert!(allows_s3(&policy(wildcard), "photos", "000000000000"));
+        let account = r#","Condition":{"StringEquals":{"AWS:SourceAccount":"111111111111"}}"#;
+        assert!(!allows_s3(&policy(account), "photos", "000000000000"));
     }
 }
