@@ -38,6 +38,10 @@ fn request(mut data: &[u8]) {
         source_ip: "127.0.0.1".into(),
         request_id: "r",
         time_ms: 1_700_000_000_000,
+        route_key: "$default",
+        stage: "$default",
+        path_parameters: None,
+        stage_variables: None,
     };
     let event = request_event(&method, &path, &query, &headers, body, &facts);
     let text = serde_json::to_string(&event).expect("the event serializes");
@@ -61,12 +65,14 @@ fn request(mut data: &[u8]) {
 }
 
 fn answer(data: &[u8]) {
-    let answer = response(data);
+    let mapped = response(data);
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        let answer = mapped.expect("a non-JSON answer is sent as it is");
         assert_eq!(answer.body.as_ref(), data, "a non-JSON answer is the body");
         return;
     };
     if value.get("statusCode").is_none() {
+        let answer = mapped.expect("an answer without statusCode is sent as it is");
         assert_eq!(
             answer.body.as_ref(),
             data,
@@ -74,10 +80,20 @@ fn answer(data: &[u8]) {
         );
         return;
     }
-    if let (true, Some(Value::String(b))) = (value["isBase64Encoded"] == true, value.get("body")) {
-        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b) {
+    let base64 = value["isBase64Encoded"] == true;
+    match (mapped, value.get("body")) {
+        (Some(answer), Some(Value::String(b))) if base64 => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .expect("a base64 body that was sent decodes");
             assert_eq!(answer.body.as_ref(), bytes.as_slice());
         }
+        (Some(answer), Some(Value::String(b))) => assert_eq!(answer.body.as_ref(), b.as_bytes()),
+        (Some(_), _) => {}
+        (None, body) => assert!(
+            base64,
+            "only a base64 body that does not decode is malformed, not {body:?}"
+        ),
     }
 }
 
