@@ -164,6 +164,59 @@ def test_fifo_queue_in_order_per_group(world):
     assert order == {g: list(range(10)) for g in "abc"}
 
 
+
+FIFO_SPAN = '''
+import json
+import time
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.2)
+    bodies = [r["body"] for r in event["Records"]]
+    print("SPAN " + json.dumps({"start": start, "end": time.time(), "bodies": bodies}))
+    return {}
+'''
+
+
+def test_fifo_batches_of_one_group_never_overlap(world):
+    """Several workers (small batches, a slow function) on a FIFO queue: from the function's own
+    start and end times, no two batches holding one message group ran at once, and each group
+    ran in order. (moto's server hands two concurrent receives messages of one group; lambdad's
+    workers receive one at a time and hold a group while a batch of it runs.)"""
+    server, lam, sqs = world
+    lam.create_function(FunctionName="fifo-span", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (FIFO_SPAN, 0o644)})}, Timeout=30)
+    url, arn = queue(sqs, "overlap.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    groups = "abcdef"
+    for seq in range(12):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": g, "MessageBody": f"{g}-{seq}", "MessageGroupId": g} for g in groups])
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fifo-span", BatchSize=2,
+                                    ScalingConfig={"MaximumConcurrency": 6})
+    logs = make_client(server.endpoint, "logs")
+
+    def spans():
+        try:
+            out = logs.filter_log_events(logGroupName="/aws/lambda/fifo-span", filterPattern='"SPAN "')
+        except ClientError:
+            return []
+        return [json.loads(e["message"][5:]) for e in out["events"]]
+
+    assert wait_for(lambda: len({b for s in spans() for b in s["bodies"]}) == 72, 90)
+    runs = sorted(spans(), key=lambda s: s["start"])
+    for g in groups:
+        mine = [s for s in runs if any(b.startswith(g + "-") for b in s["bodies"])]
+        for earlier, later in zip(mine, mine[1:]):
+            assert later["start"] >= earlier["end"], f"two batches of group {g} overlapped: {earlier} {later}"
+        order = []
+        for s in mine:
+            for b in s["bodies"]:
+                seq = int(b.split("-")[1])
+                if b.startswith(g + "-") and seq not in order:
+                    order.append(seq)
+        assert order == list(range(12)), f"group {g} ran out of order: {order}"
+
+
 SLOW = '''
 import json
 import time

@@ -9,6 +9,7 @@
 pub mod async_limit;
 pub mod async_worker;
 pub mod destinations;
+mod fifo_gate;
 pub mod retry;
 pub mod schedules;
 pub mod sqs_poller;

@@ -6,12 +6,18 @@
 //! for one more) up to `ScalingConfig.MaximumConcurrency`; the engine's
 //! reserved concurrency throttles them like any caller. FIFO queues keep
 //! order per message group: SQS hands out a group's messages in order, and
-//! after a failed message the rest of its group in the batch is left too.
+//! after a failed message the rest of its group in the batch is left too;
+//! the mapping's workers receive one at a time and never run two batches
+//! with messages of one group at once (`fifo_gate.rs`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageSystemAttributeName,
+};
 use base64::Engine as _;
 use bytes::Bytes;
 use lambdad_engine::InvokeError;
@@ -23,6 +29,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
+use crate::fifo_gate::FifoGate;
 
 /// Workers per mapping when ScalingConfig sets no maximum.
 const DEFAULT_MAX_WORKERS: u32 = 20;
@@ -93,20 +100,23 @@ async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {
         }
     };
     let max = m.max_concurrency.unwrap_or(DEFAULT_MAX_WORKERS).max(1);
+    let gate = m.fifo().then(|| Arc::new(FifoGate::default()));
     let (grow_tx, mut grow_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut workers = tokio::task::JoinSet::new();
-    workers.spawn(worker(
-        ctx.clone(),
-        m.clone(),
-        queue_url.clone(),
-        grow_tx.clone(),
-        true,
-    ));
+    let spawn = |workers: &mut tokio::task::JoinSet<()>, primary| {
+        let place = Place {
+            url: queue_url.clone(),
+            gate: gate.clone(),
+            grow: grow_tx.clone(),
+        };
+        workers.spawn(worker(ctx.clone(), m.clone(), place, primary));
+    };
+    spawn(&mut workers, true);
     loop {
         tokio::select! {
             Some(()) = grow_rx.recv() => {
                 if (workers.len() as u32) < max {
-                    workers.spawn(worker(ctx.clone(), m.clone(), queue_url.clone(), grow_tx.clone(), false));
+                    spawn(&mut workers, false);
                 }
             }
             Some(_) = workers.join_next() => {}
@@ -114,17 +124,24 @@ async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {
     }
 }
 
-async fn worker(
-    ctx: Ctx,
-    m: Mapping,
-    queue_url: String,
+/// Where a worker receives from: the queue, a FIFO queue's gate, and the
+/// channel that asks for one more worker.
+struct Place {
+    url: String,
+    gate: Option<Arc<FifoGate>>,
     grow: tokio::sync::mpsc::Sender<()>,
-    primary: bool,
-) {
+}
+
+async fn worker(ctx: Ctx, m: Mapping, place: Place, primary: bool) {
     loop {
-        let batch = match receive(&ctx.sqs, &queue_url, &m).await {
+        let turn = match &place.gate {
+            Some(gate) => Some(gate.receiving().await),
+            None => None,
+        };
+        let mut batch = match receive(&ctx.sqs, &place.url, &m).await {
             Ok(b) => b,
             Err(e) => {
+                drop(turn);
                 tracing::warn!(mapping = %m.uuid, error = %e, "Cannot receive from the queue.");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
@@ -137,9 +154,65 @@ async fn worker(
             return;
         }
         if batch.len() as u32 >= m.batch_size.min(10) {
-            let _ = grow.try_send(());
+            let _ = place.grow.try_send(());
         }
-        process(&ctx, &m, &queue_url, batch).await;
+        let claim = place.gate.as_ref().map(|gate| {
+            let groups: Vec<&str> = batch.iter().map(group_of).collect();
+            let (claim, refused) = gate.claim(&groups);
+            let mut refused: Vec<Message> =
+                refused.into_iter().rev().map(|i| batch.remove(i)).collect();
+            refused.reverse();
+            (claim, refused)
+        });
+        drop(turn);
+        if let Some((_, refused)) = &claim
+            && !refused.is_empty()
+        {
+            tracing::warn!(
+                mapping = %m.uuid,
+                count = refused.len(),
+                "The queue handed out messages of groups another batch has in flight; returning them to the queue."
+            );
+            release(&ctx.sqs, &place.url, refused).await;
+        }
+        if !batch.is_empty() {
+            process(&ctx, &m, &place.url, batch).await;
+        }
+        drop(claim);
+    }
+}
+
+/// A FIFO message's group ("" when the queue did not say).
+fn group_of(msg: &Message) -> &str {
+    msg.attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+        .map_or("", String::as_str)
+}
+
+/// Makes `msgs` visible again at once.
+async fn release(sqs: &aws_sdk_sqs::Client, url: &str, msgs: &[Message]) {
+    for chunk in msgs.chunks(10) {
+        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, msg)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(msg.receipt_handle().unwrap_or_default())
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if let Err(e) = sqs
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            tracing::warn!(error = ?e, "Cannot return messages to the queue; they come back after their visibility timeout.");
+        }
     }
 }
 
