@@ -279,9 +279,7 @@ async fn invoke(
     a: &Authorizer,
     event: Value,
 ) -> Option<Value> {
-    let Some((function, qualifier)) = a.function() else {
-        return None;
-    };
+    let (function, qualifier) = a.function()?;
     if !r.authorizer_allowed {
         tracing::warn!(api = %r.api_id, authorizer = %a.authorizer_id, function = %function,
             "The authorizer function's resource policy does not let apigateway.amazonaws.com invoke it.");

@@ -444,11 +444,14 @@ fn ttl(t: Option<i64>) -> GatewayResult<Option<u32>> {
     }
 }
 
+/// A cached answer's key: API, authorizer, identity-source values.
+type AnswerKey = (String, String, String);
+
 /// What the data plane caches: authorizer answers by API, authorizer and
 /// identity, for the authorizer's TTL; and each issuer's JSON Web Key Set.
 #[derive(Debug, Default)]
 pub struct AuthCaches {
-    answers: Mutex<HashMap<(String, String, String), (Instant, Value)>>,
+    answers: Mutex<HashMap<AnswerKey, (Instant, Value)>>,
     jwks: Mutex<HashMap<String, (Instant, Value)>>,
 }
 
