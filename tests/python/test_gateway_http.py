@@ -30,6 +30,10 @@ def handler(event, context):
         return {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
                 "cookies": ["a=1; Path=/", "b=2"], "isBase64Encoded": True,
                 "body": base64.b64encode(bytes(range(256))).decode()}
+    if path.endswith("/badstatus"):
+        return {"statusCode": "abc", "body": "x"}
+    if path.endswith("/farstatus"):
+        return {"statusCode": 700, "body": "x"}
     if path.endswith("/bare"):
         return {"hello": "world"}
     if path.endswith("/multi"):
@@ -359,6 +363,10 @@ def test_responses_map_back_as_api_gateway_does(routed):
     # A function error.
     status, _, body = call(ep, "GET", "/fail")
     assert (status, json.loads(body)) == (502, {"message": "Internal Server Error"})
+    # A statusCode API Gateway cannot send (not a number, out of range): 502 in both formats.
+    for path in ("/prod/badstatus", "/prod/farstatus", "/v1/badstatus", "/v1/farstatus"):
+        status, _, body = call(ep, "GET", path)
+        assert (status, json.loads(body)) == (502, {"message": "Internal Server Error"}), path
     # The integration's timeout (500 ms) passes before the function answers.
     started = time.monotonic()
     status, _, body = call(ep, "GET", "/slow")

@@ -64,6 +64,16 @@ pub fn of_request(
             },
         };
     }
+    // API Gateway's control plane: the HTTP method on the resource's path.
+    if let Some(rest) = path.strip_prefix("/v2/") {
+        return Action {
+            action: format!("apigateway:{}", method.as_str()),
+            resource: format!(
+                "arn:aws:apigateway:{region}::/{}",
+                rest.trim_end_matches('/')
+            ),
+        };
+    }
     let seg: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
@@ -186,6 +196,23 @@ pub fn of_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_requests_map_to_http_method_actions() {
+        let a = of_request(
+            &Method::PATCH,
+            "/v2/apis/abc/routes/r1",
+            None,
+            b"{}",
+            "us-east-1",
+            "123456789012",
+        );
+        assert_eq!(a.action, "apigateway:PATCH");
+        assert_eq!(
+            a.resource,
+            "arn:aws:apigateway:us-east-1::/apis/abc/routes/r1"
+        );
+    }
 
     #[test]
     fn requests_map_to_actions() {

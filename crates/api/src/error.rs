@@ -55,7 +55,14 @@ impl IntoResponse for ApiError {
             extra,
         } = self.0;
         let mut body = serde_json::Map::new();
-        body.insert("Type".into(), code.fault().into());
+        // apigatewayv2's exceptions have no `Type` member (botocore's model).
+        let gateway = matches!(
+            code,
+            Code::GatewayNotFound | Code::GatewayBadRequest | Code::GatewayConflict
+        );
+        if !gateway {
+            body.insert("Type".into(), code.fault().into());
+        }
         let key = if capitalised_message(code) {
             "Message"
         } else {

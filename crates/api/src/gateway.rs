@@ -1,5 +1,5 @@
 //! Handlers of the API Gateway HTTP API control plane (apigatewayv2, REST
-//! JSON under `/v2/apis`): APIs, routes, integrations and stages.
+//! JSON under `/v2/apis`): APIs, routes, integrations, stages and authorizers.
 
 use axum::Json;
 use axum::body::Body;
@@ -336,6 +336,81 @@ pub async fn update_stage(
     Ok(Json(out))
 }
 
+pub async fn create_authorizer(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(api): Path<String>,
+    b: Body,
+) -> ApiResult<Response> {
+    let req = body(b, "CreateAuthorizer").await?;
+    let out = state
+        .services
+        .gateway
+        .create_authorizer(region(&state, &ctx), &api, req)
+        .await?;
+    Ok(created(out))
+}
+
+pub async fn get_authorizers(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(api): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .services
+        .gateway
+        .get_authorizers(
+            region(&state, &ctx),
+            &api,
+            q.max_results.as_deref(),
+            q.next_token.as_deref(),
+        )
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_authorizer(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .services
+        .gateway
+        .get_authorizer(region(&state, &ctx), &api, &id)
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn update_authorizer(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, id)): Path<(String, String)>,
+    b: Body,
+) -> ApiResult<Json<Value>> {
+    let req = body(b, "UpdateAuthorizer").await?;
+    let out = state
+        .services
+        .gateway
+        .update_authorizer(region(&state, &ctx), &api, &id, req)
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn delete_authorizer(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .services
+        .gateway
+        .delete_authorizer(region(&state, &ctx), &api, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The control plane's routes.
 pub fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
@@ -364,5 +439,15 @@ pub fn routes() -> axum::Router<AppState> {
         .route(
             "/v2/apis/{api}/stages/{name}",
             get(get_stage).patch(update_stage).delete(delete_stage),
+        )
+        .route(
+            "/v2/apis/{api}/authorizers",
+            get(get_authorizers).post(create_authorizer),
+        )
+        .route(
+            "/v2/apis/{api}/authorizers/{id}",
+            get(get_authorizer)
+                .patch(update_authorizer)
+                .delete(delete_authorizer),
         )
 }

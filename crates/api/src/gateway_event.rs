@@ -129,6 +129,19 @@ pub fn response_v1(payload: &[u8]) -> Option<HttpAnswer> {
     })
 }
 
+/// Whether a function's answer carries a `statusCode` API Gateway cannot
+/// send (not a number, or outside 100–599): the gateway's 502, where a
+/// function URL would answer 500.
+pub fn unusable_status(payload: &[u8]) -> bool {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(payload) else {
+        return false;
+    };
+    match m.get("statusCode") {
+        None => false,
+        Some(v) => !url_event::status_code(v).is_some_and(|s| (100..=599).contains(&s.as_u16())),
+    }
+}
+
 /// A gateway answer of its own: `{"message": ...}` with a status.
 pub fn gateway_error(status: StatusCode, message: &str) -> HttpAnswer {
     let mut headers = HeaderMap::new();
@@ -188,5 +201,15 @@ mod tests {
         assert_eq!(r.body, "hi");
         assert!(response_v1(br#"{"hello":"world"}"#).is_none());
         assert!(response_v1(br#""text""#).is_none());
+    }
+
+    #[test]
+    fn unusable_status_codes_are_told_apart() {
+        assert!(unusable_status(br#"{"statusCode":"abc"}"#));
+        assert!(unusable_status(br#"{"statusCode":700}"#));
+        assert!(unusable_status(br#"{"statusCode":-1}"#));
+        assert!(!unusable_status(br#"{"statusCode":"201"}"#));
+        assert!(!unusable_status(br#"{"hello":1}"#));
+        assert!(!unusable_status(b"plain text"));
     }
 }

@@ -19,7 +19,8 @@ use lambdad_service::invocations::Invocations;
 use lambdad_service::telemetry::Trigger;
 
 use super::AppState;
-use super::gateway_event::{gateway_error, request_event_v1, response_v1};
+use super::gateway_auth::{self, AuthRequest, Verdict};
+use super::gateway_event::{gateway_error, request_event_v1, response_v1, unusable_status};
 use super::url_event::{self, HttpAnswer, RequestFacts};
 use super::url_http::service_host;
 
@@ -114,15 +115,10 @@ async fn serve(
             return internal(&request_id);
         }
     };
-    let (Some(integration), Some((function, qualifier))) = (&r.integration, &r.function) else {
-        tracing::warn!(api = %api_id, route = %r.route_key, "The route has no integration with a function.");
-        return internal(&request_id);
+    let cors = match (&r.cors, origin.as_deref()) {
+        (Some(c), Some(o)) => c.response_headers(o),
+        _ => Vec::new(),
     };
-    if !r.allowed {
-        tracing::warn!(api = %api_id, route = %r.route_key, function = %function,
-            "The function's resource policy does not let apigateway.amazonaws.com invoke it for this route.");
-        return internal(&request_id);
-    }
     let facts = RequestFacts {
         url_id: &api_id,
         domain: &domain,
@@ -136,12 +132,40 @@ async fn serve(
         path_parameters: Some(&r.path_parameters),
         stage_variables: Some(&r.stage_variables),
     };
+    let auth = AuthRequest {
+        method: &parts.method,
+        path,
+        query,
+        headers: &parts.headers,
+        body: &body,
+        facts: &facts,
+        region: &region,
+    };
+    let authorizer = match gateway_auth::authorize(&state, &r, &auth).await {
+        Verdict::Allow(block) => block,
+        Verdict::Deny(answer) => return send_with(answer, &request_id, &cors),
+    };
+    let (Some(integration), Some((function, qualifier))) = (&r.integration, &r.function) else {
+        tracing::warn!(api = %api_id, route = %r.route_key, "The route has no integration with a function.");
+        return internal(&request_id);
+    };
+    if !r.allowed {
+        tracing::warn!(api = %api_id, route = %r.route_key, function = %function,
+            "The function's resource policy does not let apigateway.amazonaws.com invoke it for this route.");
+        return internal(&request_id);
+    }
     let v1 = integration.payload_format_version == "1.0";
-    let event = if v1 {
+    let mut event = if v1 {
         request_event_v1(&parts.method, path, query, &parts.headers, &body, &facts)
     } else {
         url_event::request_event(&parts.method, path, query, &parts.headers, &body, &facts)
     };
+    if let Some((block2, block1)) = authorizer {
+        let block = if v1 { block1 } else { block2 };
+        if !block.is_null() {
+            event["requestContext"]["authorizer"] = block;
+        }
+    }
     let snapshot = match state
         .services
         .invocations
@@ -167,6 +191,10 @@ async fn serve(
     let timeout = Duration::from_millis(integration.timeout_in_millis);
     let answer = match tokio::time::timeout(timeout, task).await {
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        Ok(Ok(Ok(out))) if out.function_error.is_none() && unusable_status(&out.payload) => {
+            tracing::warn!(api = %api_id, "The Lambda proxy response's statusCode is not usable.");
+            gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error")
+        }
         Ok(Ok(Ok(out))) if out.function_error.is_none() => {
             let mapped = if v1 {
                 response_v1(&out.payload)
@@ -190,10 +218,6 @@ async fn serve(
             tracing::error!(error = %e, "HTTP API invocation task failed.");
             gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
-    };
-    let cors = match (&r.cors, origin.as_deref()) {
-        (Some(c), Some(o)) => c.response_headers(o),
-        _ => Vec::new(),
     };
     send_with(answer, &request_id, &cors)
 }

@@ -13,6 +13,7 @@ use lambdad_store::GatewayApiRecord;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, new_revision};
+use crate::gateway_authorizers::check_route_authorization;
 pub use crate::gateway_types::*;
 
 /// The principal API Gateway invokes functions as.
@@ -23,7 +24,7 @@ pub const MAX_TIMEOUT_MS: u64 = 30_000;
 const MAX_PAGE: usize = 500;
 
 /// A lower-case alphanumeric id of `len` characters, like API Gateway's.
-fn new_id(len: usize) -> String {
+pub(crate) fn new_id(len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
@@ -133,6 +134,7 @@ pub fn integration_function(uri: &str) -> Option<(String, Option<String>)> {
 pub struct Gateway {
     pub(crate) ctx: Context,
     url_base: Arc<str>,
+    pub(crate) caches: Arc<crate::gateway_authorizers::AuthCaches>,
 }
 
 impl Gateway {
@@ -141,6 +143,7 @@ impl Gateway {
         Self {
             ctx,
             url_base: Arc::from(url_base),
+            caches: Arc::default(),
         }
     }
 
@@ -175,7 +178,11 @@ impl Gateway {
     }
 
     /// The API `api_id` of `region`.
-    async fn load(&self, region: &str, api_id: &str) -> GatewayResult<(HttpApi, String)> {
+    pub(crate) async fn load(
+        &self,
+        region: &str,
+        api_id: &str,
+    ) -> GatewayResult<(HttpApi, String)> {
         match self.read(api_id).await? {
             Some((api, rev)) if api.region == region => Ok((api, rev)),
             _ => Err(self.not_found("API", api_id)),
@@ -249,6 +256,7 @@ impl Gateway {
             routes: Vec::new(),
             integrations: Vec::new(),
             stages: Vec::new(),
+            authorizers: Vec::new(),
         };
         match req.target {
             Some(target) => {
@@ -277,6 +285,8 @@ impl Gateway {
                     route_key: key,
                     target: Some(format!("integrations/{integration_id}")),
                     authorization_type: "NONE".into(),
+                    authorizer_id: None,
+                    authorization_scopes: Vec::new(),
                     api_key_required: false,
                     api_gateway_managed: true,
                     operation_name: None,
@@ -396,16 +406,13 @@ impl Gateway {
         let key = req.route_key.ok_or_else(|| bad("RouteKey is required"))?;
         check_route_key(&key)?;
         let auth = req.authorization_type.unwrap_or_else(|| "NONE".into());
-        if auth != "NONE" {
-            return Err(bad(format!(
-                "Unsupported authorization type {auth}: lambdad's HTTP APIs take NONE"
-            )));
-        }
         let route = Route {
             route_id: new_id(7),
             route_key: key,
             target: req.target,
             authorization_type: auth,
+            authorizer_id: req.authorizer_id,
+            authorization_scopes: req.authorization_scopes.unwrap_or_default(),
             api_key_required: req.api_key_required.unwrap_or(false),
             api_gateway_managed: false,
             operation_name: req.operation_name,
@@ -421,6 +428,7 @@ impl Gateway {
             if let Some(t) = &route.target {
                 check_target(api, t)?;
             }
+            check_route_authorization(api, &route)?;
             api.routes.push(route.clone());
             Ok(())
         })
@@ -645,7 +653,7 @@ impl Gateway {
 }
 
 /// A page of `items` as apigatewayv2 lists them (`items`, `nextToken`).
-fn page(
+pub(crate) fn page(
     items: Vec<Value>,
     max_results: Option<&str>,
     next_token: Option<&str>,

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::context::blocking;
 use crate::gateway::{GATEWAY_PRINCIPAL, Gateway, integration_function};
+use crate::gateway_authorizers::Authorizer;
 use crate::gateway_types::{GatewayError, GatewayResult, Integration, cors_of};
 
 /// What the data plane needs to serve a request that matched a route.
@@ -35,6 +36,14 @@ pub struct Resolved {
     pub allowed: bool,
     /// The CORS configuration of the API.
     pub cors: Option<Cors>,
+    /// The route's `authorizationType` (`NONE`, `CUSTOM`, `JWT`, `AWS_IAM`).
+    pub authorization_type: String,
+    /// The route's authorizer, for `CUSTOM` and `JWT` routes.
+    pub authorizer: Option<Authorizer>,
+    /// Whether the gateway may invoke a `REQUEST` authorizer's function.
+    pub authorizer_allowed: bool,
+    /// The route's `authorizationScopes`.
+    pub authorization_scopes: Vec<String>,
 }
 
 /// How the data plane answers a request.
@@ -106,31 +115,33 @@ impl Gateway {
         let function = integration
             .as_ref()
             .and_then(|i| integration_function(&i.integration_uri));
+        let source_arn = execute_api_arn(
+            region,
+            &self.ctx.account,
+            api_id,
+            &stage.stage_name,
+            &route_key_for_arn(&route.route_key, method),
+        );
         let mut allowed = false;
-        if let (Some(i), Some((name, qualifier))) = (&integration, &function) {
-            allowed = i.credentials_arn.is_some() || {
-                let source_arn = execute_api_arn(
-                    region,
-                    &self.ctx.account,
-                    api_id,
-                    &stage.stage_name,
-                    &route_key_for_arn(&route.route_key, method),
-                );
-                let key = qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-                let (store, f) = (self.ctx.store.clone(), name.clone());
-                let statements = match blocking(move || store.get_policy(&f, &key)).await? {
-                    Some(p) => serde_json::from_str::<Vec<Value>>(&p.statements)
-                        .map_err(|e| GatewayError::Internal(format!("corrupt policy: {e}")))?,
-                    None => Vec::new(),
-                };
-                policy::allows_service(
-                    &statements,
-                    GATEWAY_PRINCIPAL,
-                    "lambda:InvokeFunction",
-                    &source_arn,
-                    &self.ctx.account,
-                )
-            };
+        if let (Some(i), Some(f)) = (&integration, &function) {
+            allowed =
+                i.credentials_arn.is_some() || self.gateway_may_invoke(f, &source_arn).await?;
+        }
+        let authorizer = route
+            .authorizer_id
+            .as_deref()
+            .and_then(|id| api.authorizers.iter().find(|a| a.authorizer_id == id))
+            .cloned();
+        let mut authorizer_allowed = false;
+        if let Some(a) = &authorizer
+            && let Some(f) = a.function()
+        {
+            let arn = format!(
+                "arn:aws:execute-api:{region}:{}:{api_id}/authorizers/{}",
+                self.ctx.account, a.authorizer_id
+            );
+            authorizer_allowed =
+                a.authorizer_credentials_arn.is_some() || self.gateway_may_invoke(&f, &arn).await?;
         }
         Ok(Resolution::Route(Box::new(Resolved {
             api_id: api.api_id.clone(),
@@ -142,7 +153,34 @@ impl Gateway {
             function,
             allowed,
             cors,
+            authorization_type: route.authorization_type.clone(),
+            authorizer,
+            authorizer_allowed,
+            authorization_scopes: route.authorization_scopes.clone(),
         })))
+    }
+
+    /// Whether the function's resource policy lets API Gateway invoke it
+    /// for `source_arn`.
+    async fn gateway_may_invoke(
+        &self,
+        (name, qualifier): &(String, Option<String>),
+        source_arn: &str,
+    ) -> GatewayResult<bool> {
+        let key = qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+        let (store, f) = (self.ctx.store.clone(), name.clone());
+        let statements = match blocking(move || store.get_policy(&f, &key)).await? {
+            Some(p) => serde_json::from_str::<Vec<Value>>(&p.statements)
+                .map_err(|e| GatewayError::Internal(format!("corrupt policy: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(policy::allows_service(
+            &statements,
+            GATEWAY_PRINCIPAL,
+            "lambda:InvokeFunction",
+            source_arn,
+            &self.ctx.account,
+        ))
     }
 }
 

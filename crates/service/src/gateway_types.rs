@@ -106,8 +106,14 @@ pub struct Route {
     pub route_key: String,
     /// `integrations/ID`, when the route has one.
     pub target: Option<String>,
-    /// `NONE`.
+    /// `NONE`, `CUSTOM` (a Lambda authorizer), `JWT` or `AWS_IAM`.
     pub authorization_type: String,
+    /// The authorizer of a `CUSTOM` or `JWT` route.
+    #[serde(default)]
+    pub authorizer_id: Option<String>,
+    /// The scopes a `JWT` route asks of its token (any one suffices).
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
     /// Whether an API key is required (WebSocket APIs only; kept as given).
     pub api_key_required: bool,
     /// Created by quick create.
@@ -133,6 +139,12 @@ impl Route {
         }
         if let Some(o) = &self.operation_name {
             v["operationName"] = json!(o);
+        }
+        if let Some(a) = &self.authorizer_id {
+            v["authorizerId"] = json!(a);
+        }
+        if !self.authorization_scopes.is_empty() {
+            v["authorizationScopes"] = json!(self.authorization_scopes);
         }
         v
     }
@@ -268,6 +280,9 @@ pub struct HttpApi {
     pub integrations: Vec<Integration>,
     /// Stages.
     pub stages: Vec<Stage>,
+    /// Authorizers (Lambda REQUEST and JWT).
+    #[serde(default)]
+    pub authorizers: Vec<crate::gateway_authorizers::Authorizer>,
 }
 
 impl HttpApi {
@@ -334,8 +349,12 @@ pub struct RouteRequest {
     pub route_key: Option<String>,
     /// `target` (`integrations/ID`).
     pub target: Option<String>,
-    /// `authorizationType` (`NONE`).
+    /// `authorizationType` (`NONE`, `CUSTOM`, `JWT`, `AWS_IAM`).
     pub authorization_type: Option<String>,
+    /// `authorizerId`.
+    pub authorizer_id: Option<String>,
+    /// `authorizationScopes`.
+    pub authorization_scopes: Option<Vec<String>>,
     /// `apiKeyRequired`.
     pub api_key_required: Option<bool>,
     /// `operationName`.

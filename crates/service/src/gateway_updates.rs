@@ -5,6 +5,7 @@ use crate::gateway::{
     Gateway, bad, check_integration_uri, check_payload_format, check_route_key, check_target,
     check_timeout, now_iso,
 };
+use crate::gateway_authorizers::check_route_authorization;
 use crate::gateway_types::{
     GatewayError, GatewayResult, IntegrationRequest, RouteRequest, StageRequest,
 };
@@ -21,11 +22,6 @@ impl Gateway {
     ) -> GatewayResult<Value> {
         if let Some(k) = &req.route_key {
             check_route_key(k)?;
-        }
-        if let Some(a) = req.authorization_type.as_deref().filter(|a| *a != "NONE") {
-            return Err(bad(format!(
-                "Unsupported authorization type {a}: lambdad's HTTP APIs take NONE"
-            )));
         }
         self.modify(region, api_id, |api| {
             if let Some(k) = &req.route_key
@@ -58,6 +54,20 @@ impl Gateway {
             if let Some(o) = &req.operation_name {
                 route.operation_name = Some(o.clone());
             }
+            if let Some(a) = &req.authorization_type {
+                route.authorization_type = a.clone();
+                if req.authorizer_id.is_none() && matches!(a.as_str(), "NONE" | "AWS_IAM") {
+                    route.authorizer_id = None;
+                }
+            }
+            if let Some(a) = &req.authorizer_id {
+                route.authorizer_id = Some(a.clone());
+            }
+            if let Some(s) = &req.authorization_scopes {
+                route.authorization_scopes = s.clone();
+            }
+            let route = route.clone();
+            check_route_authorization(api, &route)?;
             Ok(route.render())
         })
         .await

@@ -21,6 +21,7 @@ pub mod event_configs;
 pub mod events;
 pub mod functions;
 pub mod gateway;
+pub mod gateway_authorizers;
 pub mod gateway_route;
 mod gateway_types;
 mod gateway_updates;
