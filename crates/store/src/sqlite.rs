@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
+    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, StreamCheckpoint, LayerVersionRecord, PolicyRecord,
     ProvisionedRecord, Store, StoreError, UrlConfigRecord,
 };
 
@@ -777,5 +777,17 @@ impl Store for SqliteStore {
 
     fn delete_gateway_api(&self, api_id: &str) -> Result<bool, StoreError> {
         self.delete_gateway_api_impl(api_id)
+    }
+
+    fn stream_checkpoints(&self, mapping: &str) -> Result<Vec<StreamCheckpoint>, StoreError> {
+        self.stream_checkpoints_impl(mapping)
+    }
+
+    fn put_stream_checkpoint(&self, checkpoint: &StreamCheckpoint) -> Result<(), StoreError> {
+        self.put_stream_checkpoint_impl(checkpoint)
+    }
+
+    fn delete_stream_checkpoints(&self, mapping: &str) -> Result<u64, StoreError> {
+        self.delete_stream_checkpoints_impl(mapping)
     }
 }
