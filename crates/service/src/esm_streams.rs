@@ -297,6 +297,11 @@ pub fn render(s: &StreamSettings, v: &mut Value) {
 
 /// Shard checkpoints of stream mappings (the poller's progress), through the store.
 impl crate::esm::Mappings {
+    /// The account id in the ARNs of mapped functions.
+    pub fn account(&self) -> &str {
+        &self.ctx.account
+    }
+
     /// Every shard checkpoint of mapping `uuid`.
     pub async fn checkpoints(&self, uuid: &str) -> MappingsResult<Vec<StreamCheckpoint>> {
         let (store, uuid) = (self.ctx.store.clone(), uuid.to_owned());
