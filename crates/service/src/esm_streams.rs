@@ -258,7 +258,9 @@ pub fn update(m: &mut Mapping, req: StreamRequest) -> MappingsResult<()> {
 /// The stream-only checks of a whole mapping (after create or update).
 pub fn check(m: &Mapping) -> MappingsResult<()> {
     if m.batch_size == 0 || m.batch_size > MAX_STREAM_BATCH {
-        return Err(validate::at_most(&m.batch_size.to_string(), "batchSize", MAX_STREAM_BATCH).into());
+        return Err(
+            validate::at_most(&m.batch_size.to_string(), "batchSize", MAX_STREAM_BATCH).into(),
+        );
     }
     if m.window_secs > crate::esm::MAX_WINDOW_SECS {
         return Err(MappingsError::WindowTooLong);
@@ -348,7 +350,10 @@ mod tests {
             source_kind("arn:aws:dynamodb:us-east-1:1:table/t/stream/2026-01-01T00:00:00.000"),
             Some(SourceKind::DynamoDb)
         );
-        assert_eq!(source_kind("arn:aws:sqs:us-east-1:1:q"), Some(SourceKind::Sqs));
+        assert_eq!(
+            source_kind("arn:aws:sqs:us-east-1:1:q"),
+            Some(SourceKind::Sqs)
+        );
         assert_eq!(source_kind("arn:aws:dynamodb:us-east-1:1:table/t"), None);
         assert_eq!(source_kind("arn:aws:kinesis:us-east-1:1:stream/"), None);
         assert_eq!(source_kind("arn:aws:s3:::b"), None);

@@ -15,6 +15,7 @@
 
 pub mod code;
 pub mod conformance;
+mod conformance_streams;
 mod migrations;
 pub mod objects;
 mod seal;
@@ -23,7 +24,6 @@ mod sqlite_events;
 mod sqlite_gateway;
 mod sqlite_objects;
 mod sqlite_streams;
-mod conformance_streams;
 
 use std::collections::BTreeMap;
 

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
-    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, StreamCheckpoint, LayerVersionRecord, PolicyRecord,
-    ProvisionedRecord, Store, StoreError, UrlConfigRecord,
+    AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
+    ProvisionedRecord, Store, StoreError, StreamCheckpoint, UrlConfigRecord,
 };
 
 use crate::migrations::MIGRATIONS;

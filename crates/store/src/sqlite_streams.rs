@@ -40,9 +40,10 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_stream_checkpoints_impl(&self, mapping: &str) -> Result<u64, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM stream_checkpoints WHERE mapping = ?1", [mapping])?;
+        let n = self.conn().execute(
+            "DELETE FROM stream_checkpoints WHERE mapping = ?1",
+            [mapping],
+        )?;
         Ok(n as u64)
     }
 }

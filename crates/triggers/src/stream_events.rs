@@ -239,6 +239,9 @@ mod tests {
             2.0,
         );
         assert_eq!(f["KinesisBatchInfo"]["batchSize"], 1);
-        assert_eq!(f["KinesisBatchInfo"]["approximateArrivalOfFirstRecord"], "1970-01-01T00:00:01.500Z");
+        assert_eq!(
+            f["KinesisBatchInfo"]["approximateArrivalOfFirstRecord"],
+            "1970-01-01T00:00:01.500Z"
+        );
     }
 }

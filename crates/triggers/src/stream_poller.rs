@@ -145,7 +145,13 @@ async fn poll_mapping(ctx: Ctx, m: Mapping) {
                         .and_then(|c| c.sequence.clone());
                     let child = s.parents.iter().any(|p| known.contains(p.as_str()));
                     started.insert(s.id.clone());
-                    workers.spawn(shard_worker(ctx.clone(), m.clone(), s.id.clone(), resume, child));
+                    workers.spawn(shard_worker(
+                        ctx.clone(),
+                        m.clone(),
+                        s.id.clone(),
+                        resume,
+                        child,
+                    ));
                 }
             }
             Err(e) => {
@@ -196,7 +202,11 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
                 Position::After(s) => Some(s.as_str()),
                 _ => None,
             };
-            if let Err(e) = ctx.mappings.save_checkpoint(&m.uuid, &shard, seq, true).await {
+            if let Err(e) = ctx
+                .mappings
+                .save_checkpoint(&m.uuid, &shard, seq, true)
+                .await
+            {
                 tracing::warn!(mapping = %m.uuid, shard, error = %e, "Cannot store the end of a shard.");
             }
             return;
@@ -225,7 +235,11 @@ async fn gather(
     loop {
         let it = match iterator.take() {
             Some(i) => i,
-            None => match ctx.clients.iterator(dynamodb, &m.event_source_arn, shard, pos).await {
+            None => match ctx
+                .clients
+                .iterator(dynamodb, &m.event_source_arn, shard, pos)
+                .await
+            {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(mapping = %m.uuid, shard, error = %e, "Cannot get a shard iterator.");
@@ -259,7 +273,12 @@ async fn gather(
             return (out, false);
         }
         if empty {
-            tokio::time::sleep(if window.is_zero() { POLL_INTERVAL } else { POLL_INTERVAL.min(left) }).await;
+            tokio::time::sleep(if window.is_zero() {
+                POLL_INTERVAL
+            } else {
+                POLL_INTERVAL.min(left)
+            })
+            .await;
             if window.is_zero() {
                 return (out, false);
             }
@@ -303,7 +322,18 @@ async fn process(
                 .count();
             if old > 0 {
                 let rest = recs.split_off(old);
-                give_up(ctx, m, s, dynamodb, shard, &recs, Condition::RecordAgeExceeded, invoked, last.as_ref()).await;
+                give_up(
+                    ctx,
+                    m,
+                    s,
+                    dynamodb,
+                    shard,
+                    &recs,
+                    Condition::RecordAgeExceeded,
+                    invoked,
+                    last.as_ref(),
+                )
+                .await;
                 if !rest.is_empty() {
                     pending.push_front((rest, invoked, last));
                 }
@@ -329,7 +359,18 @@ async fn process(
                     continue;
                 }
                 if s.max_retries >= 0 && i64::from(invoked) > s.max_retries {
-                    give_up(ctx, m, s, dynamodb, shard, &failed, Condition::RetryAttemptsExhausted, invoked, Some(&last)).await;
+                    give_up(
+                        ctx,
+                        m,
+                        s,
+                        dynamodb,
+                        shard,
+                        &failed,
+                        Condition::RetryAttemptsExhausted,
+                        invoked,
+                        Some(&last),
+                    )
+                    .await;
                     continue;
                 }
                 let backoff = Duration::from_millis(100u64 << invoked.min(6)).min(MAX_BACKOFF);
@@ -377,7 +418,15 @@ async fn give_up(
             arn = format!("{arn}:{q}");
         }
         let record = stream_events::failure_record(
-            dynamodb, &arn, condition, invoked, last, shard, &m.event_source_arn, recs, now_secs(),
+            dynamodb,
+            &arn,
+            condition,
+            invoked,
+            last,
+            shard,
+            &m.event_source_arn,
+            recs,
+            now_secs(),
         );
         if let Err(e) = ctx.destinations.send(dest, &record.to_string(), &[]).await {
             tracing::warn!(mapping = %m.uuid, error = %e, "Cannot send the OnFailure record.");
@@ -389,7 +438,11 @@ async fn give_up(
 /// The index of the first record the function reported as failed, if the
 /// mapping asks for reports; `Some(0)` for an invalid report.
 fn first_failed(m: &Mapping, payload: &[u8], recs: &[&StreamRecord]) -> Option<usize> {
-    if !m.response_types.iter().any(|t| t == "ReportBatchItemFailures") {
+    if !m
+        .response_types
+        .iter()
+        .any(|t| t == "ReportBatchItemFailures")
+    {
         return None;
     }
     let v = serde_json::from_slice::<Value>(payload).ok()?;

@@ -168,9 +168,15 @@ impl Clients {
     ) -> Result<String, String> {
         if dynamodb {
             use aws_sdk_dynamodbstreams::types::ShardIteratorType as T;
-            let mut req = self.dynamodb.get_shard_iterator().stream_arn(arn).shard_id(shard);
+            let mut req = self
+                .dynamodb
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(shard);
             req = match pos {
-                Position::TrimHorizon | Position::AtTimestamp(_) => req.shard_iterator_type(T::TrimHorizon),
+                Position::TrimHorizon | Position::AtTimestamp(_) => {
+                    req.shard_iterator_type(T::TrimHorizon)
+                }
                 Position::Latest => req.shard_iterator_type(T::Latest),
                 Position::After(s) => req
                     .shard_iterator_type(T::AfterSequenceNumber)
@@ -231,8 +237,13 @@ impl Clients {
                         o,
                         DynamoChange {
                             event_id: r.event_id().unwrap_or_default().to_owned(),
-                            event_name: r.event_name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
-                            created: d.approximate_creation_date_time().map_or(0.0, |t| t.as_secs_f64()),
+                            event_name: r
+                                .event_name()
+                                .map(|n| n.as_str().to_owned())
+                                .unwrap_or_default(),
+                            created: d
+                                .approximate_creation_date_time()
+                                .map_or(0.0, |t| t.as_secs_f64()),
                             keys: d.keys().map(item),
                             new_image: d.new_image().map(item),
                             old_image: d.old_image().map(item),
