@@ -55,6 +55,10 @@ service_error! {
         )]
         Exists { queue: String, function: String, uuid: String } => ResourceConflict,
     }
+    wraps {
+        /// A stream member was refused (`esm_streams`).
+        Stream(crate::esm_streams::StreamError),
+    }
 }
 
 /// Shorthand for event source mapping results.
@@ -79,6 +83,9 @@ pub struct Mapping {
     pub filter_criteria: Option<Value>,
     /// Epoch seconds.
     pub last_modified: f64,
+    /// A Kinesis or DynamoDB stream's settings (`None`: an SQS queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::esm_streams::StreamSettings>,
 }
 
 impl Mapping {
@@ -120,6 +127,8 @@ pub struct MappingRequest {
     function_response_types: Option<Vec<String>>,
     scaling_config: Option<Value>,
     filter_criteria: Option<Value>,
+    #[serde(flatten)]
+    stream: crate::esm_streams::StreamRequest,
 }
 
 fn now_secs() -> f64 {
@@ -130,6 +139,15 @@ fn now_secs() -> f64 {
 }
 
 fn check(m: &Mapping) -> MappingsResult<()> {
+    if m.stream.is_some() {
+        crate::esm_streams::check(m)?;
+    } else {
+        check_queue(m)?;
+    }
+    check_common(m)
+}
+
+fn check_queue(m: &Mapping) -> MappingsResult<()> {
     let max = if m.fifo() { MAX_FIFO_BATCH } else { MAX_BATCH };
     if m.batch_size == 0 || m.batch_size > max {
         // AWS names the upper bound for 0 as well.
@@ -152,6 +170,10 @@ fn check(m: &Mapping) -> MappingsResult<()> {
         )
         .into());
     }
+    Ok(())
+}
+
+fn check_common(m: &Mapping) -> MappingsResult<()> {
     if m.response_types
         .iter()
         .any(|t| t != "ReportBatchItemFailures")
@@ -175,7 +197,7 @@ fn check(m: &Mapping) -> MappingsResult<()> {
 /// pollers are triggers).
 #[derive(Clone, Debug)]
 pub struct Mappings {
-    ctx: Context,
+    pub(crate) ctx: Context,
 }
 
 impl Mappings {
@@ -202,6 +224,9 @@ impl Mappings {
         if let Some(f) = &m.filter_criteria {
             v["FilterCriteria"] = f.clone();
         }
+        if let Some(s) = &m.stream {
+            crate::esm_streams::render(s, &mut v);
+        }
         v
     }
 
@@ -224,9 +249,7 @@ impl Mappings {
     /// CreateEventSourceMapping (SQS queues).
     pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
         let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
-        if !source.starts_with("arn:aws:sqs:") {
-            return Err(MappingsError::UnknownSource);
-        }
+        let stream = crate::esm_streams::create(&source, req.stream)?;
         let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
         self.ctx
@@ -236,6 +259,9 @@ impl Mappings {
         if let Some(dup) = existing.iter().find(|m| {
             m.event_source_arn == source && m.function == r.name && m.qualifier == r.qualifier
         }) {
+            if stream.is_some() {
+                return Err(crate::esm_streams::exists(source, r.name, dup.uuid.clone()));
+            }
             return Err(MappingsError::Exists {
                 queue: source,
                 function: r.name,
@@ -247,7 +273,11 @@ impl Mappings {
             function: r.name.clone(),
             qualifier: r.qualifier.clone(),
             event_source_arn: source,
-            batch_size: req.batch_size.unwrap_or(DEFAULT_BATCH),
+            batch_size: req.batch_size.unwrap_or(if stream.is_some() {
+                crate::esm_streams::DEFAULT_STREAM_BATCH
+            } else {
+                DEFAULT_BATCH
+            }),
             window_secs: req.maximum_batching_window_in_seconds.unwrap_or(0),
             enabled: req.enabled.unwrap_or(true),
             response_types: req.function_response_types.unwrap_or_default(),
@@ -258,6 +288,7 @@ impl Mappings {
                 .map(|c| c as u32),
             filter_criteria: req.filter_criteria,
             last_modified: now_secs(),
+            stream,
         };
         check(&m)?;
         self.save_mapping(&m).await?;
@@ -296,6 +327,7 @@ impl Mappings {
         if let Some(f) = req.filter_criteria {
             m.filter_criteria = Some(f);
         }
+        crate::esm_streams::update(&mut m, req.stream)?;
         if let Some(name) = req.function_name {
             let r = self.ctx.parse_ref(region, &name)?;
             self.ctx
@@ -314,6 +346,9 @@ impl Mappings {
     pub async fn delete_mapping(&self, region: &str, uuid: &str) -> MappingsResult<Value> {
         let m = self.mapping(uuid).await?;
         self.ctx.save_doc::<Mapping>(KIND, uuid, None).await?;
+        if m.stream.is_some() {
+            self.forget_checkpoints(uuid).await?;
+        }
         Ok(self.render_mapping(region, &m, "Deleting"))
     }
 

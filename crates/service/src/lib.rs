@@ -17,6 +17,7 @@ pub mod concurrency;
 pub mod context;
 pub mod error;
 pub mod esm;
+pub mod esm_streams;
 pub mod event_configs;
 pub mod events;
 pub mod functions;

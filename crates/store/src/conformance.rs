@@ -49,6 +49,10 @@ pub const CHECKS: &[Check] = &[
     ("gateway_apis", gateway_apis),
     ("objects", objects),
     ("multipart_uploads", multipart_uploads),
+    (
+        "stream_checkpoints",
+        crate::conformance_streams::stream_checkpoints,
+    ),
 ];
 
 /// Runs every check of [`CHECKS`], each on a new empty store from `make`;

@@ -15,6 +15,7 @@
 
 pub mod code;
 pub mod conformance;
+mod conformance_streams;
 mod migrations;
 pub mod objects;
 mod seal;
@@ -22,6 +23,7 @@ mod sqlite;
 mod sqlite_events;
 mod sqlite_gateway;
 mod sqlite_objects;
+mod sqlite_streams;
 
 use std::collections::BTreeMap;
 
@@ -154,6 +156,20 @@ pub struct GatewayApiRecord {
     pub revision: String,
     /// The API as JSON (the service's document).
     pub body: String,
+}
+
+/// How far a stream event source mapping has read one shard: the last
+/// record fully processed, and whether the shard is closed and done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCheckpoint {
+    /// The mapping's UUID.
+    pub mapping: String,
+    /// The shard id.
+    pub shard: String,
+    /// The sequence number of the last record processed (`None`: none yet).
+    pub sequence: Option<String>,
+    /// The shard is closed and every record of it processed.
+    pub ended: bool,
 }
 
 /// A resource-based policy of a function, version or alias.
@@ -394,4 +410,11 @@ pub trait Store: objects::ObjectStore + Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes an HTTP API; false when it did not exist.
     fn delete_gateway_api(&self, api_id: &str) -> Result<bool, StoreError>;
+
+    /// Every shard checkpoint of stream mapping `mapping`, by shard id.
+    fn stream_checkpoints(&self, mapping: &str) -> Result<Vec<StreamCheckpoint>, StoreError>;
+    /// Stores (replaces) one shard's checkpoint.
+    fn put_stream_checkpoint(&self, checkpoint: &StreamCheckpoint) -> Result<(), StoreError>;
+    /// Forgets every checkpoint of `mapping`; how many there were.
+    fn delete_stream_checkpoints(&self, mapping: &str) -> Result<u64, StoreError>;
 }

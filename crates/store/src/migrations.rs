@@ -129,4 +129,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         modified_ms INTEGER NOT NULL,
         PRIMARY KEY (upload_id, number)
     );",
+    "CREATE TABLE stream_checkpoints (
+        mapping TEXT NOT NULL,
+        shard TEXT NOT NULL,
+        sequence TEXT,
+        ended INTEGER NOT NULL,
+        PRIMARY KEY (mapping, shard)
+    );",
 ];

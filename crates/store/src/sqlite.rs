@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
     AliasRecord, AsyncEvent, FunctionRecord, GatewayApiRecord, LayerVersionRecord, PolicyRecord,
-    ProvisionedRecord, Store, StoreError, UrlConfigRecord,
+    ProvisionedRecord, Store, StoreError, StreamCheckpoint, UrlConfigRecord,
 };
 
 use crate::migrations::MIGRATIONS;
@@ -777,5 +777,17 @@ impl Store for SqliteStore {
 
     fn delete_gateway_api(&self, api_id: &str) -> Result<bool, StoreError> {
         self.delete_gateway_api_impl(api_id)
+    }
+
+    fn stream_checkpoints(&self, mapping: &str) -> Result<Vec<StreamCheckpoint>, StoreError> {
+        self.stream_checkpoints_impl(mapping)
+    }
+
+    fn put_stream_checkpoint(&self, checkpoint: &StreamCheckpoint) -> Result<(), StoreError> {
+        self.put_stream_checkpoint_impl(checkpoint)
+    }
+
+    fn delete_stream_checkpoints(&self, mapping: &str) -> Result<u64, StoreError> {
+        self.delete_stream_checkpoints_impl(mapping)
     }
 }

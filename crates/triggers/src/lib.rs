@@ -13,6 +13,9 @@ mod fifo_gate;
 pub mod retry;
 pub mod schedules;
 pub mod sqs_poller;
+pub mod stream_events;
+pub mod stream_poller;
+mod stream_source;
 
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ pub struct TriggerOptions {
     pub async_retry_delays: Vec<Duration>,
     /// The shortest interval a schedule may fire at.
     pub schedule_min_interval: Duration,
+    /// Where the Kinesis and DynamoDB Streams APIs are.
+    pub stream_endpoints: stream_poller::StreamEndpoints,
 }
 
 /// The running triggers: started together, stopped together.
@@ -59,7 +64,15 @@ impl Triggers {
             services.mappings.clone(),
             services.invocations.clone(),
             options.region.clone(),
-            destinations,
+            destinations.clone(),
+            shutdown.child_token(),
+        ));
+        tasks.spawn(stream_poller::run(
+            services.mappings.clone(),
+            services.invocations.clone(),
+            options.region.clone(),
+            options.stream_endpoints,
+            destinations.clone(),
             shutdown.child_token(),
         ));
         tasks.spawn(schedules::run(

@@ -59,7 +59,10 @@ pub async fn run(
     loop {
         if let Ok(mappings) = mappings.mappings().await {
             let mut wanted = HashSet::new();
-            for m in mappings.into_iter().filter(|m| m.enabled) {
+            for m in mappings
+                .into_iter()
+                .filter(|m| m.enabled && m.stream.is_none())
+            {
                 let config = serde_json::to_string(&m).unwrap_or_default();
                 wanted.insert(m.uuid.clone());
                 if running.get(&m.uuid).is_some_and(|(c, _)| *c == config) {

@@ -92,6 +92,8 @@ pub struct Config {
     pub async_retry_delays: Vec<Duration>,
     /// AWS-compatible endpoint for SQS/SNS deliveries.
     pub aws_endpoint_url: Option<String>,
+    /// Endpoints of the stream APIs that Kinesis/DynamoDB mappings read (fallbacks applied).
+    pub stream_endpoints: lambdad_triggers::stream_poller::StreamEndpoints,
     /// Largest Event payload in bytes.
     pub async_max_payload: usize,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
@@ -236,6 +238,12 @@ impl Config {
                 || vec![Duration::from_secs(60), Duration::from_secs(120)],
                 |d| d.0,
             ),
+            stream_endpoints: stream_endpoints(
+                &a.aws_endpoint_url,
+                a.aws_endpoint_url_kinesis,
+                a.aws_endpoint_url_dynamodb,
+                a.aws_endpoint_url_dynamodbstreams,
+            ),
             aws_endpoint_url: a.aws_endpoint_url,
             async_max_payload,
             interpreters: a.interpreters.into_iter().collect::<BTreeMap<_, _>>(),
@@ -279,4 +287,21 @@ fn prices(a: &ServeArgs) -> anyhow::Result<lambdad_engine::metrics::Prices> {
         bail!("prices must be non-negative numbers");
     }
     Ok(prices)
+}
+
+/// The stream APIs' endpoints: each its own setting, else DynamoDB's for
+/// DynamoDB Streams (one server often serves both), else `--aws-endpoint-url`.
+fn stream_endpoints(
+    general: &Option<String>,
+    kinesis: Option<String>,
+    dynamodb: Option<String>,
+    dynamodbstreams: Option<String>,
+) -> lambdad_triggers::stream_poller::StreamEndpoints {
+    lambdad_triggers::stream_poller::StreamEndpoints {
+        kinesis: kinesis.or_else(|| general.clone()),
+        dynamodbstreams: dynamodbstreams
+            .or_else(|| dynamodb.clone())
+            .or_else(|| general.clone()),
+        dynamodb: dynamodb.or_else(|| general.clone()),
+    }
 }

@@ -87,6 +87,16 @@ pub struct ServeArgs {
     /// Endpoint of an AWS-compatible service for SQS/SNS destinations and dead-letter queues [default: AWS].
     #[arg(long)]
     pub aws_endpoint_url: Option<String>,
+    /// Endpoint of the Kinesis API that stream mappings read [default: --aws-endpoint-url].
+    #[arg(long)]
+    pub aws_endpoint_url_kinesis: Option<String>,
+    /// Endpoint of the DynamoDB API [default: --aws-endpoint-url].
+    #[arg(long)]
+    pub aws_endpoint_url_dynamodb: Option<String>,
+    /// Endpoint of the DynamoDB Streams API that stream mappings read
+    /// [default: --aws-endpoint-url-dynamodb, else --aws-endpoint-url].
+    #[arg(long)]
+    pub aws_endpoint_url_dynamodbstreams: Option<String>,
     /// Delays before the retries of a failed asynchronous event, e.g. `1s,2s` [default: 60s,120s].
     #[arg(long, value_parser = parse_delays)]
     pub async_retry_delays: Option<Delays>,
