@@ -1,8 +1,10 @@
 //! Authorization of HTTP API routes before their integration runs: Lambda
 //! `REQUEST` authorizers (payload 1.0 and 2.0, simple and IAM-policy
 //! answers, identity sources, answers cached by TTL) and `JWT` authorizers
-//! (in `gateway_jwt`). The verdict is the gateway's 401/403/500, or the
+//! (in `gateway_auth::jwt`). The verdict is the gateway's 401/403/500, or the
 //! `requestContext.authorizer` block the integration's event carries.
+
+mod jwt;
 
 use std::time::{Duration, Instant};
 
@@ -73,7 +75,7 @@ pub(crate) fn with_challenge(mut a: HttpAnswer, error: &str, description: &str) 
 pub async fn authorize(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> Verdict {
     match (r.authorization_type.as_str(), &r.authorizer) {
         ("CUSTOM", Some(a)) => lambda(state, r, a, req).await,
-        ("JWT", Some(a)) => super::gateway_jwt::authorize(state, r, a, req).await,
+        ("JWT", Some(a)) => jwt::authorize(state, r, a, req).await,
         ("CUSTOM" | "JWT", None) => {
             tracing::warn!(api = %r.api_id, route = %r.route_key, "The route's authorizer is gone.");
             Verdict::Deny(failed())

@@ -21,7 +21,6 @@ mod gateway;
 mod gateway_auth;
 mod gateway_event;
 mod gateway_http;
-mod gateway_jwt;
 mod invoke;
 mod invoke_stream;
 mod json11;

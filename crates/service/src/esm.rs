@@ -2,6 +2,8 @@
 //! Mappings are store documents (kind `esm`, keyed by UUID); the pollers in
 //! `sqs_poller` read them.
 
+pub mod streams;
+
 use lambdad_model::eventpattern::EventPattern;
 use lambdad_model::validate;
 use serde::{Deserialize, Serialize};
@@ -56,8 +58,8 @@ service_error! {
         Exists { queue: String, function: String, uuid: String } => ResourceConflict,
     }
     wraps {
-        /// A stream member was refused (`esm_streams`).
-        Stream(crate::esm_streams::StreamError),
+        /// A stream member was refused (`esm::streams`).
+        Stream(crate::esm::streams::StreamError),
     }
 }
 
@@ -85,7 +87,7 @@ pub struct Mapping {
     pub last_modified: f64,
     /// A Kinesis or DynamoDB stream's settings (`None`: an SQS queue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<crate::esm_streams::StreamSettings>,
+    pub stream: Option<crate::esm::streams::StreamSettings>,
 }
 
 impl Mapping {
@@ -128,7 +130,7 @@ pub struct MappingRequest {
     scaling_config: Option<Value>,
     filter_criteria: Option<Value>,
     #[serde(flatten)]
-    stream: crate::esm_streams::StreamRequest,
+    stream: crate::esm::streams::StreamRequest,
 }
 
 fn now_secs() -> f64 {
@@ -140,7 +142,7 @@ fn now_secs() -> f64 {
 
 fn check(m: &Mapping) -> MappingsResult<()> {
     if m.stream.is_some() {
-        crate::esm_streams::check(m)?;
+        crate::esm::streams::check(m)?;
     } else {
         check_queue(m)?;
     }
@@ -225,7 +227,7 @@ impl Mappings {
             v["FilterCriteria"] = f.clone();
         }
         if let Some(s) = &m.stream {
-            crate::esm_streams::render(s, &mut v);
+            crate::esm::streams::render(s, &mut v);
         }
         v
     }
@@ -249,7 +251,7 @@ impl Mappings {
     /// CreateEventSourceMapping (SQS queues).
     pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
         let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
-        let stream = crate::esm_streams::create(&source, req.stream)?;
+        let stream = crate::esm::streams::create(&source, req.stream)?;
         let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
         self.ctx
@@ -260,7 +262,11 @@ impl Mappings {
             m.event_source_arn == source && m.function == r.name && m.qualifier == r.qualifier
         }) {
             if stream.is_some() {
-                return Err(crate::esm_streams::exists(source, r.name, dup.uuid.clone()));
+                return Err(crate::esm::streams::exists(
+                    source,
+                    r.name,
+                    dup.uuid.clone(),
+                ));
             }
             return Err(MappingsError::Exists {
                 queue: source,
@@ -274,7 +280,7 @@ impl Mappings {
             qualifier: r.qualifier.clone(),
             event_source_arn: source,
             batch_size: req.batch_size.unwrap_or(if stream.is_some() {
-                crate::esm_streams::DEFAULT_STREAM_BATCH
+                crate::esm::streams::DEFAULT_STREAM_BATCH
             } else {
                 DEFAULT_BATCH
             }),
@@ -327,7 +333,7 @@ impl Mappings {
         if let Some(f) = req.filter_criteria {
             m.filter_criteria = Some(f);
         }
-        crate::esm_streams::update(&mut m, req.stream)?;
+        crate::esm::streams::update(&mut m, req.stream)?;
         if let Some(name) = req.function_name {
             let r = self.ctx.parse_ref(region, &name)?;
             self.ctx

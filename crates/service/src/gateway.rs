@@ -4,6 +4,11 @@
 //! a request runs, with what, and whether the function's policy lets the
 //! gateway invoke it (in `gateway_route`).
 
+pub mod authorizers;
+pub mod route;
+mod types;
+mod updates;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,8 +18,8 @@ use lambdad_store::GatewayApiRecord;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking, new_revision};
-use crate::gateway_authorizers::check_route_authorization;
-pub use crate::gateway_types::*;
+use crate::gateway::authorizers::check_route_authorization;
+pub use crate::gateway::types::*;
 
 /// The principal API Gateway invokes functions as.
 pub const GATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
@@ -134,7 +139,7 @@ pub fn integration_function(uri: &str) -> Option<(String, Option<String>)> {
 pub struct Gateway {
     pub(crate) ctx: Context,
     url_base: Arc<str>,
-    pub(crate) caches: Arc<crate::gateway_authorizers::AuthCaches>,
+    pub(crate) caches: Arc<crate::gateway::authorizers::AuthCaches>,
 }
 
 impl Gateway {

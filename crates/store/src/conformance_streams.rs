@@ -1,5 +1,5 @@
 //! The conformance check of stream checkpoints (listed in
-//! [`crate::conformance::CHECKS`]).
+//! the conformance CHECKS list).
 
 use crate::{Store, StreamCheckpoint};
 

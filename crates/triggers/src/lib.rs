@@ -15,7 +15,6 @@ pub mod schedules;
 pub mod sqs_poller;
 pub mod stream_events;
 pub mod stream_poller;
-mod stream_source;
 
 use std::time::Duration;
 

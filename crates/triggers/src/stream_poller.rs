@@ -17,6 +17,8 @@
 //! retried from it. A batch given up is described to the OnFailure queue or
 //! topic and skipped. Throttles and platform failures retry without end.
 
+mod source;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
 use crate::stream_events::{self, Condition, LastInvoke, Origin, StreamRecord};
-use crate::stream_source::{Clients, Position};
+use source::{Clients, Position};
 
 /// How often an idle shard is read again.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::gateway::types::{GatewayResult, HttpApi, Route};
 use crate::gateway::{Gateway, bad, integration_function, new_id};
-use crate::gateway_types::{GatewayResult, HttpApi, Route};
 
 /// The longest `authorizerResultTtlInSeconds`.
 pub const MAX_TTL_SECONDS: u32 = 3600;
@@ -415,7 +415,7 @@ impl Gateway {
                 .iter()
                 .find(|r| r.authorizer_id.as_deref() == Some(id))
             {
-                return Err(crate::gateway_types::GatewayError::Conflict(format!(
+                return Err(crate::gateway::types::GatewayError::Conflict(format!(
                     "Cannot delete authorizer {id}: it is used by route {}",
                     r.route_id
                 )));

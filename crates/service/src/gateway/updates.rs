@@ -1,13 +1,13 @@
 //! UpdateRoute, UpdateIntegration and UpdateStage: each changes only the
 //! members given, checked as on create.
 
+use crate::gateway::authorizers::check_route_authorization;
+use crate::gateway::types::{
+    GatewayError, GatewayResult, IntegrationRequest, RouteRequest, StageRequest,
+};
 use crate::gateway::{
     Gateway, bad, check_integration_uri, check_payload_format, check_route_key, check_target,
     check_timeout, now_iso,
-};
-use crate::gateway_authorizers::check_route_authorization;
-use crate::gateway_types::{
-    GatewayError, GatewayResult, IntegrationRequest, RouteRequest, StageRequest,
 };
 use serde_json::Value;
 

@@ -282,7 +282,7 @@ pub struct HttpApi {
     pub stages: Vec<Stage>,
     /// Authorizers (Lambda REQUEST and JWT).
     #[serde(default)]
-    pub authorizers: Vec<crate::gateway_authorizers::Authorizer>,
+    pub authorizers: Vec<crate::gateway::authorizers::Authorizer>,
 }
 
 impl HttpApi {

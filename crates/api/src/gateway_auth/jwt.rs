@@ -14,9 +14,9 @@ use lambdad_service::gateway_authorizers::Authorizer;
 use lambdad_service::gateway_route::Resolved;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::gateway_auth::{AuthRequest, Verdict, forbidden, identity_value, unauthorized};
-use super::gateway_auth::{failed, with_challenge};
+use super::{AuthRequest, Verdict, forbidden, identity_value, unauthorized};
+use super::{failed, with_challenge};
+use crate::AppState;
 
 /// How long a fetched key set is used.
 const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);

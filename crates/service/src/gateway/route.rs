@@ -10,9 +10,9 @@ use lambdad_model::url::Cors;
 use serde_json::Value;
 
 use crate::context::blocking;
+use crate::gateway::authorizers::Authorizer;
+use crate::gateway::types::{GatewayError, GatewayResult, Integration, cors_of};
 use crate::gateway::{GATEWAY_PRINCIPAL, Gateway, integration_function};
-use crate::gateway_authorizers::Authorizer;
-use crate::gateway_types::{GatewayError, GatewayResult, Integration, cors_of};
 
 /// What the data plane needs to serve a request that matched a route.
 #[derive(Debug, Clone)]
