@@ -1,11 +1,13 @@
 """Kinesis and DynamoDB Streams event source mappings against moto's server: the mapping API
 (boto3 and the aws CLI) with AWS's validation, records in order per shard across 2 shards, at
 least once across a restart, bisection isolating a poison record into the OnFailure queue,
-ReportBatchItemFailures resuming at the failed item, filters, AT_TIMESTAMP, and DynamoDB
-INSERT/MODIFY/REMOVE with NEW_AND_OLD_IMAGES."""
+ReportBatchItemFailures resuming at the failed item, filters, AT_TIMESTAMP, MaximumRecordAgeInSeconds
+skipping old records into the OnFailure queue, and DynamoDB INSERT/MODIFY/REMOVE with
+NEW_AND_OLD_IMAGES."""
 
 import base64
 import json
+import math
 import os
 import subprocess
 import time
@@ -39,12 +41,20 @@ def handler(event, context):
 '''
 
 
+AGED = {}
+
+
 @pytest.fixture(scope="module")
 def world():
     moto, url = start_moto()
     server = Server(extra=["--aws-endpoint-url", url, "--aws-endpoint-url-kinesis", url,
                            "--aws-endpoint-url-dynamodbstreams", url])
     server.start()
+    # Records for test_maximum_record_age: put first, so that most of the minute they must age
+    # passes while the other tests run.
+    k, _ = stream(url, "aged")
+    put(k, "aged", [(f"aged{i}", "pk") for i in range(3)])
+    AGED["put_at"] = time.time()
     try:
         yield server, url
     finally:
@@ -229,8 +239,11 @@ def test_filters_and_at_timestamp(world):
     lam = make_client(server.endpoint)
     consumer(server, "st-filter")
     k, arn = stream(url, "filter")
-    put(k, "filter", [(json.dumps({"kind": "old"}), "pk")])
-    start = time.time()  # after the old record arrived
+    # Before the starting timestamp: a record the filter would keep, which AT_TIMESTAMP must skip.
+    put(k, "filter", [(json.dumps({"kind": "keep", "n": 0}), "pk")])
+    # botocore sends StartingPositionTimestamp in whole seconds: start at the next whole second.
+    start = float(math.ceil(time.time() + 0.05))
+    assert wait_for(lambda: time.time() > start + 0.05, 5)
     put(k, "filter", [(json.dumps({"kind": "keep", "n": 1}), "pk"), (json.dumps({"kind": "drop"}), "pk"),
                       (json.dumps({"kind": "keep", "n": 2}), "pk")])
     lam.create_event_source_mapping(
@@ -241,6 +254,34 @@ def test_filters_and_at_timestamp(world):
     put(k, "filter", [(json.dumps({"kind": "keep", "n": 3}), "pk")])
     assert wait_for(lambda: len(seen(server, "st-filter")) >= 3, 60)
     assert [json.loads(r["data"]).get("n") for r in seen(server, "st-filter")] == [1, 2, 3]
+
+
+@pytest.mark.timeout(240)
+def test_maximum_record_age_skips_old_records(world):
+    server, url = world
+    lam = make_client(server.endpoint)
+    consumer(server, "st-aged")
+    sqs = aws_client("sqs", url)
+    q = sqs.create_queue(QueueName="st-aged-failures")["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    k = aws_client("kinesis", url)
+    arn = k.describe_stream(StreamName="aged")["StreamDescription"]["StreamARN"]
+    # The three records of the fixture are older than the smallest MaximumRecordAgeInSeconds (60).
+    assert wait_for(lambda: time.time() > AGED["put_at"] + 62, 120)
+    lam.create_event_source_mapping(FunctionName="st-aged", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    MaximumRecordAgeInSeconds=60,
+                                    DestinationConfig={"OnFailure": {"Destination": q_arn}})
+    put(k, "aged", [("fresh", "pk")])
+    assert wait_for(lambda: len(seen(server, "st-aged")) >= 1, 60)
+    messages = []
+    assert wait_for(lambda: messages.extend(sqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", []))
+                    or messages, 60)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RecordAgeExpired"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["KinesisBatchInfo"]["batchSize"] == 3
+    # The old records never reached the function; the fresh one did.
+    assert [r["data"] for r in seen(server, "st-aged")] == ["fresh"]
 
 
 def test_dynamodb_insert_modify_remove(world):

@@ -137,14 +137,16 @@ pub fn iso(epoch_secs: f64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     RetryAttemptsExhausted,
-    RecordAgeExceeded,
+    /// Records older than `MaximumRecordAgeInSeconds` (the condition LocalStack's AWS-validated
+    /// stream poller reports).
+    RecordAgeExpired,
 }
 
 impl Condition {
     fn as_str(self) -> &'static str {
         match self {
             Self::RetryAttemptsExhausted => "RetryAttemptsExhausted",
-            Self::RecordAgeExceeded => "RecordAgeExceeded",
+            Self::RecordAgeExpired => "RecordAgeExpired",
         }
     }
 }

@@ -193,7 +193,18 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
     let mut pos = start_position(&settings, resume, child);
     let mut iterator: Option<String> = None;
     loop {
-        let (batch, ended) = gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator).await;
+        let (mut batch, ended) = gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator).await;
+        if let Position::AtTimestamp(t) = pos {
+            // Records that arrived before the starting timestamp: some
+            // services' AT_TIMESTAMP iterators (moto's) start at the last
+            // record before it; AWS's never do.
+            let early = batch.iter().take_while(|r| r.arrival < t).count();
+            if let Some(skipped) = batch.drain(..early).last() {
+                if batch.is_empty() {
+                    pos = Position::After(skipped.sequence);
+                }
+            }
+        }
         if let Some(last) = batch.last() {
             let last = last.sequence.clone();
             process(&ctx, &m, &settings, dynamodb, &shard, batch).await;
@@ -331,7 +342,7 @@ async fn process(
                     dynamodb,
                     shard,
                     &recs,
-                    Condition::RecordAgeExceeded,
+                    Condition::RecordAgeExpired,
                     invoked,
                     last.as_ref(),
                 )
