@@ -188,6 +188,25 @@ def zip_bytes(files):
     return buf.getvalue()
 
 
+def boto3_files(services, prefix=""):
+    """boto3 and botocore from the test venv, with only the models of `services`, as files for
+    zip_bytes (under `prefix`: "python/" for a layer): what a function bundles to choose its
+    own SDK."""
+    import sysconfig
+    site = Path(sysconfig.get_paths()["purelib"])
+    out = {}
+    for top in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
+        root = site / top
+        for f in [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]:
+            parts = f.relative_to(site).parts
+            if "__pycache__" in parts or parts[:2] == ("boto3", "data"):
+                continue
+            if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] not in services:
+                continue
+            out[prefix + "/".join(parts)] = (f.read_bytes(), 0o644)
+    return out
+
+
 def tiny_zip():
     return zip_bytes({"bootstrap": ("#!/bin/sh\necho hi\n", 0o755)})
 

@@ -222,6 +222,21 @@ impl Credentials {
         sessions.get(access_key).map(|s| s.identity.clone())
     }
 
+    /// Checks a request's session token (`X-Amz-Security-Token`) against the
+    /// key's session, if the key is a session's: a keys-file key needs none;
+    /// a session key needs its own token, unexpired.
+    pub fn check_session(
+        &self,
+        key: &str,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), SigV4Error> {
+        if self.keys.contains_key(key) {
+            return Ok(());
+        }
+        self.secret_for(key, token, now).map(|_| ())
+    }
+
     /// The secret of a key, checking a session's token and expiry.
     fn secret_for(
         &self,

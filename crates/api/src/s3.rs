@@ -331,6 +331,36 @@ impl s3s::access::S3Access for PolicyAccess {
         let Some(id) = self.credentials.identity(&key) else {
             return Ok(());
         };
+        // A role session's key is good only with its own, unexpired token
+        // (a header, or the presigned URL's query).
+        let token = cx
+            .headers()
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                form_urlencoded::parse(cx.uri().query().unwrap_or("").as_bytes())
+                    .find(|(k, _)| k == "X-Amz-Security-Token")
+                    .map(|(_, v)| v.into_owned())
+            });
+        match self
+            .credentials
+            .check_session(&key, token.as_deref(), std::time::SystemTime::now())
+        {
+            Ok(()) => {}
+            Err(crate::auth::SigV4Error::Expired) => {
+                return Err(s3s::S3Error::with_message(
+                    s3s::S3ErrorCode::ExpiredToken,
+                    "The provided token has expired.",
+                ));
+            }
+            Err(_) => {
+                return Err(s3s::S3Error::with_message(
+                    s3s::S3ErrorCode::InvalidToken,
+                    "The provided token is malformed or otherwise invalid.",
+                ));
+            }
+        }
         let Some(policy) = &id.policy else {
             return Ok(());
         };

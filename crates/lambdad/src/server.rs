@@ -220,8 +220,8 @@ fn start_engine(
 }
 
 /// Each environment's execution-role credentials, and the endpoints through
-/// which the AWS SDKs in a function reach this server's Lambda, Logs and
-/// EventBridge APIs.
+/// which the AWS SDKs in a function reach this server's Lambda, Logs,
+/// EventBridge and S3 APIs.
 fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
     let host = if listen.ip().is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
@@ -241,6 +241,7 @@ fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> Ext
                 endpoint.clone(),
             ),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
         ]
     })))
 }
