@@ -199,10 +199,11 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
             // services' AT_TIMESTAMP iterators (moto's) start at the last
             // record before it; AWS's never do.
             let early = batch.iter().take_while(|r| r.arrival < t).count();
-            if let Some(skipped) = batch.drain(..early).last() {
-                if batch.is_empty() {
-                    pos = Position::After(skipped.sequence);
-                }
+            let skipped = batch.drain(..early).next_back();
+            if let Some(skipped) = skipped
+                && batch.is_empty()
+            {
+                pos = Position::After(skipped.sequence);
             }
         }
         if let Some(last) = batch.last() {

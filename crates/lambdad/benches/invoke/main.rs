@@ -14,6 +14,7 @@ mod platform;
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -77,10 +78,31 @@ pub(crate) async fn create_echo(http: &reqwest::Client, base: &str, name: &str, 
     create_function(http, base, name, "provided.al2023", "bootstrap", &zip).await;
 }
 
-/// Prints one measured run: count, p50, p99 and the rate.
+/// The lambdad server's pid, while it runs (0 before and after).
+static SERVER: AtomicU32 = AtomicU32::new(0);
+/// lambdad's own CPU time (user + system, all its threads; not its sandbox
+/// helpers' nor the functions') per request of the last `load`, in ns.
+static LAST_CPU_NS: AtomicU64 = AtomicU64::new(0);
+
+/// CPU time (user + system) a process has used, in ns (clock ticks of 10 ms:
+/// runs measure thousands of requests, so the resolution is enough).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
+}
+
+/// Prints one measured run: count, p50, p99, the rate, and lambdad's own
+/// CPU per request when the run was against lambdad (not the peer): a
+/// figure other load on the machine disturbs far less than the rate.
 pub(crate) fn print_run(label: &str, all: &[Duration], rate: f64, unit: &str) {
+    let cpu = match LAST_CPU_NS.swap(0, Ordering::Relaxed) {
+        0 => String::new(),
+        ns => format!(", lambdad CPU {:.0} µs each", ns as f64 / 1e3),
+    };
     println!(
-        "{label}, n={}: p50 {:.0} µs, p99 {:.0} µs, {rate:.0} {unit}/s",
+        "{label}, n={}: p50 {:.0} µs, p99 {:.0} µs, {rate:.0} {unit}/s{cpu}",
         all.len(),
         pct(all, 0.5),
         pct(all, 0.99),
@@ -121,6 +143,7 @@ async fn main() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    SERVER.store(server.id(), Ordering::Relaxed);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -225,6 +248,7 @@ async fn main() {
         .arg(server.id().to_string())
         .status();
     let _ = server.wait();
+    SERVER.store(0, Ordering::Relaxed);
     if run("peer") {
         peer::cargo_lambda(&http, lambdad_rate).await;
     }
@@ -307,6 +331,8 @@ pub(crate) async fn load(
     per_client: usize,
     event: bool,
 ) -> (Vec<Duration>, f64) {
+    let server = SERVER.load(Ordering::Relaxed);
+    let cpu_before = cpu_ns(server);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -333,6 +359,10 @@ pub(crate) async fn load(
         all.extend(t.await.unwrap());
     }
     let secs = start.elapsed().as_secs_f64();
+    if let (Some(before), Some(after)) = (cpu_before, cpu_ns(server)) {
+        let per = (after - before) / all.len().max(1) as u64;
+        LAST_CPU_NS.store(per.max(1), Ordering::Relaxed);
+    }
     all.sort();
     let rate = all.len() as f64 / secs;
     (all, rate)

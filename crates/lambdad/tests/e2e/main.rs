@@ -11,4 +11,5 @@ mod invoke;
 mod isolation;
 mod network;
 mod robustness;
+mod s3;
 mod urls;
