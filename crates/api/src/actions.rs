@@ -1,6 +1,7 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
-//! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule.
+//! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
+//! `sqs:SendMessage` on a queue.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -48,6 +49,16 @@ pub fn of_request(
     if let Some((service, op)) = target.and_then(|t| t.split_once('.')) {
         let text = |k: &str| body.get(k).and_then(Value::as_str);
         return match service {
+            "AmazonSQS" => Action {
+                action: format!("sqs:{op}"),
+                resource: text("QueueUrl")
+                    .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+                    .or(text("QueueName"))
+                    .map_or_else(
+                        || "*".to_owned(),
+                        |q| format!("arn:aws:sqs:{region}:{account}:{q}"),
+                    ),
+            },
             "Logs_20140328" => Action {
                 action: format!("logs:{op}"),
                 resource: text("logGroupName").map_or_else(
@@ -212,6 +223,29 @@ mod tests {
             a.resource,
             "arn:aws:apigateway:us-east-1::/apis/abc/routes/r1"
         );
+    }
+
+    #[test]
+    fn sqs_requests_map_to_queue_actions() {
+        let a = of_request(
+            &Method::POST,
+            "/",
+            Some("AmazonSQS.SendMessage"),
+            br#"{"QueueUrl":"http://127.0.0.1:9000/123456789012/jobs"}"#,
+            "us-east-1",
+            "123456789012",
+        );
+        assert_eq!(a.action, "sqs:SendMessage");
+        assert_eq!(a.resource, "arn:aws:sqs:us-east-1:123456789012:jobs");
+        let c = of_request(
+            &Method::POST,
+            "/",
+            Some("AmazonSQS.CreateQueue"),
+            br#"{"QueueName":"q.fifo"}"#,
+            "eu-west-1",
+            "1",
+        );
+        assert_eq!(c.resource, "arn:aws:sqs:eu-west-1:1:q.fifo");
     }
 
     #[test]

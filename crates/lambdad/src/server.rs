@@ -93,7 +93,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e, "Cannot restore provisioned concurrency.");
         }
     }
-    let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref()).await;
+    let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref())
+        .await
+        .with_queues(services.queues.clone(), &config.region);
     let triggers = Triggers::start(
         &services,
         destinations,
@@ -241,6 +243,7 @@ fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> Ext
                 endpoint.clone(),
             ),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SQS".to_owned(), endpoint.clone()),
         ]
     })))
 }
