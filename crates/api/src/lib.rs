@@ -112,17 +112,20 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         .into_response()
 }
 
+/// A metric family of the built-in queues: name, type, help, value.
+type QueueFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&lambdad_service::queues::QueueMetrics, i128) -> f64,
+);
+
 /// The built-in queues' metrics in OpenMetrics text (queue names need no escaping).
 fn queue_metrics(queues: &[lambdad_service::queues::QueueMetrics]) -> String {
     use std::fmt::Write as _;
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let mut out = String::new();
-    let families: [(
-        &str,
-        &str,
-        &str,
-        fn(&lambdad_service::queues::QueueMetrics, i128) -> f64,
-    ); 7] = [
+    let families: [QueueFamily; 7] = [
         (
             "lambdad_sqs_messages_sent",
             "counter",

@@ -119,8 +119,8 @@ struct Batch<T> {
     entries: Vec<T>,
 }
 
-fn parse<T: DeserializeOwned>(input: &Value) -> Result<T, Response> {
-    serde_json::from_value(input.clone()).map_err(|e| serialization(e.to_string()))
+fn parse<T: DeserializeOwned>(input: &Value) -> Result<T, String> {
+    serde_json::from_value(input.clone()).map_err(|e| e.to_string())
 }
 
 /// The queue the request's `QueueUrl` names.
@@ -162,7 +162,7 @@ async fn run(
         ($t:ty) => {
             match parse::<$t>(input) {
                 Ok(v) => v,
-                Err(resp) => return Ok(Err(resp)),
+                Err(message) => return Ok(Err(serialization(message))),
             }
         };
     }
@@ -220,7 +220,7 @@ async fn queue_operation(
         ($t:ty) => {
             match parse::<$t>(input) {
                 Ok(v) => v,
-                Err(resp) => return Ok(Err(resp)),
+                Err(message) => return Ok(Err(serialization(message))),
             }
         };
     }

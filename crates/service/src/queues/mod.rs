@@ -386,7 +386,7 @@ impl Queues {
     /// ListQueueTags.
     pub async fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, QueuesError> {
         let q = self.queue(name).await?;
-        Ok(serde_json::from_str(&q.tags).map_err(json_err)?)
+        serde_json::from_str(&q.tags).map_err(json_err)
     }
 
     /// TagQueue (`add`) and UntagQueue (`remove`).
