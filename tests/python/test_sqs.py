@@ -1,4 +1,5 @@
-"""lambdad's built-in SQS, driven with boto3 (JSON protocol) and the aws CLI, with no external
+"""lambdad's built-in SQS, driven with boto3 and the aws CLI v1 (JSON protocol) and the aws CLI v2
+of the machine (Query protocol), with no external
 AWS endpoint: errors by type and message, standard queues (send, receive, visibility, delete,
 batches, delays, long polling, attributes and the MD5 digests the SDKs verify), FIFO queues
 (order, deduplication, group locking), redrive to a dead-letter queue, an SQS event source
@@ -10,6 +11,7 @@ import json
 import os
 import signal
 import struct
+import subprocess
 import threading
 import time
 import urllib.request
@@ -17,7 +19,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, aws, make_client, wait_for, zip_bytes
+from conftest import ROLE, Server, aws, make_client, require_tool, wait_for, zip_bytes
 
 ACCOUNT = "000000000000"
 
@@ -285,6 +287,56 @@ def test_aws_cli(world):
     aws(server, "sqs", "delete-message", "--queue-url", url, "--receipt-handle", m["ReceiptHandle"])
     code, _, err = aws(server, "sqs", "get-queue-url", "--queue-name", "nope", check=False)
     assert code != 0 and "AWS.SimpleQueueService.NonExistentQueue" in err
+
+
+def aws_v2(server, *args):
+    """The aws CLI v2 the machine has (/usr/bin/aws 2.9: SQS on the Query protocol)."""
+    cli = require_tool("/usr/bin/aws")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+    p = subprocess.run([cli, "--endpoint-url", server.endpoint, "--output", "json", "sqs", *args],
+                       capture_output=True, text=True, env=env, timeout=120)
+    return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
+
+
+def test_query_protocol_with_aws_cli_v2(world):
+    server, sqs, _ = world
+    code, out, err = aws_v2(server, "create-queue", "--queue-name", "query-q", "--attributes", "VisibilityTimeout=9",
+                            "--tags", "team=q")
+    assert code == 0, err
+    url = out["QueueUrl"]
+    assert url == f"{server.endpoint}/{ACCOUNT}/query-q"
+    body = "a <b> & c\r\nd"
+    attrs = {"k": {"DataType": "String", "StringValue": "v"}, "b": {"DataType": "Binary", "BinaryValue": "AAE="}}
+    code, sent, err = aws_v2(server, "send-message", "--queue-url", url, "--message-body", body,
+                             "--message-attributes", json.dumps(attrs))
+    assert code == 0, err
+    assert sent["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest()
+    assert sent["MD5OfMessageAttributes"] == attributes_md5(
+        {"k": attrs["k"], "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+    code, batch, err = aws_v2(server, "send-message-batch", "--queue-url", url, "--entries",
+                              json.dumps([{"Id": "1", "MessageBody": "x"}, {"Id": "2", "MessageBody": ""}]))
+    assert [e["Id"] for e in batch["Successful"]] == ["1"]
+    assert [(f["Id"], f["Code"]) for f in batch["Failed"]] == [("2", "MissingParameter")]
+    code, got, err = aws_v2(server, "receive-message", "--queue-url", url, "--message-attribute-names", "All",
+                            "--attribute-names", "All", "--max-number-of-messages", "10")
+    assert code == 0, err
+    first = got["Messages"][0]
+    assert (first["Body"], first["MessageAttributes"], first["MessageId"]) == (body, attrs, sent["MessageId"])
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    # The same queue through the JSON protocol.
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
+        "Attributes"] == {"ApproximateNumberOfMessagesNotVisible": "2"}
+    for m in got["Messages"]:
+        assert aws_v2(server, "delete-message", "--queue-url", url, "--receipt-handle", m["ReceiptHandle"])[0] == 0
+    code, attrs_out, _ = aws_v2(server, "get-queue-attributes", "--queue-url", url, "--attribute-names", "All")
+    assert attrs_out["Attributes"]["VisibilityTimeout"] == "9"
+    assert attrs_out["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+    assert aws_v2(server, "list-queue-tags", "--queue-url", url)[1] == {"Tags": {"team": "q"}}
+    assert url in aws_v2(server, "list-queues", "--queue-name-prefix", "query-")[1]["QueueUrls"]
+    code, _, err = aws_v2(server, "get-queue-url", "--queue-name", "nope")
+    assert code != 0 and "(AWS.SimpleQueueService.NonExistentQueue)" in err
+    assert "The specified queue does not exist." in err
 
 
 CONSUMER = '''

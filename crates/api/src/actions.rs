@@ -36,6 +36,26 @@ fn function_arn(region: &str, account: &str, name: &str) -> String {
     }
 }
 
+/// The action of an SQS Query protocol request (a form with `Action=`),
+/// on the queue its `QueueUrl`, `QueueName` or path names.
+fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Option<Action> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let op = get("Action")?;
+    let from_path = path.trim_matches('/').split('/').nth(1);
+    let queue = get("QueueUrl")
+        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+        .or(get("QueueName"))
+        .or(from_path);
+    Some(Action {
+        action: format!("sqs:{op}"),
+        resource: queue.map_or_else(
+            || "*".to_owned(),
+            |q| format!("arn:aws:sqs:{region}:{account}:{q}"),
+        ),
+    })
+}
+
 /// The action of a request to the Lambda REST API, the Logs or the EventBridge API.
 pub fn of_request(
     method: &Method,
@@ -45,6 +65,11 @@ pub fn of_request(
     region: &str,
     account: &str,
 ) -> Action {
+    if target.is_none()
+        && let Some(action) = sqs_query_action(path, body, region, account)
+    {
+        return action;
+    }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if let Some((service, op)) = target.and_then(|t| t.split_once('.')) {
         let text = |k: &str| body.get(k).and_then(Value::as_str);
@@ -246,6 +271,18 @@ mod tests {
             "1",
         );
         assert_eq!(c.resource, "arn:aws:sqs:eu-west-1:1:q.fifo");
+        let q = of_request(
+            &Method::POST,
+            "/1/jobs",
+            None,
+            b"Action=ReceiveMessage&MaxNumberOfMessages=1",
+            "us-east-1",
+            "1",
+        );
+        assert_eq!(
+            (q.action.as_str(), q.resource.as_str()),
+            ("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:1:jobs")
+        );
     }
 
     #[test]

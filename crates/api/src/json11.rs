@@ -17,7 +17,8 @@ use super::{AppState, region};
 /// Largest request body of these operations.
 const MAX_REQUEST: usize = 1024 * 1024;
 
-/// `POST /`: dispatches by `X-Amz-Target`.
+/// `POST /`: dispatches by `X-Amz-Target` (a form without one is an SQS
+/// Query protocol request, `sqs_query.rs`).
 pub async fn dispatch(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -39,6 +40,9 @@ pub async fn dispatch(
             );
         }
     };
+    if target.is_empty() && super::sqs_query::is_query(&headers) {
+        return super::sqs_query::answer(&state, &ctx, &headers, "/", &bytes).await;
+    }
     let input: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {

@@ -30,6 +30,7 @@ mod logs;
 pub(crate) mod middleware;
 pub mod s3;
 mod sqs;
+mod sqs_query;
 pub mod url_event;
 mod url_http;
 mod urls;
@@ -215,6 +216,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/", post(json11::dispatch))
+        .route("/{account}/{queue}", post(sqs_query::by_url))
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),

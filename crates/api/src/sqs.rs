@@ -133,7 +133,24 @@ fn queue_name(queues: &Queues, input: &Value) -> Result<(String, String), Queues
     Ok((queues.name_of_url(&url)?, url))
 }
 
-/// Runs SQS operation `op`; `base` is `http://HOST` of the request.
+/// Why an SQS request failed, before it is rendered in its protocol.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The service's error.
+    Sqs(QueuesError),
+    /// The input does not have the operation's shape.
+    Serialization(String),
+    /// No such operation.
+    UnknownOperation(String),
+}
+
+impl From<QueuesError> for Failure {
+    fn from(e: QueuesError) -> Self {
+        Self::Sqs(e)
+    }
+}
+
+/// Runs SQS operation `op` on the JSON protocol; `base` is `http://HOST` of the request.
 pub async fn operation(
     state: &AppState,
     region: &str,
@@ -142,19 +159,29 @@ pub async fn operation(
     input: Value,
 ) -> Response {
     match run(state, region, base, op, &input).await {
-        Ok(Ok(v)) => answer(&v),
-        Ok(Err(resp)) => resp,
-        Err(e) => error(&e),
+        Ok(v) => answer(&v),
+        Err(Failure::Sqs(e)) => error(&e),
+        Err(Failure::Serialization(message)) => serialization(message),
+        Err(Failure::UnknownOperation(op)) => {
+            let mut resp = serialization(String::new());
+            *resp.body_mut() = axum::body::Body::from(
+                json!({ "__type": "com.amazon.coral.service#UnknownOperationException",
+                        "message": format!("Unknown operation AmazonSQS.{op}") })
+                .to_string(),
+            );
+            resp
+        }
     }
 }
 
-async fn run(
+/// Runs SQS operation `op` on its JSON-shaped input: its JSON-shaped output.
+pub(crate) async fn run(
     state: &AppState,
     region: &str,
     base: &str,
     op: &str,
     input: &Value,
-) -> Result<Result<Value, Response>, QueuesError> {
+) -> Result<Value, Failure> {
     let queues = &state.services.queues;
     let account = queues.account().to_owned();
     let url_of = |name: &str| format!("{base}/{account}/{name}");
@@ -162,7 +189,7 @@ async fn run(
         ($t:ty) => {
             match parse::<$t>(input) {
                 Ok(v) => v,
-                Err(message) => return Ok(Err(serialization(message))),
+                Err(message) => return Err(Failure::Serialization(message)),
             }
         };
     }
@@ -178,7 +205,7 @@ async fn run(
                 .queue_name
                 .ok_or(QueuesError::MissingParameter("QueueName"))?;
             if input.owner.is_some_and(|o| o != account) || !queues.exists(&name).await? {
-                return Err(QueuesError::NoSuchQueue);
+                return Err(QueuesError::NoSuchQueue.into());
             }
             json!({ "QueueUrl": url_of(&name) })
         }
@@ -205,7 +232,7 @@ async fn run(
             return queue_operation(queues, &name, &url, op, input).await;
         }
     };
-    Ok(Ok(out))
+    Ok(out)
 }
 
 /// The operations on one queue.
@@ -215,12 +242,12 @@ async fn queue_operation(
     url: &str,
     op: &str,
     input: &Value,
-) -> Result<Result<Value, Response>, QueuesError> {
+) -> Result<Value, Failure> {
     macro_rules! parsed {
         ($t:ty) => {
             match parse::<$t>(input) {
                 Ok(v) => v,
-                Err(message) => return Ok(Err(serialization(message))),
+                Err(message) => return Err(Failure::Serialization(message)),
             }
         };
     }
@@ -343,7 +370,7 @@ async fn queue_operation(
                 };
                 match result {
                     Ok(()) => ok.push(json!({ "Id": id })),
-                    Err(QueuesError::NoSuchQueue) => return Err(QueuesError::NoSuchQueue),
+                    Err(QueuesError::NoSuchQueue) => return Err(QueuesError::NoSuchQueue.into()),
                     Err(e) => bad.push(failed(id, &e)),
                 }
             }
@@ -354,16 +381,8 @@ async fn queue_operation(
         | "ListDeadLetterSourceQueues"
         | "StartMessageMoveTask"
         | "CancelMessageMoveTask"
-        | "ListMessageMoveTasks" => return Err(QueuesError::Unsupported(op.to_owned())),
-        _ => {
-            let mut resp = serialization(String::new());
-            *resp.body_mut() = axum::body::Body::from(
-                json!({ "__type": "com.amazon.coral.service#UnknownOperationException",
-                        "message": format!("Unknown operation AmazonSQS.{op}") })
-                .to_string(),
-            );
-            return Ok(Err(resp));
-        }
+        | "ListMessageMoveTasks" => return Err(QueuesError::Unsupported(op.to_owned()).into()),
+        _ => return Err(Failure::UnknownOperation(op.to_owned())),
     };
-    Ok(Ok(out))
+    Ok(out)
 }
