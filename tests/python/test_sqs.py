@@ -396,6 +396,53 @@ def test_mapping_on_a_builtin_queue(world):
     assert receive_all(sqs, url) == []
 
 
+FIFO_SPAN = '''
+import json
+import time
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.2)
+    bodies = [r["body"] for r in event["Records"]]
+    print("SPAN " + json.dumps({"start": start, "end": time.time(), "bodies": bodies}))
+    return {}
+'''
+
+
+@pytest.mark.timeout(180)
+def test_fifo_mapping_on_a_builtin_queue_keeps_groups_in_order(world):
+    """Issue 30 on the built-in queue: several workers (batches of 2, a slow function, six groups);
+    from the function's own start and end times no two batches of one group overlap, and every
+    group runs in order."""
+    server, sqs, lam = world
+    lam.create_function(FunctionName="fifo-span", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (FIFO_SPAN, 0o644)})}, Timeout=30)
+    url = sqs.create_queue(QueueName="spans.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    groups = "abcdef"
+    for seq in range(10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": g, "MessageBody": f"{g}-{seq}", "MessageGroupId": g} for g in groups])
+    lam.create_event_source_mapping(EventSourceArn=arn_of(sqs, url), FunctionName="fifo-span", BatchSize=2,
+                                    ScalingConfig={"MaximumConcurrency": 6})
+
+    def spans():
+        return [json.loads(m[5:]) for m in seen(server, "fifo-span", '"SPAN "')]
+
+    wait_for(lambda: len({b for s in spans() for b in s["bodies"]}) == 60, 120, "every message")
+    runs = sorted(spans(), key=lambda s: s["start"])
+    for g in groups:
+        mine = [s for s in runs if any(b.startswith(g + "-") for b in s["bodies"])]
+        for earlier, later in zip(mine, mine[1:]):
+            assert later["start"] >= earlier["end"], f"two batches of group {g} overlapped: {earlier} {later}"
+        order = []
+        for s in mine:
+            for b in s["bodies"]:
+                if b.startswith(g + "-") and int(b.split("-")[1]) not in order:
+                    order.append(int(b.split("-")[1]))
+        assert order == list(range(10)), f"group {g} ran out of order: {order}"
+
+
 FAILING = '''
 def handler(event, context):
     raise RuntimeError("always fails: " + event["tag"])
