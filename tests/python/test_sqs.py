@@ -263,6 +263,7 @@ def test_redrive_to_dead_letter_queue(world):
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:missing", "maxReceiveCount": 2})
     })[0] == "InvalidParameterValue"
     src = sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": policy, "VisibilityTimeout": "1"})["QueueUrl"]
+    assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [src]
     assert json.loads(sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["RedrivePolicy"])
                       ["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 2
     sent = sqs.send_message(QueueUrl=src, MessageBody="poison")["MessageId"]

@@ -376,9 +376,18 @@ async fn queue_operation(
             }
             json!({ "Successful": ok, "Failed": bad })
         }
+        "ListDeadLetterSourceQueues" => {
+            let sources = queues.dead_letter_sources(name).await?;
+            let base = url.rsplitn(3, '/').nth(2).unwrap_or_default();
+            let account = queues.account();
+            let urls: Vec<String> = sources
+                .iter()
+                .map(|s| format!("{base}/{account}/{s}"))
+                .collect();
+            json!({ "queueUrls": urls })
+        }
         "AddPermission"
         | "RemovePermission"
-        | "ListDeadLetterSourceQueues"
         | "StartMessageMoveTask"
         | "CancelMessageMoveTask"
         | "ListMessageMoveTasks" => return Err(QueuesError::Unsupported(op.to_owned()).into()),

@@ -211,7 +211,7 @@ fn xml(action: &str, v: &Map<String, Value>, out: &mut String) {
             }
             (_, Value::Array(items)) => {
                 let element = match k.as_str() {
-                    "QueueUrls" => "QueueUrl".to_owned(),
+                    "QueueUrls" | "queueUrls" => "QueueUrl".to_owned(),
                     "Messages" => "Message".to_owned(),
                     "Failed" => "BatchResultErrorEntry".to_owned(),
                     _ => format!("{action}ResultEntry"),

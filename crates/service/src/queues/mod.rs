@@ -346,6 +346,28 @@ impl Queues {
         Ok(all)
     }
 
+    /// ListDeadLetterSourceQueues: the queues whose RedrivePolicy names queue `name`.
+    pub async fn dead_letter_sources(&self, name: &str) -> Result<Vec<String>, QueuesError> {
+        let q = self.queue(name).await?;
+        let arn = self.arn(&q.region, name);
+        let store = self.ctx.store.clone();
+        let all = blocking(move || store.list_queues()).await?;
+        let mut out = Vec::new();
+        for other in all {
+            let attrs: BTreeMap<String, String> =
+                serde_json::from_str(&other.attributes).map_err(json_err)?;
+            let names_it = attrs
+                .get("RedrivePolicy")
+                .filter(|v| !v.is_empty())
+                .and_then(|v| attributes::redrive_policy(v).ok())
+                .is_some_and(|p| p.dead_letter_target_arn == arn);
+            if names_it {
+                out.push(other.name);
+            }
+        }
+        Ok(out)
+    }
+
     /// A queue's message counts now.
     pub async fn counts(&self, name: &str) -> Result<QueueCounts, QueuesError> {
         let store = self.ctx.store.clone();
