@@ -130,7 +130,7 @@ def test_queues_and_errors(world):
 
 def test_send_receive_visibility_and_digests(world):
     server, sqs, _ = world
-    url = sqs.create_queue(QueueName="std", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    url = sqs.create_queue(QueueName="std", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
     attrs = {"colour": {"DataType": "String", "StringValue": "blue"},
              "n": {"DataType": "Number", "StringValue": "42"},
              "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"}}
@@ -147,7 +147,7 @@ def test_send_receive_visibility_and_digests(world):
     assert m["Attributes"]["ApproximateReceiveCount"] == "1"
     assert m["Attributes"]["SenderId"] == ACCOUNT
     assert abs(int(m["Attributes"]["SentTimestamp"]) / 1000 - time.time()) < 60
-    # In flight: hidden from other receivers, back after its 2 s visibility timeout.
+    # In flight: hidden from other receivers, back after its 3 s visibility timeout.
     assert receive_all(sqs, url) == []
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
@@ -166,14 +166,14 @@ def test_send_receive_visibility_and_digests(world):
 
     # Batches, per-entry failures, delays.
     out = sqs.send_message_batch(QueueUrl=url, Entries=[
-        {"Id": "a", "MessageBody": "one"}, {"Id": "b", "MessageBody": "two", "DelaySeconds": 2},
+        {"Id": "a", "MessageBody": "one"}, {"Id": "b", "MessageBody": "two", "DelaySeconds": 5},
         {"Id": "c", "MessageBody": "x" * 300_000}])
     assert sorted(e["Id"] for e in out["Successful"]) == ["a", "b"]
     [fail] = out["Failed"]
     assert (fail["Id"], fail["Code"], fail["SenderFault"]) == ("c", "InvalidParameterValue", True)
     first = receive_all(sqs, url, VisibilityTimeout=30)
     assert [x["Body"] for x in first] == ["one"]
-    delayed = wait_for(lambda: receive_all(sqs, url, VisibilityTimeout=30), 10, "the delayed message")
+    delayed = wait_for(lambda: receive_all(sqs, url, VisibilityTimeout=30), 15, "the delayed message")
     assert [x["Body"] for x in delayed] == ["two"]
     done = sqs.delete_message_batch(QueueUrl=url, Entries=[
         {"Id": "1", "ReceiptHandle": first[0]["ReceiptHandle"]},
@@ -202,7 +202,7 @@ def test_long_polling_wakes_on_send(world):
     start = time.monotonic()
     assert receive_all(sqs, url, WaitTimeSeconds=2) == []
     waited = time.monotonic() - start
-    assert 1.8 < waited < 5, waited
+    assert 1.8 < waited < 8, waited
     got = {}
 
     def poll():
@@ -216,7 +216,7 @@ def test_long_polling_wakes_on_send(world):
     make_client(server.endpoint, "sqs").send_message(QueueUrl=url, MessageBody="wake up")
     t.join(30)
     assert [m["Body"] for m in got["messages"]] == ["wake up"]
-    assert got["took"] < 5, got["took"]
+    assert got["took"] < 8, got["took"]
 
 
 def test_fifo_order_dedup_and_group_locking(world):
@@ -474,7 +474,7 @@ def test_sigkill_during_sends_and_receives():
     server.start()
     try:
         sqs = make_client(server.endpoint, "sqs")
-        url = sqs.create_queue(QueueName="crash", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+        url = sqs.create_queue(QueueName="crash", Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
         acked, deleted, stop = set(), set(), threading.Event()
 
         def send(worker):
@@ -484,8 +484,8 @@ def test_sigkill_during_sends_and_receives():
                 try:
                     client.send_message(QueueUrl=url, MessageBody=f"{worker}-{i}")
                     acked.add(f"{worker}-{i}")
-                except Exception:  # the server died mid-request: not acknowledged
-                    return
+                except Exception:  # not acknowledged (the server died mid-request)
+                    time.sleep(0.05)
                 i += 1
 
         def receive():
@@ -496,13 +496,13 @@ def test_sigkill_during_sends_and_receives():
                         if hash(m["Body"]) % 2 == 0:
                             client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                             deleted.add(m["Body"])
-                except Exception:
-                    return
+                except Exception:  # a delete not acknowledged is not counted
+                    time.sleep(0.05)
 
         threads = [threading.Thread(target=send, args=(w,)) for w in range(3)] + [threading.Thread(target=receive)]
         for t in threads:
             t.start()
-        wait_for(lambda: len(acked) >= 300 and len(deleted) >= 20, 60, "traffic")
+        wait_for(lambda: len(acked) >= 300 and len(deleted) >= 20, 90, "300 sends and 20 deletes")
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait()
         server.proc = None
@@ -518,7 +518,11 @@ def test_sigkill_during_sends_and_receives():
                 got.add(m["Body"])
             return (acked - deleted) <= got
 
-        wait_for(drain, 60, "every acknowledged message", interval=0)
+        try:
+            wait_for(drain, 60, "every acknowledged message", interval=0)
+        except AssertionError:
+            raise AssertionError(f"{len(acked - deleted - got)} acknowledged messages lost, e.g. "
+                                 f"{sorted(acked - deleted - got)[:5]}; {len(acked)} sent, {len(deleted)} deleted")
         assert not (got & deleted), sorted(got & deleted)[:5]
     finally:
         server.stop()
