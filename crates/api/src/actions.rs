@@ -1,6 +1,7 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
-//! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule.
+//! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
+//! `sqs:SendMessage` on a queue.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -35,6 +36,26 @@ fn function_arn(region: &str, account: &str, name: &str) -> String {
     }
 }
 
+/// The action of an SQS Query protocol request (a form with `Action=`),
+/// on the queue its `QueueUrl`, `QueueName` or path names.
+fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Option<Action> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let op = get("Action")?;
+    let from_path = path.trim_matches('/').split('/').nth(1);
+    let queue = get("QueueUrl")
+        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+        .or(get("QueueName"))
+        .or(from_path);
+    Some(Action {
+        action: format!("sqs:{op}"),
+        resource: queue.map_or_else(
+            || "*".to_owned(),
+            |q| format!("arn:aws:sqs:{region}:{account}:{q}"),
+        ),
+    })
+}
+
 /// The action of a request to the Lambda REST API, the Logs or the EventBridge API.
 pub fn of_request(
     method: &Method,
@@ -44,10 +65,25 @@ pub fn of_request(
     region: &str,
     account: &str,
 ) -> Action {
+    if target.is_none()
+        && let Some(action) = sqs_query_action(path, body, region, account)
+    {
+        return action;
+    }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if let Some((service, op)) = target.and_then(|t| t.split_once('.')) {
         let text = |k: &str| body.get(k).and_then(Value::as_str);
         return match service {
+            "AmazonSQS" => Action {
+                action: format!("sqs:{op}"),
+                resource: text("QueueUrl")
+                    .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+                    .or(text("QueueName"))
+                    .map_or_else(
+                        || "*".to_owned(),
+                        |q| format!("arn:aws:sqs:{region}:{account}:{q}"),
+                    ),
+            },
             "Logs_20140328" => Action {
                 action: format!("logs:{op}"),
                 resource: text("logGroupName").map_or_else(
@@ -211,6 +247,41 @@ mod tests {
         assert_eq!(
             a.resource,
             "arn:aws:apigateway:us-east-1::/apis/abc/routes/r1"
+        );
+    }
+
+    #[test]
+    fn sqs_requests_map_to_queue_actions() {
+        let a = of_request(
+            &Method::POST,
+            "/",
+            Some("AmazonSQS.SendMessage"),
+            br#"{"QueueUrl":"http://127.0.0.1:9000/123456789012/jobs"}"#,
+            "us-east-1",
+            "123456789012",
+        );
+        assert_eq!(a.action, "sqs:SendMessage");
+        assert_eq!(a.resource, "arn:aws:sqs:us-east-1:123456789012:jobs");
+        let c = of_request(
+            &Method::POST,
+            "/",
+            Some("AmazonSQS.CreateQueue"),
+            br#"{"QueueName":"q.fifo"}"#,
+            "eu-west-1",
+            "1",
+        );
+        assert_eq!(c.resource, "arn:aws:sqs:eu-west-1:1:q.fifo");
+        let q = of_request(
+            &Method::POST,
+            "/1/jobs",
+            None,
+            b"Action=ReceiveMessage&MaxNumberOfMessages=1",
+            "us-east-1",
+            "1",
+        );
+        assert_eq!(
+            (q.action.as_str(), q.resource.as_str()),
+            ("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:1:jobs")
         );
     }
 

@@ -1,6 +1,7 @@
 //! AWS's JSON 1.1 protocol on `POST /`: the operation is named by
 //! `X-Amz-Target` (`Logs_20140328.<Op>` for CloudWatch Logs, `AWSEvents.<Op>`
-//! for EventBridge), input and output are JSON objects, and errors are
+//! for EventBridge; `AmazonSQS.<Op>`, JSON 1.0, for the built-in SQS in
+//! `sqs.rs`), input and output are JSON objects, and errors are
 //! `{"__type", "message"}` with `x-amzn-ErrorType`.
 
 use axum::body::Body;
@@ -16,7 +17,8 @@ use super::{AppState, region};
 /// Largest request body of these operations.
 const MAX_REQUEST: usize = 1024 * 1024;
 
-/// `POST /`: dispatches by `X-Amz-Target`.
+/// `POST /`: dispatches by `X-Amz-Target` (a form without one is an SQS
+/// Query protocol request, `sqs_query.rs`).
 pub async fn dispatch(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -38,6 +40,9 @@ pub async fn dispatch(
             );
         }
     };
+    if target.is_empty() && super::sqs_query::is_query(&headers) {
+        return super::sqs_query::answer(&state, &ctx, &headers, "/", &bytes).await;
+    }
     let input: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -53,6 +58,14 @@ pub async fn dispatch(
         }
     };
     match target.split_once('.') {
+        Some(("AmazonSQS", op)) => {
+            let host = headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map_or_else(|| state.config.listen.to_string(), str::to_owned);
+            let base = format!("http://{host}");
+            super::sqs::operation(&state, region(&state, &ctx), &base, op, input).await
+        }
         Some(("Logs_20140328", op)) => super::logs::operation(&state, op.to_owned(), input).await,
         Some(("AWSEvents", op)) => {
             match super::events::operation(&state, region(&state, &ctx), op, input).await {

@@ -29,6 +29,8 @@ pub mod listener;
 mod logs;
 pub(crate) mod middleware;
 pub mod s3;
+mod sqs;
+mod sqs_query;
 pub mod url_event;
 mod url_http;
 mod urls;
@@ -94,14 +96,98 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         let age = oldest.map_or(0.0, |ms| (now - i128::from(ms)).max(0) as f64 / 1000.0);
         m.async_oldest_event_age.set(age);
     }
+    let mut text = m.encode();
+    if let Ok(queues) = state.services.queues.metrics().await
+        && !queues.is_empty()
+    {
+        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+        text = body + &queue_metrics(&queues) + "# EOF\n";
+    }
     (
         [(
             "content-type",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        m.encode(),
+        text,
     )
         .into_response()
+}
+
+/// A metric family of the built-in queues: name, type, help, value.
+type QueueFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&lambdad_service::queues::QueueMetrics, i128) -> f64,
+);
+
+/// The built-in queues' metrics in OpenMetrics text (queue names need no escaping).
+fn queue_metrics(queues: &[lambdad_service::queues::QueueMetrics]) -> String {
+    use std::fmt::Write as _;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let mut out = String::new();
+    let families: [QueueFamily; 7] = [
+        (
+            "lambdad_sqs_messages_sent",
+            "counter",
+            "Messages sent to a built-in queue since start-up.",
+            |q, _| q.sent as f64,
+        ),
+        (
+            "lambdad_sqs_messages_received",
+            "counter",
+            "Messages received from a built-in queue since start-up.",
+            |q, _| q.received as f64,
+        ),
+        (
+            "lambdad_sqs_messages_deleted",
+            "counter",
+            "Messages deleted from a built-in queue since start-up.",
+            |q, _| q.deleted as f64,
+        ),
+        (
+            "lambdad_sqs_messages_visible",
+            "gauge",
+            "Messages of a built-in queue visible now.",
+            |q, _| q.counts.visible as f64,
+        ),
+        (
+            "lambdad_sqs_messages_in_flight",
+            "gauge",
+            "Messages of a built-in queue received and not yet deleted or visible again.",
+            |q, _| q.counts.in_flight as f64,
+        ),
+        (
+            "lambdad_sqs_messages_delayed",
+            "gauge",
+            "Messages of a built-in queue whose delay has not passed.",
+            |q, _| q.counts.delayed as f64,
+        ),
+        (
+            "lambdad_sqs_oldest_message_age_seconds",
+            "gauge",
+            "Age of the oldest message of a built-in queue.",
+            |q, now| {
+                q.counts
+                    .oldest_ms
+                    .map_or(0.0, |t| (now - i128::from(t)).max(0) as f64 / 1000.0)
+            },
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let suffix = if kind == "counter" { "_total" } else { "" };
+        for q in queues {
+            let _ = writeln!(
+                out,
+                "{name}{suffix}{{queue=\"{}\"}} {}",
+                q.name,
+                value(q, now)
+            );
+        }
+    }
+    out
 }
 
 /// `GET /_lambdad/usage`: metered usage and estimated cost per function.
@@ -130,6 +216,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/", post(json11::dispatch))
+        .route("/{account}/{queue}", post(sqs_query::by_url))
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),

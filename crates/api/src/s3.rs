@@ -7,12 +7,13 @@
 //!    bucket label is there, else path style;
 //! 2. it is SigV4-signed for the service `s3` (the `Authorization` header's
 //!    or a presigned URL's credential scope);
-//! 3. it is not `POST /` with `X-Amz-Target` (Logs, EventBridge) and the
-//!    first segment of its path is none of lambdad's own route prefixes
-//!    (a date `YYYY-MM-DD` as the Lambda API's, `health`, `metrics`,
-//!    `_lambdad`).
+//! 3. it is not `POST /` with `X-Amz-Target` (Logs, EventBridge, SQS), not
+//!    a form-encoded `POST` (an SQS Query request, also when signed for
+//!    `sqs`, which rule 2 leaves to the API), and the first segment of its
+//!    path is none of lambdad's own route prefixes (a date `YYYY-MM-DD` as
+//!    the Lambda API's, `health`, `metrics`, `_lambdad`).
 //!
-//! Everything else goes on to the Lambda, Logs and EventBridge API.
+//! Everything else goes on to the Lambda, Logs, EventBridge and SQS API.
 
 use std::sync::Arc;
 
@@ -131,6 +132,11 @@ pub(crate) fn is_s3(req: &Request) -> bool {
     }
     let path = req.uri().path();
     if path == "/" && headers.contains_key("x-amz-target") {
+        return false;
+    }
+    // An unsigned form post is an SQS Query request (S3's browser uploads
+    // are multipart/form-data).
+    if req.method() == axum::http::Method::POST && crate::sqs_query::is_query(headers) {
         return false;
     }
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
@@ -458,6 +464,9 @@ mod tests {
         // A bucket named like a Lambda prefix is reachable when signed for s3.
         assert!(is_s3(&req("GET", "/2015-03-31", &[("authorization", s3)])));
         assert!(!is_s3(&req("GET", "/photos", &[("authorization", lambda)])));
+        let form = ("content-type", "application/x-www-form-urlencoded");
+        assert!(!is_s3(&req("POST", "/000000000000/jobs", &[form])));
+        assert!(is_s3(&req("POST", "/photos/a.jpg", &[])));
         assert!(is_s3(&req("GET", "/health", &[("host", "b.s3.localhost")])));
     }
 }

@@ -93,7 +93,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e, "Cannot restore provisioned concurrency.");
         }
     }
-    let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref()).await;
+    let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref())
+        .await
+        .with_queues(services.queues.clone(), &config.region);
     let triggers = Triggers::start(
         &services,
         destinations,
@@ -221,7 +223,7 @@ fn start_engine(
 
 /// Each environment's execution-role credentials, and the endpoints through
 /// which the AWS SDKs in a function reach this server's Lambda, Logs,
-/// EventBridge and S3 APIs.
+/// EventBridge, S3 and SQS APIs.
 fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
     let host = if listen.ip().is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
@@ -242,6 +244,7 @@ fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> Ext
             ),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), endpoint.clone()),
             ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SQS".to_owned(), endpoint.clone()),
         ]
     })))
 }

@@ -27,6 +27,7 @@ pub mod invocations;
 pub mod layers;
 pub mod logs;
 pub mod provisioned;
+pub mod queues;
 pub mod records;
 pub mod snapshot_cache;
 pub mod tags;
@@ -77,6 +78,8 @@ pub struct Services {
     pub gateway: gateway::Gateway,
     /// The invocation funnel.
     pub invocations: invocations::Invocations,
+    /// The built-in SQS queues.
+    pub queues: queues::Queues,
 }
 
 impl Services {
@@ -99,6 +102,7 @@ impl Services {
             rules: events::Rules::new(ctx.clone(), invocations.clone()),
             gateway: gateway::Gateway::new(ctx.clone(), &options.url_base),
             invocations,
+            queues: queues::Queues::new(ctx.clone()),
             ctx,
         }
     }

@@ -18,7 +18,8 @@
 //! queue (enqueue, lease, reschedule, delete), layers (numbers never reused,
 //! policies), function URLs and resource policies, documents, and the
 //! object store's buckets, objects (events queued with them) and multipart
-//! uploads.
+//! uploads, stream checkpoints, and the built-in SQS queues (visibility,
+//! receipts, FIFO deduplication and group locking, redrive).
 //! [`function_record`] and [`layer_record`] build the records they use, for
 //! a backend's own further tests.
 //!
@@ -52,6 +53,12 @@ pub const CHECKS: &[Check] = &[
     (
         "stream_checkpoints",
         crate::conformance_streams::stream_checkpoints,
+    ),
+    ("queues", crate::conformance_queues::queues),
+    ("queue_messages", crate::conformance_queues::queue_messages),
+    (
+        "queue_fifo_and_redrive",
+        crate::conformance_queues::queue_fifo_and_redrive,
     ),
 ];
 

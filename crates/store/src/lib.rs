@@ -15,14 +15,17 @@
 
 pub mod code;
 pub mod conformance;
+mod conformance_queues;
 mod conformance_streams;
 mod migrations;
 pub mod objects;
+pub mod queues;
 mod seal;
 mod sqlite;
 mod sqlite_events;
 mod sqlite_gateway;
 mod sqlite_objects;
+mod sqlite_queues;
 mod sqlite_streams;
 
 use std::collections::BTreeMap;
@@ -32,6 +35,7 @@ use lambdad_model::{Code, ErrorCode};
 
 pub use code::{CodeError, CodeInfo, CodeStore};
 pub use objects::ObjectStore;
+pub use queues::QueueStore;
 pub use sqlite::SqliteStore;
 
 /// One function as stored: its `$LATEST` configuration, tags and code key.
@@ -192,6 +196,14 @@ pub enum StoreError {
         /// Its key.
         id: String,
     },
+    /// The record a write needs does not exist.
+    #[error("{kind} does not exist: {id}")]
+    NotFound {
+        /// Kind of record.
+        kind: &'static str,
+        /// Its key.
+        id: String,
+    },
     /// A compare-and-set lost: the record changed since it was read.
     #[error("{kind} {id} changed concurrently")]
     RevisionMismatch {
@@ -216,13 +228,14 @@ impl ErrorCode for StoreError {
         match self {
             StoreError::AlreadyExists { .. } => Code::ResourceConflict,
             StoreError::RevisionMismatch { .. } => Code::PreconditionFailed,
+            StoreError::NotFound { .. } => Code::ResourceNotFound,
             StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Io(_) => Code::Service,
         }
     }
 }
 
 /// The metadata store interface.
-pub trait Store: objects::ObjectStore + Send + Sync + std::fmt::Debug {
+pub trait Store: objects::ObjectStore + queues::QueueStore + Send + Sync + std::fmt::Debug {
     /// Inserts a new function; `AlreadyExists` when the name is taken.
     fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError>;
     /// Reads a function by name.

@@ -136,4 +136,36 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         ended INTEGER NOT NULL,
         PRIMARY KEY (mapping, shard)
     );",
+    "CREATE TABLE sqs_queues (
+        name TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sqs_messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL,
+        id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        grp TEXT,
+        dedup TEXT,
+        sent_ms INTEGER NOT NULL,
+        visible_ms INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL,
+        first_receive_ms INTEGER,
+        receipt TEXT,
+        UNIQUE (queue, id)
+    );
+    CREATE INDEX sqs_messages_visible ON sqs_messages(queue, visible_ms);
+    CREATE TABLE sqs_dedup (
+        queue TEXT NOT NULL,
+        dedup TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        PRIMARY KEY (queue, dedup)
+    );",
 ];

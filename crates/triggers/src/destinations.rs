@@ -1,12 +1,19 @@
 //! Where asynchronous outcomes go besides Lambda functions: SQS queues and
-//! SNS topics (destinations and dead-letter queues), reached with the AWS
-//! SDK at `--aws-endpoint-url` (any compatible server) or, when unset, AWS
-//! itself with the usual credential chain.
+//! SNS topics (destinations and dead-letter queues). Queues of lambdad's
+//! own account and region are the built-in ones (`lambdad_service::queues`,
+//! called directly); everything else is reached with the AWS SDK at
+//! `--aws-endpoint-url` (any compatible server) or, when unset, AWS itself
+//! with the usual credential chain.
 
 use std::collections::HashMap;
 
 use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
 use aws_sdk_sqs::types::MessageAttributeValue as SqsAttribute;
+use lambdad_service::queues::Queues;
+use lambdad_service::queues::attributes::MessageAttribute;
+use lambdad_service::queues::messages::SendEntry;
+
+use crate::sqs_source::Source;
 
 /// SDK clients for SQS and SNS.
 #[derive(Debug, Clone)]
@@ -14,6 +21,8 @@ pub struct Destinations {
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
+    /// The built-in queues and the region whose ARNs name them.
+    builtin: Option<(Queues, String)>,
 }
 
 /// Why a message could not be delivered.
@@ -58,7 +67,38 @@ impl Destinations {
             events: aws_sdk_eventbridge::Client::new(&conf),
             sqs: aws_sdk_sqs::Client::new(&conf),
             sns: aws_sdk_sns::Client::new(&conf),
+            builtin: None,
         }
+    }
+
+    /// Uses the built-in `queues` for queue ARNs of their account in `region`.
+    pub fn with_queues(mut self, queues: Queues, region: &str) -> Self {
+        self.builtin = Some((queues, region.to_owned()));
+        self
+    }
+
+    /// The built-in queue an ARN names, if it names one of lambdad's account and region.
+    fn builtin_queue(&self, arn: &str) -> Option<(&Queues, String)> {
+        let (queues, region) = self.builtin.as_ref()?;
+        queues.name_of_arn(arn, region).map(|name| (queues, name))
+    }
+
+    /// Where an SQS mapping of queue `arn` receives from.
+    pub(crate) async fn queue_source(&self, arn: &str) -> Result<Source, DeliveryError> {
+        if let Some((queues, name)) = self.builtin_queue(arn) {
+            return match queues.exists(&name).await {
+                Ok(true) => Ok(Source::Builtin {
+                    queues: queues.clone(),
+                    name,
+                }),
+                Ok(false) => Err(service_err(arn, "the built-in queue does not exist")),
+                Err(e) => Err(service_err(arn, e)),
+            };
+        }
+        Ok(Source::External {
+            sqs: self.sqs.clone(),
+            url: self.queue_url(arn).await?,
+        })
     }
 
     /// The SQS client (event source mappings poll with it).
@@ -92,6 +132,39 @@ impl Destinations {
         body: &str,
         attributes: &[(&str, &str, &str)],
     ) -> Result<(), DeliveryError> {
+        if let Some((queues, name)) = self.builtin_queue(arn) {
+            let entry = SendEntry {
+                message_body: Some(body.to_owned()),
+                message_attributes: attributes
+                    .iter()
+                    .map(|(name, kind, value)| {
+                        let attr = MessageAttribute {
+                            data_type: (*kind).to_owned(),
+                            string_value: Some((*value).to_owned()),
+                            binary_value: None,
+                            string_list_values: Vec::new(),
+                            binary_list_values: Vec::new(),
+                        };
+                        ((*name).to_owned(), attr)
+                    })
+                    .collect(),
+                // A FIFO destination gets one group per function's records.
+                message_group_id: name.ends_with(".fifo").then(|| "lambdad".to_owned()),
+                message_deduplication_id: name
+                    .ends_with(".fifo")
+                    .then(|| uuid::Uuid::new_v4().to_string()),
+                ..SendEntry::default()
+            };
+            let mut out = queues
+                .send(&name, std::slice::from_ref(&entry))
+                .await
+                .map_err(|e| service_err(arn, e))?;
+            return match out.pop() {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(service_err(arn, e)),
+                None => Err(service_err(arn, "nothing sent")),
+            };
+        }
         if arn.starts_with("arn:aws:sqs:") {
             let url = self.queue_url(arn).await?;
             let mut attrs = HashMap::new();

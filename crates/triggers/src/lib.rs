@@ -13,6 +13,7 @@ mod fifo_gate;
 pub mod retry;
 pub mod schedules;
 pub mod sqs_poller;
+pub mod sqs_source;
 pub mod stream_events;
 pub mod stream_poller;
 

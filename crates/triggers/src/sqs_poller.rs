@@ -14,10 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageSystemAttributeName,
-};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use base64::Engine as _;
 use bytes::Bytes;
 use lambdad_engine::InvokeError;
@@ -30,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
 use crate::fifo_gate::FifoGate;
+use crate::sqs_source::Source;
 
 /// Workers per mapping when ScalingConfig sets no maximum.
 const DEFAULT_MAX_WORKERS: u32 = 20;
@@ -38,7 +36,6 @@ const DEFAULT_MAX_WORKERS: u32 = 20;
 struct Ctx {
     invocations: Invocations,
     region: String,
-    sqs: aws_sdk_sqs::Client,
 }
 
 /// Keeps one poller per enabled mapping, restarting it when the mapping
@@ -53,7 +50,6 @@ pub async fn run(
     let ctx = Ctx {
         invocations,
         region,
-        sqs: destinations.sqs().clone(),
     };
     let mut running: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
     loop {
@@ -93,8 +89,8 @@ pub async fn run(
 }
 
 async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {
-    let queue_url = loop {
-        match destinations.queue_url(&m.event_source_arn).await {
+    let source = loop {
+        match destinations.queue_source(&m.event_source_arn).await {
             Ok(u) => break u,
             Err(e) => {
                 tracing::warn!(mapping = %m.uuid, error = %e, "Cannot find the mapping's queue; retrying.");
@@ -108,7 +104,7 @@ async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {
     let mut workers = tokio::task::JoinSet::new();
     let spawn = |workers: &mut tokio::task::JoinSet<()>, primary| {
         let place = Place {
-            url: queue_url.clone(),
+            source: source.clone(),
             gate: gate.clone(),
             grow: grow_tx.clone(),
         };
@@ -130,7 +126,7 @@ async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {
 /// Where a worker receives from: the queue, a FIFO queue's gate, and the
 /// channel that asks for one more worker.
 struct Place {
-    url: String,
+    source: Source,
     gate: Option<Arc<FifoGate>>,
     grow: tokio::sync::mpsc::Sender<()>,
 }
@@ -141,7 +137,7 @@ async fn worker(ctx: Ctx, m: Mapping, place: Place, primary: bool) {
             Some(gate) => Some(gate.receiving().await),
             None => None,
         };
-        let mut batch = match receive(&ctx.sqs, &place.url, &m).await {
+        let mut batch = match receive(&place.source, &m).await {
             Ok(b) => b,
             Err(e) => {
                 drop(turn);
@@ -176,10 +172,10 @@ async fn worker(ctx: Ctx, m: Mapping, place: Place, primary: bool) {
                 count = refused.len(),
                 "The queue handed out messages of groups another batch has in flight; returning them to the queue."
             );
-            release(&ctx.sqs, &place.url, refused).await;
+            place.source.release(refused).await;
         }
         if !batch.is_empty() {
-            process(&ctx, &m, &place.url, batch).await;
+            process(&ctx, &m, &place.source, batch).await;
         }
         drop(claim);
     }
@@ -192,41 +188,19 @@ fn group_of(msg: &Message) -> &str {
         .map_or("", String::as_str)
 }
 
-/// Makes `msgs` visible again at once.
-async fn release(sqs: &aws_sdk_sqs::Client, url: &str, msgs: &[Message]) {
-    for chunk in msgs.chunks(10) {
-        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, msg)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(msg.receipt_handle().unwrap_or_default())
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        if let Err(e) = sqs
-            .change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            tracing::warn!(error = ?e, "Cannot return messages to the queue; they come back after their visibility timeout.");
-        }
-    }
-}
-
 /// Up to `BatchSize` messages, gathered for at most the batching window.
-async fn receive(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    m: &Mapping,
-) -> Result<Vec<Message>, String> {
+async fn receive(source: &Source, m: &Mapping) -> Result<Vec<Message>, String> {
     let deadline = Instant::now() + Duration::from_secs(u64::from(m.window_secs));
     let mut out = Vec::new();
+    let mut names = vec![
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    ];
+    if m.fifo() {
+        names.extend(["MessageGroupId", "MessageDeduplicationId", "SequenceNumber"]);
+    }
     loop {
         let want = (m.batch_size as usize - out.len()).min(10) as i32;
         let wait = if out.is_empty() {
@@ -237,40 +211,7 @@ async fn receive(
                 .as_secs()
                 .min(20) as i32
         };
-        let mut names = vec![
-            "ApproximateReceiveCount",
-            "SentTimestamp",
-            "SenderId",
-            "ApproximateFirstReceiveTimestamp",
-        ];
-        if m.fifo() {
-            names.extend(["MessageGroupId", "MessageDeduplicationId", "SequenceNumber"]);
-        }
-        // Named attributes rather than `All` (some compatible servers answer
-        // `All` with nulls), in the current parameter and in the deprecated
-        // `AttributeNames` that older servers (moto) read.
-        #[allow(deprecated)]
-        let request = sqs.receive_message().set_attribute_names(Some(
-            names
-                .iter()
-                .map(|n| aws_sdk_sqs::types::QueueAttributeName::from(*n))
-                .collect(),
-        ));
-        let resp = request
-            .queue_url(url)
-            .max_number_of_messages(want)
-            .wait_time_seconds(wait)
-            .set_message_system_attribute_names(Some(
-                names
-                    .iter()
-                    .map(|n| MessageSystemAttributeName::from(*n))
-                    .collect(),
-            ))
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        let got = resp.messages.unwrap_or_default();
+        let got = source.receive(want, wait, &names).await?;
         let empty = got.is_empty();
         out.extend(got);
         if out.len() >= m.batch_size as usize
@@ -341,32 +282,7 @@ fn filter_view(record: &Value) -> Value {
     v
 }
 
-async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, msgs: &[&Message]) {
-    for chunk in msgs.chunks(10) {
-        let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, msg)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(msg.receipt_handle().unwrap_or_default())
-                    .build()
-                    .ok()
-            })
-            .collect();
-        if let Err(e) = sqs
-            .delete_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            tracing::warn!(error = ?e, "Cannot delete processed messages; they will be delivered again.");
-        }
-    }
-}
-
-async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
+async fn process(ctx: &Ctx, m: &Mapping, source: &Source, batch: Vec<Message>) {
     let mut records = Vec::new();
     let mut kept = Vec::new();
     let mut filtered_out = Vec::new();
@@ -380,7 +296,7 @@ async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
         }
     }
     // Messages the filters reject are deleted, as on AWS.
-    delete(&ctx.sqs, url, &filtered_out).await;
+    source.delete(&filtered_out).await;
     if kept.is_empty() {
         return;
     }
@@ -425,7 +341,7 @@ async fn process(ctx: &Ctx, m: &Mapping, url: &str, batch: Vec<Message>) {
         .into_iter()
         .filter(|msg| !failed.contains(msg.message_id().unwrap_or_default()))
         .collect();
-    delete(&ctx.sqs, url, &done).await;
+    source.delete(&done).await;
 }
 
 /// The message ids to leave in the queue after a successful invocation.

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""SQS throughput of lambdad's built-in queues and of moto's server, measured with the same
+boto3 clients in the same run: SendMessage, ReceiveMessage (10) + DeleteMessageBatch, and
+end to end through an SQS event source mapping (lambdad only; moto runs no functions).
+
+Usage: .venv/bin/python scripts/bench_sqs.py [--bin target/release/lambdad] [--messages 2000]
+Figures for BENCHMARKS.md, never test thresholds."""
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+import conftest  # noqa: E402
+from conftest import ROLE, Server, aws_client, make_client, start_moto, zip_bytes  # noqa: E402
+
+CLIENTS = 8
+
+
+def parallel(n, work):
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - start
+
+
+def measure(name, client_of, url, messages):
+    per = messages // CLIENTS
+
+    def send(i):
+        c = client_of()
+        for k in range(per):
+            c.send_message(QueueUrl=url, MessageBody=f"message {i}-{k}")
+
+    took = parallel(CLIENTS, send)
+    print(f"{name}: send {per * CLIENTS / took:,.0f} msg/s ({CLIENTS} clients, SendMessage)")
+    done = [0]
+    lock = threading.Lock()
+
+    def drain(i):
+        c = client_of()
+        while True:
+            out = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not out:
+                return
+            c.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(out)])
+            with lock:
+                done[0] += len(out)
+
+    took = parallel(CLIENTS, drain) - 1.0  # the last empty long poll of each client
+    print(f"{name}: receive+delete {done[0] / took:,.0f} msg/s ({CLIENTS} clients, batches of 10)")
+
+
+HANDLER = "def handler(event, context):\n    return {}\n"
+
+
+def end_to_end(server, sqs, messages):
+    lam = make_client(server.endpoint)
+    lam.create_function(FunctionName="bench-noop", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (HANDLER, 0o644)})})
+    url = sqs.create_queue(QueueName="bench-e2e")["QueueUrl"]
+    for start in range(0, messages, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    start = time.monotonic()
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="bench-noop", BatchSize=10)
+    while True:
+        a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if a["ApproximateNumberOfMessages"] == "0" and a["ApproximateNumberOfMessagesNotVisible"] == "0":
+            break
+        time.sleep(0.05)
+    took = time.monotonic() - start
+    print(f"lambdad: SQS -> Lambda end to end {messages / took:,.0f} msg/s (batches of 10, no-op Python function)")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", default=None)
+    p.add_argument("--messages", type=int, default=2000)
+    args = p.parse_args()
+    if args.bin:
+        conftest.BIN = Path(args.bin).resolve()
+    print(f"lambdad binary: {conftest.BIN}")
+    server = Server()
+    server.start()
+    moto, moto_url = start_moto()
+    try:
+        sqs = make_client(server.endpoint, "sqs")
+        url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+        measure("lambdad", lambda: make_client(server.endpoint, "sqs"), url, args.messages)
+        msqs = aws_client("sqs", moto_url)
+        murl = msqs.create_queue(QueueName="bench")["QueueUrl"]
+        measure("moto", lambda: aws_client("sqs", moto_url), murl, args.messages)
+        end_to_end(server, sqs, args.messages)
+    finally:
+        server.stop()
+        server.tmp.cleanup()
+        moto.terminate()
+        moto.wait()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    main()
