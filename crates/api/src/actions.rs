@@ -65,7 +65,8 @@ pub fn of_request(
         };
     }
     // API Gateway's control plane: the HTTP method on the resource's path.
-    if let Some(rest) = path.strip_prefix("/v2/") {
+    let v1 = path.starts_with("/restapis").then(|| &path[1..]);
+    if let Some(rest) = path.strip_prefix("/v2/").or(v1) {
         return Action {
             action: format!("apigateway:{}", method.as_str()),
             resource: format!(
