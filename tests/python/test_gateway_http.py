@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, make_client, wait_for, zip_bytes
+from conftest import ROLE, make_client, require_tool, wait_for, zip_bytes
 from gateway_helpers import aws2, allow_gateway, call, fastapi_zip, invocations
 
 APP = r'''

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, make_client, wait_for, zip_bytes
+from conftest import ROLE, make_client, require_tool, wait_for, zip_bytes
 from gateway_helpers import allow_gateway, aws2, call, fastapi_zip, invocations
 
 APP = r'''
@@ -271,6 +271,7 @@ def test_binary_bodies_both_ways(server, rest):
     e = event_of(body)
     assert (e["isBase64Encoded"], base64.b64decode(e["body"])) == (True, data)
     # A binary answer reaches curl as bytes.
+    require_tool("curl")
     host = urlsplit(rest["url"]).netloc
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "out.bin"
