@@ -6,6 +6,7 @@
 
 mod jwt;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -91,7 +92,7 @@ pub async fn authorize(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) ->
 pub(crate) fn identity_value(
     source: &str,
     req: &AuthRequest<'_>,
-    r: &Resolved,
+    stage_variables: &BTreeMap<String, String>,
     context: &Value,
 ) -> Option<String> {
     let v = if let Some(name) = source.strip_prefix("$request.header.") {
@@ -109,7 +110,7 @@ pub(crate) fn identity_value(
             .map(|(_, v)| v.join(","))
             .unwrap_or_default()
     } else if let Some(name) = source.strip_prefix("$stageVariables.") {
-        r.stage_variables.get(name).cloned().unwrap_or_default()
+        stage_variables.get(name).cloned().unwrap_or_default()
     } else if let Some(path) = source.strip_prefix("$context.") {
         let path = match path {
             "identity.sourceIp" => "http.sourceIp",
@@ -208,7 +209,7 @@ async fn lambda(state: &AppState, r: &Resolved, a: &Authorizer, req: &AuthReques
         url_event::request_event(req.method, req.path, req.query, req.headers, b"", req.facts);
     let mut identity = Vec::new();
     for s in &a.identity_source {
-        match identity_value(s, req, r, &event2["requestContext"]) {
+        match identity_value(s, req, &r.stage_variables, &event2["requestContext"]) {
             Some(v) => identity.push(v),
             None => return Verdict::Deny(unauthorized()),
         }

@@ -12,63 +12,35 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::gateway_auth::{
-    AuthRequest, AuthorizerOutcome, Authorizing, Decision, Verdict, decide, invoke, request_arn,
+    AuthRequest, AuthorizerOutcome, Authorizing, Decision, Verdict, decide, identity_value, invoke,
+    request_arn,
 };
 use super::rest_event::{
     AUTHORIZER_FAILED, EXPLICIT_DENY, NOT_ALLOWED, UNAUTHORIZED, rest_error, rest_event,
 };
-use super::url_event::query_params;
+use super::url_event;
 
 fn deny(e: (u16, &str, &str)) -> Verdict {
     Verdict::Deny(rest_error(e))
 }
 
-/// One identity source of a `REQUEST` authorizer (or a `TOKEN` one's
-/// header): `method.request.header.X`, `method.request.querystring.x`,
-/// `stageVariables.x`, `context.x`; `None` when missing or empty.
-fn identity_value(
-    source: &str,
-    req: &AuthRequest<'_>,
-    t: &RestTarget,
-    context: &Value,
-) -> Option<String> {
-    let source = source.trim();
-    let v = if let Some(name) = source
-        .strip_prefix("method.request.header.")
-        .or_else(|| source.strip_prefix("method.request.multivalueheader."))
-    {
-        let values: Vec<&str> = req
-            .headers
-            .get_all(name.to_ascii_lowercase().as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        values.join(",")
-    } else if let Some(name) = source
-        .strip_prefix("method.request.querystring.")
-        .or_else(|| source.strip_prefix("method.request.multivaluequerystring."))
-    {
-        query_params(req.query)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.join(","))
-            .unwrap_or_default()
-    } else if let Some(name) = source.strip_prefix("stageVariables.") {
-        t.stage_variables.get(name).cloned().unwrap_or_default()
-    } else if let Some(path) = source.strip_prefix("context.") {
-        let mut v = context;
-        for part in path.split('.') {
-            v = v.get(part)?;
-        }
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
-    } else {
-        String::new()
-    };
-    (!v.is_empty()).then_some(v)
+/// One identity source of a REST authorizer in the HTTP APIs' form
+/// (`method.request.header.X` is `$request.header.X`, `stageVariables.x`
+/// `$stageVariables.x`, `context.x` `$context.x`), whose reader it shares.
+fn as_v2_source(source: &str) -> String {
+    let s = source.trim();
+    let s = s
+        .strip_prefix("method.request.multivalueheader.")
+        .map(|n| format!("method.request.header.{n}"))
+        .or_else(|| {
+            s.strip_prefix("method.request.multivaluequerystring.")
+                .map(|n| format!("method.request.querystring.{n}"))
+        })
+        .unwrap_or_else(|| s.to_owned());
+    match s.strip_prefix("method.") {
+        Some(rest) => format!("${rest}"),
+        None => format!("${s}"),
+    }
 }
 
 /// The `requestContext.authorizer` block REST APIs pass on: the answer's
@@ -106,6 +78,9 @@ pub async fn authorize(state: &AppState, t: &RestTarget, req: &AuthRequest<'_>) 
         b"",
         req.facts,
     );
+    // `context.x` sources read the payload 2.0 context, as HTTP APIs' do.
+    let (m, p, q, h) = (req.method, req.path, req.query, req.headers);
+    let context = url_event::request_event(m, p, q, h, b"", req.facts);
     let sources: Vec<&str> = a
         .identity_source
         .as_deref()
@@ -116,7 +91,12 @@ pub async fn authorize(state: &AppState, t: &RestTarget, req: &AuthRequest<'_>) 
         .collect();
     let mut identity = Vec::new();
     for s in &sources {
-        match identity_value(s, req, t, &event["requestContext"]) {
+        match identity_value(
+            &as_v2_source(s),
+            req,
+            &t.stage_variables,
+            &context["requestContext"],
+        ) {
             Some(v) => identity.push(v),
             None => return deny(UNAUTHORIZED),
         }
@@ -198,6 +178,27 @@ fn authorizer_event(a: &RestAuthorizer, mut event: Value, token: &str, arn: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_read_as_http_apis_read_them() {
+        assert_eq!(
+            as_v2_source("method.request.header.Auth"),
+            "$request.header.Auth"
+        );
+        assert_eq!(
+            as_v2_source(" method.request.querystring.u"),
+            "$request.querystring.u"
+        );
+        assert_eq!(
+            as_v2_source("method.request.multivalueheader.A"),
+            "$request.header.A"
+        );
+        assert_eq!(as_v2_source("stageVariables.v"), "$stageVariables.v");
+        assert_eq!(
+            as_v2_source("context.identity.sourceIp"),
+            "$context.identity.sourceIp"
+        );
+    }
 
     #[test]
     fn context_values_become_strings() {
