@@ -13,6 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, make_client, require_tool, wait_for, zip_bytes
@@ -413,6 +416,35 @@ def test_request_authorizer_and_its_permission(server, lam, agw, echo):
     # TTL 0: asked each time.
     call(url, "GET", "/prod/?user=bob", headers=[("x-token", "allow")])
     wait_for(lambda: invocations(server, "rest-request-auth") == 2, 10, "two authorizer runs")
+
+
+def test_aws_iam_methods_need_a_signature_and_throttles_are_429(server, lam, agw, echo):
+    api = agw.create_rest_api(name="iam")
+    api_id, root = api["id"], api["rootResourceId"]
+    proxy_method(agw, api_id, root, "POST", echo, auth="AWS_IAM")
+    agw.create_deployment(restApiId=api_id, stageName="prod")
+    allow_gateway(lam, "rest-echo", api_id, sid=f"iam-{api_id}")
+    url = endpoint(server, api_id)
+    assert call(url, "POST", "/prod/", body=b"{}")[0] == 403
+    signed = AWSRequest(method="POST", url=url + "/prod/?x=1", data=b'{"a": 1}',
+                        headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials("AKIDTEST", "secret"), "execute-api", "us-east-1").add_auth(signed)
+    headers = [(k, v) for k, v in signed.headers.items() if k.lower() != "host"]
+    status, _, body = call(url, "POST", "/prod/?x=1", body=b'{"a": 1}', headers=headers)
+    assert status == 200, body
+    identity = event_of(body)["requestContext"]["identity"]
+    assert (identity["accessKey"], identity["user"]) == ("AKIDTEST", "AKIDTEST")
+    assert identity["userArn"].startswith("arn:aws:iam::")
+    # A throttled function is the gateway's 429.
+    function(lam, "rest-throttled", APP)
+    arn = lam.get_function(FunctionName="rest-throttled")["Configuration"]["FunctionArn"]
+    proxy_method(agw, api_id, root, "GET", arn)
+    agw.create_deployment(restApiId=api_id, stageName="prod")
+    allow_gateway(lam, "rest-throttled", api_id)
+    lam.put_function_concurrency(FunctionName="rest-throttled", ReservedConcurrentExecutions=0)
+    status, headers, body = call(url, "GET", "/prod/")
+    assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})
+    assert headers["x-amzn-ErrorType"] == "TooManyRequestsException"
 
 
 def test_mock_integration(server, agw):

@@ -141,8 +141,10 @@ async fn run(state: &AppState, t: &RestTarget, c: &Call<'_>, authorize: bool) ->
         "AWS_IAM" => gateway_auth::iam(state, &t.api_id, &t.stage, &auth),
         _ => Verdict::Allow(None),
     };
-    let authorizer = match verdict {
-        Verdict::Allow(block) => block.map(|(_, v1)| v1),
+    // A CUSTOM method's block is payload 1.0's; an AWS_IAM one's (`iam`) fills `identity`.
+    let (authorizer, iam) = match verdict {
+        Verdict::Allow(Some((v2, v1))) => (v1, v2.get("iam").cloned()),
+        Verdict::Allow(None) => (Value::Null, None),
         Verdict::Deny(answer) => return answer,
     };
     let Some(integration) = &t.method.method_integration else {
@@ -161,8 +163,20 @@ async fn run(state: &AppState, t: &RestTarget, c: &Call<'_>, authorize: bool) ->
         return rest_error(INTERNAL);
     }
     let mut event = rest_event(c.method, t, c.full_path, c.query, c.headers, c.body, &facts);
-    if let Some(block) = authorizer.filter(|b| !b.is_null()) {
-        event["requestContext"]["authorizer"] = block;
+    if !authorizer.is_null() {
+        event["requestContext"]["authorizer"] = authorizer;
+    }
+    if let Some(iam) = iam {
+        let identity = &mut event["requestContext"]["identity"];
+        for (to, from) in [
+            ("accessKey", "accessKey"),
+            ("accountId", "accountId"),
+            ("caller", "callerId"),
+            ("user", "userId"),
+            ("userArn", "userArn"),
+        ] {
+            identity[to] = iam[from].clone();
+        }
     }
     let funnel = state.services.invocations.clone();
     let snapshot = match funnel
