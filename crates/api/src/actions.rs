@@ -213,6 +213,19 @@ mod tests {
             a.resource,
             "arn:aws:apigateway:us-east-1::/apis/abc/routes/r1"
         );
+        let rest = of_request(
+            &Method::PUT,
+            "/restapis/abc/resources/r1/methods/GET",
+            None,
+            b"{}",
+            "us-east-1",
+            "123456789012",
+        );
+        assert_eq!(rest.action, "apigateway:PUT");
+        assert_eq!(
+            rest.resource,
+            "arn:aws:apigateway:us-east-1::/restapis/abc/resources/r1/methods/GET"
+        );
     }
 
     #[test]
