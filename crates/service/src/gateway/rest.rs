@@ -58,28 +58,6 @@ pub(crate) fn items(
     Ok(out)
 }
 
-/// The value of a patch operation that sets a member.
-pub(crate) fn patch_value(op: &PatchOp) -> GatewayResult<String> {
-    op.value.clone().ok_or_else(|| {
-        bad(format!(
-            "Invalid patch operation specified. Value is required for op '{}' on path '{}'",
-            op.op, op.path
-        ))
-    })
-}
-
-pub(crate) fn bad_patch(op: &PatchOp) -> GatewayError {
-    bad(format!(
-        "Invalid patch path '{}' specified for op '{}'",
-        op.path, op.op
-    ))
-}
-
-/// A JSON pointer's escaped segment (`image~1png`) as text.
-pub(crate) fn unescape_pointer(s: &str) -> String {
-    s.replace("~1", "/").replace("~0", "~")
-}
-
 fn check_path_part(part: &str) -> GatewayResult<()> {
     let name = part
         .strip_prefix('{')

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::gateway::rest::{bad_patch, items, missing, now_epoch, patch_value, unescape_pointer};
+use crate::gateway::rest::{items, missing, now_epoch};
 use crate::gateway::rest_types::*;
 use crate::gateway::types::{GatewayError, GatewayResult};
 use crate::gateway::{Gateway, bad, integration_function, new_id};

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::gateway::ApiDoc;
+use crate::gateway::types::{GatewayError, GatewayResult};
+use crate::gateway::{ApiDoc, bad};
 
 /// The longest (and default) integration timeout of a REST API, in ms.
 pub const REST_MAX_TIMEOUT_MS: u64 = 29_000;
@@ -347,6 +348,28 @@ pub struct PatchOp {
     pub value: Option<String>,
     /// `move`/`copy`: where from.
     pub from: Option<String>,
+}
+
+/// The value of a patch operation that sets a member.
+pub(crate) fn patch_value(op: &PatchOp) -> GatewayResult<String> {
+    op.value.clone().ok_or_else(|| {
+        bad(format!(
+            "Invalid patch operation specified. Value is required for op '{}' on path '{}'",
+            op.op, op.path
+        ))
+    })
+}
+
+pub(crate) fn bad_patch(op: &PatchOp) -> GatewayError {
+    bad(format!(
+        "Invalid patch path '{}' specified for op '{}'",
+        op.path, op.op
+    ))
+}
+
+/// A JSON pointer's escaped segment (`image~1png`) as text.
+pub(crate) fn unescape_pointer(s: &str) -> String {
+    s.replace("~1", "/").replace("~0", "~")
 }
 
 /// A PATCH body.
