@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from conftest import ROLE, make_client, wait_for, zip_bytes
-from test_gateway_http import APP, aws2, call, invocations
+from gateway_helpers import aws2, call, invocations
+from test_gateway_http import APP
 
 # The authorizer: answers by the `x-token` header; MODE=simple answers {"isAuthorized"}, else an
 # IAM policy on the request's ARN. It counts its own invocations and passes them on as context.

@@ -101,7 +101,8 @@ pub fn of_request(
         };
     }
     // API Gateway's control plane: the HTTP method on the resource's path.
-    if let Some(rest) = path.strip_prefix("/v2/") {
+    let v1 = path.starts_with("/restapis").then(|| &path[1..]);
+    if let Some(rest) = path.strip_prefix("/v2/").or(v1) {
         return Action {
             action: format!("apigateway:{}", method.as_str()),
             resource: format!(
@@ -247,6 +248,19 @@ mod tests {
         assert_eq!(
             a.resource,
             "arn:aws:apigateway:us-east-1::/apis/abc/routes/r1"
+        );
+        let rest = of_request(
+            &Method::PUT,
+            "/restapis/abc/resources/r1/methods/GET",
+            None,
+            b"{}",
+            "us-east-1",
+            "123456789012",
+        );
+        assert_eq!(rest.action, "apigateway:PUT");
+        assert_eq!(
+            rest.resource,
+            "arn:aws:apigateway:us-east-1::/restapis/abc/resources/r1/methods/GET"
         );
     }
 

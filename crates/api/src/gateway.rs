@@ -26,7 +26,10 @@ pub struct PageQuery {
     next_token: Option<String>,
 }
 
-async fn body<T: serde::de::DeserializeOwned + Default>(b: Body, op: &str) -> ApiResult<T> {
+pub(crate) async fn body<T: serde::de::DeserializeOwned + Default>(
+    b: Body,
+    op: &str,
+) -> ApiResult<T> {
     let bytes = read_body(b, MAX_JSON_REQUEST, op).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
@@ -35,7 +38,7 @@ async fn body<T: serde::de::DeserializeOwned + Default>(b: Body, op: &str) -> Ap
         .map_err(|e| GatewayError::BadRequest(format!("Invalid request body: {e}")).into())
 }
 
-fn created(v: Value) -> Response {
+pub(crate) fn created(v: Value) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
 

@@ -6,6 +6,7 @@
 
 mod jwt;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -80,7 +81,7 @@ pub async fn authorize(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) ->
             tracing::warn!(api = %r.api_id, route = %r.route_key, "The route's authorizer is gone.");
             Verdict::Deny(failed())
         }
-        ("AWS_IAM", _) => iam(state, r, req),
+        ("AWS_IAM", _) => iam(state, &r.api_id, &r.stage, req),
         _ => Verdict::Allow(None),
     }
 }
@@ -91,7 +92,7 @@ pub async fn authorize(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) ->
 pub(crate) fn identity_value(
     source: &str,
     req: &AuthRequest<'_>,
-    r: &Resolved,
+    stage_variables: &BTreeMap<String, String>,
     context: &Value,
 ) -> Option<String> {
     let v = if let Some(name) = source.strip_prefix("$request.header.") {
@@ -109,7 +110,7 @@ pub(crate) fn identity_value(
             .map(|(_, v)| v.join(","))
             .unwrap_or_default()
     } else if let Some(name) = source.strip_prefix("$stageVariables.") {
-        r.stage_variables.get(name).cloned().unwrap_or_default()
+        stage_variables.get(name).cloned().unwrap_or_default()
     } else if let Some(path) = source.strip_prefix("$context.") {
         let path = match path {
             "identity.sourceIp" => "http.sourceIp",
@@ -134,8 +135,13 @@ pub(crate) fn identity_value(
 }
 
 /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH` of the request.
-fn request_arn(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> String {
-    let path = match r.stage.as_str() {
+pub(crate) fn request_arn(
+    state: &AppState,
+    api_id: &str,
+    stage: &str,
+    req: &AuthRequest<'_>,
+) -> String {
+    let path = match stage {
         "$default" => req.path,
         s => req
             .path
@@ -147,8 +153,8 @@ fn request_arn(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> String 
         "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
         req.region,
         state.config.account_id,
-        r.api_id,
-        r.stage,
+        api_id,
+        stage,
         req.method.as_str(),
         if path.is_empty() { "/" } else { path }
     )
@@ -157,7 +163,7 @@ fn request_arn(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> String 
 /// An `AWS_IAM` route: a valid SigV4 signature of a known key (any form
 /// of one when lambdad runs without credentials), whose identity policy,
 /// if it has one, allows `execute-api:Invoke` on the request's ARN.
-fn iam(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> Verdict {
+pub(crate) fn iam(state: &AppState, api_id: &str, stage: &str, req: &AuthRequest<'_>) -> Verdict {
     let signed = super::auth::Signed {
         method: req.method,
         raw_path: req.path,
@@ -175,7 +181,7 @@ fn iam(state: &AppState, r: &Resolved, req: &AuthRequest<'_>) -> Verdict {
             return Verdict::Deny(gateway_error(StatusCode::FORBIDDEN, message));
         }
     };
-    let arn = request_arn(state, r, req);
+    let arn = request_arn(state, api_id, stage, req);
     if let Some(policy) = creds
         .and_then(|c| c.identity(&a.access_key))
         .and_then(|id| id.policy.clone())
@@ -203,12 +209,12 @@ async fn lambda(state: &AppState, r: &Resolved, a: &Authorizer, req: &AuthReques
         url_event::request_event(req.method, req.path, req.query, req.headers, b"", req.facts);
     let mut identity = Vec::new();
     for s in &a.identity_source {
-        match identity_value(s, req, r, &event2["requestContext"]) {
+        match identity_value(s, req, &r.stage_variables, &event2["requestContext"]) {
             Some(v) => identity.push(v),
             None => return Verdict::Deny(unauthorized()),
         }
     }
-    let arn = request_arn(state, r, req);
+    let arn = request_arn(state, &r.api_id, &r.stage, req);
     let caches = state.services.gateway.caches();
     let key = serde_json::to_string(&identity).unwrap_or_default();
     let ttl = a.authorizer_result_ttl_in_seconds;
@@ -243,7 +249,14 @@ async fn lambda(state: &AppState, r: &Resolved, a: &Authorizer, req: &AuthReques
                 }
                 e
             };
-            let Some(answer) = invoke(state, req.region, r, a, event).await else {
+            let run = Authorizing {
+                api_id: &r.api_id,
+                authorizer_id: &a.authorizer_id,
+                function: a.function(),
+                allowed: r.authorizer_allowed,
+            };
+            let AuthorizerOutcome::Answer(answer) = invoke(state, req.region, &run, event).await
+            else {
                 return Verdict::Deny(failed());
             };
             if ttl > 0 {
@@ -264,7 +277,7 @@ async fn lambda(state: &AppState, r: &Resolved, a: &Authorizer, req: &AuthReques
             v1.insert("integrationLatency".into(), json!(latency));
             Verdict::Allow(Some((json!({ "lambda": context }), Value::Object(v1))))
         }
-        Decision::Deny => Verdict::Deny(forbidden()),
+        Decision::Deny | Decision::NoAllow => Verdict::Deny(forbidden()),
         Decision::Malformed(why) => {
             tracing::warn!(api = %r.api_id, authorizer = %a.authorizer_id, "Malformed authorizer answer: {why}.");
             Verdict::Deny(failed())
@@ -272,20 +285,39 @@ async fn lambda(state: &AppState, r: &Resolved, a: &Authorizer, req: &AuthReques
     }
 }
 
-/// Runs the authorizer's function through the funnel; its JSON answer, or
-/// `None` when it may not be invoked, failed or timed out.
-async fn invoke(
+/// An authorizer to run: its API, id, function, and whether the
+/// function's resource policy lets API Gateway invoke it.
+pub(crate) struct Authorizing<'a> {
+    pub api_id: &'a str,
+    pub authorizer_id: &'a str,
+    pub function: Option<(String, Option<String>)>,
+    pub allowed: bool,
+}
+
+/// What running an authorizer's function came to.
+pub(crate) enum AuthorizerOutcome {
+    /// Its JSON answer.
+    Answer(Value),
+    /// The function failed; its error payload.
+    FunctionError(Value),
+    /// It may not be invoked, could not run, timed out or answered no JSON.
+    Failed,
+}
+
+/// Runs the authorizer's function through the funnel.
+pub(crate) async fn invoke(
     state: &AppState,
     region: &str,
-    r: &Resolved,
-    a: &Authorizer,
+    a: &Authorizing<'_>,
     event: Value,
-) -> Option<Value> {
-    let (function, qualifier) = a.function()?;
-    if !r.authorizer_allowed {
-        tracing::warn!(api = %r.api_id, authorizer = %a.authorizer_id, function = %function,
+) -> AuthorizerOutcome {
+    let Some((function, qualifier)) = a.function.clone() else {
+        return AuthorizerOutcome::Failed;
+    };
+    if !a.allowed {
+        tracing::warn!(api = %a.api_id, authorizer = %a.authorizer_id, function = %function,
             "The authorizer function's resource policy does not let apigateway.amazonaws.com invoke it.");
-        return None;
+        return AuthorizerOutcome::Failed;
     }
     let funnel = state.services.invocations.clone();
     let snapshot = match funnel
@@ -295,7 +327,7 @@ async fn invoke(
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "The authorizer function cannot run.");
-            return None;
+            return AuthorizerOutcome::Failed;
         }
     };
     let id = uuid::Uuid::new_v4().to_string();
@@ -308,35 +340,43 @@ async fn invoke(
     });
     match tokio::time::timeout(AUTHORIZER_TIMEOUT, task).await {
         Ok(Ok(Ok(out))) if out.function_error.is_none() => {
-            serde_json::from_slice(&out.payload).ok()
+            match serde_json::from_slice(&out.payload) {
+                Ok(v) => AuthorizerOutcome::Answer(v),
+                Err(_) => AuthorizerOutcome::Failed,
+            }
         }
-        Ok(Ok(Ok(_))) => {
-            tracing::warn!(api = %r.api_id, "The authorizer function failed.");
-            None
+        Ok(Ok(Ok(out))) => {
+            tracing::warn!(api = %a.api_id, "The authorizer function failed.");
+            AuthorizerOutcome::FunctionError(
+                serde_json::from_slice(&out.payload).unwrap_or(Value::Null),
+            )
         }
         Ok(Ok(Err(e))) => {
             tracing::warn!(error = %e, "The authorizer invocation failed.");
-            None
+            AuthorizerOutcome::Failed
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "The authorizer invocation task failed.");
-            None
+            AuthorizerOutcome::Failed
         }
         Err(_) => {
-            tracing::warn!(api = %r.api_id, "The authorizer timed out.");
-            None
+            tracing::warn!(api = %a.api_id, "The authorizer timed out.");
+            AuthorizerOutcome::Failed
         }
     }
 }
 
 /// What an authorizer's answer says about one request.
 #[derive(Debug, PartialEq)]
-enum Decision {
+pub(crate) enum Decision {
     Allow {
         context: Map<String, Value>,
         principal: Option<String>,
     },
+    /// A statement denies the request.
     Deny,
+    /// No statement allows it.
+    NoAllow,
     Malformed(&'static str),
 }
 
@@ -351,7 +391,7 @@ fn context_of(answer: &Value) -> Result<Map<String, Value>, &'static str> {
 /// Decides on the answer: `{"isAuthorized", "context"}` when `simple`,
 /// else an IAM policy whose `execute-api:Invoke` statements are matched
 /// against the request's ARN (a Deny wins; no Allow is a Deny).
-fn decide(answer: &Value, simple: bool, arn: &str) -> Decision {
+pub(crate) fn decide(answer: &Value, simple: bool, arn: &str) -> Decision {
     let context = match context_of(answer) {
         Ok(c) => c,
         Err(why) => return Decision::Malformed(why),
@@ -408,7 +448,7 @@ fn decide(answer: &Value, simple: bool, arn: &str) -> Decision {
     if allowed {
         Decision::Allow { context, principal }
     } else {
-        Decision::Deny
+        Decision::NoAllow
     }
 }
 
@@ -456,7 +496,10 @@ mod tests {
         ));
         assert_eq!(decide(&policy("Deny", wild), false, ARN), Decision::Deny);
         let other = "arn:aws:execute-api:us-east-1:123456789012:abc/$default/POST/*";
-        assert_eq!(decide(&policy("Allow", other), false, ARN), Decision::Deny);
+        assert_eq!(
+            decide(&policy("Allow", other), false, ARN),
+            Decision::NoAllow
+        );
         assert!(matches!(
             decide(&json!({"principalId": "x"}), false, ARN),
             Decision::Malformed(_)

@@ -3,7 +3,8 @@
 //! the API. The gateway service picks the stage and route; the request
 //! becomes the integration's payload format (1.0 or 2.0) event, runs
 //! through the invocation funnel when the function's policy allows the
-//! gateway, and the answer is mapped back as API Gateway maps it.
+//! gateway, and the answer is mapped back as API Gateway maps it. Requests
+//! to REST APIs are served by `rest_http`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,7 +31,11 @@ const MAX_BODY: usize = 6_291_456;
 /// Middleware in front of the API: execute-api hosts go to [`serve`].
 pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match service_host(req.headers(), "execute-api") {
-        Some(host) => serve(state, host, req).await,
+        // REST and HTTP APIs share one id space: the stored API tells them apart.
+        Some(host) => match super::rest_http::serve(&state, &host, req).await {
+            Ok(resp) => resp,
+            Err(req) => serve(state, host, req).await,
+        },
         None => next.run(req).await,
     }
 }

@@ -1,6 +1,6 @@
 //! lambdad's HTTP API: the Lambda control plane on AWS's exact paths, the
 //! Logs and EventBridge JSON 1.1 operations, the API Gateway HTTP API
-//! control plane (`/v2/apis`), SigV4 authentication, the function-URL and
+//! control plane (`/v2/apis`), the REST API control plane (`/restapis`), SigV4 authentication, the function-URL and
 //! HTTP API data planes and the listener that serves them.
 //!
 //! Handlers are thin: they extract path, query, headers and body, call the
@@ -28,6 +28,10 @@ mod layers;
 pub mod listener;
 mod logs;
 pub(crate) mod middleware;
+mod rest;
+mod rest_auth;
+mod rest_event;
+mod rest_http;
 pub mod s3;
 mod sqs;
 mod sqs_query;
@@ -345,6 +349,7 @@ pub fn router(state: AppState) -> Router {
             get(esm::get).put(esm::update).delete(esm::delete),
         )
         .merge(gateway::routes())
+        .merge(rest::routes())
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics))
         .route("/_lambdad/usage", get(usage))

@@ -5,6 +5,10 @@
 //! gateway invoke it (in `gateway_route`).
 
 pub mod authorizers;
+pub mod rest;
+mod rest_deploy;
+pub mod rest_route;
+pub mod rest_types;
 pub mod route;
 mod types;
 mod updates;
@@ -36,6 +40,36 @@ pub(crate) fn new_id(len: usize) -> String {
     (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// A stored API document: an HTTP API or a REST API.
+pub(crate) trait ApiDoc: serde::Serialize + serde::de::DeserializeOwned {
+    /// The document's `kind` member (`None`: HTTP APIs, which have none).
+    const KIND: Option<&'static str>;
+    fn api_id(&self) -> &str;
+    fn region(&self) -> &str;
+}
+
+impl ApiDoc for HttpApi {
+    const KIND: Option<&'static str> = None;
+    fn api_id(&self) -> &str {
+        &self.api_id
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+/// The `kind` member of a stored document.
+fn doc_kind(body: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    match serde_json::from_str::<Kind>(body).ok()?.kind.as_deref() {
+        Some("REST") => Some("REST"),
+        _ => None,
+    }
 }
 
 /// ISO 8601 in UTC, to the second (`2020-04-08T19:05:45Z`).
@@ -172,14 +206,38 @@ impl Gateway {
         }
     }
 
-    pub(crate) async fn read(&self, api_id: &str) -> GatewayResult<Option<(HttpApi, String)>> {
+    /// The stored document `api_id` when it is a `T` (HTTP and REST APIs
+    /// share one table, so their ids never collide).
+    pub(crate) async fn read_doc<T: ApiDoc>(
+        &self,
+        api_id: &str,
+    ) -> GatewayResult<Option<(T, String)>> {
         let (store, id) = (self.ctx.store.clone(), api_id.to_owned());
         let Some(rec) = blocking(move || store.get_gateway_api(&id)).await? else {
             return Ok(None);
         };
-        let api: HttpApi = serde_json::from_str(&rec.body)
+        if doc_kind(&rec.body) != T::KIND {
+            return Ok(None);
+        }
+        let api: T = serde_json::from_str(&rec.body)
             .map_err(|e| GatewayError::Internal(format!("corrupt API {api_id}: {e}")))?;
         Ok(Some((api, rec.revision)))
+    }
+
+    pub(crate) async fn read(&self, api_id: &str) -> GatewayResult<Option<(HttpApi, String)>> {
+        self.read_doc(api_id).await
+    }
+
+    /// The document `api_id` of `region`.
+    pub(crate) async fn load_doc<T: ApiDoc>(
+        &self,
+        region: &str,
+        api_id: &str,
+    ) -> GatewayResult<(T, String)> {
+        match self.read_doc::<T>(api_id).await? {
+            Some((api, rev)) if api.region() == region => Ok((api, rev)),
+            _ => Err(self.not_found("API", api_id)),
+        }
     }
 
     /// The API `api_id` of `region`.
@@ -188,30 +246,27 @@ impl Gateway {
         region: &str,
         api_id: &str,
     ) -> GatewayResult<(HttpApi, String)> {
-        match self.read(api_id).await? {
-            Some((api, rev)) if api.region == region => Ok((api, rev)),
-            _ => Err(self.not_found("API", api_id)),
-        }
+        self.load_doc(region, api_id).await
     }
 
-    fn record(api: &HttpApi) -> GatewayResult<GatewayApiRecord> {
+    pub(crate) fn record<T: ApiDoc>(api: &T) -> GatewayResult<GatewayApiRecord> {
         Ok(GatewayApiRecord {
-            api_id: api.api_id.clone(),
+            api_id: api.api_id().to_owned(),
             revision: new_revision(),
             body: serde_json::to_string(api).map_err(|e| GatewayError::Internal(e.to_string()))?,
         })
     }
 
-    /// Applies `change` to the API and writes it back, reading again when
-    /// another write came first.
-    pub(crate) async fn modify<T>(
+    /// Applies `change` to the document and writes it back, reading again
+    /// when another write came first.
+    pub(crate) async fn modify_doc<T: ApiDoc, R>(
         &self,
         region: &str,
         api_id: &str,
-        mut change: impl FnMut(&mut HttpApi) -> GatewayResult<T>,
-    ) -> GatewayResult<T> {
+        mut change: impl FnMut(&mut T) -> GatewayResult<R>,
+    ) -> GatewayResult<R> {
         loop {
-            let (mut api, revision) = self.load(region, api_id).await?;
+            let (mut api, revision) = self.load_doc::<T>(region, api_id).await?;
             let out = change(&mut api)?;
             let rec = Self::record(&api)?;
             let store = self.ctx.store.clone();
@@ -221,6 +276,16 @@ impl Gateway {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// [`Self::modify_doc`] of an HTTP API.
+    pub(crate) async fn modify<T>(
+        &self,
+        region: &str,
+        api_id: &str,
+        change: impl FnMut(&mut HttpApi) -> GatewayResult<T>,
+    ) -> GatewayResult<T> {
+        self.modify_doc(region, api_id, change).await
     }
 
     /// CreateApi; with `target`, quick create: an AWS_PROXY integration
@@ -336,6 +401,9 @@ impl Gateway {
         let store = self.ctx.store.clone();
         let mut items = Vec::new();
         for rec in blocking(move || store.list_gateway_apis()).await? {
+            if doc_kind(&rec.body).is_some() {
+                continue;
+            }
             let api: HttpApi = serde_json::from_str(&rec.body)
                 .map_err(|e| GatewayError::Internal(format!("corrupt API: {e}")))?;
             if api.region == region {

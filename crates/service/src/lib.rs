@@ -22,7 +22,10 @@ pub mod event_configs;
 pub mod events;
 pub mod functions;
 pub mod gateway;
-pub use gateway::{authorizers as gateway_authorizers, route as gateway_route};
+pub use gateway::{
+    authorizers as gateway_authorizers, rest_route as gateway_rest_route,
+    rest_types as gateway_rest_types, route as gateway_route,
+};
 pub mod invocations;
 pub mod layers;
 pub mod logs;

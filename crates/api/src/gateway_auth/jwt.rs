@@ -43,7 +43,7 @@ pub async fn authorize(
         .first()
         .map_or("$request.header.Authorization", String::as_str);
     let context = json!({});
-    let Some(raw) = identity_value(source, req, r, &context) else {
+    let Some(raw) = identity_value(source, req, &r.stage_variables, &context) else {
         return Verdict::Deny(unauthorized());
     };
     let token = match raw.split_once(' ') {

@@ -504,7 +504,7 @@ impl AuthCaches {
         map.insert(key, (now + ttl, answer));
     }
 
-    fn forget_authorizer(&self, api_id: &str, authorizer_id: &str) {
+    pub(crate) fn forget_authorizer(&self, api_id: &str, authorizer_id: &str) {
         let mut map = self.answers.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|(a, z, _), _| !(a == api_id && z == authorizer_id));
     }

@@ -162,7 +162,7 @@ impl Gateway {
 
     /// Whether the function's resource policy lets API Gateway invoke it
     /// for `source_arn`.
-    async fn gateway_may_invoke(
+    pub(crate) async fn gateway_may_invoke(
         &self,
         (name, qualifier): &(String, Option<String>),
         source_arn: &str,

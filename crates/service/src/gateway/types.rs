@@ -23,6 +23,10 @@ pub enum GatewayError {
         /// The identifier asked for.
         id: String,
     },
+    /// `NotFoundException` with API Gateway's own message (REST APIs:
+    /// `Invalid Resource identifier specified`, …).
+    #[error("{0}")]
+    Missing(String),
     /// `BadRequestException`: a request API Gateway refuses as it stands.
     #[error("{0}")]
     BadRequest(String),
@@ -40,7 +44,7 @@ pub enum GatewayError {
 impl ErrorCode for GatewayError {
     fn error_code(&self) -> Code {
         match self {
-            Self::NotFound { .. } => Code::GatewayNotFound,
+            Self::NotFound { .. } | Self::Missing(_) => Code::GatewayNotFound,
             Self::BadRequest(_) => Code::GatewayBadRequest,
             Self::Conflict(_) => Code::GatewayConflict,
             Self::Store(_) | Self::Internal(_) => Code::Service,
