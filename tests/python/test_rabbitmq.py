@@ -10,6 +10,7 @@ message the mapping acknowledged has been recorded."""
 import base64
 import http.server
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -345,3 +346,45 @@ def test_nothing_lost_across_kill_9(world):
     assert 0 <= duplicates <= 25, "at most the batch in flight is delivered again"
     redelivered = [msg for _, _, msg in recorder.messages(q) if msg["redelivered"]]
     assert len(redelivered) >= duplicates
+
+
+def close_connection(mapping_uuid):
+    """Has the broker close the mapping's connection (as when the broker restarts); False if none."""
+    out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+                         capture_output=True, text=True, timeout=60).stdout
+    for line in out.splitlines():
+        if f"lambdad mapping {mapping_uuid}" in line:
+            pid = line.split("\t")[0]
+            subprocess.run(["rabbitmqctl", "close_connection", pid, "test: broker going away"],
+                           check=True, capture_output=True, timeout=60)
+            return True
+    return False
+
+
+def test_reconnects_when_the_broker_closes_the_connection(world):
+    server, recorder, queues = world
+    lam = make_client(server.endpoint)
+    function(server, recorder, "rmq-reconnect")
+    q = queue(queues, "reconnect")
+    m = lam.create_event_source_mapping(FunctionName="rmq-reconnect", EventSourceArn=BROKER, Queues=[q], BatchSize=10)
+    try:
+        publish(q, ["before"])
+        assert wait_for(lambda: recorder.bodies(q) == ["before"], 30)
+        assert close_connection(m["UUID"]), "the mapping's connection is listed by the broker"
+        publish(q, ["after"])
+        assert wait_for(lambda: "after" in recorder.bodies(q), 60), recorder.bodies(q)
+        assert "The mapping's broker is unavailable." in server.log()
+        # Disabling the mapping closes its connection: nothing more is consumed.
+        lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+        assert wait_for(lambda: not connection_listed(m["UUID"]), 30)
+        publish(q, ["while-disabled"])
+        assert wait_for(lambda: depth(q) == 1, 10)
+        assert "while-disabled" not in recorder.bodies(q)
+    finally:
+        lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+def connection_listed(mapping_uuid):
+    out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "client_properties"],
+                         capture_output=True, text=True, timeout=60).stdout
+    return f"lambdad mapping {mapping_uuid}" in out

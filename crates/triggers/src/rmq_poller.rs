@@ -196,7 +196,9 @@ async fn connect_and_consume(
     state: &mut State,
 ) -> Result<(), String> {
     let uri = ctx.brokers.uri(m, b)?;
-    let conn = Connection::connect_uri(uri, ConnectionProperties::default())
+    let name = format!("lambdad mapping {}", m.uuid);
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    let conn = Connection::connect_uri(uri, properties)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let result = consume(ctx, m, b, &conn, stop, state).await;
