@@ -104,6 +104,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             async_retry_delays: config.async_retry_delays.clone(),
             schedule_min_interval: config.schedule_min_interval,
             stream_endpoints: config.stream_endpoints.clone(),
+            brokers: config.brokers.clone(),
         },
     );
     let logs = Logs::new(data_dir.join("logs"), &config.region, &config.account_id);

@@ -1,7 +1,9 @@
-//! Event source mappings (SQS): CreateEventSourceMapping and its siblings.
-//! Mappings are store documents (kind `esm`, keyed by UUID); the pollers in
-//! `sqs_poller` read them.
+//! Event source mappings (SQS, streams in `streams`, RabbitMQ brokers in
+//! `broker`): CreateEventSourceMapping and its siblings. Mappings are store
+//! documents (kind `esm`, keyed by UUID); the pollers of the triggers crate
+//! read them.
 
+pub mod broker;
 pub mod streams;
 
 use lambdad_model::eventpattern::EventPattern;
@@ -60,6 +62,8 @@ service_error! {
     wraps {
         /// A stream member was refused (`esm::streams`).
         Stream(crate::esm::streams::StreamError),
+        /// A broker member was refused (`esm::broker`).
+        Broker(crate::esm::broker::BrokerError),
     }
 }
 
@@ -88,6 +92,9 @@ pub struct Mapping {
     /// A Kinesis or DynamoDB stream's settings (`None`: an SQS queue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<crate::esm::streams::StreamSettings>,
+    /// A RabbitMQ broker's settings (`None`: no broker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<crate::esm::broker::BrokerSettings>,
 }
 
 impl Mapping {
@@ -131,6 +138,8 @@ pub struct MappingRequest {
     filter_criteria: Option<Value>,
     #[serde(flatten)]
     stream: crate::esm::streams::StreamRequest,
+    #[serde(flatten)]
+    broker: crate::esm::broker::BrokerRequest,
 }
 
 fn now_secs() -> f64 {
@@ -143,6 +152,8 @@ fn now_secs() -> f64 {
 fn check(m: &Mapping) -> MappingsResult<()> {
     if m.stream.is_some() {
         crate::esm::streams::check(m)?;
+    } else if m.broker.is_some() {
+        crate::esm::broker::check(m)?;
     } else {
         check_queue(m)?;
     }
@@ -229,6 +240,9 @@ impl Mappings {
         if let Some(s) = &m.stream {
             crate::esm::streams::render(s, &mut v);
         }
+        if let Some(b) = &m.broker {
+            crate::esm::broker::render(b, &mut v);
+        }
         v
     }
 
@@ -251,7 +265,11 @@ impl Mappings {
     /// CreateEventSourceMapping (SQS queues).
     pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
         let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
-        let stream = crate::esm::streams::create(&source, req.stream)?;
+        let broker = crate::esm::broker::create(&source, req.broker)?;
+        let stream = match broker {
+            Some(_) => None,
+            None => crate::esm::streams::create(&source, req.stream)?,
+        };
         let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
         self.ctx
@@ -259,8 +277,14 @@ impl Mappings {
             .await?;
         let existing = self.mappings().await?;
         if let Some(dup) = existing.iter().find(|m| {
-            m.event_source_arn == source && m.function == r.name && m.qualifier == r.qualifier
+            m.event_source_arn == source
+                && m.function == r.name
+                && m.qualifier == r.qualifier
+                && m.broker.as_ref().map(|b| &b.queue) == broker.as_ref().map(|b| &b.queue)
         }) {
+            if broker.is_some() {
+                return Err(crate::esm::broker::exists(source, r.name, dup.uuid.clone()));
+            }
             if stream.is_some() {
                 return Err(crate::esm::streams::exists(
                     source,
@@ -281,6 +305,8 @@ impl Mappings {
             event_source_arn: source,
             batch_size: req.batch_size.unwrap_or(if stream.is_some() {
                 crate::esm::streams::DEFAULT_STREAM_BATCH
+            } else if broker.is_some() {
+                crate::esm::broker::DEFAULT_BROKER_BATCH
             } else {
                 DEFAULT_BATCH
             }),
@@ -295,6 +321,7 @@ impl Mappings {
             filter_criteria: req.filter_criteria,
             last_modified: now_secs(),
             stream,
+            broker,
         };
         check(&m)?;
         self.save_mapping(&m).await?;
@@ -334,6 +361,7 @@ impl Mappings {
             m.filter_criteria = Some(f);
         }
         crate::esm::streams::update(&mut m, req.stream)?;
+        crate::esm::broker::update(&mut m, req.broker)?;
         if let Some(name) = req.function_name {
             let r = self.ctx.parse_ref(region, &name)?;
             self.ctx

@@ -1,7 +1,7 @@
 //! lambdad's triggers: everything that starts invocations without an API
 //! caller waiting — the asynchronous queue (with its retry policy and
-//! destinations), the EventBridge scheduler and the SQS event source
-//! pollers. Each runs as a task owned by [`Triggers`], invokes through the
+//! destinations), the EventBridge scheduler and the event source pollers
+//! (SQS queues, Kinesis and DynamoDB streams, RabbitMQ brokers). Each runs as a task owned by [`Triggers`], invokes through the
 //! service layer's funnel (`lambdad_service::invocations`), and stops when
 //! its cancellation token is cancelled.
 #![forbid(unsafe_code)]
@@ -11,6 +11,8 @@ pub mod async_worker;
 pub mod destinations;
 mod fifo_gate;
 pub mod retry;
+pub mod rmq_events;
+pub mod rmq_poller;
 pub mod schedules;
 pub mod sqs_poller;
 pub mod sqs_source;
@@ -34,6 +36,8 @@ pub struct TriggerOptions {
     pub schedule_min_interval: Duration,
     /// Where the Kinesis and DynamoDB Streams APIs are.
     pub stream_endpoints: stream_poller::StreamEndpoints,
+    /// The RabbitMQ brokers and secrets that broker mappings may name.
+    pub brokers: rmq_poller::Brokers,
 }
 
 /// The running triggers: started together, stopped together.
@@ -73,6 +77,13 @@ impl Triggers {
             options.region.clone(),
             options.stream_endpoints,
             destinations.clone(),
+            shutdown.child_token(),
+        ));
+        tasks.spawn(rmq_poller::run(
+            services.mappings.clone(),
+            services.invocations.clone(),
+            options.region.clone(),
+            options.brokers,
             shutdown.child_token(),
         ));
         tasks.spawn(schedules::run(

@@ -57,7 +57,7 @@ pub async fn run(
             let mut wanted = HashSet::new();
             for m in mappings
                 .into_iter()
-                .filter(|m| m.enabled && m.stream.is_none())
+                .filter(|m| m.enabled && m.stream.is_none() && m.broker.is_none())
             {
                 let config = serde_json::to_string(&m).unwrap_or_default();
                 wanted.insert(m.uuid.clone());

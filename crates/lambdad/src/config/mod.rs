@@ -94,6 +94,8 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// Endpoints of the stream APIs that Kinesis/DynamoDB mappings read (fallbacks applied).
     pub stream_endpoints: lambdad_triggers::stream_poller::StreamEndpoints,
+    /// The RabbitMQ brokers and secrets that broker mappings may name (file, then flags).
+    pub brokers: lambdad_triggers::rmq_poller::Brokers,
     /// Largest Event payload in bytes.
     pub async_max_payload: usize,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
@@ -151,9 +153,13 @@ impl Config {
             args.update_from_arg_matches(m)?;
         }
         let from_file = std::mem::take(&mut args.interpreters);
+        let brokers_from_file = std::mem::take(&mut args.brokers);
+        let secrets_from_file = std::mem::take(&mut args.secrets);
         args.update_from_arg_matches(flags)?;
-        // Interpreters add up: the file's, then the flags' (which win for a runtime).
+        // Repeatable settings add up: the file's, then the flags' (which win for a name).
         args.interpreters.splice(0..0, from_file);
+        args.brokers.splice(0..0, brokers_from_file);
+        args.secrets.splice(0..0, secrets_from_file);
         Ok((Self::from_args(args)?, warnings))
     }
 
@@ -245,6 +251,10 @@ impl Config {
                 a.aws_endpoint_url_dynamodbstreams,
             ),
             aws_endpoint_url: a.aws_endpoint_url,
+            brokers: lambdad_triggers::rmq_poller::Brokers {
+                urls: a.brokers.into_iter().collect(),
+                secrets: a.secrets.into_iter().collect(),
+            },
             async_max_payload,
             interpreters: a.interpreters.into_iter().collect::<BTreeMap<_, _>>(),
             url_base,

@@ -41,9 +41,10 @@ pub struct Delays(pub Vec<Duration>);
 /// `lambdad serve` settings, from whichever source gave them.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
-    after_help = "Every flag but --interpreter may also be set by a LAMBDAD_* variable named after it \
-(--idle-timeout: LAMBDAD_IDLE_TIMEOUT) and, --config aside, by a key of lambdad.toml \
-(idle_timeout; --interpreter: an [interpreters] table). A flag beats the variable, which beats the file."
+    after_help = "Every flag but --interpreter, --broker and --secret may also be set by a LAMBDAD_* \
+variable named after it (--idle-timeout: LAMBDAD_IDLE_TIMEOUT) and, --config aside, by a key of \
+lambdad.toml (idle_timeout; --interpreter: an [interpreters] table, --broker: [brokers], --secret: \
+[secrets]). A flag beats the variable, which beats the file."
 )]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:9001].
@@ -103,6 +104,15 @@ pub struct ServeArgs {
     /// Interpreter for a managed runtime, e.g. `python3.12=/opt/py312/bin/python3.12` (repeatable).
     #[arg(long = "interpreter", value_parser = parse_interpreter)]
     pub interpreters: Vec<(String, PathBuf)>,
+    /// AMQP URL of the RabbitMQ broker NAME that mappings of
+    /// `arn:aws:mq:REGION:ACCOUNT:broker:NAME:ID` read, e.g.
+    /// `main=amqp://127.0.0.1:5672` (repeatable).
+    #[arg(long = "broker", value_parser = parse_broker)]
+    pub brokers: Vec<(String, String)>,
+    /// Credentials a `BASIC_AUTH` secret ARN stands for, e.g.
+    /// `arn:aws:secretsmanager:us-east-1:000000000000:secret:mq=guest:guest` (repeatable).
+    #[arg(long = "secret", value_parser = parse_secret)]
+    pub secrets: Vec<(String, (String, String))>,
     /// Public scheme and domain of function URLs, e.g. `https://example.com`; URLs are
     /// `SCHEME://ID.lambda-url.REGION.DOMAIN/` [default: http://localhost:PORT].
     #[arg(long)]
@@ -172,4 +182,28 @@ fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
         ));
     }
     Ok((runtime.to_owned(), PathBuf::from(path)))
+}
+
+fn parse_broker(s: &str) -> Result<(String, String), String> {
+    let (name, url) = s.split_once('=').ok_or("expected NAME=amqp://HOST:PORT")?;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{name:?} is not a broker name (letters, digits, - and _)"
+        ));
+    }
+    lambdad_triggers::rmq_poller::check_url(url)?;
+    Ok((name.to_owned(), url.to_owned()))
+}
+
+fn parse_secret(s: &str) -> Result<(String, (String, String)), String> {
+    let (arn, creds) = s.split_once('=').ok_or("expected ARN=USER:PASSWORD")?;
+    if !arn.starts_with("arn:aws:secretsmanager:") {
+        return Err(format!("{arn:?} is not a Secrets Manager secret ARN"));
+    }
+    let (user, password) = creds.split_once(':').ok_or("expected ARN=USER:PASSWORD")?;
+    Ok((arn.to_owned(), (user.to_owned(), password.to_owned())))
 }

@@ -346,3 +346,37 @@ fn the_readme_table_lists_every_setting() {
         "settings missing from README.md: {undocumented:?}; README rows lambdad does not know: {unknown:?}"
     );
 }
+
+#[test]
+fn brokers_and_secrets_add_up_from_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lambdad.toml"),
+        "[brokers]\nmain = \"amqp://127.0.0.1:5672\"\nother = \"amqp://10.0.0.1:5672\"\n\
+         [secrets]\n\"arn:aws:secretsmanager:us-east-1:000000000000:secret:mq\" = \"guest:guest\"\n",
+    )
+    .unwrap();
+    let (c, _) = resolve_in(
+        dir.path(),
+        &["--broker", "other=amqp://u:p@127.0.0.1:5673"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.brokers.urls["main"], "amqp://127.0.0.1:5672");
+    assert_eq!(c.brokers.urls["other"], "amqp://u:p@127.0.0.1:5673");
+    assert_eq!(
+        c.brokers.secrets["arn:aws:secretsmanager:us-east-1:000000000000:secret:mq"],
+        ("guest".to_owned(), "guest".to_owned())
+    );
+    assert!(
+        error(&["--broker", "main=http://x"], &[]).contains("is not an amqp:// URL"),
+        "{}",
+        error(&["--broker", "main=http://x"], &[])
+    );
+    assert!(error(&["--broker", "a b=amqp://x"], &[]).contains("is not a broker name"));
+    assert!(error(&["--secret", "arn:aws:s3:::b=u:p"], &[]).contains("not a Secrets Manager"));
+    assert_eq!(
+        file_error("[brokers]\nmain = \"nope\"\n"),
+        "brokers: \"nope\" is not an amqp:// URL"
+    );
+}
