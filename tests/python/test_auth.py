@@ -17,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip, zip_bytes
+from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip, wait_for_sdk, zip_bytes
 
 KEY, SECRET = "AKIDLAMBDAD", "lambdad-secret-key"
 KMS_KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -144,31 +144,6 @@ def handler(event, context):
 """
 
 
-def boto3_layer():
-    """boto3 and botocore (with only the Lambda model) from the test venv, as a layer:
-    lambdad's Python runtime does not bundle boto3 as AWS's does."""
-    import io
-    import sysconfig
-    import zipfile
-    site = Path(sysconfig.get_paths()["purelib"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for top in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
-            root = site / top
-            files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
-            for f in files:
-                rel = f.relative_to(site)
-                parts = rel.parts
-                if "__pycache__" in parts:
-                    continue
-                if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "lambda":
-                    continue
-                if parts[:2] == ("boto3", "data"):
-                    continue
-                z.write(f, "python/" + str(rel))
-    return buf.getvalue()
-
-
 def test_execution_role_credentials():
     tmp = Path(tempfile.mkdtemp(prefix="lambdad-roles-"))
     (tmp / "caller.json").write_text(json.dumps({"Statement": [
@@ -180,13 +155,13 @@ def test_execution_role_credentials():
     server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds), "--role-credentials-ttl", "6s"])
     server.start()
     try:
+        wait_for_sdk(server)  # the caller imports the runtime's boto3
         admin = client(server)
-        layer = admin.publish_layer_version(LayerName="boto3", Content={"ZipFile": boto3_layer()})["LayerVersionArn"]
         for name in ("target", "other"):
             admin.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
                                   Code={"ZipFile": zip_bytes({"app.py": (f"def handler(e, c):\n    return '{name} says hi'\n", 0o644)})})
         admin.create_function(FunctionName="caller", Runtime="python3.12", Handler="app.handler",
-                              Role="arn:aws:iam::000000000000:role/caller", Layers=[layer], Timeout=30,
+                              Role="arn:aws:iam::000000000000:role/caller", Timeout=30,
                               Code={"ZipFile": zip_bytes({"app.py": (CALLER, 0o644)})})
 
         def call(name):
