@@ -177,30 +177,33 @@ def test_sandbox_cannot_write_to_the_sdk(sdk_lam, sdk_server):
     assert len(got) == 2 and set(got.values()) <= {"EROFS", "EACCES"}, got
 
 
-def sdk_cache():
-    """The SDK cache the servers of these tests share (lambdad's default)."""
-    return Path.home() / ".cache" / "lambdad" / "sdk"
+def install(*args, timeout=540):
+    """`lambdad runtimes install ARGS`: its exit code, stdout and stderr; {language: the directory
+    functions see} from its report."""
+    run = subprocess.run([str(BIN), "runtimes", "install", *args], capture_output=True, text=True, timeout=timeout)
+    ready = dict(line.split(": ", 1)[0:1] + [line.rsplit(" ready in ", 1)[1]]
+                 for line in run.stdout.splitlines() if " ready in " in line)
+    return run, {lang: Path(d) for lang, d in ready.items()}
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_install_command_notices_a_damaged_install_and_installs_again():
-    python_sets = sorted(sdk_cache().glob("python-*"))
-    assert python_sets, f"no SDK installed under {sdk_cache()} (scripts/test runs `lambdad runtimes install`)"
+    # The cache these tests' servers use (filled by scripts/test's `lambdad runtimes install`).
+    run, trees = install()
+    assert run.returncode == 0 and set(trees) == {"python", "node"}, run.stderr
     with tempfile.TemporaryDirectory(prefix="lambdad-sdk-") as tmp:
-        for d in sdk_cache().iterdir():
-            if not d.name.startswith("."):
-                shutil.copytree(d, Path(tmp) / d.name, symlinks=True)
-        copy = Path(tmp) / python_sets[-1].name
-        planted = copy / "site-packages" / "boto3" / "__init__.py"
+        for tree in trees.values():
+            shutil.copytree(tree.parent, Path(tmp) / tree.parent.name, symlinks=True)
+        planted = Path(tmp) / trees["python"].parent.name / "site-packages" / "boto3" / "__init__.py"
         planted.write_text(planted.read_text() + "\nraise SystemExit('tampered')\n")
-        run = subprocess.run([str(BIN), "runtimes", "install", "--sdk-dir", tmp], capture_output=True, text=True,
-                             timeout=540)
+        run, copies = install("--sdk-dir", tmp)
         assert run.returncode == 0, run.stderr
-        assert "does not match its recorded hash; installing it again" in run.stderr
-        assert f"python: boto3 {BOTO3}, botocore {BOTO3} ready in {copy}/site-packages" in run.stdout
+        assert "The AWS SDK for Python does not match its recorded hash; installing it again" in run.stderr
+        assert "The AWS SDK for JavaScript v3 is installed and matches its hash" in run.stderr
+        assert f"python: boto3 {BOTO3}, botocore {BOTO3} ready in" in run.stdout
         assert f"node: 11 @aws-sdk packages {AWS_SDK_JS} ready in" in run.stdout
+        assert copies == {lang: Path(tmp) / t.parent.name / t.name for lang, t in trees.items()}
         assert "tampered" not in planted.read_text()
-        # A second run finds both intact.
-        again = subprocess.run([str(BIN), "runtimes", "install", "--sdk-dir", tmp], capture_output=True, text=True,
-                               timeout=120)
+        # Now both are intact.
+        again, _ = install("--sdk-dir", tmp, timeout=120)
         assert again.returncode == 0 and again.stderr.count("is installed and matches its hash") == 2, again.stderr
