@@ -263,3 +263,38 @@ def aws_client(service, url):
     """A boto3 client for moto at `url`."""
     return boto3.client(service, endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id="lambdad", aws_secret_access_key="lambdad")
+
+
+def health(server):
+    """The server's /health document."""
+    with urllib.request.urlopen(server.endpoint + "/health", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def wait_for_sdk(server, timeout=600):
+    """Waits until the managed runtimes' AWS SDKs are ready (/health's runtimeSdk): at once when
+    scripts/test's `lambdad runtimes install` has filled the cache, else after this server's own
+    install. Fails at once when the install failed."""
+    def ready():
+        state = health(server)["runtimeSdk"]
+        assert "failed" not in state.values(), f"installing the runtime SDKs failed: {server.log()[-3000:]}"
+        return state if all(v == "ready" for v in state.values()) else None
+    return wait_for(ready, timeout, "the runtime SDKs to be ready", interval=0.2)
+
+
+def venv_boto3_files(prefix):
+    """boto3 and botocore (with only the Lambda model) from the test venv, as zip entries under
+    `prefix`: a function's (or a layer's) own copy, another version than lambdad's built-in one."""
+    import sysconfig
+    site = Path(sysconfig.get_paths()["purelib"])
+    files = {}
+    for top in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
+        root = site / top
+        for f in [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]:
+            parts = f.relative_to(site).parts
+            if "__pycache__" in parts or parts[:2] == ("boto3", "data"):
+                continue
+            if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "lambda":
+                continue
+            files[prefix + "/".join(parts)] = (f.read_bytes(), 0o644)
+    return files

@@ -17,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, boto3_files, tiny_zip, zip_bytes
+from conftest import BIN, ROLE, VENV_BIN, Server, _free_port, tiny_zip, wait_for_sdk, zip_bytes
 
 KEY, SECRET = "AKIDLAMBDAD", "lambdad-secret-key"
 KMS_KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -155,13 +155,13 @@ def test_execution_role_credentials():
     server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds), "--role-credentials-ttl", "6s"])
     server.start()
     try:
+        wait_for_sdk(server)  # the caller imports the runtime's boto3
         admin = client(server)
-        layer = admin.publish_layer_version(LayerName="boto3", Content={"ZipFile": zip_bytes(boto3_files(("lambda",), "python/"))})["LayerVersionArn"]
         for name in ("target", "other"):
             admin.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
                                   Code={"ZipFile": zip_bytes({"app.py": (f"def handler(e, c):\n    return '{name} says hi'\n", 0o644)})})
         admin.create_function(FunctionName="caller", Runtime="python3.12", Handler="app.handler",
-                              Role="arn:aws:iam::000000000000:role/caller", Layers=[layer], Timeout=30,
+                              Role="arn:aws:iam::000000000000:role/caller", Timeout=30,
                               Code={"ZipFile": zip_bytes({"app.py": (CALLER, 0o644)})})
 
         def call(name):

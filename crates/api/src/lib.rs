@@ -88,6 +88,20 @@ pub(crate) fn region<'a>(state: &'a AppState, ctx: &'a RequestContext) -> &'a st
     ctx.region.as_deref().unwrap_or(&state.config.region)
 }
 
+/// `GET /health`: the server answers; `runtimeSdk` says, per language,
+/// whether the managed runtimes' AWS SDK is `ready` (functions started from
+/// now on see it), `installing`, `failed` or `absent`.
+async fn health(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let sdk: serde_json::Map<String, serde_json::Value> = state
+        .engine
+        .sdk()
+        .status()
+        .into_iter()
+        .map(|(lang, status)| (lang.name().to_owned(), status.label().into()))
+        .collect();
+    axum::Json(serde_json::json!({ "status": "ok", "runtimeSdk": sdk }))
+}
+
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -218,7 +232,7 @@ async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/", post(json11::dispatch))
         .route("/{account}/{queue}", post(sqs_query::by_url))
         .route(

@@ -21,6 +21,7 @@ mod pool;
 pub mod provisioned;
 pub mod runtime;
 pub mod runtime_api;
+pub mod sdk;
 mod streaming;
 pub mod uids;
 
@@ -67,6 +68,9 @@ pub struct EngineConfig {
     pub log_max_stream_bytes: u64,
     /// Extra variables for each new environment (the execution role's credentials).
     pub extra_env: ExtraEnv,
+    /// The AWS SDKs of the managed runtimes (verified, or installed, in the
+    /// background at start; the default: none).
+    pub sdk: sdk::Sdk,
 }
 
 /// Computes an environment's extra variables from its version.
@@ -260,11 +264,12 @@ fn trace_id() -> String {
 impl Invoker {
     /// An engine starting environments with `backend`; spawns the idle reaper.
     pub fn new(cfg: EngineConfig, backend: Arc<dyn Backend>) -> Self {
-        let interpreters = runtime::Interpreters::discover(&cfg.data_dir.join("runtime"), &cfg.interpreters)
+        let interpreters = runtime::Interpreters::discover(&cfg.data_dir.join("runtime"), &cfg.interpreters, cfg.sdk.clone())
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "Cannot install the managed runtimes' bootstraps; only custom runtimes will run.");
                 runtime::Interpreters::default()
             });
+        interpreters.sdk().start(interpreters.tools());
         let inner = Arc::new(Inner {
             committed_mb: Arc::default(),
             provisions: Mutex::default(),
@@ -285,6 +290,11 @@ impl Invoker {
     /// Concurrency limits and their accounting.
     pub fn concurrency(&self) -> &concurrency::Concurrency {
         &self.inner.concurrency
+    }
+
+    /// The managed runtimes' AWS SDKs and their status.
+    pub fn sdk(&self) -> &sdk::Sdk {
+        self.inner.interpreters.sdk()
     }
 
     /// The sandbox backend's name.

@@ -8,12 +8,19 @@
 //!   `/var/runtime`) with an interpreter of exactly that version found on the
 //!   host (see [`Interpreters`]); the interpreter's installation is bound
 //!   read-only into the sandbox at its host path.
+//! - The AWS SDK ([`crate::sdk`]), once installed, is bound read-only at
+//!   `/var/lang/lib/python3.X/site-packages` (after `/var/task`, `/opt/python`
+//!   and `/var/runtime` on `sys.path`) and at `/var/runtime/node_modules`
+//!   (last on `NODE_PATH`, which lambdad's Node.js bootstrap also searches for
+//!   ES module imports, as Lambda's Node.js 18+ runtimes do).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lambdad_model::VersionSnapshot;
 use lambdad_sandbox::Bind;
+
+use crate::sdk::{Language, Sdk, Tools};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../runtimes/node/bootstrap.mjs");
@@ -56,10 +63,20 @@ pub struct Interpreters {
     by_runtime: BTreeMap<String, Interpreter>,
     /// Where lambdad's bootstraps were written (bound at /var/runtime).
     runtime_dir: PathBuf,
+    /// The AWS SDKs the managed runtimes see once installed.
+    sdk: Sdk,
 }
 
 const PYTHON_MINORS: std::ops::RangeInclusive<u32> = 9..=13;
 const NODE_MAJORS: [u32; 3] = [18, 20, 22];
+
+/// Where a runtime's SDK is mounted: AWS's paths.
+fn sdk_target(runtime: &str) -> String {
+    match runtime.strip_prefix("python") {
+        Some(version) => format!("/var/lang/lib/python{version}/site-packages"),
+        None => "/var/runtime/node_modules".into(),
+    }
+}
 
 fn prefix_of(binary: &Path) -> Option<PathBuf> {
     if binary.starts_with("/usr") || binary.starts_with("/bin") {
@@ -99,6 +116,85 @@ fn managed_versions(root: &Path, prefix: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// The interpreters an SDK install uses: each runtime's Python and Node.js.
+pub fn tools(by_runtime: &BTreeMap<String, Interpreter>) -> Tools {
+    let mut t = Tools::default();
+    for (runtime, i) in by_runtime {
+        let list = if runtime.starts_with("python") {
+            &mut t.pythons
+        } else {
+            &mut t.nodes
+        };
+        if !list.contains(&i.binary) {
+            list.push(i.binary.clone());
+        }
+    }
+    t
+}
+
+/// Finds an interpreter per managed runtime: `overrides` (runtime → binary)
+/// first, then `/usr/bin`, `/usr/local/bin`, pyenv (`$PYENV_ROOT` or
+/// `~/.pyenv`) and nvm (`$NVM_DIR` or `~/.nvm`).
+pub fn find(overrides: &BTreeMap<String, PathBuf>) -> BTreeMap<String, Interpreter> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/root".into());
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".pyenv"));
+    let nvm = std::env::var_os("NVM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".nvm"));
+    let mut by_runtime = BTreeMap::new();
+    for minor in PYTHON_MINORS {
+        let name = format!("python3.{minor}");
+        let mut candidates = vec![
+            PathBuf::from(format!("/usr/bin/python3.{minor}")),
+            PathBuf::from(format!("/usr/local/bin/python3.{minor}")),
+        ];
+        candidates.extend(
+            managed_versions(&pyenv.join("versions"), &format!("3.{minor}."))
+                .into_iter()
+                .map(|d| d.join(format!("bin/python3.{minor}"))),
+        );
+        if let Some(binary) = candidates.into_iter().find(|c| c.is_file()) {
+            by_runtime.insert(
+                name,
+                Interpreter {
+                    prefix: prefix_of(&binary),
+                    binary,
+                },
+            );
+        }
+    }
+    let mut nodes: Vec<PathBuf> = vec!["/usr/bin/node".into(), "/usr/local/bin/node".into()];
+    nodes.extend(
+        managed_versions(&nvm.join("versions/node"), "v")
+            .into_iter()
+            .map(|d| d.join("bin/node")),
+    );
+    for binary in nodes.into_iter().filter(|b| b.is_file()) {
+        if let Some(major) = node_major(&binary).filter(|m| NODE_MAJORS.contains(m)) {
+            by_runtime
+                .entry(format!("nodejs{major}.x"))
+                .or_insert(Interpreter {
+                    prefix: prefix_of(&binary),
+                    binary,
+                });
+        }
+    }
+    for (runtime, binary) in overrides {
+        by_runtime.insert(
+            runtime.clone(),
+            Interpreter {
+                prefix: prefix_of(binary),
+                binary: binary.clone(),
+            },
+        );
+    }
+    by_runtime
+}
+
 fn node_major(binary: &Path) -> Option<u32> {
     let out = std::process::Command::new(binary)
         .arg("--version")
@@ -114,80 +210,38 @@ fn node_major(binary: &Path) -> Option<u32> {
 }
 
 impl Interpreters {
-    /// Writes lambdad's bootstraps under `runtime_dir` and finds interpreters:
-    /// `overrides` (runtime → binary) first, then `/usr/bin`, `/usr/local/bin`,
-    /// pyenv (`$PYENV_ROOT` or `~/.pyenv`) and nvm (`$NVM_DIR` or `~/.nvm`).
+    /// Writes lambdad's bootstraps under `runtime_dir` and finds the
+    /// interpreters ([`find`]); environments see `sdk`'s ready installs.
     pub fn discover(
         runtime_dir: &Path,
         overrides: &BTreeMap<String, PathBuf>,
+        sdk: Sdk,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(runtime_dir.join("python"))?;
         std::fs::create_dir_all(runtime_dir.join("node"))?;
+        // The mount point of the Node.js SDK inside the read-only /var/runtime.
+        std::fs::create_dir_all(runtime_dir.join("node_modules"))?;
         std::fs::write(runtime_dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(runtime_dir.join("node/bootstrap.mjs"), NODE_BOOTSTRAP)?;
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "/root".into());
-        let pyenv = std::env::var_os("PYENV_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join(".pyenv"));
-        let nvm = std::env::var_os("NVM_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join(".nvm"));
-        let mut by_runtime = BTreeMap::new();
-        for minor in PYTHON_MINORS {
-            let name = format!("python3.{minor}");
-            let mut candidates = vec![
-                PathBuf::from(format!("/usr/bin/python3.{minor}")),
-                PathBuf::from(format!("/usr/local/bin/python3.{minor}")),
-            ];
-            candidates.extend(
-                managed_versions(&pyenv.join("versions"), &format!("3.{minor}."))
-                    .into_iter()
-                    .map(|d| d.join(format!("bin/python3.{minor}"))),
-            );
-            if let Some(binary) = candidates.into_iter().find(|c| c.is_file()) {
-                by_runtime.insert(
-                    name,
-                    Interpreter {
-                        prefix: prefix_of(&binary),
-                        binary,
-                    },
-                );
-            }
-        }
-        let mut nodes: Vec<PathBuf> = vec!["/usr/bin/node".into(), "/usr/local/bin/node".into()];
-        nodes.extend(
-            managed_versions(&nvm.join("versions/node"), "v")
-                .into_iter()
-                .map(|d| d.join("bin/node")),
-        );
-        for binary in nodes.into_iter().filter(|b| b.is_file()) {
-            if let Some(major) = node_major(&binary).filter(|m| NODE_MAJORS.contains(m)) {
-                by_runtime
-                    .entry(format!("nodejs{major}.x"))
-                    .or_insert(Interpreter {
-                        prefix: prefix_of(&binary),
-                        binary,
-                    });
-            }
-        }
-        for (runtime, binary) in overrides {
-            by_runtime.insert(
-                runtime.clone(),
-                Interpreter {
-                    prefix: prefix_of(binary),
-                    binary: binary.clone(),
-                },
-            );
-        }
+        let by_runtime = find(overrides);
         for (runtime, i) in &by_runtime {
             tracing::debug!(runtime, binary = %i.binary.display(), "Interpreter found.");
         }
         Ok(Self {
             by_runtime,
             runtime_dir: runtime_dir.to_owned(),
+            sdk,
         })
+    }
+
+    /// The interpreters an SDK install uses.
+    pub fn tools(&self) -> Tools {
+        tools(&self.by_runtime)
+    }
+
+    /// The SDK cache environments see.
+    pub fn sdk(&self) -> &Sdk {
+        &self.sdk
     }
 
     /// The interpreter for `runtime`, if one was found.
@@ -229,6 +283,18 @@ impl Interpreters {
             binds.push(Bind {
                 source: prefix.clone(),
                 target: prefix.clone(),
+                writable: false,
+            });
+        }
+        let lang = if runtime.starts_with("python") {
+            Language::Python
+        } else {
+            Language::Node
+        };
+        if let Some(tree) = self.sdk.ready_tree(lang) {
+            binds.push(Bind {
+                source: tree,
+                target: sdk_target(runtime).into(),
                 writable: false,
             });
         }
@@ -276,17 +342,30 @@ impl Interpreters {
                 runtime,
                 &["-s", "/var/runtime/python/bootstrap.py"],
                 vec![
-                    ("PYTHONPATH".into(), "/var/runtime".into()),
+                    (
+                        "PYTHONPATH".into(),
+                        format!("/var/runtime:{}", sdk_target(runtime)),
+                    ),
                     ("LC_CTYPE".into(), "C.UTF-8".into()),
                 ],
             );
         }
         if runtime.starts_with("nodejs") {
             let major = runtime.trim_start_matches("nodejs").trim_end_matches(".x");
-            return self.managed(runtime, &["/var/runtime/node/bootstrap.mjs"], vec![(
-                "NODE_PATH".into(),
-                format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task"),
-            )]);
+            return self.managed(
+                runtime,
+                &["/var/runtime/node/bootstrap.mjs"],
+                vec![
+                    (
+                        "NODE_PATH".into(),
+                        format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task"),
+                    ),
+                    // The sandbox's uid has no passwd entry: without HOME,
+                    // os.homedir() throws, and the AWS SDK calls it to find
+                    // ~/.aws/config.
+                    ("HOME".into(), "/tmp".into()),
+                ],
+            );
         }
         Err(RuntimeUnavailable {
             error_type: "Runtime.InterpreterNotFound",

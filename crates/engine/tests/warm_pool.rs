@@ -84,6 +84,7 @@ fn engine(idle_timeout: Duration, memory_budget_mb: u64) -> Engine {
         prices: Default::default(),
         log_max_stream_bytes: 0,
         extra_env: Default::default(),
+        sdk: Default::default(),
     };
     Engine {
         invoker: Invoker::new(cfg, backend),

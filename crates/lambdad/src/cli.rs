@@ -1,6 +1,7 @@
 //! The client-side commands: `lambdad logs` (a function's log, read from the
-//! data directory, optionally followed) and `lambdad usage` (metered usage
-//! and estimated cost, asked of a running server).
+//! data directory, optionally followed), `lambdad usage` (metered usage
+//! and estimated cost, asked of a running server) and `lambdad runtimes
+//! install` (the managed runtimes' AWS SDKs, into their cache).
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -181,5 +182,74 @@ pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
         "{:<40} {:<7} {:>10} {:>14} {:>16.8}",
         "TOTAL", "", "", "", total
     );
+    Ok(())
+}
+
+/// `lambdad runtimes` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RuntimesArgs {
+    #[command(subcommand)]
+    pub command: RuntimesCommand,
+}
+
+/// What `lambdad runtimes` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum RuntimesCommand {
+    /// Install (or verify) the AWS SDKs the managed runtimes include (boto3, @aws-sdk/*) with the
+    /// host's pip and npm; a server started afterwards needs no network for them.
+    Install(InstallArgs),
+}
+
+/// `lambdad runtimes install` arguments.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The SDK cache, as `lambdad serve --sdk-dir` [default: $XDG_CACHE_HOME/lambdad/sdk, else ~/.cache/lambdad/sdk].
+    #[arg(long, env = "LAMBDAD_SDK_DIR")]
+    pub sdk_dir: Option<PathBuf>,
+    /// Interpreter for a managed runtime, as `lambdad serve --interpreter` (repeatable).
+    #[arg(long = "interpreter", value_parser = crate::config::parse_interpreter)]
+    pub interpreters: Vec<(String, PathBuf)>,
+}
+
+/// Installs (or verifies) each language's SDK; fails when one cannot be.
+pub async fn runtimes(args: &RuntimesArgs) -> anyhow::Result<()> {
+    use lambdad_engine::{runtime, sdk};
+    let RuntimesCommand::Install(args) = &args.command;
+    let dir = args
+        .sdk_dir
+        .clone()
+        .unwrap_or_else(|| sdk::default_dir(std::path::Path::new(".lambdad")));
+    let overrides = args.interpreters.iter().cloned().collect();
+    let tools = runtime::tools(&runtime::find(&overrides));
+    let cache = sdk::Sdk::new(dir, true);
+    let mut failed = Vec::new();
+    for lang in sdk::Language::ALL {
+        let found = match lang {
+            sdk::Language::Python => &tools.pythons,
+            sdk::Language::Node => &tools.nodes,
+        };
+        if found.is_empty() {
+            println!(
+                "{}: no interpreter of its runtimes on this host; nothing to install",
+                lang.name()
+            );
+            continue;
+        }
+        match cache.ensure(lang, &tools).await {
+            Ok(tree) => println!(
+                "{}: {} ready in {}",
+                lang.name(),
+                lang.versions(),
+                tree.display()
+            ),
+            Err(e) => {
+                println!("{}: {e}", lang.name());
+                failed.push(lang.name());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!("cannot install the AWS SDK for {}", failed.join(" and "));
+    }
     Ok(())
 }

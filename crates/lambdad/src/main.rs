@@ -26,6 +26,8 @@ enum Command {
     Logs(cli::LogsArgs),
     /// Print the metered usage and estimated cost per function of a running server.
     Usage(cli::UsageArgs),
+    /// Install the AWS SDKs that the managed runtimes include (`lambdad runtimes install`).
+    Runtimes(cli::RuntimesArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Serve(flags) => (serve(&flags), ExitCode::from(2)),
         Command::Logs(args) => (cli::logs(&args), ExitCode::FAILURE),
         Command::Usage(args) => (usage(&args), ExitCode::FAILURE),
+        Command::Runtimes(args) => (runtimes(&args), ExitCode::FAILURE),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +79,13 @@ fn serve(flags: &config::ServeFlags) -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(server::serve(config))
+}
+
+fn runtimes(args: &cli::RuntimesArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(cli::runtimes(args))
 }
 
 fn usage(args: &cli::UsageArgs) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
-import { createRequire } from "node:module";
+import module, { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import util from "node:util";
 import { Writable } from "node:stream";
@@ -169,6 +169,79 @@ class UserError extends Error {
 
 // ---- handler loading -------------------------------------------------------
 
+// ES module imports search NODE_PATH too, as on Lambda's Node.js 18+ runtimes
+// (Node.js itself does so only for require): a bare specifier that is not
+// found from the importing file is looked up in each NODE_PATH directory, in
+// order, so the function's own node_modules come first, then the layers',
+// then the AWS SDK in /var/runtime/node_modules. The resolve hook costs a
+// loader thread before Node.js 22.15 (~70 ms), so it is registered only when
+// the handler's first import fails to find a package.
+const NODE_PATH_BASES = String.raw`
+const bases = (process.env.NODE_PATH || "").split(":")
+  .filter((d) => d.endsWith("/node_modules"))
+  .map((d) => "file://" + encodeURI(d.slice(0, -"node_modules".length)) + "lambdad-resolve.mjs");
+const bare = (s) => !/^(\.{1,2}\/|\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(s) && s !== "." && s !== "..";
+const missing = (e, s) => e?.code === "ERR_MODULE_NOT_FOUND" && bare(s);
+`;
+const ASYNC_HOOK = NODE_PATH_BASES + `
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (e) {
+    if (!missing(e, specifier)) throw e;
+    for (const parentURL of bases) {
+      try {
+        return await next(specifier, { ...context, parentURL });
+      } catch {}
+    }
+    throw e;
+  }
+}
+`;
+const SYNC_HOOK = NODE_PATH_BASES + `
+export function resolve(specifier, context, next) {
+  try {
+    return next(specifier, context);
+  } catch (e) {
+    if (!missing(e, specifier)) throw e;
+    for (const parentURL of bases) {
+      try {
+        return next(specifier, { ...context, parentURL });
+      } catch {}
+    }
+    throw e;
+  }
+}
+`;
+
+let hooked = false;
+
+async function searchNodePathForImports() {
+  hooked = true;
+  const url = (source) => "data:text/javascript," + encodeURIComponent(source);
+  if (typeof module.registerHooks === "function") {
+    // Node.js 22.15+: synchronous hooks on this thread.
+    const hooks = await import(url(SYNC_HOOK));
+    module.registerHooks({ resolve: hooks.resolve });
+  } else if (typeof module.register === "function") {
+    // Node.js 18.19+ and 20.6+: hooks on a loader thread.
+    module.register(url(ASYNC_HOOK));
+  }
+}
+
+// Imports the handler module; when a package it imports is not found, again
+// with NODE_PATH searched (under another URL: the failed one stays cached).
+async function importHandler(file) {
+  const href = pathToFileURL(file).href;
+  try {
+    return await import(href);
+  } catch (e) {
+    if (hooked || e?.code !== "ERR_MODULE_NOT_FOUND" || !/Cannot find package/.test(e.message)) throw e;
+    await searchNodePathForImports();
+    return await import(href + "?node-path");
+  }
+}
+
 async function loadHandler(spec) {
   const dot = spec.lastIndexOf(".");
   if (dot < 1) throw new UserError("Runtime.MalformedHandlerName", `Bad handler ${spec}`);
@@ -189,12 +262,12 @@ async function loadHandler(spec) {
   const esm = file.endsWith(".mjs") || (file.endsWith(".js") && packageType(path.dirname(file)) === "module");
   try {
     if (esm) {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importHandler(file);
     } else {
       try {
         mod = createRequire(file)(file);
       } catch (e) {
-        if (e.code === "ERR_REQUIRE_ESM") mod = await import(pathToFileURL(file).href);
+        if (e.code === "ERR_REQUIRE_ESM") mod = await importHandler(file);
         else throw e;
       }
     }

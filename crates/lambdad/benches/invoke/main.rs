@@ -6,7 +6,7 @@
 //! lambdad on the same function.
 //!
 //! Run: `cargo build --release --workspace --bins && cargo bench -p lambdad --bench invoke`
-//! (`-- SECTION...` runs some of: cold warm url envs async peer).
+//! (`-- SECTION...` runs some of: cold warm url envs async peer sdk).
 
 mod peer;
 mod platform;
@@ -174,6 +174,35 @@ async fn main() {
             "index.mjs",
             "export const handler = async () => ({ hello: 'world' });\n",
         ),
+        // The AWS SDK the runtimes include (issue 28): the same hello-worlds importing it.
+        (
+            "sdk-py",
+            "python3.11",
+            "app.handler",
+            "app.py",
+            "import boto3\n\ndef handler(event, context):\n    return {'hello': boto3.__version__}\n",
+        ),
+        (
+            "sdk-py-client",
+            "python3.11",
+            "app.handler",
+            "app.py",
+            "import boto3\nLAMBDA = boto3.client('lambda')\n\ndef handler(event, context):\n    return {'hello': 'world'}\n",
+        ),
+        (
+            "sdk-node",
+            "nodejs20.x",
+            "index.handler",
+            "index.mjs",
+            "import { LambdaClient } from '@aws-sdk/client-lambda';\nconst client = new LambdaClient({});\nexport const handler = async () => ({ hello: 'world' });\n",
+        ),
+        (
+            "sdk-node-cjs",
+            "nodejs20.x",
+            "index.handler",
+            "index.js",
+            "const { LambdaClient } = require('@aws-sdk/client-lambda');\nconst client = new LambdaClient({});\nexports.handler = async () => ({ hello: 'world' });\n",
+        ),
     ];
     for (name, runtime, handler, file, source) in managed {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -184,16 +213,35 @@ async fn main() {
         create_function(&http, &base, name, runtime, handler, &zip).await;
     }
     // Cold starts: a configuration change retires the environment, so each invoke starts a new one.
-    let cold_runs: &[(&str, &str)] = if run("cold") {
-        &[
+    let mut cold_runs: Vec<(&str, &str)> = Vec::new();
+    if run("cold") {
+        cold_runs.extend([
             ("echo", "custom runtime (lambda_runtime)"),
             ("hello-py", "python3.11"),
             ("hello-node", "nodejs20.x"),
-        ]
-    } else {
-        &[]
-    };
-    for &(name, label) in cold_runs {
+        ]);
+    }
+    if run("sdk") {
+        wait_for_sdk(&http, &base).await;
+        cold_runs.extend([
+            ("hello-py", "python3.11, no SDK import"),
+            ("sdk-py", "python3.11, import boto3"),
+            (
+                "sdk-py-client",
+                "python3.11, import boto3 + boto3.client('lambda')",
+            ),
+            ("hello-node", "nodejs20.x, no SDK import"),
+            (
+                "sdk-node",
+                "nodejs20.x, ESM import of @aws-sdk/client-lambda + new LambdaClient",
+            ),
+            (
+                "sdk-node-cjs",
+                "nodejs20.x, require('@aws-sdk/client-lambda') + new LambdaClient",
+            ),
+        ]);
+    }
+    for &(name, label) in &cold_runs {
         let mut cold = Vec::new();
         let fn_url = format!("{base}/2015-03-31/functions/{name}/invocations");
         for i in 0..30 {
@@ -252,6 +300,27 @@ async fn main() {
     if run("peer") {
         peer::cargo_lambda(&http, lambdad_rate).await;
     }
+}
+
+/// Waits (up to 15 minutes: a first start installs them) until /health says
+/// the runtimes' AWS SDKs are ready.
+async fn wait_for_sdk(http: &reqwest::Client, base: &str) {
+    for _ in 0..4500 {
+        let health: serde_json::Value = match http.get(format!("{base}/health")).send().await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        let state = &health["runtimeSdk"];
+        if state["python"] == "ready" && state["node"] == "ready" {
+            return;
+        }
+        assert!(
+            state["python"] != "failed" && state["node"] != "failed",
+            "the runtime SDKs could not be installed: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the runtime SDKs were not ready after 15 minutes");
 }
 
 /// The echo function through its function URL (AuthType NONE, public by policy).

@@ -21,6 +21,7 @@ use clap::{ArgMatches, Command, FromArgMatches};
 use lambdad_model::NetworkMode;
 use lambdad_service::invocations::{DEFAULT_ASYNC_PAYLOAD, MAX_ASYNC_PAYLOAD};
 
+pub(crate) use settings::parse_interpreter;
 pub use settings::{AuthMode, SandboxChoice, ServeArgs};
 pub use sources::settings;
 
@@ -100,6 +101,10 @@ pub struct Config {
     pub async_max_payload: usize,
     /// Interpreters for managed runtimes named by the operator (file, then flags).
     pub interpreters: BTreeMap<String, PathBuf>,
+    /// The managed runtimes' AWS SDK cache.
+    pub sdk_dir: PathBuf,
+    /// Whether a missing SDK is installed at start.
+    pub sdk_install: bool,
     /// Public scheme and domain (with port) of function URLs.
     pub url_base: String,
     /// The credentials file of SigV4 verification, if any.
@@ -228,9 +233,14 @@ impl Config {
         if client_timeout.is_zero() {
             bail!("the client timeout must be positive");
         }
+        let data_dir = a.data_dir.unwrap_or_else(|| ".lambdad".into());
         Ok(Self {
             listen,
-            data_dir: a.data_dir.unwrap_or_else(|| ".lambdad".into()),
+            sdk_dir: a
+                .sdk_dir
+                .unwrap_or_else(|| lambdad_engine::sdk::default_dir(&data_dir)),
+            sdk_install: a.sdk_install.unwrap_or(true),
+            data_dir,
             region,
             account_id,
             sandbox: a.sandbox.unwrap_or(SandboxChoice::Auto),

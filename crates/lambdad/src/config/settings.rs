@@ -113,6 +113,14 @@ pub struct ServeArgs {
     /// `arn:aws:secretsmanager:us-east-1:000000000000:secret:mq=guest:guest` (repeatable).
     #[arg(long = "secret", value_parser = parse_secret)]
     pub secrets: Vec<(String, (String, String))>,
+    /// Where the managed runtimes' AWS SDKs (boto3, @aws-sdk/*) are installed and cached, shared by
+    /// servers [default: $XDG_CACHE_HOME/lambdad/sdk, else ~/.cache/lambdad/sdk].
+    #[arg(long)]
+    pub sdk_dir: Option<PathBuf>,
+    /// Install the managed runtimes' AWS SDKs in the background at start when missing, with the
+    /// host's pip and npm; false: only an existing install is used [default: true].
+    #[arg(long)]
+    pub sdk_install: Option<bool>,
     /// Public scheme and domain of function URLs, e.g. `https://example.com`; URLs are
     /// `SCHEME://ID.lambda-url.REGION.DOMAIN/` [default: http://localhost:PORT].
     #[arg(long)]
@@ -174,7 +182,7 @@ fn parse_delays(s: &str) -> Result<Delays, String> {
     Ok(Delays(v))
 }
 
-fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
+pub(crate) fn parse_interpreter(s: &str) -> Result<(String, PathBuf), String> {
     let (runtime, path) = s.split_once('=').ok_or("expected RUNTIME=PATH")?;
     if !(runtime.starts_with("python3.") || runtime.starts_with("nodejs")) {
         return Err(format!(
