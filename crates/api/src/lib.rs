@@ -234,7 +234,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/", post(json11::dispatch))
-        .route("/{account}/{queue}", post(sqs_query::by_url))
+        // Other methods on such paths are unknown Lambda operations (not 405).
+        .route(
+            "/{account}/{queue}",
+            post(sqs_query::by_url).fallback(middleware::unknown_operation),
+        )
         .route(
             "/2015-03-31/functions",
             post(functions::create).get(functions::list),

@@ -348,6 +348,14 @@ pub async fn by_url(
     uri: Uri,
     body: Body,
 ) -> Response {
+    if !is_query(&headers) {
+        // Not a form: a Lambda client's request on a path lambdad does not serve.
+        return super::error::ApiError::new(
+            lambdad_model::Code::UnknownOperation,
+            format!("No operation matches POST {}", uri.path()),
+        )
+        .into_response();
+    }
     let bytes = match super::middleware::read_body(body, MAX_REQUEST, "sqs").await {
         Ok(b) => b,
         Err(e) => {
