@@ -94,15 +94,9 @@ pub fn rest_error((status, kind, body): (u16, &str, &str)) -> HttpAnswer {
 
 /// Whether `content_type` is one of `types` (`image/png`, `image/*`, `*/*`).
 pub fn is_binary(types: &[String], content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else {
+    let Some(ct) = crate::url_event::media_type(content_type) else {
         return false;
     };
-    let ct = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     let (major, _) = ct.split_once('/').unwrap_or((&ct, ""));
     types.iter().any(|t| {
         let t = t.to_ascii_lowercase();

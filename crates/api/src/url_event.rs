@@ -76,17 +76,17 @@ pub fn header_values(headers: &HeaderMap) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+pub fn media_type(content_type: Option<&str>) -> Option<String> {
+    let ct = content_type?.split(';').next().unwrap_or_default();
+    Some(ct.trim().to_ascii_lowercase())
+}
+
 /// Whether a body of this content type is passed as text (else base64).
 fn is_text(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else {
+    let Some(ct) = media_type(content_type) else {
         return false;
     };
-    let ct = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     ct.starts_with("text/")
         || ct == "application/json"
         || ct.ends_with("+json")
