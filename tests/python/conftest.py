@@ -298,3 +298,35 @@ def venv_boto3_files(prefix):
                 continue
             files[prefix + "/".join(parts)] = (f.read_bytes(), 0o644)
     return files
+
+
+# A function that records each batch's start and end and the bodies it ran, for the FIFO tests
+# of both SQS paths (external and built-in queues).
+FIFO_SPAN = '''
+import json
+import time
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.2)
+    bodies = [r["body"] for r in event["Records"]]
+    print("SPAN " + json.dumps({"start": start, "end": time.time(), "bodies": bodies}))
+    return {}
+'''
+
+
+def assert_groups_in_order(spans, groups, count):
+    """From FIFO_SPAN's records (bodies `GROUP-SEQ`): no two batches holding one group overlapped
+    in time, and each group's sequence numbers 0..count-1 ran in order."""
+    runs = sorted(spans, key=lambda s: s["start"])
+    for g in groups:
+        mine = [s for s in runs if any(b.startswith(g + "-") for b in s["bodies"])]
+        for earlier, later in zip(mine, mine[1:]):
+            assert later["start"] >= earlier["end"], f"two batches of group {g} overlapped: {earlier} {later}"
+        order = []
+        for s in mine:
+            for b in s["bodies"]:
+                seq = int(b.split("-")[1])
+                if b.startswith(g + "-") and seq not in order:
+                    order.append(seq)
+        assert order == list(range(count)), f"group {g} ran out of order: {order}"

@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, aws_client, make_client, start_moto, zip_bytes
+from conftest import FIFO_SPAN, ROLE, Server, assert_groups_in_order, aws_client, make_client, start_moto, zip_bytes
 
 CONSUMER = '''
 import json
@@ -164,20 +164,6 @@ def test_fifo_queue_in_order_per_group(world):
     assert order == {g: list(range(10)) for g in "abc"}
 
 
-
-FIFO_SPAN = '''
-import json
-import time
-
-def handler(event, context):
-    start = time.time()
-    time.sleep(0.2)
-    bodies = [r["body"] for r in event["Records"]]
-    print("SPAN " + json.dumps({"start": start, "end": time.time(), "bodies": bodies}))
-    return {}
-'''
-
-
 def test_fifo_batches_of_one_group_never_overlap(world):
     """Several workers (small batches, a slow function) on a FIFO queue: from the function's own
     start and end times, no two batches holding one message group ran at once, and each group
@@ -203,18 +189,7 @@ def test_fifo_batches_of_one_group_never_overlap(world):
         return [json.loads(e["message"][5:]) for e in out["events"]]
 
     assert wait_for(lambda: len({b for s in spans() for b in s["bodies"]}) == 72, 90)
-    runs = sorted(spans(), key=lambda s: s["start"])
-    for g in groups:
-        mine = [s for s in runs if any(b.startswith(g + "-") for b in s["bodies"])]
-        for earlier, later in zip(mine, mine[1:]):
-            assert later["start"] >= earlier["end"], f"two batches of group {g} overlapped: {earlier} {later}"
-        order = []
-        for s in mine:
-            for b in s["bodies"]:
-                seq = int(b.split("-")[1])
-                if b.startswith(g + "-") and seq not in order:
-                    order.append(seq)
-        assert order == list(range(12)), f"group {g} ran out of order: {order}"
+    assert_groups_in_order(spans(), groups, 12)
 
 
 SLOW = '''

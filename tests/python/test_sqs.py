@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, aws, make_client, require_tool, wait_for, zip_bytes
+from conftest import FIFO_SPAN, ROLE, Server, assert_groups_in_order, aws, make_client, require_tool, wait_for, zip_bytes
 
 ACCOUNT = "000000000000"
 
@@ -397,19 +397,6 @@ def test_mapping_on_a_builtin_queue(world):
     assert receive_all(sqs, url) == []
 
 
-FIFO_SPAN = '''
-import json
-import time
-
-def handler(event, context):
-    start = time.time()
-    time.sleep(0.2)
-    bodies = [r["body"] for r in event["Records"]]
-    print("SPAN " + json.dumps({"start": start, "end": time.time(), "bodies": bodies}))
-    return {}
-'''
-
-
 @pytest.mark.timeout(180)
 def test_fifo_mapping_on_a_builtin_queue_keeps_groups_in_order(world):
     """Issue 30 on the built-in queue: several workers (batches of 2, a slow function, six groups);
@@ -431,17 +418,7 @@ def test_fifo_mapping_on_a_builtin_queue_keeps_groups_in_order(world):
         return [json.loads(m[5:]) for m in seen(server, "fifo-span", '"SPAN "')]
 
     wait_for(lambda: len({b for s in spans() for b in s["bodies"]}) == 60, 120, "every message")
-    runs = sorted(spans(), key=lambda s: s["start"])
-    for g in groups:
-        mine = [s for s in runs if any(b.startswith(g + "-") for b in s["bodies"])]
-        for earlier, later in zip(mine, mine[1:]):
-            assert later["start"] >= earlier["end"], f"two batches of group {g} overlapped: {earlier} {later}"
-        order = []
-        for s in mine:
-            for b in s["bodies"]:
-                if b.startswith(g + "-") and int(b.split("-")[1]) not in order:
-                    order.append(int(b.split("-")[1]))
-        assert order == list(range(10)), f"group {g} ran out of order: {order}"
+    assert_groups_in_order(spans(), groups, 10)
 
 
 FAILING = '''
