@@ -113,3 +113,45 @@ def test_a_full_disk_gives_clear_errors_and_recovers():
         subprocess.run(["umount", "-l", str(server.data_dir)], check=False)
         server.tmp.cleanup()
     assert code == 0, server.log()[-3000:]
+
+
+def async_stats(server):
+    with urllib.request.urlopen(server.endpoint + "/_lambdad/async-stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_an_event_that_finishes_on_a_full_disk_leaves_the_queue_once_space_returns():
+    """The event ran while the disk filled up, so its removal from the queue
+    failed: it is removed as soon as there is room again (not left leased
+    until its lease ends, 16 minutes later), and it does not run twice."""
+    require_root("mounting a tmpfs")
+    server = Server()
+    server.data_dir.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(server.data_dir)], check=True)
+    try:
+        server.start()
+        lam = make_client(server.endpoint)
+        lam.create_function(FunctionName="slow", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                            Timeout=30, Code={"ZipFile": fixture_zip("behave")})
+        lam.get_waiter("function_active_v2").wait(FunctionName="slow")
+        assert lam.invoke(FunctionName="slow", Payload=b'{"op": "echo"}')["StatusCode"] == 200
+        event = json.dumps({"op": "sleep", "ms": 3000}).encode()
+        assert lam.invoke(FunctionName="slow", InvocationType="Event", Payload=event)["StatusCode"] == 202
+        wait_for(lambda: metric(server, "lambdad_concurrent_executions") >= 1, 30, "the event to start running")
+
+        filler = server.data_dir / "filler"
+        assert fill(filler) > 0
+        wait_for(lambda: async_stats(server)["storeErrors"] >= 1, 30, "the event's removal to fail on the full disk")
+        assert invocations(server, "slow") == 2
+        assert metric(server, "lambdad_errors_total") == 0
+        assert metric(server, "lambdad_async_queue_depth") == 1
+
+        filler.unlink()
+        wait_for(lambda: metric(server, "lambdad_async_queue_depth") == 0, 30, "the handled event to leave the queue")
+        assert invocations(server, "slow") == 2
+        assert server.proc.poll() is None, "lambdad is still running"
+    finally:
+        code = server.stop()
+        subprocess.run(["umount", "-l", str(server.data_dir)], check=False)
+        server.tmp.cleanup()
+    assert code == 0, server.log()[-3000:]

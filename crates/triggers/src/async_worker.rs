@@ -34,6 +34,9 @@ const LEASE_MS: i64 = 16 * 60 * 1000;
 /// Most events leased in one transaction.
 const LEASE_BATCH: usize = 64;
 
+/// How soon a store write of the queue that failed is tried again.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
 /// What the worker's tasks share.
 #[derive(Clone)]
 struct Queue {
@@ -42,6 +45,7 @@ struct Queue {
     region: String,
     delays: Arc<Vec<Duration>>,
     destinations: Destinations,
+    shutdown: CancellationToken,
 }
 
 impl Queue {
@@ -56,31 +60,71 @@ impl Queue {
         counter(self.services.async_stats()).fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Removes a handled event; a failure only makes it run again.
+    /// Removes a handled event.
     async fn finish(&self, id: &str) {
-        if let Err(e) = self.invocations().forget_event(id.to_owned()).await {
-            self.count(|s| &s.store_errors);
-            tracing::warn!(request_id = id, error = %e, "Cannot remove a handled asynchronous event; it will run again.");
-        }
+        self.until_written(id, "remove a handled asynchronous event", || {
+            let invocations = self.invocations().clone();
+            let id = id.to_owned();
+            async move {
+                invocations
+                    .forget_event(id)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
     }
 
     /// Makes an event due again at `at_ms` with `attempts` counted.
     async fn reschedule(&self, id: &str, attempts: u32, at_ms: i64) {
-        let (store, key) = (self.store.clone(), id.to_owned());
-        let done =
-            tokio::task::spawn_blocking(move || store.reschedule_event(&key, attempts, at_ms))
-                .await;
-        let error = match done {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        self.count(|s| &s.store_errors);
-        tracing::warn!(
-            request_id = id,
-            error,
-            "Cannot reschedule an asynchronous event; it runs again when its lease ends."
-        );
+        self.until_written(id, "reschedule an asynchronous event", || {
+            let (store, key) = (self.store.clone(), id.to_owned());
+            async move {
+                match tokio::task::spawn_blocking(move || {
+                    store.reschedule_event(&key, attempts, at_ms)
+                })
+                .await
+                {
+                    Ok(done) => done.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Runs the store write `write` of the leased event `id` until it
+    /// succeeds. A write that failed (a full disk, say) is tried again every
+    /// [`STORE_RETRY`] rather than left to the lease's end, 16 minutes
+    /// away: a handled event would otherwise stay queued, and run again,
+    /// long after the disk has room. On shutdown the event stays leased;
+    /// the next start releases it (at-least-once).
+    async fn until_written<F, Fut>(&self, id: &str, what: &str, mut write: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
+        let mut failures = 0u32;
+        loop {
+            match write().await {
+                Ok(()) if failures == 0 => return,
+                Ok(()) => {
+                    tracing::info!(request_id = id, failures, "Could {what} again.");
+                    return;
+                }
+                Err(error) => {
+                    self.count(|s| &s.store_errors);
+                    if failures == 0 {
+                        tracing::warn!(request_id = id, error, "Cannot {what}; trying again.");
+                    }
+                    failures += 1;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(STORE_RETRY) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
     }
 }
 
@@ -100,6 +144,7 @@ pub async fn run(
         region,
         delays: Arc::new(retry_delays),
         destinations,
+        shutdown: shutdown.clone(),
     };
     match tokio::task::spawn_blocking(move || store.release_leases()).await {
         Ok(Ok(n)) if n > 0 => tracing::info!(
