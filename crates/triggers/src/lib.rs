@@ -18,6 +18,7 @@ pub mod sqs_poller;
 pub mod sqs_source;
 pub mod stream_events;
 pub mod stream_poller;
+mod supervisor;
 
 use std::time::Duration;
 

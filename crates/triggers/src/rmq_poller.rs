@@ -17,7 +17,7 @@
 //! with back-off (unacknowledged messages go back to the queue with the
 //! connection); a disabled or deleted mapping closes its connection.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,10 +38,10 @@ use lapin::types::FieldTable;
 use lapin::uri::{AMQPUri, AMQPUserInfo};
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use serde_json::Value;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::rmq_events;
+use crate::supervisor;
 
 /// Deliveries of one message before it is rejected without requeue: the
 /// first and Amazon MQ's 6 redeliveries.
@@ -108,8 +108,6 @@ struct Ctx {
     brokers: Arc<Brokers>,
 }
 
-type Running = HashMap<String, (String, CancellationToken, JoinHandle<()>)>;
-
 /// Keeps one consumer per enabled broker mapping, restarting it when the
 /// mapping changes, until `shutdown` is cancelled.
 pub async fn run(
@@ -124,40 +122,9 @@ pub async fn run(
         region,
         brokers: Arc::new(brokers),
     };
-    let mut running: Running = HashMap::new();
-    loop {
-        if let Ok(all) = mappings.mappings().await {
-            let mut wanted = HashSet::new();
-            for m in all.into_iter().filter(|m| m.enabled && m.broker.is_some()) {
-                let config = serde_json::to_string(&m).unwrap_or_default();
-                wanted.insert(m.uuid.clone());
-                if running.get(&m.uuid).is_some_and(|(c, _, _)| *c == config) {
-                    continue;
-                }
-                if let Some((_, stop, _)) = running.remove(&m.uuid) {
-                    stop.cancel();
-                }
-                let stop = shutdown.child_token();
-                let task = tokio::spawn(poll_mapping(ctx.clone(), m.clone(), stop.clone()));
-                running.insert(m.uuid.clone(), (config, stop, task));
-            }
-            running.retain(|uuid, (_, stop, _)| {
-                let keep = wanted.contains(uuid);
-                if !keep {
-                    stop.cancel();
-                }
-                keep
-            });
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = shutdown.cancelled() => break,
-        }
-    }
-    for (_, (_, stop, task)) in running {
-        stop.cancel();
-        let _ = task.await;
-    }
+    let kind = |m: &Mapping| m.broker.is_some();
+    let poll = |m: Mapping, stop: CancellationToken| poll_mapping(ctx.clone(), m, stop);
+    supervisor::run(&mappings, kind, poll, shutdown).await;
 }
 
 /// Consumes the mapping's queue until `stop`, reconnecting with back-off.

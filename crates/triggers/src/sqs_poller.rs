@@ -10,7 +10,7 @@
 //! the mapping's workers receive one at a time and never run two batches
 //! with messages of one group at once (`fifo_gate.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::destinations::Destinations;
 use crate::fifo_gate::FifoGate;
 use crate::sqs_source::Source;
+use crate::supervisor;
 
 /// Workers per mapping when ScalingConfig sets no maximum.
 const DEFAULT_MAX_WORKERS: u32 = 20;
@@ -51,41 +52,12 @@ pub async fn run(
         invocations,
         region,
     };
-    let mut running: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
-    loop {
-        if let Ok(mappings) = mappings.mappings().await {
-            let mut wanted = HashSet::new();
-            for m in mappings
-                .into_iter()
-                .filter(|m| m.enabled && m.stream.is_none() && m.broker.is_none())
-            {
-                let config = serde_json::to_string(&m).unwrap_or_default();
-                wanted.insert(m.uuid.clone());
-                if running.get(&m.uuid).is_some_and(|(c, _)| *c == config) {
-                    continue;
-                }
-                if let Some((_, old)) = running.remove(&m.uuid) {
-                    old.abort();
-                }
-                let task = tokio::spawn(poll_mapping(ctx.clone(), destinations.clone(), m.clone()));
-                running.insert(m.uuid.clone(), (config, task));
-            }
-            running.retain(|uuid, (_, task)| {
-                let keep = wanted.contains(uuid);
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = shutdown.cancelled() => break,
-        }
-    }
-    for (_, (_, task)) in running {
-        task.abort();
-    }
+    let kind = |m: &Mapping| m.stream.is_none() && m.broker.is_none();
+    let poll = |m: Mapping, stop: CancellationToken| {
+        let mapping = poll_mapping(ctx.clone(), destinations.clone(), m);
+        supervisor::until_stopped(mapping, stop)
+    };
+    supervisor::run(&mappings, kind, poll, shutdown).await;
 }
 
 async fn poll_mapping(ctx: Ctx, destinations: Destinations, m: Mapping) {

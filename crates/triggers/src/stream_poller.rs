@@ -19,7 +19,7 @@
 
 mod source;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
 use crate::stream_events::{self, Condition, LastInvoke, Origin, StreamRecord};
+use crate::supervisor;
 use source::{Clients, Position};
 
 /// How often an idle shard is read again.
@@ -80,38 +81,11 @@ pub async fn run(
         region,
         destinations,
     };
-    let mut running: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
-    loop {
-        if let Ok(all) = ctx.mappings.mappings().await {
-            let mut wanted = HashSet::new();
-            for m in all.into_iter().filter(|m| m.enabled && m.stream.is_some()) {
-                let config = serde_json::to_string(&m).unwrap_or_default();
-                wanted.insert(m.uuid.clone());
-                if running.get(&m.uuid).is_some_and(|(c, _)| *c == config) {
-                    continue;
-                }
-                if let Some((_, old)) = running.remove(&m.uuid) {
-                    old.abort();
-                }
-                let task = tokio::spawn(poll_mapping(ctx.clone(), m.clone()));
-                running.insert(m.uuid.clone(), (config, task));
-            }
-            running.retain(|uuid, (_, task)| {
-                let keep = wanted.contains(uuid);
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = shutdown.cancelled() => break,
-        }
-    }
-    for (_, (_, task)) in running {
-        task.abort();
-    }
+    let kind = |m: &Mapping| m.stream.is_some();
+    let poll = |m: Mapping, stop: CancellationToken| {
+        supervisor::until_stopped(poll_mapping(ctx.clone(), m), stop)
+    };
+    supervisor::run(&ctx.mappings, kind, poll, shutdown).await;
 }
 
 /// Runs the mapping's shard workers (dropped, and so aborted, with it).
