@@ -1,7 +1,8 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
 //! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
-//! `sqs:SendMessage` on a queue.
+//! `sqs:SendMessage` on a queue, `elasticloadbalancing:CreateRule` on a
+//! listener.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -42,6 +43,16 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let op = get("Action")?;
+    if get("Version") == Some(crate::elb::VERSION) {
+        // elbv2: the ARN the request names, else `*`.
+        let arn = ["LoadBalancerArn", "TargetGroupArn", "ListenerArn", "RuleArn"]
+            .iter()
+            .find_map(|k| get(k));
+        return Some(Action {
+            action: format!("elasticloadbalancing:{op}"),
+            resource: arn.unwrap_or("*").to_owned(),
+        });
+    }
     let from_path = path.trim_matches('/').split('/').nth(1);
     let queue = get("QueueUrl")
         .and_then(|u| u.trim_end_matches('/').rsplit('/').next())

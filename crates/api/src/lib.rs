@@ -17,6 +17,8 @@ pub mod error;
 mod esm;
 mod events;
 mod functions;
+mod elb;
+mod elb_http;
 mod gateway;
 mod gateway_auth;
 mod gateway_event;
@@ -395,6 +397,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gateway_http::dispatch,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            elb_http::dispatch,
         ))
         .with_state(state)
 }

@@ -133,6 +133,8 @@ pub enum Route {
         /// Whether the function's policy lets Elastic Load Balancing invoke
         /// it for the target group.
         allowed: bool,
+        /// The listener's port (`X-Forwarded-Port`).
+        port: i64,
     },
 }
 
@@ -709,7 +711,7 @@ impl Elb {
             Some(Action {
                 target_group_arn: Some(tg),
                 ..
-            }) => self.forward(region, tg).await,
+            }) => self.forward(region, tg, listener.port).await,
             _ => Ok(Route::NotFound),
         }
     }

@@ -358,7 +358,7 @@ impl Elb {
 
     /// The target group a forward action names, its function and whether
     /// the function's policy lets Elastic Load Balancing invoke it.
-    pub(crate) async fn forward(&self, region: &str, arn: &str) -> ElbResult<Route> {
+    pub(crate) async fn forward(&self, region: &str, arn: &str, port: i64) -> ElbResult<Route> {
         let tg = match self.target_group_of_arn(region, arn).await {
             Ok(tg) => tg,
             Err(ElbError::TargetGroupNotFound) => return Ok(Route::NotFound),
@@ -373,6 +373,7 @@ impl Elb {
             target_group: Box::new(tg),
             function,
             allowed,
+            port,
         })
     }
 

@@ -110,7 +110,6 @@ impl ElbError {
             | Self::TargetGroupNotFound
             | Self::ListenerNotFound
             | Self::RuleNotFound => 400,
-            Self::AccessDenied { .. } => 403,
             Self::Store(_) | Self::Service(_) | Self::Internal(_) => 500,
             _ => 400,
         }
