@@ -45,9 +45,14 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let op = get("Action")?;
     if get("Version") == Some(crate::elb::VERSION) {
         // elbv2: the ARN the request names, else `*`.
-        let arn = ["LoadBalancerArn", "TargetGroupArn", "ListenerArn", "RuleArn"]
-            .iter()
-            .find_map(|k| get(k));
+        let arn = [
+            "LoadBalancerArn",
+            "TargetGroupArn",
+            "ListenerArn",
+            "RuleArn",
+        ]
+        .iter()
+        .find_map(|k| get(k));
         return Some(Action {
             action: format!("elasticloadbalancing:{op}"),
             resource: arn.unwrap_or("*").to_owned(),

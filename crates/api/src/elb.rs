@@ -48,9 +48,7 @@ fn insert(node: &mut Map<String, Value>, parts: &[&str], value: &str) {
         node.insert(key, leaf);
         return;
     }
-    let child = node
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(m) = child {
         insert(m, rest, value);
     }
@@ -126,7 +124,12 @@ fn error(request_id: &str, status: u16, code: &str, message: &str) -> Response {
     send(status, body, request_id)
 }
 
-async fn run(state: &AppState, region: &str, action: &str, input: &Value) -> Option<ElbResult<Value>> {
+async fn run(
+    state: &AppState,
+    region: &str,
+    action: &str,
+    input: &Value,
+) -> Option<ElbResult<Value>> {
     let elb = &state.services.elb;
     Some(match action {
         "CreateLoadBalancer" => elb.create_load_balancer(region, input).await,
@@ -135,7 +138,9 @@ async fn run(state: &AppState, region: &str, action: &str, input: &Value) -> Opt
         "CreateTargetGroup" => elb.create_target_group(region, input).await,
         "DescribeTargetGroups" => elb.describe_target_groups(region, input).await,
         "DeleteTargetGroup" => elb.delete_target_group(region, input).await,
-        "DescribeTargetGroupAttributes" => elb.describe_target_group_attributes(region, input).await,
+        "DescribeTargetGroupAttributes" => {
+            elb.describe_target_group_attributes(region, input).await
+        }
         "ModifyTargetGroupAttributes" => elb.modify_target_group_attributes(region, input).await,
         "RegisterTargets" => elb.register_targets(region, input).await,
         "DeregisterTargets" => elb.deregister_targets(region, input).await,
@@ -159,8 +164,17 @@ async fn run(state: &AppState, region: &str, action: &str, input: &Value) -> Opt
 pub(crate) async fn answer(state: &AppState, ctx: &RequestContext, bytes: &[u8]) -> Response {
     let form: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
     let rid = ctx.request_id.as_str();
-    let Some(action) = form.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
-        return error(rid, 400, "MissingAction", "The request must contain the parameter Action.");
+    let Some(action) = form
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+    else {
+        return error(
+            rid,
+            400,
+            "MissingAction",
+            "The request must contain the parameter Action.",
+        );
     };
     let input = input_of(&form);
     let region = super::region(state, ctx);
@@ -180,7 +194,10 @@ pub(crate) async fn answer(state: &AppState, ctx: &RequestContext, bytes: &[u8])
             send(StatusCode::OK, body, rid)
         }
         Some(Err(e)) => {
-            if matches!(e, ElbError::Store(_) | ElbError::Service(_) | ElbError::Internal(_)) {
+            if matches!(
+                e,
+                ElbError::Store(_) | ElbError::Service(_) | ElbError::Internal(_)
+            ) {
                 tracing::error!(error = %e, action = %action, "elbv2 request failed.");
             }
             error(rid, e.status(), e.code(), &e.to_string())
@@ -200,11 +217,23 @@ mod tests {
             ("Version", VERSION),
             ("Priority", "10"),
             ("Conditions.member.1.Field", "path-pattern"),
-            ("Conditions.member.1.PathPatternConfig.Values.member.1", "/a/*"),
-            ("Conditions.member.1.PathPatternConfig.Values.member.2", "/b"),
+            (
+                "Conditions.member.1.PathPatternConfig.Values.member.1",
+                "/a/*",
+            ),
+            (
+                "Conditions.member.1.PathPatternConfig.Values.member.2",
+                "/b",
+            ),
             ("Conditions.member.2.Field", "query-string"),
-            ("Conditions.member.2.QueryStringConfig.Values.member.1.Key", "v"),
-            ("Conditions.member.2.QueryStringConfig.Values.member.1.Value", "1"),
+            (
+                "Conditions.member.2.QueryStringConfig.Values.member.1.Key",
+                "v",
+            ),
+            (
+                "Conditions.member.2.QueryStringConfig.Values.member.1.Value",
+                "1",
+            ),
             ("Actions.member.1.Type", "forward"),
             ("Actions.member.1.Order", "1"),
         ]
@@ -228,6 +257,9 @@ mod tests {
     fn lists_are_members_in_xml() {
         let mut out = String::new();
         xml(&mut out, &json!({"A": [{"B": "x<y"}, {"B": 2}], "N": null}));
-        assert_eq!(out, "<A><member><B>x&lt;y</B></member><member><B>2</B></member></A>");
+        assert_eq!(
+            out,
+            "<A><member><B>x&lt;y</B></member><member><B>2</B></member></A>"
+        );
     }
 }

@@ -140,8 +140,10 @@ fn event(
     } else {
         // A repeated header or query parameter: the last value, as on ALB.
         let last = |pairs: &[(String, String)]| {
-            let m: BTreeMap<&str, &str> =
-                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let m: BTreeMap<&str, &str> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             json!(m)
         };
         event["queryStringParameters"] = last(query);
@@ -174,13 +176,23 @@ fn response(payload: &[u8], multi: bool) -> Option<Response> {
         Some(())
     };
     if multi {
-        for (k, vs) in out.get("multiValueHeaders").and_then(Value::as_object).into_iter().flatten() {
+        for (k, vs) in out
+            .get("multiValueHeaders")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             for v in vs.as_array()? {
                 add(&mut headers, k, v)?;
             }
         }
     } else {
-        for (k, v) in out.get("headers").and_then(Value::as_object).into_iter().flatten() {
+        for (k, v) in out
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             add(&mut headers, k, v)?;
         }
     }
@@ -197,7 +209,11 @@ fn response(payload: &[u8], multi: bool) -> Option<Response> {
     Some(resp)
 }
 
-async fn serve(state: AppState, (label, region, host): (String, String, String), req: Request) -> Response {
+async fn serve(
+    state: AppState,
+    (label, region, host): (String, String, String),
+    req: Request,
+) -> Response {
     let source_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -216,7 +232,12 @@ async fn serve(state: AppState, (label, region, host): (String, String, String),
     let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let facts = RequestFacts {
         method: parts.method.as_str(),
@@ -235,7 +256,11 @@ async fn serve(state: AppState, (label, region, host): (String, String, String),
     let (tg, function, allowed, port) = match route {
         Route::NotFound => return page(StatusCode::SERVICE_UNAVAILABLE),
         Route::Fixed(f) => {
-            let status = f.status_code.parse().ok().and_then(|s| StatusCode::from_u16(s).ok());
+            let status = f
+                .status_code
+                .parse()
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok());
             let mut resp = (
                 status.unwrap_or(StatusCode::OK),
                 f.message_body.unwrap_or_default(),
@@ -245,7 +270,8 @@ async fn serve(state: AppState, (label, region, host): (String, String, String),
             if let Ok(v) = HeaderValue::from_str(&format!("{ct}; charset=utf-8")) {
                 resp.headers_mut().insert("content-type", v);
             }
-            resp.headers_mut().insert("server", HeaderValue::from_static("awselb/2.0"));
+            resp.headers_mut()
+                .insert("server", HeaderValue::from_static("awselb/2.0"));
             return resp;
         }
         Route::Forward {
@@ -263,13 +289,25 @@ async fn serve(state: AppState, (label, region, host): (String, String, String),
             "The function's resource policy does not let elasticloadbalancing.amazonaws.com invoke it for this target group.");
         return page(StatusCode::BAD_GATEWAY);
     }
-    let trace = format!("Root=1-{:08x}-{}", time::OffsetDateTime::now_utc().unix_timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]);
+    let trace = format!(
+        "Root=1-{:08x}-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        &uuid::Uuid::new_v4().simple().to_string()[..24]
+    );
     headers.retain(|(k, _)| !k.starts_with("x-forwarded-") && k != "x-amzn-trace-id");
     headers.push(("x-amzn-trace-id".into(), trace));
     headers.push(("x-forwarded-for".into(), source_ip));
     headers.push(("x-forwarded-port".into(), port.to_string()));
     headers.push(("x-forwarded-proto".into(), "http".into()));
-    let event = event(&tg, parts.method.as_str(), path, &raw_query, &headers, &parts.headers, &body);
+    let event = event(
+        &tg,
+        parts.method.as_str(),
+        path,
+        &raw_query,
+        &headers,
+        &parts.headers,
+        &body,
+    );
     let snapshot = match state
         .services
         .invocations
@@ -283,7 +321,12 @@ async fn serve(state: AppState, (label, region, host): (String, String, String),
         }
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let req = Invocations::request(snapshot, qualifier.as_deref(), &id, bytes::Bytes::from(event.to_string()));
+    let req = Invocations::request(
+        snapshot,
+        qualifier.as_deref(),
+        &id,
+        bytes::Bytes::from(event.to_string()),
+    );
     let outcome = state
         .services
         .invocations
@@ -312,12 +355,22 @@ mod tests {
     #[test]
     fn hosts_name_load_balancers() {
         let mut h = HeaderMap::new();
-        h.insert("host", HeaderValue::from_static("web-0123abcd.us-east-1.elb.localhost:9001"));
+        h.insert(
+            "host",
+            HeaderValue::from_static("web-0123abcd.us-east-1.elb.localhost:9001"),
+        );
         assert_eq!(
             elb_host(&h),
-            Some(("web-0123abcd".into(), "us-east-1".into(), "web-0123abcd.us-east-1.elb.localhost".into()))
+            Some((
+                "web-0123abcd".into(),
+                "us-east-1".into(),
+                "web-0123abcd.us-east-1.elb.localhost".into()
+            ))
         );
-        h.insert("host", HeaderValue::from_static("abc.execute-api.us-east-1.localhost"));
+        h.insert(
+            "host",
+            HeaderValue::from_static("abc.execute-api.us-east-1.localhost"),
+        );
         assert_eq!(elb_host(&h), None);
     }
 
@@ -326,9 +379,18 @@ mod tests {
         let r = response(br#"{"statusCode": 201, "headers": {"x-a": "1"}, "body": "aGk=", "isBase64Encoded": true}"#, false).unwrap();
         assert_eq!(r.status(), 201);
         assert_eq!(r.headers()["x-a"], "1");
-        let r = response(br#"{"statusCode": 200, "multiValueHeaders": {"set-cookie": ["a=1", "b=2"]}}"#, true).unwrap();
+        let r = response(
+            br#"{"statusCode": 200, "multiValueHeaders": {"set-cookie": ["a=1", "b=2"]}}"#,
+            true,
+        )
+        .unwrap();
         assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
-        for bad in [&b"nope"[..], br#"{"body": "x"}"#, br#"{"statusCode": "200"}"#, br#"{"statusCode": 200, "body": {}}"#] {
+        for bad in [
+            &b"nope"[..],
+            br#"{"body": "x"}"#,
+            br#"{"statusCode": "200"}"#,
+            br#"{"statusCode": 200, "body": {}}"#,
+        ] {
             assert!(response(bad, false).is_none());
         }
     }

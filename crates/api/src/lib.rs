@@ -13,12 +13,12 @@
 mod actions;
 pub mod auth;
 mod concurrency;
+mod elb;
+mod elb_http;
 pub mod error;
 mod esm;
 mod events;
 mod functions;
-mod elb;
-mod elb_http;
 mod gateway;
 mod gateway_auth;
 mod gateway_event;
