@@ -12,7 +12,7 @@ import tempfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, make_client, require_tool, zip_bytes
+from conftest import ROLE, make_client, metric, require_tool, zip_bytes
 from gateway_helpers import aws2, call, invocations
 
 APP = r'''
@@ -296,3 +296,9 @@ def test_missing_permission_function_error_and_malformed_answers(server, lam, el
     empty = elb.create_target_group(Name="empty", TargetType="lambda")["TargetGroups"][0]["TargetGroupArn"]
     lb2, _ = load_balancer(elb, "empty", empty)
     assert call("http://" + lb2["DNSName"], "GET", "/")[0] == 503
+
+    # /metrics counts each load balancer's requests and 5xx answers.
+    label = '{door="elb",id="' + lb["DNSName"].split(".")[0] + '"}'
+    assert metric(server, "lambdad_door_requests_total" + label) == 3
+    assert metric(server, "lambdad_door_5xx_total" + label) == 3
+    assert metric(server, "lambdad_door_latency_seconds_count" + label) == 3

@@ -48,7 +48,16 @@ fn elb_host(headers: &HeaderMap) -> Option<(String, String, String)> {
 /// Middleware in front of the API: load balancer hosts go to [`serve`].
 pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match elb_host(req.headers()) {
-        Some(host) => serve(state, host, req).await,
+        Some(host) => {
+            let (start, id, doors) = (
+                std::time::Instant::now(),
+                host.0.clone(),
+                state.doors.clone(),
+            );
+            let resp = serve(state, host, req).await;
+            doors.record("elb", &id, resp.status().as_u16(), start.elapsed());
+            resp
+        }
         None => next.run(req).await,
     }
 }

@@ -13,6 +13,7 @@
 mod actions;
 pub mod auth;
 mod concurrency;
+mod doors;
 mod elb;
 mod elb_http;
 pub mod error;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub logs: lambdad_service::logs::Logs,
     /// The built-in object store's S3 API (`s3.rs`), when it is on.
     pub s3: Option<s3s::service::S3Service>,
+    /// The front doors' request counters (`doors.rs`).
+    pub doors: Arc<doors::DoorMetrics>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -122,6 +125,11 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &queue_metrics(&queues) + "# EOF\n";
+    }
+    let doors = state.doors.encode();
+    if !doors.is_empty() {
+        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+        text = body + &doors + "# EOF\n";
     }
     (
         [(
