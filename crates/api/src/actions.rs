@@ -281,6 +281,23 @@ mod tests {
     }
 
     #[test]
+    fn elbv2_requests_map_to_elasticloadbalancing_actions() {
+        let body = b"Action=CreateRule&Version=2015-12-01&ListenerArn=arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A1%3Alistener%2Fapp%2Fw%2Fa%2Fb";
+        let a = of_request(&Method::POST, "/", None, body, "us-east-1", "1");
+        assert_eq!(a.action, "elasticloadbalancing:CreateRule");
+        assert_eq!(
+            a.resource,
+            "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/w/a/b"
+        );
+        let d = b"Action=DescribeLoadBalancers&Version=2015-12-01";
+        let d = of_request(&Method::POST, "/", None, d, "us-east-1", "1");
+        assert_eq!(
+            (d.action.as_str(), d.resource.as_str()),
+            ("elasticloadbalancing:DescribeLoadBalancers", "*")
+        );
+    }
+
+    #[test]
     fn sqs_requests_map_to_queue_actions() {
         let a = of_request(
             &Method::POST,

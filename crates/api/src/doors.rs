@@ -7,6 +7,11 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Most (door, id) series kept; the ids of later requests count as [`OTHER`].
+const MAX_SERIES: usize = 1000;
+/// The id of the requests past [`MAX_SERIES`].
+const OTHER: &str = "_other";
+
 /// Counters of one API or load balancer.
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {
@@ -26,7 +31,12 @@ impl DoorMetrics {
     /// Counts one answered request of `door` (`execute-api` or `elb`) to `id`.
     pub fn record(&self, door: &'static str, id: &str, status: u16, latency: Duration) {
         let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
-        let c = map.entry((door, id.to_owned())).or_default();
+        let mut key = (door, id.to_owned());
+        // Hosts name ids freely: past the limit, new ids share one series.
+        if !map.contains_key(&key) && map.len() >= MAX_SERIES {
+            key.1 = OTHER.to_owned();
+        }
+        let c = map.entry(key).or_default();
         c.requests += 1;
         c.client_errors += u64::from((400..500).contains(&status));
         c.server_errors += u64::from(status >= 500);
@@ -97,5 +107,12 @@ mod tests {
         assert!(text.contains("lambdad_door_5xx_total{door=\"elb\",id=\"web-1\"} 1\n"));
         assert!(text.contains("lambdad_door_4xx_total{door=\"execute-api\",id=\"abc\"} 1\n"));
         assert!(text.contains("lambdad_door_latency_seconds_sum{door=\"elb\",id=\"web-1\"} 1\n"));
+        for i in 0..MAX_SERIES {
+            m.record("elb", &format!("x{i}"), 200, Duration::ZERO);
+        }
+        assert!(
+            m.encode()
+                .contains("lambdad_door_requests_total{door=\"elb\",id=\"_other\"} 2\n")
+        );
     }
 }
