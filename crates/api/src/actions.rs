@@ -43,7 +43,7 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let op = get("Action")?;
-    if get("Version") == Some(crate::elb::VERSION) {
+    if get("Version") == Some(lambdad_service::elb::API_VERSION) {
         // elbv2: the ARN the request names, else `*`.
         let arn = [
             "LoadBalancerArn",

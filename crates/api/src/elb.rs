@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lambdad_service::elb::API_VERSION as VERSION;
 use lambdad_service::elb::types::{ElbError, ElbResult};
 use serde_json::{Map, Value};
 
@@ -17,8 +18,6 @@ use super::middleware::RequestContext;
 use super::sqs_query::escape;
 
 const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
-/// The API version of every elbv2 request.
-pub(crate) const VERSION: &str = "2015-12-01";
 /// Members that are integers in elbv2's shapes.
 const INTEGERS: &[&str] = &["Port", "Order", "Weight", "PageSize"];
 

@@ -24,6 +24,8 @@ use types::{
     Tag, TargetGroup, invalid,
 };
 
+/// The elbv2 API version every Query request names (`Version=`).
+pub const API_VERSION: &str = "2015-12-01";
 /// The service principal a function's policy must allow.
 pub const ELB_PRINCIPAL: &str = "elasticloadbalancing.amazonaws.com";
 /// The hosted zone id AWS gives ALBs in us-east-1.
