@@ -1,7 +1,8 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
 //! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
-//! `sqs:SendMessage` on a queue.
+//! `sqs:SendMessage` on a queue, `elasticloadbalancing:CreateRule` on a
+//! listener.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -42,6 +43,21 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let op = get("Action")?;
+    if get("Version") == Some(lambdad_service::elb::API_VERSION) {
+        // elbv2: the ARN the request names, else `*`.
+        let arn = [
+            "LoadBalancerArn",
+            "TargetGroupArn",
+            "ListenerArn",
+            "RuleArn",
+        ]
+        .iter()
+        .find_map(|k| get(k));
+        return Some(Action {
+            action: format!("elasticloadbalancing:{op}"),
+            resource: arn.unwrap_or("*").to_owned(),
+        });
+    }
     let from_path = path.trim_matches('/').split('/').nth(1);
     let queue = get("QueueUrl")
         .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
@@ -261,6 +277,23 @@ mod tests {
         assert_eq!(
             rest.resource,
             "arn:aws:apigateway:us-east-1::/restapis/abc/resources/r1/methods/GET"
+        );
+    }
+
+    #[test]
+    fn elbv2_requests_map_to_elasticloadbalancing_actions() {
+        let body = b"Action=CreateRule&Version=2015-12-01&ListenerArn=arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A1%3Alistener%2Fapp%2Fw%2Fa%2Fb";
+        let a = of_request(&Method::POST, "/", None, body, "us-east-1", "1");
+        assert_eq!(a.action, "elasticloadbalancing:CreateRule");
+        assert_eq!(
+            a.resource,
+            "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/w/a/b"
+        );
+        let d = b"Action=DescribeLoadBalancers&Version=2015-12-01";
+        let d = of_request(&Method::POST, "/", None, d, "us-east-1", "1");
+        assert_eq!(
+            (d.action.as_str(), d.resource.as_str()),
+            ("elasticloadbalancing:DescribeLoadBalancers", "*")
         );
     }
 

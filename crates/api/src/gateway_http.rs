@@ -32,10 +32,19 @@ const MAX_BODY: usize = 6_291_456;
 pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match service_host(req.headers(), "execute-api") {
         // REST and HTTP APIs share one id space: the stored API tells them apart.
-        Some(host) => match super::rest_http::serve(&state, &host, req).await {
-            Ok(resp) => resp,
-            Err(req) => serve(state, host, req).await,
-        },
+        Some(host) => {
+            let (start, id, doors) = (
+                std::time::Instant::now(),
+                host.0.clone(),
+                state.doors.clone(),
+            );
+            let resp = match super::rest_http::serve(&state, &host, req).await {
+                Ok(resp) => resp,
+                Err(req) => serve(state, host, req).await,
+            };
+            doors.record("execute-api", &id, resp.status().as_u16(), start.elapsed());
+            resp
+        }
         None => next.run(req).await,
     }
 }

@@ -40,6 +40,12 @@ pub async fn dispatch(
             );
         }
     };
+    if target.is_empty()
+        && super::sqs_query::is_query(&headers)
+        && super::elb::is_elb(&headers, &bytes)
+    {
+        return super::elb::answer(&state, &ctx, &bytes).await;
+    }
     if target.is_empty() && super::sqs_query::is_query(&headers) {
         return super::sqs_query::answer(&state, &ctx, &headers, "/", &bytes).await;
     }

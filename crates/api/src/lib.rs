@@ -13,6 +13,9 @@
 mod actions;
 pub mod auth;
 mod concurrency;
+mod doors;
+mod elb;
+mod elb_http;
 pub mod error;
 mod esm;
 mod events;
@@ -81,6 +84,8 @@ pub struct AppState {
     pub logs: lambdad_service::logs::Logs,
     /// The built-in object store's S3 API (`s3.rs`), when it is on.
     pub s3: Option<s3s::service::S3Service>,
+    /// The front doors' request counters (`doors.rs`).
+    pub doors: Arc<doors::DoorMetrics>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -120,6 +125,11 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &queue_metrics(&queues) + "# EOF\n";
+    }
+    let doors = state.doors.encode();
+    if !doors.is_empty() {
+        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+        text = body + &doors + "# EOF\n";
     }
     (
         [(
@@ -395,6 +405,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gateway_http::dispatch,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            elb_http::dispatch,
         ))
         .with_state(state)
 }

@@ -36,7 +36,7 @@ pub(crate) fn is_query(headers: &HeaderMap) -> bool {
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -147,6 +147,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         credentials,
         logs,
         s3: Some(s3),
+        doors: Arc::default(),
     };
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");

@@ -68,7 +68,9 @@ fn doc_kind(body: &str) -> Option<&'static str> {
     }
     match serde_json::from_str::<Kind>(body).ok()?.kind.as_deref() {
         Some("REST") => Some("REST"),
-        _ => None,
+        // Load balancers and target groups (`elb.rs`) share the table.
+        Some(_) => Some("OTHER"),
+        None => None,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod context;
 pub mod error;
 pub mod esm;
 pub use esm::streams as esm_streams;
+pub mod elb;
 pub mod event_configs;
 pub mod events;
 pub mod functions;
@@ -79,6 +80,8 @@ pub struct Services {
     pub rules: events::Rules,
     /// API Gateway HTTP APIs.
     pub gateway: gateway::Gateway,
+    /// Application Load Balancers (elbv2).
+    pub elb: elb::Elb,
     /// The invocation funnel.
     pub invocations: invocations::Invocations,
     /// The built-in SQS queues.
@@ -104,6 +107,7 @@ impl Services {
             mappings: esm::Mappings::new(ctx.clone()),
             rules: events::Rules::new(ctx.clone(), invocations.clone()),
             gateway: gateway::Gateway::new(ctx.clone(), &options.url_base),
+            elb: elb::Elb::new(ctx.clone(), &options.url_base),
             invocations,
             queues: queues::Queues::new(ctx.clone()),
             ctx,
