@@ -9,7 +9,7 @@ use lambdad_store::AliasRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::context::{Context, blocking, missing, unqualified};
+use crate::context::{Context, blocking, missing, new_revision, unqualified};
 use lambdad_model::validate;
 
 use crate::error::{ServiceError, service_error};
@@ -168,7 +168,12 @@ impl Versions {
         let versions = blocking(move || store.list_versions(&key)).await?;
         if let Some(last) = versions
             .last()
-            .filter(|v| content(&v.config) == content(&rec.config))
+            // AWS publishes anew after any update of $LATEST, even of its
+            // description alone: a version keeps $LATEST's LastModified.
+            .filter(|v| {
+                v.config.last_modified == rec.config.last_modified
+                    && content(&v.config) == content(&rec.config)
+            })
         {
             return Ok(last.config.clone());
         }
@@ -179,6 +184,8 @@ impl Versions {
             .unwrap_or_else(|| rec.config.description.clone());
         snapshot.config.state = Some("Active".into());
         snapshot.config.last_update_status = Some("Successful".into());
+        // A version has a RevisionId of its own, as in AWS.
+        snapshot.config.revision_id = new_revision();
         let (store, expected, to_store) = (
             self.ctx.store.clone(),
             rec.config.revision_id.clone(),
@@ -239,7 +246,8 @@ impl Versions {
         Ok((page, next))
     }
 
-    /// Deletes a published version (DeleteFunction with a numeric qualifier).
+    /// Deletes a published version (DeleteFunction with a numeric qualifier;
+    /// the caller has checked that the function exists).
     pub async fn delete_version(&self, region: &str, name: &str, q: &str) -> VersionsResult<()> {
         let n: u64 = q
             .parse()
@@ -256,8 +264,9 @@ impl Versions {
         }
         let (store, key) = (self.ctx.store.clone(), name.to_owned());
         let hex = self.ctx.version(name, n).await?.map(|v| v.code_hex);
+        // AWS: deleting a version the function does not have succeeds.
         if !blocking(move || store.delete_version(&key, n)).await? {
-            return Err(self.ctx.not_found(region, name, Some(q)).into());
+            return Ok(());
         }
         if let Some(hex) = hex {
             self.ctx.collect_code(hex).await;

@@ -120,6 +120,15 @@ async fn error_types_and_messages_match_aws() {
     )
     .await;
     assert_eq!(resp.status(), 201);
+    // The active function's RevisionId (AWS regenerates it after the Pending answer).
+    let resp = send(
+        &client,
+        &ep,
+        "GET",
+        "/2015-03-31/functions/exists/configuration",
+        None,
+    )
+    .await;
     let existing: Value = resp.json().await.unwrap();
     let revision = existing["RevisionId"].as_str().unwrap().to_owned();
 
