@@ -4,6 +4,8 @@ found lambdad differing: each expectation comes from a snapshot recorded against
 
 import re
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, zip_bytes
@@ -208,3 +210,51 @@ def test_mapping_of_a_missing_builtin_queue(lam):
         "InvalidParameterValueException",
         "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
         "SQS Error Message: The specified queue does not exist.")
+
+
+def test_not_found_messages_of_sub_resources(lam):
+    """test_url_config_exceptions, test_permission_exceptions, test_ops_on_nonexisting_fn: AWS's
+    words for a missing function under the URL-config, policy and EventInvokeConfig operations."""
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:fid-nofn"
+    gone = ("ResourceNotFoundException", "The resource you requested does not exist.")
+    assert error_of(lambda: lam.get_function_url_config(FunctionName="fid-nofn")) == gone
+    assert error_of(lambda: lam.delete_function_url_config(FunctionName="fid-nofn")) == gone
+    no_function = ("ResourceNotFoundException", "Function does not exist")
+    assert error_of(lambda: lam.create_function_url_config(FunctionName="fid-nofn", AuthType="NONE")) == no_function
+    assert error_of(lambda: lam.update_function_url_config(FunctionName="fid-nofn", AuthType="NONE")) == no_function
+    assert error_of(lambda: lam.list_function_url_configs(FunctionName="fid-nofn")) == no_function
+    assert error_of(lambda: lam.get_policy(FunctionName="fid-nofn")) == gone
+    assert error_of(lambda: lam.get_function_event_invoke_config(FunctionName="fid-nofn")) == (
+        "ResourceNotFoundException", f"The function {arn}:$LATEST doesn't have an EventInvokeConfig")
+    create(lam, "fid-eic")
+    assert error_of(lambda: lam.get_function_event_invoke_config(FunctionName="fid-eic", Qualifier="1221")) == (
+        "ResourceNotFoundException",
+        "The function arn:aws:lambda:us-east-1:000000000000:function:fid-eic:1221 doesn't have an EventInvokeConfig")
+    assert error_of(lambda: lam.get_policy(FunctionName="fid-eic")) == gone
+
+
+def test_validation_messages(lam):
+    """test_create_lambda_exceptions, test_notfound_and_invalid_routingconfigs: AWS's constraint lists."""
+    assert error_of(lambda: create(lam, "fid-arch", Architectures=["X86_64"])) == (
+        "ValidationException",
+        "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy constraint: "
+        "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
+    create(lam, "fid-alias", Publish=True)
+    # boto3 would refuse -1.0 itself (LocalStack's test turns its validation off too).
+    raw = boto3.client("lambda", endpoint_url=lam.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                       config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    bounds = ("Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
+              "Member must have value greater than or equal to 0.0, Member must not be null]")
+    for weight in (2.0, -1.0):
+        assert error_of(lambda: raw.create_alias(FunctionName="fid-alias", Name="a", FunctionVersion="1",
+                                                 RoutingConfig={"AdditionalVersionWeights": {"2": weight}})) == (
+            "ValidationException",
+            f"1 validation error detected: Value '{{2={weight}}}' at 'routingConfig.additionalVersionWeights' "
+            f"failed to satisfy constraint: {bounds}")
+    assert error_of(lambda: lam.create_alias(FunctionName="fid-alias", Name="a", FunctionVersion="1",
+                                             RoutingConfig={"AdditionalVersionWeights": {"$LATEST": 0.5}})) == (
+        "ValidationException",
+        "1 validation error detected: Value '{$LATEST=0.5}' at 'routingConfig.additionalVersionWeights' failed to "
+        "satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
+        "Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]")

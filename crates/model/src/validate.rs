@@ -375,7 +375,7 @@ pub fn architectures(arch: &[String]) -> Result<String, AwsError> {
         _ => Err(AwsError::validation(one_error(
             &listed,
             "architectures",
-            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]",
         ))),
     }
 }

@@ -101,7 +101,7 @@ service_error! {
         TooManyLayers => InvalidParameterValue,
         /// Two versions of one layer on a function.
         #[error(
-            "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {second}"
+            "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {second} are versions of the same layer."
         )]
         SameLayerTwice { first: String, second: String } => InvalidParameterValue,
     }

@@ -27,11 +27,8 @@ fn weight_message(version: &str, weight: f64, constraint: &str) -> String {
     )
 }
 
-fn weight_bound(bound: &str) -> String {
-    format!(
-        "Map value must satisfy constraint: [Member must have value {bound}, Member must not be null]"
-    )
-}
+/// AWS names both bounds whichever is broken.
+const WEIGHT_BOUNDS: &str = "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]";
 
 service_error! {
     /// Why a versions or aliases call fails.
@@ -49,14 +46,14 @@ service_error! {
         /// More than one additional version weight.
         #[error("Number of items in AdditionalVersionWeights cannot be greater than 1")]
         TooManyWeights => InvalidParameterValue,
-        /// A weight outside 0.0–1.0; `bound` is the constraint it breaks.
-        #[error("{}", weight_message(.version, *.weight, &weight_bound(.bound)))]
-        WeightOutOfRange { version: String, weight: f64, bound: &'static str } => Validation,
+        /// A weight outside 0.0–1.0.
+        #[error("{}", weight_message(.version, *.weight, WEIGHT_BOUNDS))]
+        WeightOutOfRange { version: String, weight: f64 } => Validation,
         /// A weight for something that is not a version number.
         #[error("{}", weight_message(
             .version,
             *.weight,
-            "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]",
+            "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]",
         ))]
         WeightNotAVersion { version: String, weight: f64 } => Validation,
         /// The alias's own version has a weight too.
@@ -301,15 +298,9 @@ impl Versions {
         }
         for (v, w) in weights {
             if !(0.0..=1.0).contains(w) {
-                let bound = if *w < 0.0 {
-                    "greater than or equal to 0.0"
-                } else {
-                    "less than or equal to 1.0"
-                };
                 return Err(VersionsError::WeightOutOfRange {
                     version: v.clone(),
                     weight: *w,
-                    bound,
                 });
             }
             if !is_version_number(v) {
