@@ -258,3 +258,13 @@ def test_validation_messages(lam):
         "1 validation error detected: Value '{$LATEST=0.5}' at 'routingConfig.additionalVersionWeights' failed to "
         "satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
         "Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]")
+
+
+def test_url_config_without_invoke_mode(lam):
+    """test_url_config_lifecycle: InvokeMode is not echoed when it was never set."""
+    create(lam, "fid-url")
+    created = lam.create_function_url_config(FunctionName="fid-url", AuthType="NONE")
+    assert "InvokeMode" not in created
+    assert "InvokeMode" not in lam.get_function_url_config(FunctionName="fid-url")
+    updated = lam.update_function_url_config(FunctionName="fid-url", InvokeMode="BUFFERED")
+    assert updated["InvokeMode"] == "BUFFERED"

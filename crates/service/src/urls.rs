@@ -48,7 +48,7 @@ pub struct UrlConfigRequest {
     pub auth_type: Option<String>,
     /// CORS settings.
     pub cors: Option<Cors>,
-    /// `BUFFERED` or `RESPONSE_STREAM`.
+    /// `BUFFERED` or `RESPONSE_STREAM` (unset: buffered, and not echoed).
     pub invoke_mode: Option<String>,
 }
 
@@ -148,8 +148,10 @@ impl Urls {
             "FunctionArn": arn,
             "AuthType": u.auth_type,
             "CreationTime": u.creation_time,
-            "InvokeMode": u.invoke_mode,
         });
+        if !u.invoke_mode.is_empty() {
+            out["InvokeMode"] = json!(u.invoke_mode);
+        }
         if let Some(c) = &u.cors {
             out["Cors"] = c.clone();
         }
@@ -176,8 +178,11 @@ impl Urls {
     ) -> UrlsResult<Value> {
         let auth = req.auth_type.ok_or_else(|| missing("authType"))?;
         url::check_enum(&auth, "authType", &url::AUTH_TYPES)?;
-        let mode = req.invoke_mode.unwrap_or_else(|| "BUFFERED".into());
-        url::check_enum(&mode, "invokeMode", &url::INVOKE_MODES)?;
+        // Empty when not given: AWS then answers without InvokeMode (buffered).
+        if let Some(m) = &req.invoke_mode {
+            url::check_enum(m, "invokeMode", &url::INVOKE_MODES)?;
+        }
+        let mode = req.invoke_mode.unwrap_or_default();
         if let Some(c) = &req.cors {
             c.validate()?;
         }
