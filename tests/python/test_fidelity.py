@@ -268,3 +268,19 @@ def test_url_config_without_invoke_mode(lam):
     assert "InvokeMode" not in lam.get_function_url_config(FunctionName="fid-url")
     updated = lam.update_function_url_config(FunctionName="fid-url", InvokeMode="BUFFERED")
     assert updated["InvokeMode"] == "BUFFERED"
+
+
+def test_empty_lists_left_out(lam):
+    """test_layer_s3_content, test_create_event_filter_criteria_validation: AWS leaves out
+    empty CompatibleRuntimes/CompatibleArchitectures and a FilterCriteria without filters."""
+    layer = lam.publish_layer_version(LayerName="fid-layer", Content={"ZipFile": PY})
+    assert "CompatibleRuntimes" not in layer and "CompatibleArchitectures" not in layer
+    got = lam.get_layer_version(LayerName="fid-layer", VersionNumber=layer["Version"])
+    assert "CompatibleRuntimes" not in got and "CompatibleArchitectures" not in got
+    create(lam, "fid-filters")
+    sqs = boto3.client("sqs", endpoint_url=lam.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+    sqs.create_queue(QueueName="fid-filters")
+    mapping = lam.create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:000000000000:fid-filters",
+                                              FunctionName="fid-filters", FilterCriteria={"Filters": []}, Enabled=False)
+    assert "FilterCriteria" not in mapping

@@ -239,7 +239,12 @@ impl Mappings {
         if let Some(c) = m.max_concurrency {
             v["ScalingConfig"] = json!({ "MaximumConcurrency": c });
         }
-        if let Some(f) = &m.filter_criteria {
+        // AWS leaves out a FilterCriteria without filters.
+        if let Some(f) = m
+            .filter_criteria
+            .as_ref()
+            .filter(|f| f["Filters"].as_array().is_none_or(|l| !l.is_empty()))
+        {
             v["FilterCriteria"] = f.clone();
         }
         if let Some(s) = &m.stream {
