@@ -75,7 +75,9 @@ def test_mapping_api(world):
     _, arn = queue(sqs, "api-queue")
     out = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="esm-api", BatchSize=5, Enabled=False)
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 202
-    assert (out["State"], out["BatchSize"], out["EventSourceArn"]) == ("Creating", 5, arn)
+    # AWS answers a mapping created disabled with `Disabled` (LocalStack's AWS-validated
+    # test_fifo_message_group_parallelism snapshot).
+    assert (out["State"], out["BatchSize"], out["EventSourceArn"]) == ("Disabled", 5, arn)
     assert out["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:esm-api"
     assert isinstance(out["LastModified"].timestamp(), float)
     uuid = out["UUID"]
@@ -92,6 +94,15 @@ def test_mapping_api(world):
     updated = lam.update_event_source_mapping(UUID=uuid, BatchSize=100, MaximumBatchingWindowInSeconds=1,
                                               ScalingConfig={"MaximumConcurrency": 2})
     assert (updated["BatchSize"], updated["ScalingConfig"]) == (100, {"MaximumConcurrency": 2})
+    assert updated["State"] == "Updating"
+    # Enabling and disabling answer with AWS's transitional states.
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=True)["State"] == "Enabling"
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
+    # AWS does not repeat an invalid filter pattern (test_sqs_invalid_event_filter).
+    with pytest.raises(ClientError) as e:
+        lam.update_event_source_mapping(UUID=uuid, FilterCriteria={"Filters": [{"Pattern": "simple string"}]})
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+        "InvalidParameterValueException", "Invalid filter pattern definition.")
     gone = lam.delete_event_source_mapping(UUID=uuid)
     assert (gone["ResponseMetadata"]["HTTPStatusCode"], gone["State"]) == (202, "Deleting")
     with pytest.raises(ClientError) as e:

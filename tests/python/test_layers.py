@@ -64,7 +64,7 @@ def test_function_layer_errors(lam):
         ([ARN + "err-lib:1"] * 6, "Cannot reference more than 5 layers."),
         ([ARN + "nope:1"], f"Layer version {ARN}nope:1 does not exist."),
         ([ARN + "err-lib:1", ARN + "err-lib:2"],
-         f"Two different versions of the same layer are not allowed to be referenced in the same function. {ARN}err-lib:1 and {ARN}err-lib:2"),
+         f"Two different versions of the same layer are not allowed to be referenced in the same function. {ARN}err-lib:1 and {ARN}err-lib:2 are versions of the same layer."),
         (["arn:aws:lambda:eu-west-1:000000000000:layer:err-lib:1"],
          "Layers are not in the same region as the function. Layers are expected to be in region us-east-1."),
     ]

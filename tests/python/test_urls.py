@@ -128,8 +128,9 @@ def test_permissions_and_policy(lam):
                         Code={"ZipFile": zip_bytes({"app.py": (APP, 0o644)})})
     with pytest.raises(ClientError) as e:
         lam.get_policy(FunctionName="pol")
+    # AWS (test_permission_exceptions, test_remove_multi_permissions snapshots).
     assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
-        "ResourceNotFoundException", "No policy is associated with the given resource.")
+        "ResourceNotFoundException", "The resource you requested does not exist.")
     out = lam.add_permission(FunctionName="pol", StatementId="s3", Action="lambda:InvokeFunction",
                              Principal="s3.amazonaws.com", SourceAccount="123456789012",
                              SourceArn="arn:aws:s3:::my-bucket")

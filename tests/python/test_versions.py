@@ -122,7 +122,9 @@ def test_aliases_and_weighted_routing(lam, fn, two_versions):
 def test_publish_on_create_and_cli(server, lam):
     out = lam.create_function(FunctionName="ver-pub", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
                               Code={"ZipFile": fixture_zip("behave")}, Publish=True)
-    assert (out["Version"], out["FunctionArn"]) == ("1", ARN + "ver-pub:1")
+    # AWS (test_publish_version_on_create's snapshot): the unqualified, pending function
+    # with the new version's number.
+    assert (out["Version"], out["FunctionArn"], out["State"]) == ("1", ARN + "ver-pub", "Pending")
     _, out, _ = aws(server, "lambda", "publish-version", "--function-name", "ver-pub")
     assert out["Version"] == "1"
     _, out, _ = aws(server, "lambda", "create-alias", "--function-name", "ver-pub", "--name", "blue", "--function-version", "1")

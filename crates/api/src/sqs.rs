@@ -319,7 +319,7 @@ async fn queue_operation(
                     Err(e) => bad.push(failed(id, &e)),
                 }
             }
-            json!({ "Successful": ok, "Failed": bad })
+            batch_result(ok, bad)
         }
         "ReceiveMessage" => {
             let input = parsed!(ReceiveInput);
@@ -374,7 +374,7 @@ async fn queue_operation(
                     Err(e) => bad.push(failed(id, &e)),
                 }
             }
-            json!({ "Successful": ok, "Failed": bad })
+            batch_result(ok, bad)
         }
         "ListDeadLetterSourceQueues" => {
             let sources = queues.dead_letter_sources(name).await?;
@@ -394,4 +394,13 @@ async fn queue_operation(
         _ => return Err(Failure::UnknownOperation(op.to_owned())),
     };
     Ok(out)
+}
+
+/// A batch answer: AWS leaves `Failed` out when no entry failed.
+fn batch_result(ok: Vec<Value>, bad: Vec<Value>) -> Value {
+    let mut out = json!({ "Successful": ok });
+    if !bad.is_empty() {
+        out["Failed"] = json!(bad);
+    }
+    out
 }

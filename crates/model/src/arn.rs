@@ -33,6 +33,11 @@ fn valid_qualifier(q: &str) -> bool {
 pub fn parse_function_ref(input: &str) -> Option<FunctionRef> {
     let parts: Vec<&str> = input.split(':').collect();
     let (region, account, rest): (Option<&str>, Option<&str>, &[&str]) = match parts.as_slice() {
+        // `arn:aws:lambda:REGION:ACCOUNT:NAME` (no `function:`): AWS's
+        // pattern reads the last part as the name, even `function`.
+        ["arn", partition, "lambda", region, account, _] if partition.starts_with("aws") => {
+            (Some(region), Some(account), &parts[5..])
+        }
         [
             "arn",
             partition,
@@ -64,6 +69,102 @@ pub fn parse_function_ref(input: &str) -> Option<FunctionRef> {
     })
 }
 
+fn partition_ok(p: &str) -> bool {
+    p.is_empty()
+        || p.strip_prefix("aws")
+            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'))
+}
+
+/// `-[a-z]+-\d` exactly.
+fn region_tail_ok(t: &str) -> bool {
+    let Some(t) = t.strip_prefix('-') else {
+        return false;
+    };
+    let Some((word, digit)) = t.split_once('-') else {
+        return false;
+    };
+    !word.is_empty()
+        && word.bytes().all(|b| b.is_ascii_lowercase())
+        && digit.len() == 1
+        && digit.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// AWS's region pattern: `(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`.
+fn region_ok(r: &str) -> bool {
+    let bodies = [Some(r), r.strip_prefix("eusc-")];
+    bodies.into_iter().flatten().any(|b| {
+        if b.len() < 2 || !b.as_bytes()[..2].iter().all(u8::is_ascii_lowercase) {
+            return false;
+        }
+        let t = &b[2..];
+        let mut tails = vec![t];
+        tails.extend(t.strip_prefix("-gov"));
+        if let Some(iso) = t.strip_prefix("-iso") {
+            tails.push(iso);
+            if iso.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+                tails.push(&iso[1..]);
+            }
+        }
+        tails.into_iter().any(region_tail_ok)
+    })
+}
+
+/// Whether `input` matches AWS's whole `FunctionName` pattern, the one of
+/// CreateFunction (`for_create`: no `.` in names, no `$LATEST.PUBLISHED`) or
+/// the one of the other operations:
+/// `(arn:(aws[a-zA-Z-]*)?:lambda:)?(REGION:)?(\d{12}:)?(function:)?(NAME)(:(QUALIFIER))?`.
+pub fn matches_function_name_pattern(input: &str, for_create: bool) -> bool {
+    let segs: Vec<&str> = input.split(':').collect();
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (!for_create && b == b'.')
+            })
+    };
+    let qualifier_ok = |q: &str| {
+        q == "$LATEST"
+            || (!for_create && q == "$LATEST.PUBLISHED")
+            || (!q.is_empty()
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    };
+    // Each optional prefix group is present or not: try every combination.
+    (0u8..16).any(|groups| {
+        let mut rest = segs.as_slice();
+        if groups & 1 != 0 {
+            match rest {
+                ["arn", p, "lambda", tail @ ..] if partition_ok(p) => rest = tail,
+                _ => return false,
+            }
+        }
+        if groups & 2 != 0 {
+            match rest {
+                [r, tail @ ..] if region_ok(r) => rest = tail,
+                _ => return false,
+            }
+        }
+        if groups & 4 != 0 {
+            match rest {
+                [a, tail @ ..] if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => {
+                    rest = tail
+                }
+                _ => return false,
+            }
+        }
+        if groups & 8 != 0 {
+            match rest {
+                ["function", tail @ ..] => rest = tail,
+                _ => return false,
+            }
+        }
+        match rest {
+            [n] => name_ok(n),
+            [n, q] => name_ok(n) && qualifier_ok(q),
+            _ => false,
+        }
+    })
+}
+
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
 pub fn function_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:function:{name}")
@@ -87,5 +188,43 @@ mod tests {
         assert!(parse_function_ref("invalid:function:name").is_none());
         assert!(parse_function_ref("a b").is_none());
         assert!(parse_function_ref("").is_none());
+        let r = parse_function_ref("arn:aws:lambda:us-east-1:123456789012:function").unwrap();
+        assert_eq!((r.name.as_str(), r.qualifier), ("function", None));
+    }
+
+    /// The cases of LocalStack's AWS-validated test_function_name_and_qualifier_validation.
+    #[test]
+    fn aws_pattern() {
+        for ok in [
+            "f",
+            "my.function",
+            "f:$LATEST",
+            "f:live",
+            "123456789012:function:f",
+            "arn:aws:lambda:us-east-1:123456789012:function:f:1",
+            "arn:aws:lambda:us-gov-west-1:123456789012:function:f",
+            "arn:aws:lambda:us-east-1:123456789012:function",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+        ] {
+            assert!(matches_function_name_pattern(ok, false), "{ok}");
+        }
+        for bad in [
+            "*",
+            "my-function!",
+            "invalid-account:function:my-function",
+            "arn:aws:lambda:invalid-region:123456789012:function:my-function",
+            "arn:aws:ec2:us-east-1:123456789012:instance:i-1234567890abcdef0",
+            "arn:aws:lambda:us-east-1:123456789012:function:my-function:1:2",
+            "function:my-function:$LATEST:extra",
+            "arn:aws:lambda::123456789012:function:my-function",
+            "arn:aws:lambda:us-east-1::function:my-function",
+            "arn:aws:lambda:us-east-1:123456789012:function:my-function:$LATES",
+        ] {
+            assert!(!matches_function_name_pattern(bad, false), "{bad}");
+        }
+        assert!(matches_function_name_pattern("f:$LATEST.PUBLISHED", false));
+        assert!(!matches_function_name_pattern("f:$LATEST.PUBLISHED", true));
+        assert!(!matches_function_name_pattern("my.function", true));
+        assert!(!matches_function_name_pattern("f:$latest", true));
     }
 }

@@ -172,6 +172,14 @@ pub struct UpdateFunctionCodeRequest {
     pub architectures: Option<Vec<String>>,
 }
 
+/// `RuntimeVersionConfig`: the managed runtime's version a function runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeVersionConfig {
+    /// `arn:aws:lambda:REGION::runtime:<64 hex digits>`.
+    pub runtime_version_arn: String,
+}
+
 /// `FunctionConfiguration`: what every function operation answers with, and
 /// what the store keeps for each function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,12 +226,18 @@ pub struct FunctionConfiguration {
     pub last_update_status_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update_status_reason_code: Option<String>,
+    /// Set on functions of a managed runtime (records written before it
+    /// existed have none until their next update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<RuntimeVersionConfig>,
 }
 
 impl FunctionConfiguration {
-    /// The shape ListFunctions answers with: no state members.
+    /// The shape ListFunctions and ListVersionsByFunction answer with: no
+    /// state members, no `RuntimeVersionConfig` (as AWS).
     pub fn for_listing(&self) -> Self {
         Self {
+            runtime_version_config: None,
             state: None,
             state_reason: None,
             state_reason_code: None,
@@ -234,9 +248,12 @@ impl FunctionConfiguration {
         }
     }
 
-    /// The answer to CreateFunction: `Pending`, being created, as AWS.
-    pub fn as_created(&self) -> Self {
+    /// The answer to CreateFunction: `Pending`, being created, as AWS. Its
+    /// RevisionId is `revision`, never the stored one: AWS regenerates the
+    /// RevisionId when the function turns `Active`.
+    pub fn as_created(&self, revision: String) -> Self {
         Self {
+            revision_id: revision,
             state: Some("Pending".to_owned()),
             state_reason: Some("The function is being created.".to_owned()),
             state_reason_code: Some("Creating".to_owned()),
@@ -247,9 +264,12 @@ impl FunctionConfiguration {
         }
     }
 
-    /// The answer to an update: `LastUpdateStatus: InProgress`, as AWS.
-    pub fn as_updating(&self) -> Self {
+    /// The answer to an update: `LastUpdateStatus: InProgress`, as AWS, with
+    /// RevisionId `revision` (AWS regenerates it when the update turns
+    /// `Successful`).
+    pub fn as_updating(&self, revision: String) -> Self {
         Self {
+            revision_id: revision,
             last_update_status: Some("InProgress".to_owned()),
             last_update_status_reason: Some("The function is being created.".to_owned()),
             last_update_status_reason_code: Some("Creating".to_owned()),

@@ -151,34 +151,56 @@ pub fn in_range(value: i64, min: i64, max: i64, member: &str) -> Result<i64, Aws
     Ok(value)
 }
 
-fn name_chars_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// The `FunctionName` pattern of CreateFunction (no `.`, no `$LATEST.PUBLISHED`).
+pub const FUNCTION_NAME_PATTERN_CREATE: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+
+/// The `Qualifier` pattern AWS reports in its ValidationException.
+pub const QUALIFIER_PATTERN: &str = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+";
+
+/// Longest `Qualifier`.
+pub const MAX_QUALIFIER: usize = 128;
+
+/// AWS's message for several invalid members: `N validation errors
+/// detected: Value 'V' at 'M' failed to satisfy constraint: C; Value …`
+/// (`one_error`'s text when there is one).
+pub fn errors(list: &[(&str, &str, String)]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|(value, member, constraint)| {
+            format!("Value '{value}' at '{member}' failed to satisfy constraint: {constraint}")
+        })
+        .collect();
+    let n = items.len();
+    let noun = if n == 1 { "error" } else { "errors" };
+    format!("{n} validation {noun} detected: {}", items.join("; "))
 }
 
-/// Validates the name given to CreateFunction (a bare name, or an ARN that
-/// names this region and account).
+fn pattern(p: &str) -> String {
+    format!("Member must satisfy regular expression pattern: {p}")
+}
+
+/// Validates the name given to CreateFunction: AWS's length and pattern
+/// checks (ValidationException, both reported at once), then the bare
+/// name's 64 characters (InvalidParameterValueException).
 pub fn function_name_for_create(name: &str) -> Result<(), AwsError> {
-    let bare = name.rsplit(':').next().unwrap_or(name);
-    if name.contains(':') && !name.starts_with("arn:") && !name.contains(":function:") {
-        return Err(AwsError::validation(one_error(
+    let mut errs = Vec::new();
+    if name.len() > MAX_FUNCTION_ARN {
+        errs.push((
             name,
             "functionName",
-            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
-        )));
+            format!("Member must have length less than or equal to {MAX_FUNCTION_ARN}"),
+        ));
     }
-    if !name_chars_ok(bare) {
-        return Err(AwsError::validation(one_error(
-            name,
-            "functionName",
-            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
-        )));
+    if !crate::arn::matches_function_name_pattern(name, true) {
+        errs.push((name, "functionName", pattern(FUNCTION_NAME_PATTERN_CREATE)));
     }
-    if name.len() > MAX_FUNCTION_NAME && !name.starts_with("arn:") {
+    if !errs.is_empty() {
+        return Err(AwsError::validation(errors(&errs)));
+    }
+    let bare = crate::arn::parse_function_ref(name).map_or_else(|| name.to_owned(), |r| r.name);
+    if bare.len() > MAX_FUNCTION_NAME {
         return Err(AwsError::invalid_parameter(one_error(
-            name,
+            &bare,
             "functionName",
             "Member must have length less than or equal to 64",
         )));
@@ -186,23 +208,52 @@ pub fn function_name_for_create(name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Validates a `FunctionName` path/parameter value (name, partial or full ARN, optional qualifier).
+/// Validates a `FunctionName` path/parameter value (name, partial or full
+/// ARN, optional qualifier) of at most 140 characters.
 pub fn function_name_param(name: &str) -> Result<(), AwsError> {
-    if name.len() > MAX_FUNCTION_ARN {
-        return Err(AwsError::validation(one_error(
+    function_ref_params(name, None, MAX_FUNCTION_ARN)
+}
+
+/// Validates `FunctionName` (at most `max_len` characters: 170 for
+/// GetFunction and Invoke, 140 elsewhere) and the `Qualifier` parameter
+/// together, as AWS reports them: every failed constraint in one message.
+pub fn function_ref_params(
+    name: &str,
+    qualifier: Option<&str>,
+    max_len: usize,
+) -> Result<(), AwsError> {
+    let mut errs = Vec::new();
+    if let Some(q) = qualifier {
+        if q.len() > MAX_QUALIFIER {
+            errs.push((
+                q,
+                "qualifier",
+                format!("Member must have length less than or equal to {MAX_QUALIFIER}"),
+            ));
+        }
+        let q_ok = q == "$LATEST"
+            || q == "$LATEST.PUBLISHED"
+            || (!q.is_empty()
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$'));
+        if !q_ok {
+            errs.push((q, "qualifier", pattern(QUALIFIER_PATTERN)));
+        }
+    }
+    if !crate::arn::matches_function_name_pattern(name, false) {
+        errs.push((name, "functionName", pattern(FUNCTION_NAME_PATTERN)));
+    } else if name.len() > max_len {
+        errs.push((
             name,
             "functionName",
-            "Member must have length less than or equal to 140",
-        )));
+            format!("Member must have length less than or equal to {max_len}"),
+        ));
     }
-    if crate::arn::parse_function_ref(name).is_none() {
-        return Err(AwsError::validation(one_error(
-            name,
-            "functionName",
-            &format!("Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"),
-        )));
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(AwsError::validation(errors(&errs)))
     }
-    Ok(())
 }
 
 /// Validates an execution role ARN.
@@ -324,7 +375,7 @@ pub fn architectures(arch: &[String]) -> Result<String, AwsError> {
         _ => Err(AwsError::validation(one_error(
             &listed,
             "architectures",
-            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]",
         ))),
     }
 }

@@ -39,6 +39,25 @@ pub fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Sets `RuntimeVersionConfig` from the configuration's runtime and
+/// architecture, as AWS does on every function of a managed runtime: one ARN
+/// per runtime, architecture and region (`arn:aws:lambda:REGION::runtime:`
+/// and 64 hex digits), unchanged by code updates.
+pub fn stamp_runtime_version(c: &mut lambdad_model::function::FunctionConfiguration) {
+    use sha2::Digest as _;
+    c.runtime_version_config = c.runtime.as_deref().map(|runtime| {
+        let region = c.function_arn.split(':').nth(3).unwrap_or_default();
+        let arch = c.architectures.first().map_or("x86_64", String::as_str);
+        let digest = sha2::Sha256::digest(format!("{runtime}/{arch}/{region}"));
+        lambdad_model::function::RuntimeVersionConfig {
+            runtime_version_arn: format!(
+                "arn:aws:lambda:{region}::runtime:{}",
+                hex::encode(digest)
+            ),
+        }
+    });
+}
+
 /// The function ARN without a qualifier.
 pub fn unqualified(arn: &str) -> String {
     arn.split(':').take(7).collect::<Vec<_>>().join(":")
@@ -138,7 +157,20 @@ impl Context {
 
     /// Parses a `FunctionName` parameter and checks the ARN's region and account.
     pub fn parse_ref(&self, region: &str, name: &str) -> ServiceResult<FunctionRef> {
-        validate::function_name_param(name)?;
+        self.parse_ref_with(region, name, None, validate::MAX_FUNCTION_ARN)
+    }
+
+    /// [`Self::parse_ref`] of an operation that also takes a `Qualifier`
+    /// parameter and allows `FunctionName`s of `max_len` characters (AWS
+    /// validates both at once: 170 for GetFunction and Invoke, else 140).
+    pub fn parse_ref_with(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+        max_len: usize,
+    ) -> ServiceResult<FunctionRef> {
+        validate::function_ref_params(name, qualifier, max_len)?;
         let r = parse_function_ref(name).ok_or(ServiceError::BadFunctionName)?;
         if r.account.as_ref().is_some_and(|a| a != &self.account) {
             return Err(ServiceError::OtherAccount);

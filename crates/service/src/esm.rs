@@ -45,9 +45,14 @@ service_error! {
             "Member must satisfy enum value set: [ReportBatchItemFailures]",
         ))]
         BadResponseTypes => Validation,
-        /// A filter pattern that does not parse.
-        #[error("Invalid filter pattern definition. {0}")]
-        BadFilter(String) => InvalidParameterValue,
+        /// The mapping's queue does not exist (AWS's words).
+        #[error(
+            "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist."
+        )]
+        NoQueue => InvalidParameterValue,
+        /// A filter pattern that does not parse (AWS does not repeat it).
+        #[error("Invalid filter pattern definition.")]
+        BadFilter => InvalidParameterValue,
         /// No mapping has this UUID.
         #[error(
             "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {0})"
@@ -200,7 +205,7 @@ fn check_common(m: &Mapping) -> MappingsResult<()> {
     {
         for f in filters {
             let p = f["Pattern"].as_str().unwrap_or_default();
-            EventPattern::parse(p).map_err(|_| MappingsError::BadFilter(p.to_owned()))?;
+            EventPattern::parse(p).map_err(|_| MappingsError::BadFilter)?;
         }
     }
     Ok(())
@@ -234,7 +239,12 @@ impl Mappings {
         if let Some(c) = m.max_concurrency {
             v["ScalingConfig"] = json!({ "MaximumConcurrency": c });
         }
-        if let Some(f) = &m.filter_criteria {
+        // AWS leaves out a FilterCriteria without filters.
+        if let Some(f) = m
+            .filter_criteria
+            .as_ref()
+            .filter(|f| f["Filters"].as_array().is_none_or(|l| !l.is_empty()))
+        {
             v["FilterCriteria"] = f.clone();
         }
         if let Some(s) = &m.stream {
@@ -262,6 +272,18 @@ impl Mappings {
         Ok(self.ctx.all_docs(KIND).await?)
     }
 
+    /// AWS refuses a mapping of a queue that does not exist; lambdad can
+    /// tell for queues of its built-in SQS (this account and region).
+    async fn check_builtin_queue(&self, region: &str, arn: &str) -> MappingsResult<()> {
+        let queues = crate::queues::Queues::new(self.ctx.clone());
+        match queues.name_of_arn(arn, region) {
+            Some(name) if !queues.exists(&name).await.unwrap_or(true) => {
+                Err(MappingsError::NoQueue)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// CreateEventSourceMapping (SQS queues).
     pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
         let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
@@ -275,6 +297,9 @@ impl Mappings {
         self.ctx
             .load(region, &r.name, r.qualifier.as_deref())
             .await?;
+        if broker.is_none() && stream.is_none() {
+            self.check_builtin_queue(region, &source).await?;
+        }
         let existing = self.mappings().await?;
         if let Some(dup) = existing.iter().find(|m| {
             m.event_source_arn == source
@@ -325,7 +350,9 @@ impl Mappings {
         };
         check(&m)?;
         self.save_mapping(&m).await?;
-        Ok(self.render_mapping(region, &m, "Creating"))
+        // AWS: a mapping created disabled answers `Disabled`.
+        let state = if m.enabled { "Creating" } else { "Disabled" };
+        Ok(self.render_mapping(region, &m, state))
     }
 
     /// GetEventSourceMapping.
@@ -348,6 +375,12 @@ impl Mappings {
         if let Some(w) = req.maximum_batching_window_in_seconds {
             m.window_secs = w;
         }
+        // AWS answers an enable or disable with its transitional state.
+        let state = match req.enabled {
+            Some(true) if !m.enabled => "Enabling",
+            Some(false) if m.enabled => "Disabling",
+            _ => "Updating",
+        };
         if let Some(e) = req.enabled {
             m.enabled = e;
         }
@@ -373,7 +406,7 @@ impl Mappings {
         m.last_modified = now_secs();
         check(&m)?;
         self.save_mapping(&m).await?;
-        Ok(self.render_mapping(region, &m, "Updating"))
+        Ok(self.render_mapping(region, &m, state))
     }
 
     /// DeleteEventSourceMapping.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::{Context, blocking};
-use crate::error::{ServiceResult, service_error};
+use crate::error::{ServiceError, ServiceResult, service_error};
 
 /// The most `MaximumRetryAttempts` (and the default).
 pub const MAX_RETRY_ATTEMPTS: i64 = 2;
@@ -153,11 +153,15 @@ impl EventConfigs {
     ) -> EventConfigsResult<Value> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?.map(str::to_owned);
-        self.ctx.load(region, &r.name, q.as_deref()).await?;
         let key = Self::event_config_key(q.as_deref());
-        let v = self.event_config(&r.name, &key).await?.ok_or_else(|| {
-            EventConfigsError::NoConfig(format!("{}:{key}", self.ctx.arn(region, &r.name)))
-        })?;
+        let none =
+            || EventConfigsError::NoConfig(format!("{}:{key}", self.ctx.arn(region, &r.name)));
+        // AWS says the same of a missing function or version.
+        match self.ctx.load(region, &r.name, q.as_deref()).await {
+            Err(ServiceError::FunctionNotFound(_)) => return Err(none()),
+            other => other?,
+        };
+        let v = self.event_config(&r.name, &key).await?.ok_or_else(none)?;
         Ok(self.render_event_config(region, &r.name, &key, v))
     }
 

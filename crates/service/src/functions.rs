@@ -12,10 +12,15 @@ use lambdad_model::validate;
 use lambdad_store::FunctionRecord;
 use lambdad_store::code::{CodeError, MAX_UNZIPPED_BYTES};
 
-use crate::context::{Context, blocking, missing, new_revision, now_timestamp};
+use crate::context::{
+    Context, blocking, missing, new_revision, now_timestamp, stamp_runtime_version, unqualified,
+};
 use crate::error::{ServiceError, ServiceResult, service_error};
 use crate::layers::{Layers, LayersError};
 use crate::versions::{PublishVersionRequest, Versions, VersionsError};
+
+/// Longest `FunctionName` GetFunction accepts (AWS's model: 170).
+const MAX_GET_NAME: usize = 170;
 
 /// AWS's limit on the items of one ListFunctions page.
 const MAX_LIST_ITEMS: i64 = 10_000;
@@ -51,6 +56,9 @@ service_error! {
         /// DeleteFunction of `$LATEST`.
         #[error("$LATEST version cannot be deleted without deleting the function.")]
         DeleteLatest => InvalidParameterValue,
+        /// DeleteFunction with an alias as qualifier.
+        #[error("Deletion of aliases is not currently supported.")]
+        DeleteAlias => InvalidParameterValue,
         /// A tracing mode AWS does not know.
         #[error("{}", validate::one_error(
             .mode,
@@ -177,6 +185,7 @@ impl Functions {
             last_update_status: Some("Successful".into()),
             last_update_status_reason: None,
             last_update_status_reason_code: None,
+            runtime_version_config: None,
         };
         apply_common(
             &mut config,
@@ -195,6 +204,7 @@ impl Functions {
         if let Some(arch) = &req.architectures {
             config.architectures = vec![validate::architectures(arch)?];
         }
+        stamp_runtime_version(&mut config);
         let tags = req.tags.unwrap_or_default();
         if !tags.is_empty() {
             validate::tags(&tags, 0)?;
@@ -242,12 +252,19 @@ impl Functions {
         match created {
             Ok(()) if req.publish => {
                 drop(_guard);
-                Ok(self
+                let version = self
                     .versions
                     .publish_version(region, &name, PublishVersionRequest::default())
-                    .await?)
+                    .await?
+                    .version;
+                // AWS answers with the unqualified, pending function carrying
+                // the new version's number.
+                Ok(FunctionConfiguration {
+                    version,
+                    ..config.as_created(new_revision())
+                })
             }
-            Ok(()) => Ok(config.as_created()),
+            Ok(()) => Ok(config.as_created(new_revision())),
             Err(e) if e.is_store_conflict() => Err(FunctionsError::Exists(name)),
             Err(e) => Err(e.into()),
         }
@@ -268,9 +285,16 @@ impl Functions {
         name: &str,
         qualifier: Option<&str>,
     ) -> FunctionsResult<FunctionRecord> {
-        let r = self.ctx.parse_ref(region, name)?;
+        let r = self
+            .ctx
+            .parse_ref_with(region, name, qualifier, MAX_GET_NAME)?;
         let q = Context::qualifier(&r, qualifier)?;
-        Ok(self.ctx.load(region, &r.name, q).await?)
+        let mut rec = self.ctx.load(region, &r.name, q).await?;
+        if q == Some("$LATEST") {
+            // AWS names the qualifier when it was asked for.
+            rec.config.function_arn = format!("{}:$LATEST", unqualified(&rec.config.function_arn));
+        }
+        Ok(rec)
     }
 
     /// ListFunctions: one page and the marker of the next, if any.
@@ -351,8 +375,9 @@ impl Functions {
         if let Some(arch) = &req.architectures {
             rec.config.architectures = vec![validate::architectures(arch)?];
         }
+        stamp_runtime_version(&mut rec.config);
         if req.dry_run {
-            return Ok(rec.config.as_updating());
+            return Ok(rec.config.as_updating(new_revision()));
         }
         rec.config.last_modified = now_timestamp();
         rec.config.revision_id = new_revision();
@@ -365,7 +390,7 @@ impl Functions {
                 .publish_version(region, name, PublishVersionRequest::default())
                 .await?);
         }
-        Ok(config.as_updating())
+        Ok(config.as_updating(new_revision()))
     }
 
     /// UpdateFunctionConfiguration.
@@ -418,9 +443,10 @@ impl Functions {
         let c = &mut rec.config;
         c.last_modified = now_timestamp();
         c.revision_id = new_revision();
+        stamp_runtime_version(c);
         let config = c.clone();
         self.save(rec, expected).await?;
-        Ok(config.as_updating())
+        Ok(config.as_updating(new_revision()))
     }
 
     /// DeleteFunction.
@@ -430,16 +456,24 @@ impl Functions {
         name: &str,
         qualifier: Option<&str>,
     ) -> FunctionsResult<()> {
-        let r = self.ctx.parse_ref(region, name)?;
+        let r = self
+            .ctx
+            .parse_ref_with(region, name, qualifier, validate::MAX_FUNCTION_ARN)?;
         match Context::qualifier(&r, qualifier)? {
             Some("$LATEST") => {
                 return Err(FunctionsError::DeleteLatest);
             }
             Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
                 let _guard = self.ctx.code_lock.lock().await;
+                // A missing function is named unqualified (AWS).
+                self.ctx.load(region, &r.name, None).await?;
                 return Ok(self.versions.delete_version(region, &r.name, q).await?);
             }
-            Some(q) => return Err(self.ctx.not_found(region, &r.name, Some(q)).into()),
+            // AWS: `$latest` and the like name no version of the function.
+            Some(q) if q.contains('$') => {
+                return Err(self.ctx.not_found(region, &r.name, None).into());
+            }
+            Some(_) => return Err(FunctionsError::DeleteAlias),
             None => {}
         }
         let _guard = self.ctx.code_lock.lock().await;

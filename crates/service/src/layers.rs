@@ -101,7 +101,7 @@ service_error! {
         TooManyLayers => InvalidParameterValue,
         /// Two versions of one layer on a function.
         #[error(
-            "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {second}"
+            "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {second} are versions of the same layer."
         )]
         SameLayerTwice { first: String, second: String } => InvalidParameterValue,
     }
@@ -197,9 +197,14 @@ impl Layers {
             "Version": v.version,
             "Description": v.description,
             "CreatedDate": v.created_date,
-            "CompatibleRuntimes": v.compatible_runtimes,
-            "CompatibleArchitectures": v.compatible_architectures,
         });
+        // AWS leaves out the lists that are empty.
+        if !v.compatible_runtimes.is_empty() {
+            out["CompatibleRuntimes"] = json!(v.compatible_runtimes);
+        }
+        if !v.compatible_architectures.is_empty() {
+            out["CompatibleArchitectures"] = json!(v.compatible_architectures);
+        }
         if let Some(l) = &v.license_info {
             out["LicenseInfo"] = json!(l);
         }

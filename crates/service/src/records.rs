@@ -9,7 +9,10 @@ use lambdad_model::{NetworkMode, VersionSnapshot};
 use lambdad_store::{AliasRecord, FunctionRecord};
 
 use crate::context::{Context, blocking, unqualified};
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
+
+/// Longest `FunctionName` Invoke accepts (AWS's model: 170).
+const MAX_INVOKE_NAME: usize = 170;
 
 /// Whether `q` is a version number (not `$LATEST`, not an alias).
 pub fn is_version_number(q: &str) -> bool {
@@ -127,7 +130,7 @@ impl Context {
         name: &str,
         qualifier: Option<&str>,
     ) -> ServiceResult<Arc<VersionSnapshot>> {
-        let r = self.parse_ref(region, name)?;
+        let r = self.parse_ref_with(region, name, qualifier, MAX_INVOKE_NAME)?;
         let q = Self::qualifier(&r, qualifier)?;
         let q = self.route(region, &r.name, q).await?;
         let latest = matches!(q.as_deref(), None | Some("$LATEST"));
@@ -135,7 +138,13 @@ impl Context {
         if latest && let Some(s) = cached {
             return Ok(s);
         }
-        let rec = self.load(region, &r.name, q.as_deref()).await?;
+        let rec = match self.load(region, &r.name, q.as_deref()).await {
+            // AWS names `$LATEST` when an unqualified invocation finds no function.
+            Err(ServiceError::FunctionNotFound(_)) if q.is_none() => {
+                return Err(self.not_found(region, &r.name, Some("$LATEST")));
+            }
+            other => other?,
+        };
         let snapshot = self.snapshot_of(rec);
         if latest {
             self.snapshots.put(&r.name, generation, snapshot.clone());

@@ -23,6 +23,9 @@ service_error! {
         /// The function (or alias) has no URL configuration.
         #[error("The resource you requested does not exist.")]
         UrlNotFound => ResourceNotFound,
+        /// A URL configuration write or listing names a missing function or alias.
+        #[error("Function does not exist")]
+        NoFunction => ResourceNotFound,
         /// The function (or alias, its ARN) has a URL configuration already.
         #[error(
             "Failed to create function url config for [functionArn = {0}]. Error message:  FunctionUrlConfig exists for this Lambda function"
@@ -45,7 +48,7 @@ pub struct UrlConfigRequest {
     pub auth_type: Option<String>,
     /// CORS settings.
     pub cors: Option<Cors>,
-    /// `BUFFERED` or `RESPONSE_STREAM`.
+    /// `BUFFERED` or `RESPONSE_STREAM` (unset: buffered, and not echoed).
     pub invoke_mode: Option<String>,
 }
 
@@ -108,20 +111,30 @@ impl Urls {
     }
 
     /// Resolves the function and URL qualifier (`$LATEST` or an alias) of a
-    /// URL configuration request, checking both exist.
+    /// URL configuration request, checking both exist (`read`: Get/Delete).
     async fn url_scope(
         &self,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
+        read: bool,
     ) -> UrlsResult<(String, String)> {
         let r = self.ctx.parse_ref(region, name)?;
         let q = Context::qualifier(&r, qualifier)?;
         if let Some(q) = q {
             url::check_qualifier(q)?;
         }
-        // Loads the alias too, so that a missing one is a 404.
-        self.ctx.load(region, &r.name, q).await?;
+        // Loads the alias too, so that a missing one is a 404, in AWS's
+        // words: reads say the URL config does not exist, writes and
+        // listings that the function does not.
+        self.ctx
+            .load(region, &r.name, q)
+            .await
+            .map_err(|e| match e {
+                ServiceError::FunctionNotFound(_) if read => UrlsError::UrlNotFound,
+                ServiceError::FunctionNotFound(_) => UrlsError::NoFunction,
+                e => e.into(),
+            })?;
         Ok((r.name.clone(), q.unwrap_or("$LATEST").to_owned()))
     }
 
@@ -135,8 +148,10 @@ impl Urls {
             "FunctionArn": arn,
             "AuthType": u.auth_type,
             "CreationTime": u.creation_time,
-            "InvokeMode": u.invoke_mode,
         });
+        if !u.invoke_mode.is_empty() {
+            out["InvokeMode"] = json!(u.invoke_mode);
+        }
         if let Some(c) = &u.cors {
             out["Cors"] = c.clone();
         }
@@ -163,12 +178,15 @@ impl Urls {
     ) -> UrlsResult<Value> {
         let auth = req.auth_type.ok_or_else(|| missing("authType"))?;
         url::check_enum(&auth, "authType", &url::AUTH_TYPES)?;
-        let mode = req.invoke_mode.unwrap_or_else(|| "BUFFERED".into());
-        url::check_enum(&mode, "invokeMode", &url::INVOKE_MODES)?;
+        // Empty when not given: AWS then answers without InvokeMode (buffered).
+        if let Some(m) = &req.invoke_mode {
+            url::check_enum(m, "invokeMode", &url::INVOKE_MODES)?;
+        }
+        let mode = req.invoke_mode.unwrap_or_default();
         if let Some(c) = &req.cors {
             c.validate()?;
         }
-        let (function, q) = self.url_scope(region, name, qualifier).await?;
+        let (function, q) = self.url_scope(region, name, qualifier, false).await?;
         let now = now_timestamp();
         let record = UrlConfigRecord {
             function: function.clone(),
@@ -207,7 +225,7 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
     ) -> UrlsResult<Value> {
-        let (function, q) = self.url_scope(region, name, qualifier).await?;
+        let (function, q) = self.url_scope(region, name, qualifier, true).await?;
         let u = self.url_config(&function, &q).await?;
         Ok(self.render_url(region, &u, false))
     }
@@ -229,7 +247,7 @@ impl Urls {
         if let Some(c) = &req.cors {
             c.validate()?;
         }
-        let (function, q) = self.url_scope(region, name, qualifier).await?;
+        let (function, q) = self.url_scope(region, name, qualifier, false).await?;
         let mut u = self.url_config(&function, &q).await?;
         if let Some(a) = req.auth_type {
             u.auth_type = a;
@@ -256,7 +274,7 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
     ) -> UrlsResult<()> {
-        let (function, q) = self.url_scope(region, name, qualifier).await?;
+        let (function, q) = self.url_scope(region, name, qualifier, true).await?;
         let store = self.ctx.store.clone();
         if !blocking(move || store.delete_url_config(&function, &q)).await? {
             return Err(UrlsError::UrlNotFound);
@@ -272,7 +290,7 @@ impl Urls {
         marker: Option<&str>,
         max_items: Option<i64>,
     ) -> UrlsResult<Value> {
-        let (function, _) = self.url_scope(region, name, None).await?;
+        let (function, _) = self.url_scope(region, name, None, false).await?;
         let max = match max_items {
             None => 50,
             Some(n @ 1..=MAX_URL_PAGE) => n as usize,
@@ -402,10 +420,17 @@ impl Urls {
         name: &str,
         qualifier: Option<&str>,
     ) -> UrlsResult<(String, String)> {
-        let (function, key, _) = self.policy_scope(region, name, qualifier).await?;
+        // AWS's GetPolicy says the same of a missing function, version or policy.
+        let (function, key, _) = self
+            .policy_scope(region, name, qualifier)
+            .await
+            .map_err(|e| match e {
+                UrlsError::Common(ServiceError::FunctionNotFound(_)) => UrlsError::UrlNotFound,
+                e => e,
+            })?;
         let current = self.load_policy(&function, &key).await?;
         let Some(current) = current else {
-            return Err(ServiceError::NoPolicy.into());
+            return Err(UrlsError::UrlNotFound);
         };
         let list = statements(Some(&current))?;
         Ok((policy::document(&list).to_string(), current.revision_id))

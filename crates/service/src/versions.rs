@@ -9,7 +9,7 @@ use lambdad_store::AliasRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::context::{Context, blocking, missing, unqualified};
+use crate::context::{Context, blocking, missing, new_revision, unqualified};
 use lambdad_model::validate;
 
 use crate::error::{ServiceError, service_error};
@@ -27,11 +27,8 @@ fn weight_message(version: &str, weight: f64, constraint: &str) -> String {
     )
 }
 
-fn weight_bound(bound: &str) -> String {
-    format!(
-        "Map value must satisfy constraint: [Member must have value {bound}, Member must not be null]"
-    )
-}
+/// AWS names both bounds whichever is broken.
+const WEIGHT_BOUNDS: &str = "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]";
 
 service_error! {
     /// Why a versions or aliases call fails.
@@ -49,14 +46,14 @@ service_error! {
         /// More than one additional version weight.
         #[error("Number of items in AdditionalVersionWeights cannot be greater than 1")]
         TooManyWeights => InvalidParameterValue,
-        /// A weight outside 0.0–1.0; `bound` is the constraint it breaks.
-        #[error("{}", weight_message(.version, *.weight, &weight_bound(.bound)))]
-        WeightOutOfRange { version: String, weight: f64, bound: &'static str } => Validation,
+        /// A weight outside 0.0–1.0.
+        #[error("{}", weight_message(.version, *.weight, WEIGHT_BOUNDS))]
+        WeightOutOfRange { version: String, weight: f64 } => Validation,
         /// A weight for something that is not a version number.
         #[error("{}", weight_message(
             .version,
             *.weight,
-            "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]",
+            "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]",
         ))]
         WeightNotAVersion { version: String, weight: f64 } => Validation,
         /// The alias's own version has a weight too.
@@ -168,7 +165,12 @@ impl Versions {
         let versions = blocking(move || store.list_versions(&key)).await?;
         if let Some(last) = versions
             .last()
-            .filter(|v| content(&v.config) == content(&rec.config))
+            // AWS publishes anew after any update of $LATEST, even of its
+            // description alone: a version keeps $LATEST's LastModified.
+            .filter(|v| {
+                v.config.last_modified == rec.config.last_modified
+                    && content(&v.config) == content(&rec.config)
+            })
         {
             return Ok(last.config.clone());
         }
@@ -179,6 +181,8 @@ impl Versions {
             .unwrap_or_else(|| rec.config.description.clone());
         snapshot.config.state = Some("Active".into());
         snapshot.config.last_update_status = Some("Successful".into());
+        // A version has a RevisionId of its own, as in AWS.
+        snapshot.config.revision_id = new_revision();
         let (store, expected, to_store) = (
             self.ctx.store.clone(),
             rec.config.revision_id.clone(),
@@ -239,7 +243,8 @@ impl Versions {
         Ok((page, next))
     }
 
-    /// Deletes a published version (DeleteFunction with a numeric qualifier).
+    /// Deletes a published version (DeleteFunction with a numeric qualifier;
+    /// the caller has checked that the function exists).
     pub async fn delete_version(&self, region: &str, name: &str, q: &str) -> VersionsResult<()> {
         let n: u64 = q
             .parse()
@@ -256,8 +261,9 @@ impl Versions {
         }
         let (store, key) = (self.ctx.store.clone(), name.to_owned());
         let hex = self.ctx.version(name, n).await?.map(|v| v.code_hex);
+        // AWS: deleting a version the function does not have succeeds.
         if !blocking(move || store.delete_version(&key, n)).await? {
-            return Err(self.ctx.not_found(region, name, Some(q)).into());
+            return Ok(());
         }
         if let Some(hex) = hex {
             self.ctx.collect_code(hex).await;
@@ -292,15 +298,9 @@ impl Versions {
         }
         for (v, w) in weights {
             if !(0.0..=1.0).contains(w) {
-                let bound = if *w < 0.0 {
-                    "greater than or equal to 0.0"
-                } else {
-                    "less than or equal to 1.0"
-                };
                 return Err(VersionsError::WeightOutOfRange {
                     version: v.clone(),
                     weight: *w,
-                    bound,
                 });
             }
             if !is_version_number(v) {

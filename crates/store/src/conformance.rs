@@ -114,6 +114,7 @@ pub fn function_record(name: &str, revision: &str) -> FunctionRecord {
             last_update_status: Some("Successful".to_owned()),
             last_update_status_reason: None,
             last_update_status_reason_code: None,
+            runtime_version_config: None,
         },
         tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         code_hex: format!("hex-{name}"),

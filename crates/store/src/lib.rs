@@ -142,7 +142,7 @@ pub struct UrlConfigRecord {
     pub auth_type: String,
     /// The `Cors` object as the API reports it.
     pub cors: Option<serde_json::Value>,
-    /// `BUFFERED` or `RESPONSE_STREAM`.
+    /// `BUFFERED` or `RESPONSE_STREAM`; empty when never set (buffered).
     pub invoke_mode: String,
     /// `CreationTime` in AWS's format.
     pub creation_time: String,

@@ -235,6 +235,8 @@ fn record(m: &Mapping, region: &str, msg: &Message) -> Value {
         "body": msg.body(),
         "attributes": attributes,
         "messageAttributes": message_attributes,
+        // AWS sends null when the message has no attributes.
+        "md5OfMessageAttributes": msg.md5_of_message_attributes(),
         "md5OfBody": msg.md5_of_body(),
         "eventSource": "aws:sqs",
         "eventSourceARN": m.event_source_arn,

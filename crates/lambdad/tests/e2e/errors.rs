@@ -120,6 +120,15 @@ async fn error_types_and_messages_match_aws() {
     )
     .await;
     assert_eq!(resp.status(), 201);
+    // The active function's RevisionId (AWS regenerates it after the Pending answer).
+    let resp = send(
+        &client,
+        &ep,
+        "GET",
+        "/2015-03-31/functions/exists/configuration",
+        None,
+    )
+    .await;
     let existing: Value = resp.json().await.unwrap();
     let revision = existing["RevisionId"].as_str().unwrap().to_owned();
 
@@ -136,7 +145,7 @@ async fn error_types_and_messages_match_aws() {
         Case { what: "update config missing", method: "PUT", path: "/2015-03-31/functions/nope/configuration".into(), body: Some(json!({"Timeout": 5})), status: 404, error_type: "ResourceNotFoundException", message: format!("Function not found: {}", arn("nope")) },
         create("duplicate", "exists", json!({}), 409, "ResourceConflictException", "Function already exist: exists"),
         create("name too long", &long, json!({}), 400, "InvalidParameterValueException", validation(&long, "functionName", "Member must have length less than or equal to 64")),
-        create("name pattern", "bad name!", json!({}), 400, "ValidationException", validation("bad name!", "functionName", &format!("Member must satisfy regular expression pattern: {}", lambdad_model_pattern()))),
+        create("name pattern", "bad name!", json!({}), 400, "ValidationException", validation("bad name!", "functionName", &format!("Member must satisfy regular expression pattern: {}", create_pattern()))),
         create("memory low", "m1", json!({"MemorySize": 127}), 400, "ValidationException", validation("127", "memorySize", "Member must have value greater than or equal to 128")),
         create("memory high", "m2", json!({"MemorySize": 10241}), 400, "ValidationException", validation("10241", "memorySize", "Member must have value less than or equal to 10240")),
         create("timeout low", "t1", json!({"Timeout": 0}), 400, "ValidationException", validation("0", "timeout", "Member must have value greater than or equal to 1")),
@@ -246,6 +255,11 @@ fn urlenc(s: &str) -> String {
 
 fn lambdad_model_pattern() -> &'static str {
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+}
+
+/// CreateFunction's pattern (AWS: no `.` in names, no `$LATEST.PUBLISHED`).
+fn create_pattern() -> &'static str {
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
 }
 
 fn lambdad_runtime_list() -> &'static str {
