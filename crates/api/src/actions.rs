@@ -1,7 +1,7 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
 //! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
-//! `sqs:SendMessage` on a queue.
+//! `sqs:SendMessage` on a queue, `sns:Publish` on a topic.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -42,6 +42,22 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let op = get("Action")?;
+    if get("Version") == Some(crate::sns::VERSION) {
+        let topic = get("TopicArn")
+            .or(get("TargetArn"))
+            .or(get("ResourceArn"))
+            .map(str::to_owned)
+            .or_else(|| {
+                get("SubscriptionArn")
+                    .map(lambdad_service::topics::topic_arn_of)
+                    .filter(|t| !t.is_empty())
+            })
+            .or_else(|| get("Name").map(|n| format!("arn:aws:sns:{region}:{account}:{n}")));
+        return Some(Action {
+            action: format!("sns:{op}"),
+            resource: topic.unwrap_or_else(|| "*".to_owned()),
+        });
+    }
     let from_path = path.trim_matches('/').split('/').nth(1);
     let queue = get("QueueUrl")
         .and_then(|u| u.trim_end_matches('/').rsplit('/').next())

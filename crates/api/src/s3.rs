@@ -78,7 +78,7 @@ fn s3_host(host: &str) -> Option<(Option<&str>, Option<&str>)> {
 }
 
 /// The service of a request's SigV4 credential scope.
-fn signed_service(headers: &HeaderMap, query: &str) -> Option<String> {
+pub(crate) fn signed_service(headers: &HeaderMap, query: &str) -> Option<String> {
     let scope = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -140,6 +140,9 @@ pub(crate) fn is_s3(req: &Request) -> bool {
         return false;
     }
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    if path == "/" && crate::sns::is_sns_url(query) {
+        return false;
+    }
     if path == "/" {
         // `GET /` is ListBuckets; lambdad's own `/` is `POST` with a target.
         return req.method() != axum::http::Method::POST;
