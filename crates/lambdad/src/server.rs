@@ -96,7 +96,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref())
         .await
-        .with_queues(services.queues.clone(), &config.region);
+        .with_queues(services.queues.clone(), &config.region)
+        .with_topics(services.topics.clone());
     let triggers = Triggers::start(
         &services,
         destinations,

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
+pub use lambdad_objects::notify::function_of;
+
 use super::{Topics, TopicsError, json_err, parse_map, topic_arn_of};
 use crate::context::blocking;
 use crate::queues::attributes::MessageAttribute;
@@ -295,7 +297,7 @@ impl Topics {
     /// `sns.amazonaws.com` invoke it for this topic (as on AWS, a function
     /// that does not is not invoked).
     pub async fn lambda_allowed(&self, out: &Outgoing) -> Result<bool, TopicsError> {
-        let (name, qualifier) = lambdad_objects::notify::function_of(&out.endpoint);
+        let (name, qualifier) = function_of(&out.endpoint);
         let store = self.ctx.store.clone();
         let q = qualifier.unwrap_or_else(|| "$LATEST".to_owned());
         let Some(policy) = blocking(move || store.get_policy(&name, &q)).await? else {
@@ -311,6 +313,31 @@ impl Topics {
             &topic_arn_of(&out.subscription),
             &self.ctx.account,
         ))
+    }
+
+    /// Up to `max` due deliveries, leased for `lease_ms`.
+    pub async fn lease(
+        &self,
+        max: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<DeliveryRecord>, TopicsError> {
+        let store = self.ctx.store.clone();
+        let now = crate::queues::now_ms();
+        Ok(blocking(move || store.lease_deliveries(now, max, now + lease_ms)).await?)
+    }
+
+    /// A delivery is done (delivered or given up).
+    pub async fn finish(&self, seq: i64) -> Result<(), TopicsError> {
+        let store = self.ctx.store.clone();
+        Ok(blocking(move || store.delete_delivery(seq)).await?)
+    }
+
+    /// A delivery failed; try it again after `delay_ms`.
+    pub async fn retry_later(&self, d: &DeliveryRecord, delay_ms: i64) -> Result<(), TopicsError> {
+        let store = self.ctx.store.clone();
+        let (seq, attempts) = (d.seq, d.attempts + 1);
+        let due = crate::queues::now_ms() + delay_ms;
+        Ok(blocking(move || store.retry_delivery(seq, attempts, due)).await?)
     }
 
     /// Counts a finished delivery of `topic` by `protocol`.
