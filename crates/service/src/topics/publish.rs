@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
-use lambdad_store::topics::{DeliveryRecord, TopicRecord};
+use lambdad_store::topics::{DeliveryRecord, SubscriptionRecord, TopicRecord};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest as _;
@@ -59,9 +59,13 @@ pub struct Published {
     pub sequence_number: Option<String>,
 }
 
+/// A topic's FIFO deduplication ids: when each was first published, and what it answered.
+type Seen = HashMap<String, (i64, Published)>;
+/// A confirmed subscription with its parsed filter policy and whether it filters the body.
+type Subscriber = (SubscriptionRecord, Option<FilterPolicy>, bool);
+
 /// FIFO deduplication ids seen within the window, by topic.
-static DEDUP: LazyLock<Mutex<HashMap<String, HashMap<String, (i64, Published)>>>> =
-    LazyLock::new(Mutex::default);
+static DEDUP: LazyLock<Mutex<HashMap<String, Seen>>> = LazyLock::new(Mutex::default);
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 fn next_sequence() -> String {
@@ -242,11 +246,7 @@ impl Topics {
         topic_arn: &str,
         fifo: bool,
         content_dedup: bool,
-        subs: &[(
-            lambdad_store::topics::SubscriptionRecord,
-            Option<FilterPolicy>,
-            bool,
-        )],
+        subs: &[Subscriber],
         now: i64,
         input: PublishInput,
         out: &mut Vec<DeliveryRecord>,
