@@ -6,6 +6,9 @@
 use axum::http::Method;
 use serde_json::Value;
 
+/// SNS's API version, which its Query requests carry (`Version=`).
+pub(crate) const SNS_VERSION: &str = "2010-03-31";
+
 /// What a request asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Action {
@@ -42,7 +45,7 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let op = get("Action")?;
-    if get("Version") == Some(crate::sns::VERSION) {
+    if get("Version") == Some(SNS_VERSION) {
         let topic = get("TopicArn")
             .or(get("TargetArn"))
             .or(get("ResourceArn"))

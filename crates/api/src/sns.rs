@@ -21,14 +21,13 @@ use super::middleware::RequestContext;
 use super::sqs_query::{escape, indexed, xml_response};
 
 const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
-/// SNS's API version, which its Query requests carry.
-pub(crate) const VERSION: &str = "2010-03-31";
+use super::actions::SNS_VERSION as VERSION;
 
 type Form = BTreeMap<String, String>;
 
 /// Whether a Query form (already known to be one) is an SNS request.
 pub(crate) fn is_sns(headers: &HeaderMap, form: &[u8]) -> bool {
-    if let Some(service) = super::s3::signed_service(headers, "") {
+    if let Some(service) = super::auth::signed_service(headers, "") {
         return service == "sns";
     }
     form_urlencoded::parse(form).any(|(k, v)| k == "Version" && v == VERSION)
