@@ -1,11 +1,14 @@
 //! The IAM action and resource of an API request, for authorization:
 //! `lambda:InvokeFunction` on `arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
 //! `logs:FilterLogEvents` on a log group, `events:PutRule` on a rule,
-//! `sqs:SendMessage` on a queue, `elasticloadbalancing:CreateRule` on a
-//! listener.
+//! `sqs:SendMessage` on a queue, `sns:Publish` on a topic,
+//! `elasticloadbalancing:CreateRule` on a listener.
 
 use axum::http::Method;
 use serde_json::Value;
+
+/// SNS's API version, which its Query requests carry (`Version=`).
+pub(crate) const SNS_VERSION: &str = "2010-03-31";
 
 /// What a request asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,22 @@ fn sqs_query_action(path: &str, body: &[u8], region: &str, account: &str) -> Opt
         return Some(Action {
             action: format!("elasticloadbalancing:{op}"),
             resource: arn.unwrap_or("*").to_owned(),
+        });
+    }
+    if get("Version") == Some(SNS_VERSION) {
+        let topic = get("TopicArn")
+            .or(get("TargetArn"))
+            .or(get("ResourceArn"))
+            .map(str::to_owned)
+            .or_else(|| {
+                get("SubscriptionArn")
+                    .map(lambdad_service::topics::topic_arn_of)
+                    .filter(|t| !t.is_empty())
+            })
+            .or_else(|| get("Name").map(|n| format!("arn:aws:sns:{region}:{account}:{n}")));
+        return Some(Action {
+            action: format!("sns:{op}"),
+            resource: topic.unwrap_or_else(|| "*".to_owned()),
         });
     }
     let from_path = path.trim_matches('/').split('/').nth(1);

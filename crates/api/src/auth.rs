@@ -509,6 +509,24 @@ pub fn verify(
     Ok(auth)
 }
 
+/// The service of a request's SigV4 credential scope.
+pub(crate) fn signed_service(headers: &HeaderMap, query: &str) -> Option<String> {
+    let scope = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| {
+            a.split([' ', ','])
+                .find_map(|p| p.trim().strip_prefix("Credential="))
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.into_owned())
+        })?;
+    scope.split('/').nth(3).map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use super::{AppState, region};
 const MAX_REQUEST: usize = 1024 * 1024;
 
 /// `POST /`: dispatches by `X-Amz-Target` (a form without one is an SQS
-/// Query protocol request, `sqs_query.rs`).
+/// Query protocol request, `sqs_query.rs`, or an SNS one, `sns.rs`).
 pub async fn dispatch(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -47,6 +47,9 @@ pub async fn dispatch(
         return super::elb::answer(&state, &ctx, &bytes).await;
     }
     if target.is_empty() && super::sqs_query::is_query(&headers) {
+        if super::sns::is_sns(&headers, &bytes) {
+            return super::sns::answer(&state, &ctx, &bytes).await;
+        }
         return super::sqs_query::answer(&state, &ctx, &headers, "/", &bytes).await;
     }
     let input: Value = if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -36,6 +36,7 @@ mod rest_auth;
 mod rest_event;
 mod rest_http;
 pub mod s3;
+mod sns;
 mod sqs;
 mod sqs_query;
 pub mod url_event;
@@ -130,6 +131,12 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     if !doors.is_empty() {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &doors + "# EOF\n";
+    }
+    if let Ok(topics) = state.services.topics.metrics().await
+        && !topics.is_empty()
+    {
+        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+        text = body + &sns::metrics_text(&topics) + "# EOF\n";
     }
     (
         [(
@@ -243,7 +250,7 @@ async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/", post(json11::dispatch))
+        .route("/", post(json11::dispatch).get(sns::by_get))
         // Other methods on such paths are unknown Lambda operations (not 405).
         .route(
             "/{account}/{queue}",

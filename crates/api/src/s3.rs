@@ -77,24 +77,6 @@ fn s3_host(host: &str) -> Option<(Option<&str>, Option<&str>)> {
     Some((bucket, region))
 }
 
-/// The service of a request's SigV4 credential scope.
-fn signed_service(headers: &HeaderMap, query: &str) -> Option<String> {
-    let scope = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|a| {
-            a.split([' ', ','])
-                .find_map(|p| p.trim().strip_prefix("Credential="))
-                .map(str::to_owned)
-        })
-        .or_else(|| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "X-Amz-Credential")
-                .map(|(_, v)| v.into_owned())
-        })?;
-    scope.split('/').nth(3).map(str::to_owned)
-}
-
 /// The access key a request is signed with (SigV4 or SigV2, header or presigned URL).
 fn signed_key(headers: &HeaderMap, query: &str) -> Option<String> {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -127,7 +109,7 @@ pub(crate) fn is_s3(req: &Request) -> bool {
         return true;
     }
     let query = req.uri().query().unwrap_or_default();
-    if let Some(service) = signed_service(headers, query) {
+    if let Some(service) = crate::auth::signed_service(headers, query) {
         return service == "s3";
     }
     let path = req.uri().path();
@@ -140,6 +122,9 @@ pub(crate) fn is_s3(req: &Request) -> bool {
         return false;
     }
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    if path == "/" && crate::sns::is_sns_url(query) {
+        return false;
+    }
     if path == "/" {
         // `GET /` is ListBuckets; lambdad's own `/` is `POST` with a target.
         return req.method() != axum::http::Method::POST;

@@ -53,7 +53,7 @@ pub(crate) fn escape(s: &str) -> String {
 }
 
 /// `PREFIX.N.REST` → N → {REST: value}, by N.
-fn indexed(
+pub(crate) fn indexed(
     form: &BTreeMap<String, String>,
     prefix: &str,
 ) -> BTreeMap<u32, BTreeMap<String, String>> {
@@ -238,7 +238,7 @@ fn xml(action: &str, v: &Map<String, Value>, out: &mut String) {
     }
 }
 
-fn xml_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn xml_response(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static("text/xml"));

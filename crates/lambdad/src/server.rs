@@ -79,6 +79,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &ServiceOptions {
             url_base: config.url_base.clone(),
             max_async_payload: config.async_max_payload,
+            api_endpoint: local_endpoint(config.listen),
         },
     );
     let listener = TcpListener::bind(config.listen)
@@ -95,7 +96,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref())
         .await
-        .with_queues(services.queues.clone(), &config.region);
+        .with_queues(services.queues.clone(), &config.region)
+        .with_topics(services.topics.clone());
     let triggers = Triggers::start(
         &services,
         destinations,
@@ -224,16 +226,22 @@ fn start_engine(
     ))
 }
 
-/// Each environment's execution-role credentials, and the endpoints through
-/// which the AWS SDKs in a function reach this server's Lambda, Logs,
-/// EventBridge, S3 and SQS APIs.
-fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
+/// The address at which this server's API is reached locally
+/// (`http://127.0.0.1:PORT` when it listens on every address).
+fn local_endpoint(listen: std::net::SocketAddr) -> String {
     let host = if listen.ip().is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
     } else {
         listen.ip()
     };
-    let endpoint = format!("http://{}", std::net::SocketAddr::new(host, listen.port()));
+    format!("http://{}", std::net::SocketAddr::new(host, listen.port()))
+}
+
+/// Each environment's execution-role credentials, and the endpoints through
+/// which the AWS SDKs in a function reach this server's Lambda, Logs,
+/// EventBridge, S3, SQS and SNS APIs.
+fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> ExtraEnv {
+    let endpoint = local_endpoint(listen);
     ExtraEnv(Some(Arc::new(move |s: &lambdad_model::VersionSnapshot| {
         let (key, secret, token) = keys.mint(&s.role);
         vec![
@@ -248,6 +256,7 @@ fn role_environment(keys: Arc<Credentials>, listen: std::net::SocketAddr) -> Ext
             ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), endpoint.clone()),
             ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
             ("AWS_ENDPOINT_URL_SQS".to_owned(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SNS".to_owned(), endpoint.clone()),
         ]
     })))
 }

@@ -36,6 +36,7 @@ pub mod records;
 pub mod snapshot_cache;
 pub mod tags;
 pub mod telemetry;
+pub mod topics;
 pub mod urls;
 pub mod versions;
 
@@ -51,6 +52,8 @@ pub struct ServiceOptions {
     pub url_base: String,
     /// The largest asynchronous payload accepted.
     pub max_async_payload: usize,
+    /// Where this server's API is reached (SNS's SubscribeURL and UnsubscribeURL).
+    pub api_endpoint: String,
 }
 
 /// Every service, built once over one context.
@@ -86,6 +89,8 @@ pub struct Services {
     pub invocations: invocations::Invocations,
     /// The built-in SQS queues.
     pub queues: queues::Queues,
+    /// The built-in SNS topics.
+    pub topics: topics::Topics,
 }
 
 impl Services {
@@ -110,6 +115,7 @@ impl Services {
             elb: elb::Elb::new(ctx.clone(), &options.url_base),
             invocations,
             queues: queues::Queues::new(ctx.clone()),
+            topics: topics::Topics::new(ctx.clone(), &options.api_endpoint),
             ctx,
         }
     }

@@ -18,7 +18,7 @@
 //! queue (enqueue, lease, reschedule, delete), layers (numbers never reused,
 //! policies), function URLs and resource policies, documents, and the
 //! object store's buckets, objects (events queued with them) and multipart
-//! uploads, stream checkpoints, and the built-in SQS queues (visibility,
+//! uploads, stream checkpoints, the built-in SNS topics, and the built-in SQS queues (visibility,
 //! receipts, FIFO deduplication and group locking, redrive).
 //! [`function_record`] and [`layer_record`] build the records they use, for
 //! a backend's own further tests.
@@ -59,6 +59,11 @@ pub const CHECKS: &[Check] = &[
     (
         "queue_fifo_and_redrive",
         crate::conformance_queues::queue_fifo_and_redrive,
+    ),
+    ("topics", crate::conformance_topics::topics),
+    (
+        "topic_deliveries",
+        crate::conformance_topics::topic_deliveries,
     ),
 ];
 

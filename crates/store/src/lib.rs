@@ -17,6 +17,7 @@ pub mod code;
 pub mod conformance;
 mod conformance_queues;
 mod conformance_streams;
+mod conformance_topics;
 mod migrations;
 pub mod objects;
 pub mod queues;
@@ -27,6 +28,8 @@ mod sqlite_gateway;
 mod sqlite_objects;
 mod sqlite_queues;
 mod sqlite_streams;
+mod sqlite_topics;
+pub mod topics;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +40,7 @@ pub use code::{CodeError, CodeInfo, CodeStore};
 pub use objects::ObjectStore;
 pub use queues::QueueStore;
 pub use sqlite::SqliteStore;
+pub use topics::TopicStore;
 
 /// One function as stored: its `$LATEST` configuration, tags and code key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +239,9 @@ impl ErrorCode for StoreError {
 }
 
 /// The metadata store interface.
-pub trait Store: objects::ObjectStore + queues::QueueStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    objects::ObjectStore + queues::QueueStore + topics::TopicStore + Send + Sync + std::fmt::Debug
+{
     /// Inserts a new function; `AlreadyExists` when the name is taken.
     fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError>;
     /// Reads a function by name.

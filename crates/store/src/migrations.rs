@@ -168,4 +168,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sent_ms INTEGER NOT NULL,
         PRIMARY KEY (queue, dedup)
     );",
+    "CREATE TABLE sns_topics (
+        name TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sns_subscriptions (
+        arn TEXT PRIMARY KEY,
+        topic TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        token TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sns_subscriptions_topic ON sns_subscriptions(topic);
+    CREATE TABLE sns_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sns_deliveries_due ON sns_deliveries(due_ms);",
 ];

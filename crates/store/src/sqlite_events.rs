@@ -13,7 +13,7 @@ use crate::{AsyncEvent, StoreError};
 
 impl SqliteStore {
     /// Runs `f` with `synchronous=NORMAL`, then restores `FULL`.
-    fn relaxed<T>(
+    pub(crate) fn relaxed<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -1,7 +1,7 @@
 //! Where asynchronous outcomes go besides Lambda functions: SQS queues and
 //! SNS topics (destinations and dead-letter queues). Queues of lambdad's
-//! own account and region are the built-in ones (`lambdad_service::queues`,
-//! called directly); everything else is reached with the AWS SDK at
+//! own account and region are the built-in ones (`lambdad_service::queues`
+//! and `lambdad_service::topics`, called directly); everything else is reached with the AWS SDK at
 //! `--aws-endpoint-url` (any compatible server) or, when unset, AWS itself
 //! with the usual credential chain.
 
@@ -12,6 +12,8 @@ use aws_sdk_sqs::types::MessageAttributeValue as SqsAttribute;
 use lambdad_service::queues::Queues;
 use lambdad_service::queues::attributes::MessageAttribute;
 use lambdad_service::queues::messages::SendEntry;
+use lambdad_service::topics::Topics;
+use lambdad_service::topics::publish::PublishInput;
 
 use crate::sqs_source::Source;
 
@@ -23,6 +25,8 @@ pub struct Destinations {
     events: aws_sdk_eventbridge::Client,
     /// The built-in queues and the region whose ARNs name them.
     builtin: Option<(Queues, String)>,
+    /// The built-in topics (their ARNs name that region too).
+    topics: Option<Topics>,
 }
 
 /// Why a message could not be delivered.
@@ -39,6 +43,17 @@ pub enum DeliveryError {
         /// What went wrong.
         message: String,
     },
+}
+
+/// A String or Number message attribute.
+fn attribute(kind: &str, value: &str) -> MessageAttribute {
+    MessageAttribute {
+        data_type: kind.to_owned(),
+        string_value: Some(value.to_owned()),
+        binary_value: None,
+        string_list_values: Vec::new(),
+        binary_list_values: Vec::new(),
+    }
 }
 
 fn service_err(target: &str, e: impl std::fmt::Debug) -> DeliveryError {
@@ -68,7 +83,23 @@ impl Destinations {
             sqs: aws_sdk_sqs::Client::new(&conf),
             sns: aws_sdk_sns::Client::new(&conf),
             builtin: None,
+            topics: None,
         }
+    }
+
+    /// Uses the built-in `topics` for topic ARNs of their account in the
+    /// built-in queues' region.
+    pub fn with_topics(mut self, topics: Topics) -> Self {
+        self.topics = Some(topics);
+        self
+    }
+
+    /// The built-in topics, if an ARN names one of lambdad's account and region.
+    fn builtin_topic(&self, arn: &str) -> Option<&Topics> {
+        let region = self.builtin.as_ref().map(|(_, r)| r.as_str())?;
+        let topics = self.topics.as_ref()?;
+        let in_region = arn.split(':').nth(3) == Some(region);
+        (in_region && topics.name_of_arn(arn).is_some()).then_some(topics)
     }
 
     /// Uses the built-in `queues` for queue ARNs of their account in `region`.
@@ -137,16 +168,7 @@ impl Destinations {
                 message_body: Some(body.to_owned()),
                 message_attributes: attributes
                     .iter()
-                    .map(|(name, kind, value)| {
-                        let attr = MessageAttribute {
-                            data_type: (*kind).to_owned(),
-                            string_value: Some((*value).to_owned()),
-                            binary_value: None,
-                            string_list_values: Vec::new(),
-                            binary_list_values: Vec::new(),
-                        };
-                        ((*name).to_owned(), attr)
-                    })
+                    .map(|(name, kind, value)| ((*name).to_owned(), attribute(kind, value)))
                     .collect(),
                 // A FIFO destination gets one group per function's records.
                 message_group_id: name.ends_with(".fifo").then(|| "lambdad".to_owned()),
@@ -164,6 +186,26 @@ impl Destinations {
                 Some(Err(e)) => Err(service_err(arn, e)),
                 None => Err(service_err(arn, "nothing sent")),
             };
+        }
+        if let Some(topics) = self.builtin_topic(arn) {
+            let input = PublishInput {
+                message: Some(body.to_owned()),
+                message_attributes: attributes
+                    .iter()
+                    .map(|(name, kind, value)| ((*name).to_owned(), attribute(kind, value)))
+                    .collect(),
+                // A FIFO topic gets one group per function's records.
+                message_group_id: arn.ends_with(".fifo").then(|| "lambdad".to_owned()),
+                message_deduplication_id: arn
+                    .ends_with(".fifo")
+                    .then(|| uuid::Uuid::new_v4().to_string()),
+                ..PublishInput::default()
+            };
+            topics
+                .publish(Some(arn), input)
+                .await
+                .map_err(|e| service_err(arn, e))?;
+            return Ok(());
         }
         if arn.starts_with("arn:aws:sqs:") {
             let url = self.queue_url(arn).await?;

@@ -1,7 +1,7 @@
 //! lambdad's triggers: everything that starts invocations without an API
 //! caller waiting — the asynchronous queue (with its retry policy and
 //! destinations), the EventBridge scheduler and the event source pollers
-//! (SQS queues, Kinesis and DynamoDB streams, RabbitMQ brokers). Each runs as a task owned by [`Triggers`], invokes through the
+//! (SQS queues, Kinesis and DynamoDB streams, RabbitMQ brokers), and the built-in SNS's deliveries. Each runs as a task owned by [`Triggers`], invokes through the
 //! service layer's funnel (`lambdad_service::invocations`), and stops when
 //! its cancellation token is cancelled.
 #![forbid(unsafe_code)]
@@ -14,6 +14,7 @@ pub mod retry;
 pub mod rmq_events;
 pub mod rmq_poller;
 pub mod schedules;
+pub mod sns_delivery;
 pub mod sqs_poller;
 pub mod sqs_source;
 pub mod stream_events;
@@ -85,6 +86,11 @@ impl Triggers {
             services.invocations.clone(),
             options.region.clone(),
             options.brokers,
+            shutdown.child_token(),
+        ));
+        tasks.spawn(sns_delivery::run(
+            services.clone(),
+            options.region.clone(),
             shutdown.child_token(),
         ));
         tasks.spawn(schedules::run(
