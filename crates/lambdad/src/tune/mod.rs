@@ -185,7 +185,7 @@ async fn cleanup(
     created: &Mutex<Created>,
     before: u64,
 ) -> anyhow::Result<()> {
-    let (aliases, versions) = {
+    let (aliases, mut versions) = {
         let mut c = created.lock().unwrap_or_else(|e| e.into_inner());
         (
             std::mem::take(&mut c.aliases),
@@ -198,7 +198,6 @@ async fn cleanup(
             failed.push(format!("alias {alias}: {e:#}"));
         }
     }
-    let mut versions: Vec<String> = versions;
     let mut marker: Option<String> = None;
     loop {
         let mut path = fn_path(name, "versions", None);

@@ -248,12 +248,18 @@ pub fn recommend(
         Strategy::Speed => (r.avg_ms, r.cost_usd),
         Strategy::Balanced => (
             w * rel(r.cost_usd, max_cost) + (1.0 - w) * rel(r.avg_ms, max_ms),
-            r.cost_usd,
+            r.avg_ms,
         ),
     };
+    // Scores within a part in a billion are equal (float rounding): the second decides.
+    let near = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs());
     let best = *pool.iter().min_by(|a, b| {
         let (sa, sb) = (score(a), score(b));
-        sa.0.total_cmp(&sb.0).then(sa.1.total_cmp(&sb.1))
+        if near(sa.0, sb.0) {
+            sa.1.total_cmp(&sb.1)
+        } else {
+            sa.0.total_cmp(&sb.0)
+        }
     })?;
     let mut reasons = vec![match strategy {
         Strategy::Cost => format!(
