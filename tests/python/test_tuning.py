@@ -112,9 +112,12 @@ def test_single_threaded_work_speeds_up_in_proportion_to_memory(server, lam):
     # period's worth of slack).
     for mb, quota in ((512, 512 / 1769), (1024, 1024 / 1769)):
         assert max(c for _, c in runs[mb]) < quota * 1.15, runs[mb]
-    # Ideal ratios of the medians: 1769/512 = 3.46 and 1769/1024 = 1.73. Measured on a quiet
-    # 2-core machine: see docs/tuning.md. A loaded host compresses them (the 1-CPU runs are the
-    # ones that cannot get their share), so the bounds leave room below.
+    # Ideal ratios of the medians: 1024/512 = 2, 1769/512 = 3.46, 1769/1024 = 1.73. Measured
+    # on the 2-core development machine at load average 7.5 (other builds): 1.89 between 512 and
+    # 1024 MB (CPU shares 0.30 and 0.58: the quotas), but 1769 MB got only ~0.6 of a CPU there
+    # (contention, not the quota), giving 2.09 and 1.10 for the others. The bounds below are for
+    # a machine where a function can get one CPU (CI's); a loaded one fails the last two.
+    assert 1.6 < d[512] / d[1024] < 2.4, d
     r512, r1024 = d[512] / d[1769], d[1024] / d[1769]
     assert 2.4 < r512 < 4.3, d
     assert 1.35 < r1024 < 2.2, d
