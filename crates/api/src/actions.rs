@@ -178,7 +178,7 @@ pub fn of_request(
             ],
         ) => ("InvokeFunction", f(n)),
         ("GET", [_, "functions", n, "versions"]) => ("ListVersionsByFunction", f(n)),
-        ("POST", [_, "functions", n, "versions"]) => ("PublishVersion", f(n)),
+        ("POST", [_, "functions", n, "versions" | "tuning-versions"]) => ("PublishVersion", f(n)),
         ("GET", [_, "functions", n, "aliases"]) => ("ListAliases", f(n)),
         ("POST", [_, "functions", n, "aliases"]) => ("CreateAlias", f(n)),
         ("GET", [_, "functions", n, "aliases", _]) => ("GetAlias", f(n)),

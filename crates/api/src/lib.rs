@@ -389,6 +389,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/_lambdad/usage", get(usage))
         .route(
+            "/_lambdad/functions/{name}/tuning-versions",
+            post(versions::publish_with_memory),
+        )
+        .route(
             "/_lambdad/async-stats",
             get(|State(state): State<AppState>| async move {
                 axum::Json(state.services.async_stats().to_json())

@@ -37,6 +37,39 @@ pub async fn publish(
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
+/// `POST /_lambdad/functions/{name}/tuning-versions` with `{"MemorySize": N}`
+/// (and optionally `"Qualifier"`, the version or alias to copy): publishes
+/// a version of `$LATEST` with that memory, leaving `$LATEST`
+/// alone (lambdad's own operation for `lambdad tune`; authorized as
+/// `lambda:PublishVersion`). Answers as PublishVersion does.
+pub async fn publish_with_memory(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    #[derive(Deserialize, Default)]
+    struct Input {
+        #[serde(rename = "MemorySize")]
+        memory_size: Option<i64>,
+        #[serde(rename = "Qualifier")]
+        qualifier: Option<String>,
+    }
+    let bytes = read_body(body, MAX_JSON_REQUEST, "PublishVersion").await?;
+    let input: Input = parse_json(&bytes)?;
+    let config = state
+        .services
+        .versions
+        .publish_with_memory(
+            region(&state, &ctx),
+            &name,
+            input.memory_size,
+            input.qualifier.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(config)).into_response())
+}
+
 pub async fn list_versions(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,

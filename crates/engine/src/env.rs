@@ -269,7 +269,13 @@ impl Environment {
             limits: Limits {
                 memory_bytes: memory,
                 pids_max: 1024,
-                cpu_weight: (u64::from(snapshot.memory_mb) * 100 / 1769).clamp(1, 10_000),
+                cpu_weight: (u64::from(snapshot.memory_mb) * 100 / crate::MB_PER_VCPU)
+                    .clamp(1, 10_000),
+                cpu_quota_millis: if cfg.cpu_quota {
+                    crate::cpu_quota_millis(snapshot.memory_mb, crate::host_cpus())
+                } else {
+                    0
+                },
             },
             uid: uid.as_ref().map_or(993, crate::uids::UidLease::uid),
             gid: 990,

@@ -71,6 +71,29 @@ pub struct EngineConfig {
     /// The AWS SDKs of the managed runtimes (verified, or installed, in the
     /// background at start; the default: none).
     pub sdk: sdk::Sdk,
+    /// Whether environments get CPU time in proportion to their memory
+    /// ([`cpu_quota_millis`]); otherwise only a CPU weight.
+    pub cpu_quota: bool,
+}
+
+/// Lambda's share of one vCPU per MB: 1,769 MB buys one full vCPU.
+pub const MB_PER_VCPU: u64 = 1769;
+
+/// Most vCPUs of a Lambda function (at 10,240 MB).
+pub const MAX_VCPUS: u64 = 6;
+
+/// An environment's CPU quota in thousandths of a CPU: MemorySize / 1,769 MB
+/// of one CPU, at most [`MAX_VCPUS`] and at most the host's `host_cpus`.
+pub fn cpu_quota_millis(memory_mb: u32, host_cpus: usize) -> u64 {
+    let host = u64::try_from(host_cpus.max(1)).unwrap_or(u64::MAX);
+    (u64::from(memory_mb) * 1000 / MB_PER_VCPU)
+        .clamp(1, MAX_VCPUS * 1000)
+        .min(host.saturating_mul(1000))
+}
+
+/// The host's CPUs as the scheduler lets this process use them.
+pub fn host_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Computes an environment's extra variables from its version.
@@ -541,4 +564,24 @@ fn now_iso() -> String {
     time::OffsetDateTime::now_utc()
         .format(&fmt)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::cpu_quota_millis;
+
+    #[test]
+    fn cpu_quota_follows_memory_up_to_six_cpus_and_the_host() {
+        assert_eq!(cpu_quota_millis(1769, 64), 1000);
+        assert_eq!(cpu_quota_millis(128, 64), 72);
+        assert_eq!(cpu_quota_millis(512, 64), 289);
+        assert_eq!(cpu_quota_millis(3538, 64), 2000);
+        assert_eq!(cpu_quota_millis(10_240, 64), 5788);
+        // Past 10,616 MB it would exceed six CPUs.
+        assert_eq!(cpu_quota_millis(20_000, 64), 6000);
+        // Never more than the host has.
+        assert_eq!(cpu_quota_millis(10_240, 2), 2000);
+        assert_eq!(cpu_quota_millis(10_240, 0), 1000);
+        assert_eq!(cpu_quota_millis(1, 2), 1);
+    }
 }

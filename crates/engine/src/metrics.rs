@@ -106,6 +106,8 @@ pub struct Metrics {
     concurrent: Family<Function, Gauge>,
     /// Environments by state (set at scrape time).
     environments: Family<State, Gauge>,
+    /// CPUs the newest environment of a version may use (its CFS quota; 0: unlimited).
+    cpu_quota: Family<Version, F64Gauge>,
     provisioned_requested: Family<Qualified, Gauge>,
     provisioned_ready: Family<Qualified, Gauge>,
     /// Memory committed to environments, in bytes (set at scrape time).
@@ -134,6 +136,7 @@ impl Metrics {
             cost: Family::default(),
             concurrent: Family::default(),
             environments: Family::default(),
+            cpu_quota: Family::default(),
             provisioned_requested: Family::default(),
             provisioned_ready: Family::default(),
             memory_committed: Gauge::default(),
@@ -195,6 +198,11 @@ impl Metrics {
             "environments",
             "Execution environments by state",
             m.environments.clone(),
+        );
+        r.register(
+            "cpu_quota",
+            "CPUs an environment of the version may use (CFS quota, MemorySize / 1769 MB, at most 6 and the host's cores); 0: unlimited",
+            m.cpu_quota.clone(),
         );
         r.register(
             "provisioned_concurrency_requested",
@@ -299,6 +307,7 @@ impl Metrics {
             self.errors.remove(&l);
             self.cold_starts.remove(&l);
             self.duration.remove(&l);
+            self.cpu_quota.remove(&l);
             self.init_duration.remove(&l);
         }
         let f = Function {
@@ -391,6 +400,19 @@ impl crate::Invoker {
         use std::sync::atomic::Ordering;
         let mut new = new;
         new.uid = Some(self.inner.uids.lease());
+        let quota = if self.inner.cfg.cpu_quota && self.inner.backend.isolates_users() {
+            crate::cpu_quota_millis(new.snapshot.memory_mb, crate::host_cpus())
+        } else {
+            0
+        };
+        self.inner
+            .metrics
+            .cpu_quota
+            .get_or_create(&Version {
+                function: new.snapshot.function_name.clone(),
+                version: new.snapshot.version.clone(),
+            })
+            .set(quota as f64 / 1000.0);
         self.inner.initialising.fetch_add(1, Ordering::Relaxed);
         let started =
             crate::env::Environment::start(&self.inner.cfg, &self.inner.backend, new).await;

@@ -85,6 +85,7 @@ fn engine(idle_timeout: Duration, memory_budget_mb: u64) -> Engine {
         log_max_stream_bytes: 0,
         extra_env: Default::default(),
         sdk: Default::default(),
+        cpu_quota: true,
     };
     Engine {
         invoker: Invoker::new(cfg, backend),

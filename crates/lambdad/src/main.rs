@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod server;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Usage(cli::UsageArgs),
     /// Install the AWS SDKs that the managed runtimes include (`lambdad runtimes install`).
     Runtimes(cli::RuntimesArgs),
+    /// Run a function at several memory sizes and recommend one for cost, speed or a balance.
+    Tune(tune::TuneArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => (cli::logs(&args), ExitCode::FAILURE),
         Command::Usage(args) => (usage(&args), ExitCode::FAILURE),
         Command::Runtimes(args) => (runtimes(&args), ExitCode::FAILURE),
+        Command::Tune(args) => (run_tune(&args), ExitCode::FAILURE),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,4 +97,11 @@ fn usage(args: &cli::UsageArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(cli::usage(args))
+}
+
+fn run_tune(args: &tune::TuneArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(tune::tune(args))
 }

@@ -221,6 +221,7 @@ fn start_engine(
             log_max_stream_bytes: config.log_max_stream_mb.saturating_mul(1024 * 1024),
             extra_env: role_environment(keys, config.listen),
             sdk: lambdad_engine::sdk::Sdk::new(config.sdk_dir.clone(), config.sdk_install),
+            cpu_quota: config.cpu_quota == crate::config::CpuQuota::Proportional,
         },
         backend,
     ))

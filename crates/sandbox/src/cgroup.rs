@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::SandboxError;
-use crate::spec::Limits;
+use crate::spec::{CPU_PERIOD_US, Limits};
 
 const ROOT: &str = "/sys/fs/cgroup";
 const PARENT: &str = "lambdad";
@@ -289,6 +289,8 @@ impl Cgroup {
                     &d.join("cpu.weight"),
                     &l.cpu_weight.clamp(1, 10_000).to_string(),
                 )?;
+                let quota = l.cpu_quota_us().map_or("max".to_owned(), |q| q.to_string());
+                write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
             }
             Layout::V1 { .. } => {
                 if let Some(d) = self.dir_of("memory") {
@@ -310,6 +312,12 @@ impl Cgroup {
                     // v2 weight 100 = v1 shares 1024.
                     let shares = (l.cpu_weight.clamp(1, 10_000) * 1024 / 100).max(2);
                     write(&d.join("cpu.shares"), &shares.to_string())?;
+                    // The period first: a quota is checked against it.
+                    write(&d.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                    let quota = l
+                        .cpu_quota_us()
+                        .map_or(-1, |q| i64::try_from(q).unwrap_or(-1));
+                    write(&d.join("cpu.cfs_quota_us"), &quota.to_string())?;
                 }
             }
         }

@@ -34,7 +34,7 @@ pub use cgroup::{Cgroup, favor_dynamic_migrations};
 pub use init::init_main;
 pub use net::{IsolatedNetwork, tcp_peer_uid};
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox};
-pub use spec::{Bind, Limits, SandboxSpec};
+pub use spec::{Bind, CPU_PERIOD_US, Limits, SandboxSpec};
 
 /// Which backend the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

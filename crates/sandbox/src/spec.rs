@@ -24,6 +24,23 @@ pub struct Limits {
     pub pids_max: u64,
     /// Relative CPU weight (cgroup v2 scale 1–10000; v1 shares are derived).
     pub cpu_weight: u64,
+    /// Most CPU time per wall-clock time, in thousandths of one CPU
+    /// (1000: one full CPU), enforced by the CFS bandwidth controller
+    /// (v2 `cpu.max`, v1 `cpu.cfs_quota_us`); 0: no quota.
+    #[serde(default)]
+    pub cpu_quota_millis: u64,
+}
+
+/// The CFS bandwidth period, in microseconds (the kernel's default).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+impl Limits {
+    /// The CFS quota per [`CPU_PERIOD_US`], in microseconds, if any (at
+    /// least the kernel's minimum of 1 ms).
+    pub fn cpu_quota_us(&self) -> Option<u64> {
+        (self.cpu_quota_millis > 0)
+            .then(|| (self.cpu_quota_millis * CPU_PERIOD_US / 1000).max(1000))
+    }
 }
 
 /// One execution environment to start.

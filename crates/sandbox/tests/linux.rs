@@ -43,6 +43,7 @@ fn spec(id: &str, script: &str, task: &Path, memory_mb: u64) -> SandboxSpec {
             memory_bytes: memory_mb << 20,
             pids_max: 32,
             cpu_weight: 100,
+            cpu_quota_millis: 0,
         },
         uid: 993,
         gid: 990,
@@ -347,7 +348,7 @@ fn spawn_and_name_cgroup(
 }
 
 #[test]
-fn environments_get_the_cpu_weight_of_their_spec() {
+fn environments_get_the_cpu_weight_and_quota_of_their_spec() {
     // Limits are written when a cgroup is made for the environment, and
     // when a helper started ahead of need (its cgroup made without limits)
     // is handed the environment: one environment of each.
@@ -371,6 +372,8 @@ fn environments_get_the_cpu_weight_of_their_spec() {
             64,
         );
         s.limits.cpu_weight = weight;
+        // Weight 250 comes with 2.5 CPUs, 50 with half a CPU.
+        s.limits.cpu_quota_millis = weight * 10;
         let (mut sb, name) = spawn_and_name_cgroup(b, &s);
         assert_eq!(name, expect_name);
         let cpu = b.cgroup_dir(&name, "cpu").expect("a cpu controller");
@@ -388,6 +391,21 @@ fn environments_get_the_cpu_weight_of_their_spec() {
             "{}/{file}",
             cpu.display()
         );
+        // The CFS quota per 100 ms period: v2 `cpu.max` is "QUOTA PERIOD".
+        let quota_us = weight * 10 * 100;
+        if b.cgroup_v2() {
+            let max = std::fs::read_to_string(cpu.join("cpu.max")).unwrap();
+            assert_eq!(max.trim(), format!("{quota_us} 100000"));
+        } else {
+            let read = |f: &str| {
+                std::fs::read_to_string(cpu.join(f))
+                    .unwrap()
+                    .trim()
+                    .to_owned()
+            };
+            assert_eq!(read("cpu.cfs_period_us"), "100000");
+            assert_eq!(read("cpu.cfs_quota_us"), quota_us.to_string());
+        }
         sb.kill();
         sb.wait().unwrap();
     }

@@ -205,6 +205,58 @@ impl Versions {
             .ok_or_else(|| ServiceError::internal("published version vanished"))?)
     }
 
+    /// Publishes a version of the code and configuration of `$LATEST` (or
+    /// of the version or alias `source`) with MemorySize `memory_mb`
+    /// instead (lambdad's own operation, for `lambdad tune`): `$LATEST`
+    /// itself is not changed, and the version is always new (no reuse of an
+    /// equal last version). Its description says what it is for.
+    pub async fn publish_with_memory(
+        &self,
+        region: &str,
+        name: &str,
+        memory_mb: Option<i64>,
+        source: Option<&str>,
+    ) -> VersionsResult<FunctionConfiguration> {
+        let mb = memory_mb.ok_or_else(|| {
+            lambdad_model::AwsError::validation(validate::null_error("memorySize"))
+        })?;
+        let memory = validate::memory_size(mb)?;
+        let r = self.ctx.parse_ref(region, name)?;
+        if r.qualifier.is_some() {
+            return Err(ServiceError::FunctionsOnly.into());
+        }
+        let rec = self.ctx.load(region, &r.name, None).await?;
+        let mut snapshot = match source {
+            None | Some("$LATEST") => rec.clone(),
+            Some(q) => {
+                let mut v = self.ctx.load(region, &r.name, Some(q)).await?;
+                v.config.function_arn = rec.config.function_arn.clone();
+                v
+            }
+        };
+        snapshot.tags.clear();
+        snapshot.config.memory_size = memory;
+        snapshot.config.description = format!("lambdad tune: {memory} MB");
+        snapshot.config.state = Some("Active".into());
+        snapshot.config.last_update_status = Some("Successful".into());
+        let (store, expected) = (self.ctx.store.clone(), rec.config.revision_id.clone());
+        let published = blocking(move || store.publish_version(&snapshot, &expected)).await;
+        self.ctx.snapshots.invalidate(&r.name);
+        let n = published.map_err(|e| {
+            if e.is_store_revision_mismatch() {
+                ServiceError::UpdateInProgress(rec.config.function_arn.clone())
+            } else {
+                e
+            }
+        })?;
+        Ok(self
+            .ctx
+            .version(&r.name, n)
+            .await?
+            .map(|v| v.config)
+            .ok_or_else(|| ServiceError::internal("published version vanished"))?)
+    }
+
     /// ListVersionsByFunction: `$LATEST` first, then oldest to newest; `Marker` is a version.
     pub async fn list_versions(
         &self,

@@ -22,7 +22,7 @@ use lambdad_model::NetworkMode;
 use lambdad_service::invocations::{DEFAULT_ASYNC_PAYLOAD, MAX_ASYNC_PAYLOAD};
 
 pub(crate) use settings::parse_interpreter;
-pub use settings::{AuthMode, SandboxChoice, ServeArgs};
+pub use settings::{AuthMode, CpuQuota, SandboxChoice, ServeArgs};
 pub use sources::settings;
 
 /// The `serve` command line as given: clap's matches of the [`ServeArgs`]
@@ -85,6 +85,8 @@ pub struct Config {
     pub memory_budget_mb: u64,
     /// Whether to turn on `favordynmods` for the cgroup hierarchies.
     pub fast_cgroup_migration: bool,
+    /// How environments get CPU time.
+    pub cpu_quota: CpuQuota,
     /// Sandbox helpers kept started ahead of cold starts.
     pub prestarted_sandboxes: usize,
     /// Threads of lambdad's async runtime.
@@ -248,6 +250,7 @@ impl Config {
             concurrency_limit,
             memory_budget_mb,
             fast_cgroup_migration: a.fast_cgroup_migration.unwrap_or(true),
+            cpu_quota: a.cpu_quota.unwrap_or(CpuQuota::Proportional),
             prestarted_sandboxes,
             worker_threads,
             async_retry_delays: a.async_retry_delays.map_or_else(

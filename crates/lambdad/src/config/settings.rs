@@ -34,6 +34,16 @@ pub enum AuthMode {
     Sigv4,
 }
 
+/// How execution environments get CPU time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuQuota {
+    /// MemorySize / 1769 MB of one CPU, at most 6 CPUs and the host's cores, as on Lambda.
+    Proportional,
+    /// No quota: only a CPU weight in proportion to memory.
+    Off,
+}
+
 /// Retry delays of asynchronous events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delays(pub Vec<Duration>);
@@ -75,6 +85,11 @@ pub struct ServeArgs {
     /// cold starts do not wait for an RCU grace period [default: true].
     #[arg(long)]
     pub fast_cgroup_migration: Option<bool>,
+    /// CPU time of execution environments: `proportional` (MemorySize / 1769 MB
+    /// of one CPU, at most 6 and the host's cores, as on Lambda) or `off`
+    /// (only a weight) [default: proportional].
+    #[arg(long, value_enum)]
+    pub cpu_quota: Option<CpuQuota>,
     /// Sandbox helpers kept started ahead of cold starts, 0 to 64 [default: 2].
     #[arg(long)]
     pub prestarted_sandboxes: Option<usize>,

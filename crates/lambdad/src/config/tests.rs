@@ -81,7 +81,7 @@ fn flag_beats_env_beats_file_beats_default() {
     std::fs::write(
         dir.path().join("lambdad.toml"),
         "region = \"eu-west-1\"\nidle_timeout = \"30s\"\nconcurrency_limit = 500\n\
-         fast_cgroup_migration = false\nprice_per_million_requests = 0.5\n\
+         fast_cgroup_migration = false\nprice_per_million_requests = 0.5\ncpu_quota = \"off\"\n\
          [interpreters]\n\"python3.12\" = \"/file/python3.12\"\n\"nodejs20.x\" = \"/file/node\"\n",
     )
     .unwrap();
@@ -113,6 +113,7 @@ fn flag_beats_env_beats_file_beats_default() {
     );
     assert_eq!(c.concurrency_limit, 500, "the file beats the default");
     assert!(!c.fast_cgroup_migration);
+    assert_eq!(c.cpu_quota, super::CpuQuota::Off);
     assert_eq!(c.prices.per_million_requests, 0.5);
     assert_eq!(c.listen.port(), 9001, "the default where no source says");
     // Interpreters add up: the file's, then the flags', which win for a runtime.
