@@ -136,8 +136,10 @@ def test_beyond_the_hosts_cores_more_memory_does_not_speed_up(server, lam):
     runs = durations(lam, "parallel", sizes, {"n": 1500000, "procs": 2 * cores}, runs=3)
     one, at_cores, beyond = (statistics.median(ms for ms, _ in runs[mb]) for mb in sizes)
     print("medians (ms):", one, at_cores, beyond)
-    # One CPU, whatever the load.
-    assert max(c for _, c in runs[sizes[0]]) < 1.15, runs[sizes[0]]
+    # One CPU, whatever the load (unlimited, these processes would use all the host's).
+    # CFS charges the quota in per-CPU slices within 100 ms periods, so a run of a few
+    # periods can overshoot a little (1.19 measured on a 0.4 s run).
+    assert max(c for _, c in runs[sizes[0]]) < 1.3, runs[sizes[0]]
     # One CPU against all the host's: ideally `cores` times faster; loaded, less.
     assert one / at_cores > 1.3, (one, at_cores)
     # Twice the memory past the host's cores: the quota stays at the host's cores.
