@@ -68,9 +68,22 @@ pub fn missing(member: &'static str) -> ServiceError {
     ServiceError::Missing(member)
 }
 
-/// What the services share.
+/// What the services share: one allocation behind an `Arc`, so that the
+/// services and every request that holds them clone it with one atomic
+/// increment (a clone of each part cost allocations and a few dozen
+/// reference counts per request: issue 18's high-concurrency regression).
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Parts>);
+
+impl std::ops::Deref for Context {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// The parts of a [`Context`].
+pub struct Parts {
     /// The metadata store.
     pub store: Arc<dyn Store>,
     /// Code archives, content-addressed.
@@ -108,7 +121,7 @@ impl Context {
         network: NetworkMode,
         objects: lambdad_objects::Objects,
     ) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             store,
             code,
             account,
@@ -117,7 +130,7 @@ impl Context {
             network,
             code_lock: Arc::default(),
             objects,
-        }
+        }))
     }
 
     /// A code archive from the built-in object store (`Code.S3Bucket`/`S3Key`),

@@ -56,9 +56,21 @@ pub struct ServiceOptions {
     pub api_endpoint: String,
 }
 
-/// Every service, built once over one context.
+/// Every service, built once over one context; cloned (per request, per
+/// event) as one `Arc`.
 #[derive(Clone, Debug)]
-pub struct Services {
+pub struct Services(Arc<ServiceSet>);
+
+impl std::ops::Deref for Services {
+    type Target = ServiceSet;
+    fn deref(&self) -> &ServiceSet {
+        &self.0
+    }
+}
+
+/// The services of [`Services`].
+#[derive(Debug)]
+pub struct ServiceSet {
     /// What they share.
     pub ctx: Context,
     /// Functions: create, read, list, update, delete.
@@ -100,7 +112,7 @@ impl Services {
         let versions = versions::Versions::new(ctx.clone());
         let invocations =
             invocations::Invocations::new(ctx.clone(), telemetry, options.max_async_payload);
-        Self {
+        Self(Arc::new(ServiceSet {
             functions: functions::Functions::new(ctx.clone(), layers.clone(), versions.clone()),
             tags: tags::Tags::new(ctx.clone()),
             versions,
@@ -117,7 +129,7 @@ impl Services {
             queues: queues::Queues::new(ctx.clone()),
             topics: topics::Topics::new(ctx.clone(), &options.api_endpoint),
             ctx,
-        }
+        }))
     }
 
     /// The counters of the asynchronous path.
