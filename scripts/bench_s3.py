@@ -11,7 +11,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
 import conftest  # noqa: E402
-from conftest import ROLE, Server, make_client, start_moto, zip_bytes  # noqa: E402
+from conftest import ROLE, Server, parallel, make_client, start_moto, zip_bytes  # noqa: E402
 
 CLIENTS = 8
 SMALL = 4096
@@ -31,16 +30,6 @@ def s3_at(url, key):
     return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
                         aws_secret_access_key="secret",
                         config=Config(s3={"addressing_style": "path"}, max_pool_connections=CLIENTS))
-
-
-def parallel(n, work):
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.monotonic() - start
 
 
 def measure(name, url, key, objects):

@@ -15,19 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
 import conftest  # noqa: E402
-from conftest import ROLE, Server, aws_client, make_client, start_moto, zip_bytes  # noqa: E402
+from conftest import ROLE, Server, parallel, aws_client, make_client, start_moto, zip_bytes  # noqa: E402
 
 CLIENTS = 8
-
-
-def parallel(n, work):
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.monotonic() - start
 
 
 def measure(name, client_of, url, messages):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import zipfile
@@ -241,6 +242,17 @@ def aws(server, *args, check=True):
 
 def b64(data):
     return base64.b64encode(data).decode()
+
+
+def parallel(n, work):
+    """Runs `work(i)` for i in 0..n on n threads at once; the seconds they took."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - start
 
 
 def start_moto():
