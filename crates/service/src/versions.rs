@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use lambdad_model::function::FunctionConfiguration;
 use lambdad_store::AliasRecord;
+use lambdad_store::FunctionRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -183,26 +184,7 @@ impl Versions {
         snapshot.config.last_update_status = Some("Successful".into());
         // A version has a RevisionId of its own, as in AWS.
         snapshot.config.revision_id = new_revision();
-        let (store, expected, to_store) = (
-            self.ctx.store.clone(),
-            rec.config.revision_id.clone(),
-            snapshot.clone(),
-        );
-        let published = blocking(move || store.publish_version(&to_store, &expected)).await;
-        self.ctx.snapshots.invalidate(&r.name);
-        let n = published.map_err(|e| {
-            if e.is_store_revision_mismatch() {
-                ServiceError::UpdateInProgress(rec.config.function_arn.clone())
-            } else {
-                e
-            }
-        })?;
-        Ok(self
-            .ctx
-            .version(&r.name, n)
-            .await?
-            .map(|v| v.config)
-            .ok_or_else(|| ServiceError::internal("published version vanished"))?)
+        self.store_version(&r.name, snapshot, &rec).await
     }
 
     /// Publishes a version of the code and configuration of `$LATEST` (or
@@ -239,19 +221,30 @@ impl Versions {
         snapshot.config.description = format!("lambdad tune: {memory} MB");
         snapshot.config.state = Some("Active".into());
         snapshot.config.last_update_status = Some("Successful".into());
-        let (store, expected) = (self.ctx.store.clone(), rec.config.revision_id.clone());
+        self.store_version(&r.name, snapshot, &rec).await
+    }
+
+    /// Stores `snapshot` as the next version of function `name`, if `$LATEST`
+    /// is still `latest` (else the update in progress), and reads it back.
+    async fn store_version(
+        &self,
+        name: &str,
+        snapshot: FunctionRecord,
+        latest: &FunctionRecord,
+    ) -> VersionsResult<FunctionConfiguration> {
+        let (store, expected) = (self.ctx.store.clone(), latest.config.revision_id.clone());
         let published = blocking(move || store.publish_version(&snapshot, &expected)).await;
-        self.ctx.snapshots.invalidate(&r.name);
+        self.ctx.snapshots.invalidate(name);
         let n = published.map_err(|e| {
             if e.is_store_revision_mismatch() {
-                ServiceError::UpdateInProgress(rec.config.function_arn.clone())
+                ServiceError::UpdateInProgress(latest.config.function_arn.clone())
             } else {
                 e
             }
         })?;
         Ok(self
             .ctx
-            .version(&r.name, n)
+            .version(name, n)
             .await?
             .map(|v| v.config)
             .ok_or_else(|| ServiceError::internal("published version vanished"))?)
