@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, aws, fixture_zip
+from conftest import ROLE, aws, fixture_zip, make_client, wait_for, zip_bytes
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,35 @@ def test_aws_cli_invoke(server, fn):
     _, out, _ = aws(server, "lambda", "invoke", "--function-name", fn, "--payload", '{"op":"error","message":"cli"}', str(out_file))
     assert out["FunctionError"] == "Unhandled"
     assert json.loads(out_file.read_text())["errorMessage"] == "handled failure: cli"
+
+
+SLOW_INIT = """
+import time
+time.sleep(10.5)  # module init: longer than the 10 s init limit
+
+
+def handler(event, context):
+    return "ready"
+"""
+
+
+def test_init_over_ten_seconds_is_retried_with_the_function_timeout(server, lam):
+    # AWS: an Init phase over 10 s is retried at the first invocation with the
+    # function's timeout; it succeeds when that timeout allows it, and times
+    # out after the function's timeout when not.
+    for name, timeout in (("slow-init-30", 30), ("slow-init-5", 5)):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Timeout=timeout, Code={"ZipFile": zip_bytes({"app.py": (SLOW_INIT, 0o644)})})
+    logs = make_client(server.endpoint, "logs")
+    with ThreadPoolExecutor(2) as pool:
+        long, short = pool.map(lambda n: lam.invoke(FunctionName=n, Payload=b"{}"), ["slow-init-30", "slow-init-5"])
+    assert "FunctionError" not in long and json.loads(long["Payload"].read()) == "ready"
+    assert short["FunctionError"] == "Unhandled"
+    body = json.loads(short["Payload"].read())
+    assert body["errorType"] == "Sandbox.Timedout" and body["errorMessage"].endswith("Task timed out after 5.00 seconds")
+
+    def init_report():
+        events = logs.filter_log_events(logGroupName="/aws/lambda/slow-init-30", filterPattern="INIT_REPORT")["events"]
+        return [e["message"] for e in events]
+    lines = wait_for(init_report, 30, "the first init's INIT_REPORT line")
+    assert "Phase: init\tStatus: timeout" in lines[0] and lines[0].startswith("INIT_REPORT Init Duration: 10")

@@ -18,8 +18,12 @@ use crate::runtime::RuntimeCommand;
 use crate::runtime_api::{InitError, Invocation, Outcome, RuntimeApi};
 use crate::{EngineConfig, InvokeError};
 
-/// Longest init phase before the environment is given up (AWS: 10 s).
+/// Longest init phase of an on-demand environment (AWS: 10 s); one that
+/// takes longer is retried once with the function's timeout, as AWS does.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest init limit of a provisioned environment (AWS: the function's
+/// timeout or 130 s, whichever is longer).
+pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
 /// Where the Runtime API listens inside an environment's own network (AWS's port).
 const RUNTIME_API_PORT: u16 = 9001;
 /// Longest accepted log line; longer lines are split.
@@ -43,8 +47,8 @@ pub enum InitFailure {
     Reported(InitError),
     /// The process ended before asking for work.
     Exited(ExitInfo),
-    /// Init took longer than [`INIT_TIMEOUT`].
-    TimedOut,
+    /// Init took longer than its limit (the one given).
+    TimedOut(Duration),
 }
 
 /// What a new environment is started with.
@@ -64,6 +68,8 @@ pub struct NewEnvironment {
     pub provisioned: Option<crate::member::Member>,
     /// Its own uid (set by the engine when it starts the environment).
     pub uid: Option<crate::uids::UidLease>,
+    /// The longest its init may take.
+    pub init_limit: Duration,
 }
 
 /// A started environment and its init duration, or one whose init failed.
@@ -194,6 +200,7 @@ impl Environment {
             capture,
             provisioned,
             uid,
+            init_limit,
         } = new;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = stream_name(&snapshot.version, &id);
@@ -327,10 +334,10 @@ impl Environment {
         let mut exit_rx = exited.clone();
         let init_error = &mut api.init_error;
         let failure = tokio::select! {
-            ok = async { next_calls.wait_for(|n| *n >= 1).await.is_ok() } => if ok { None } else { Some(InitFailure::TimedOut) },
+            ok = async { next_calls.wait_for(|n| *n >= 1).await.is_ok() } => if ok { None } else { Some(InitFailure::TimedOut(init_limit)) },
             r = init_error => r.ok().map(InitFailure::Reported),
             _ = until_exited(&mut exit_rx) => Some(InitFailure::Exited(ExitInfo { code: None, signal: None, oom_killed: false })),
-            _ = tokio::time::sleep(INIT_TIMEOUT) => Some(InitFailure::TimedOut),
+            _ = tokio::time::sleep(init_limit) => Some(InitFailure::TimedOut(init_limit)),
         };
         let init = started.elapsed();
         let env = Arc::new(Environment {

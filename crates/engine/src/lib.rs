@@ -358,53 +358,69 @@ impl Invoker {
         let mut init_ms = None;
         let env = match idle.filter(|e| e.take()) {
             Some(env) => env,
-            None => match self
-                .start_environment(env::NewEnvironment {
+            None => {
+                // AWS: an init over 10 s is retried once, at this first
+                // invocation, with the function's timeout as its limit.
+                let (mut limit, mut retried) = (env::INIT_TIMEOUT, false);
+                loop {
                     // Looked up only for a new environment (it stats files).
-                    cmd: match self.inner.interpreters.command_for(&s) {
+                    let cmd = match self.inner.interpreters.command_for(&s) {
                         Ok(c) => c,
-                        Err(e) => {
-                            return Ok(unhandled(error_body(e.error_type, &e.message), None));
-                        }
-                    },
-                    commitment: self
+                        Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),
+                    };
+                    let commitment = self
                         .commit_memory(u64::from(s.memory_mb))
                         .await
-                        .inspect_err(|_| self.inner.metrics.throttle(&s.function_name))?,
-                    snapshot: s.clone(),
-                    generation,
-                    capture: req.tail_log,
-                    provisioned: None,
-                    uid: None,
-                })
-                .await?
-            {
-                Ok((env, init)) => {
-                    init_ms = Some(init.as_secs_f64() * 1000.0);
-                    env
-                }
-                Err((env, failure)) => {
-                    let payload = match failure {
-                        InitFailure::Reported(e) => e.body,
-                        InitFailure::Exited(info) => {
-                            let (kind, msg) = exit_message(&req.request_id, &info);
-                            error_body(kind, &msg)
-                        }
-                        InitFailure::TimedOut => error_body(
-                            "Sandbox.Timedout",
-                            &format!(
-                                "RequestId: {} Error: Task timed out after {:.2} seconds",
-                                req.request_id,
-                                env::INIT_TIMEOUT.as_secs_f64()
-                            ),
-                        ),
+                        .inspect_err(|_| self.inner.metrics.throttle(&s.function_name))?;
+                    let new = env::NewEnvironment {
+                        cmd,
+                        commitment,
+                        snapshot: s.clone(),
+                        generation,
+                        capture: req.tail_log,
+                        provisioned: None,
+                        uid: None,
+                        init_limit: limit,
                     };
-                    env.flush_logs().await;
-                    let tail = self.report(&env, &req, 0.0, Some(0.0), Some("error"));
-                    env.destroy().await;
-                    return Ok(unhandled(payload, tail));
+                    match self.start_environment(new).await? {
+                        Ok((env, init)) => {
+                            init_ms = Some(init.as_secs_f64() * 1000.0);
+                            break env;
+                        }
+                        Err((env, InitFailure::TimedOut(took))) if !retried => {
+                            env.log.line(&format!(
+                                "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+                                took.as_secs_f64() * 1000.0
+                            ));
+                            env.flush_logs().await;
+                            env.destroy().await;
+                            limit = Duration::from_secs(u64::from(s.timeout_secs));
+                            retried = true;
+                        }
+                        Err((env, failure)) => {
+                            let payload = match failure {
+                                InitFailure::Reported(e) => e.body,
+                                InitFailure::Exited(info) => {
+                                    let (kind, msg) = exit_message(&req.request_id, &info);
+                                    error_body(kind, &msg)
+                                }
+                                InitFailure::TimedOut(took) => error_body(
+                                    "Sandbox.Timedout",
+                                    &format!(
+                                        "RequestId: {} Error: Task timed out after {:.2} seconds",
+                                        req.request_id,
+                                        took.as_secs_f64()
+                                    ),
+                                ),
+                            };
+                            env.flush_logs().await;
+                            let tail = self.report(&env, &req, 0.0, Some(0.0), Some("error"));
+                            env.destroy().await;
+                            return Ok(unhandled(payload, tail));
+                        }
+                    }
                 }
-            },
+            }
         };
         if req.tail_log && init_ms.is_none() {
             env.log.start_capture();

@@ -113,6 +113,9 @@ impl Invoker {
                 capture: false,
                 provisioned: Some(member),
                 uid: None,
+                init_limit: crate::env::PROVISIONED_INIT_TIMEOUT.max(
+                    std::time::Duration::from_secs(u64::from(p.snapshot.timeout_secs)),
+                ),
             };
             match self.start_environment(new).await {
                 Ok(Ok((env, _init))) => {
