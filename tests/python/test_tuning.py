@@ -1,6 +1,6 @@
 """Power tuning: CPU time in proportion to memory (CFS quotas: MemorySize / 1769 MB of one CPU, at
 most the host's cores) and `lambdad tune` (temporary versions and aliases per size, the table, the
-JSON, the SVG chart, the recommendation, cleanup also on SIGINT). The server runs as root with the
+JSON, the SVG and PNG charts, the recommendation, cleanup also on SIGINT, SigV4-signed requests). The server runs as root with the
 namespace sandbox, as the other tests do."""
 
 import json
@@ -8,12 +8,15 @@ import os
 import re
 import signal
 import statistics
+import struct
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from conftest import BIN, ROLE, Server, make_client, require_root, wait_for, zip_bytes
 from lambdad_host import metric, scrape, tail
@@ -190,6 +193,9 @@ def test_tune_recommends_by_strategy_and_cleans_up(server, lam):
         svg = ET.parse(out / f"{strategy}.svg").getroot()
         assert svg.tag == "{http://www.w3.org/2000/svg}svg"
         assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) == 2 * len(sizes)
+        png = (out / f"{strategy}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", png[:16]
+        assert struct.unpack(">II", png[16:24]) == (1440, 800)
         results[strategy] = (rows, rec)
     rows, rec = results["cost"]
     assert rec == min(rows, key=lambda r: (r["CostUsd"], r["AvgMs"]))["MemoryMb"], rows
@@ -238,3 +244,54 @@ def test_tune_recommends_the_smallest_size_for_a_sleeping_function(server, lam):
     for r in doc["Results"]:
         assert 200 <= r["P50Ms"] < 1000, r
     assert_nothing_left(lam, "sleepy", ["$LATEST"])
+
+
+@pytest.mark.timeout(300)
+def test_tune_signs_its_requests_when_the_server_requires_sigv4():
+    # A second server, requiring SigV4: `lambdad tune` signs with the credentials of the
+    # environment (as the AWS CLI does), and a key whose policy lacks an action it needs is
+    # refused with AWS's error, leaving nothing behind.
+    tmp = Path(tempfile.mkdtemp(prefix="lambdad-tune-auth-"))
+    needs = ["lambda:GetFunctionConfiguration", "lambda:ListVersionsByFunction", "lambda:PublishVersion",
+             "lambda:CreateAlias", "lambda:DeleteAlias", "lambda:InvokeFunction", "lambda:DeleteFunction",
+             "lambda:GetAccountSettings"]
+    (tmp / "tuner.json").write_text(json.dumps({"Statement": [{"Effect": "Allow", "Action": needs, "Resource": "*"}]}))
+    (tmp / "reader.json").write_text(json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": ["lambda:Get*", "lambda:List*"], "Resource": "*"}]}))
+    creds = tmp / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIDADMIN\naws_secret_access_key = admin-secret\n"
+                     "[tuner]\naws_access_key_id = AKIDTUNER\naws_secret_access_key = tuner-secret\npolicy = tuner.json\n"
+                     "[reader]\naws_access_key_id = AKIDREADER\naws_secret_access_key = reader-secret\n"
+                     "policy = reader.json\n")
+    secured = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds)])
+    secured.start()
+    try:
+        admin = boto3_client(secured, "AKIDADMIN", "admin-secret")
+        create(admin, "signed")
+
+        def tune(env):
+            clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            return subprocess.run([str(BIN), "tune", "signed", "--endpoint", secured.endpoint.removeprefix("http://"),
+                                   "--memory", "128,256", "--payload", '{"sleep": 0.05}', "--invocations", "2",
+                                   "--json", "-"], capture_output=True, text=True, timeout=240, env={**clean, **env})
+
+        unsigned = tune({})
+        assert unsigned.returncode != 0 and "MissingAuthenticationToken" in unsigned.stderr, unsigned.stderr
+        reader = tune({"AWS_ACCESS_KEY_ID": "AKIDREADER", "AWS_SECRET_ACCESS_KEY": "reader-secret"})
+        assert reader.returncode != 0 and "AccessDeniedException" in reader.stderr, reader.stderr
+        assert "lambda:PublishVersion" in reader.stderr, reader.stderr
+        wrong = tune({"AWS_ACCESS_KEY_ID": "AKIDTUNER", "AWS_SECRET_ACCESS_KEY": "not-the-secret"})
+        assert wrong.returncode != 0 and "InvalidSignatureException" in wrong.stderr, wrong.stderr
+        done = tune({"AWS_ACCESS_KEY_ID": "AKIDTUNER", "AWS_SECRET_ACCESS_KEY": "tuner-secret",
+                     "AWS_REGION": "us-east-1"})
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert [r["MemoryMb"] for r in doc["Results"]] == [128, 256] and doc["Recommendation"]["MemoryMb"] == 128
+        assert_nothing_left(admin, "signed", ["$LATEST"])
+    finally:
+        assert secured.stop() == 0
+
+
+def boto3_client(server, key, secret):
+    return boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 0}))

@@ -1,6 +1,8 @@
 """Versions and aliases with weighted routing, through boto3 and the aws CLI."""
 
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -134,3 +136,37 @@ def test_publish_on_create_and_cli(server, lam):
     out_file = server.data_dir.parent / "alias-out.json"
     _, out, _ = aws(server, "lambda", "invoke", "--function-name", "ver-pub", "--qualifier", "blue", "--payload", '{"op":"echo"}', str(out_file))
     assert out["ExecutedVersion"] == "1"
+
+
+def tuning_version(server, name, body):
+    req = urllib.request.Request(f"{server.endpoint}/_lambdad/functions/{name}/tuning-versions",
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read())
+
+
+def test_tuning_versions_copy_latest_with_another_memory_size(server, lam):
+    # lambdad's own operation for `lambdad tune`: a new version of $LATEST's code and
+    # configuration at another MemorySize, $LATEST untouched, a RevisionId of its own.
+    lam.create_function(FunctionName="tunable", Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                        Code={"ZipFile": fixture_zip("behave")}, MemorySize=128, Description="mine")
+    def latest_config():
+        c = lam.get_function_configuration(FunctionName="tunable")
+        c.pop("ResponseMetadata")
+        return c
+    latest = latest_config()
+    status, _, v = tuning_version(server, "tunable", {"MemorySize": 1024})
+    assert status == 201, v
+    assert (v["Version"], v["MemorySize"], v["Description"]) == ("1", 1024, "lambdad tune: 1024 MB")
+    assert v["CodeSha256"] == latest["CodeSha256"] and v["RevisionId"] != latest["RevisionId"]
+    assert latest_config() == latest
+    out = lam.invoke(FunctionName="tunable", Qualifier="1", Payload=b'{"op": "echo"}')
+    assert "FunctionError" not in out
+    status, headers, err = tuning_version(server, "tunable", {"MemorySize": 100})
+    assert status == 400 and headers["x-amzn-errortype"].startswith("ValidationException"), err
+    status, headers, err = tuning_version(server, "missing-fn", {"MemorySize": 512})
+    assert status == 404 and headers["x-amzn-errortype"].startswith("ResourceNotFoundException"), err

@@ -163,6 +163,8 @@ pub fn of_request(
                 .unwrap_or("*")),
         ),
         ("GET", [_, "functions"]) => ("ListFunctions", all),
+        // lambdad's metered usage and prices: account-level, as AccountUsage is.
+        ("GET", ["_lambdad", "usage"]) => ("GetAccountSettings", all),
         ("GET", [_, "functions", n]) => ("GetFunction", f(n)),
         ("DELETE", [_, "functions", n]) => ("DeleteFunction", f(n)),
         ("GET", [_, "functions", n, "configuration"]) => ("GetFunctionConfiguration", f(n)),

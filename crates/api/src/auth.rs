@@ -511,7 +511,15 @@ pub fn verify(
 
 /// The service of a request's SigV4 credential scope.
 pub(crate) fn signed_service(headers: &HeaderMap, query: &str) -> Option<String> {
-    let scope = headers
+    let scope = sigv4_credential(headers, query)?;
+    scope.split('/').nth(3).map(str::to_owned)
+}
+
+/// The `Credential` of a request's SigV4 signature, from its Authorization
+/// header or a presigned URL's `X-Amz-Credential`:
+/// `KEY/DATE/REGION/SERVICE/aws4_request`.
+pub(crate) fn sigv4_credential(headers: &HeaderMap, query: &str) -> Option<String> {
+    headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| {
@@ -523,8 +531,7 @@ pub(crate) fn signed_service(headers: &HeaderMap, query: &str) -> Option<String>
             form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k == "X-Amz-Credential")
                 .map(|(_, v)| v.into_owned())
-        })?;
-    scope.split('/').nth(3).map(str::to_owned)
+        })
 }
 
 #[cfg(test)]

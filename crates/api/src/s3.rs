@@ -83,17 +83,11 @@ fn signed_key(headers: &HeaderMap, query: &str) -> Option<String> {
     if let Some(v2) = auth.and_then(|a| a.strip_prefix("AWS ")) {
         return v2.split(':').next().map(str::to_owned);
     }
-    let cred = auth
-        .and_then(|a| {
-            a.split([' ', ','])
-                .find_map(|p| p.trim().strip_prefix("Credential="))
-                .map(str::to_owned)
-        })
-        .or_else(|| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "X-Amz-Credential" || k == "AWSAccessKeyId")
-                .map(|(_, v)| v.into_owned())
-        })?;
+    let cred = crate::auth::sigv4_credential(headers, query).or_else(|| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "AWSAccessKeyId")
+            .map(|(_, v)| v.into_owned())
+    })?;
     cred.split('/').next().map(str::to_owned)
 }
 

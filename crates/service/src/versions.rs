@@ -182,8 +182,6 @@ impl Versions {
             .unwrap_or_else(|| rec.config.description.clone());
         snapshot.config.state = Some("Active".into());
         snapshot.config.last_update_status = Some("Successful".into());
-        // A version has a RevisionId of its own, as in AWS.
-        snapshot.config.revision_id = new_revision();
         self.store_version(&r.name, snapshot, &rec).await
     }
 
@@ -226,12 +224,14 @@ impl Versions {
 
     /// Stores `snapshot` as the next version of function `name`, if `$LATEST`
     /// is still `latest` (else the update in progress), and reads it back.
+    /// A version has a RevisionId of its own, as in AWS.
     async fn store_version(
         &self,
         name: &str,
-        snapshot: FunctionRecord,
+        mut snapshot: FunctionRecord,
         latest: &FunctionRecord,
     ) -> VersionsResult<FunctionConfiguration> {
+        snapshot.config.revision_id = new_revision();
         let (store, expected) = (self.ctx.store.clone(), latest.config.revision_id.clone());
         let published = blocking(move || store.publish_version(&snapshot, &expected)).await;
         self.ctx.snapshots.invalidate(name);

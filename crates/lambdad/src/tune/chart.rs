@@ -1,16 +1,60 @@
 //! The charts of a tuning run: an SVG (cost and average duration against
-//! memory, two axes) and a few lines of text for the terminal.
+//! memory, two axes; the PNG in png.rs draws the same layout) and a few
+//! lines of text for the terminal.
 
 use std::fmt::Write;
 
 use super::stats::SizeResult;
 
-const W: f64 = 720.0;
-const H: f64 = 400.0;
-const LEFT: f64 = 80.0;
+pub(super) const W: f64 = 720.0;
+pub(super) const H: f64 = 400.0;
+pub(super) const LEFT: f64 = 80.0;
 const RIGHT: f64 = 90.0;
-const TOP: f64 = 50.0;
+pub(super) const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
+/// The plot area's width and height.
+pub(super) const PW: f64 = W - LEFT - RIGHT;
+pub(super) const PH: f64 = H - TOP - BOTTOM;
+
+/// Where a run's points go: sizes evenly along x; duration and cost each
+/// from 0 (bottom) to its largest value (top).
+pub(super) struct Plot {
+    n: usize,
+    pub max_ms: f64,
+    pub max_cost: f64,
+}
+
+impl Plot {
+    pub fn of(results: &[SizeResult]) -> Self {
+        let max = |f: fn(&SizeResult) -> f64, least: f64| {
+            results.iter().map(f).fold(0.0, f64::max).max(least)
+        };
+        Self {
+            n: results.len().max(1),
+            max_ms: max(|r| r.avg_ms, 1e-9),
+            max_cost: max(|r| r.cost_per_million_usd, 1e-12),
+        }
+    }
+
+    /// The x of the `i`th size.
+    pub fn x(&self, i: usize) -> f64 {
+        if self.n == 1 {
+            LEFT + PW / 2.0
+        } else {
+            LEFT + PW * i as f64 / (self.n - 1) as f64
+        }
+    }
+
+    /// The y of a duration.
+    pub fn y_ms(&self, v: f64) -> f64 {
+        TOP + PH - PH * v / self.max_ms
+    }
+
+    /// The y of a cost per million.
+    pub fn y_cost(&self, v: f64) -> f64 {
+        TOP + PH - PH * v / self.max_cost
+    }
+}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -23,26 +67,9 @@ fn escape(s: &str) -> String {
 /// cost per million invocations (USD, right axis, orange), each from 0 to
 /// its largest value; the recommended size marked.
 pub fn svg(title: &str, results: &[SizeResult], recommended: Option<u32>) -> String {
-    let pw = W - LEFT - RIGHT;
-    let ph = H - TOP - BOTTOM;
-    let n = results.len().max(1);
-    let x = |i: usize| {
-        if n == 1 {
-            LEFT + pw / 2.0
-        } else {
-            LEFT + pw * i as f64 / (n - 1) as f64
-        }
-    };
-    let max_ms = results
-        .iter()
-        .map(|r| r.avg_ms)
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let max_cost = results
-        .iter()
-        .map(|r| r.cost_per_million_usd)
-        .fold(0.0, f64::max)
-        .max(1e-12);
+    let (pw, ph) = (PW, PH);
+    let plot = Plot::of(results);
+    let (x, max_ms, max_cost) = (|i| plot.x(i), plot.max_ms, plot.max_cost);
     let y = |v: f64, max: f64| TOP + ph - ph * v / max;
     let mut s = String::new();
     let _ = write!(

@@ -11,6 +11,7 @@
 
 mod chart;
 mod http;
+mod png;
 pub mod stats;
 
 use std::io::{IsTerminal, Write};
@@ -62,10 +63,13 @@ pub struct TuneArgs {
     /// Write the results and the recommendation as JSON to this file (`-`: standard output).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write the chart (cost and duration against memory) as SVG to this file.
+    /// Write the chart (cost and duration against memory) as SVG to this
+    /// file and as PNG beside it (`.png`; or the reverse, given a `.png` path).
     #[arg(long)]
     pub chart: Option<PathBuf>,
-    /// The server's address (the API must not require SigV4: `--auth none`).
+    /// The server's address. Requests are signed with SigV4 when
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set (and
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION`), unsigned otherwise (`--auth none`).
     #[arg(long, default_value = "127.0.0.1:9001")]
     pub endpoint: String,
 }
@@ -91,7 +95,7 @@ pub async fn tune(args: &TuneArgs) -> anyhow::Result<()> {
         bail!("--balanced-weight must be between 0 and 1");
     }
     let payloads = payloads(args)?;
-    let client = Client::new(&args.endpoint);
+    let client = Client::new(&args.endpoint, http::Signer::from_env()?)?;
     let name = args.function.clone();
     let config = client
         .json(
@@ -525,16 +529,21 @@ fn report(args: &TuneArgs, config: &Value, results: &[SizeResult]) -> anyhow::Re
     let function = config["FunctionName"].as_str().unwrap_or(&args.function);
     if let Some(path) = &args.chart {
         let title = format!("lambdad tune {function}: duration and cost by memory");
-        std::fs::write(
-            path,
-            chart::svg(
-                &title,
-                results,
-                recommendation.as_ref().map(|r| r.memory_mb),
-            ),
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
-        writeln!(out, "Chart: {}", path.display())?;
+        let marked = recommendation.as_ref().map(|r| r.memory_mb);
+        let (svg, png) = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            (path.with_extension("svg"), path.clone())
+        } else {
+            (path.clone(), path.with_extension("png"))
+        };
+        let write = |file: &PathBuf, bytes: &[u8]| {
+            std::fs::write(file, bytes).with_context(|| format!("writing {}", file.display()))
+        };
+        write(&svg, chart::svg(&title, results, marked).as_bytes())?;
+        write(&png, &png::png(&title, results, marked)?)?;
+        writeln!(out, "Chart: {} and {}", svg.display(), png.display())?;
     }
     if let Some(path) = &args.json {
         let doc = json!({
