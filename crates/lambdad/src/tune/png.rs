@@ -72,18 +72,22 @@ impl Canvas {
         );
     }
 
-    /// `text` with its baseline at `y`, each glyph pixel `size` pixels wide;
+    /// `text` with its baseline at `y`, each glyph pixel a square of `size`
+    /// image pixels (whole pixels: crisp, and no anti-aliasing needed);
     /// characters the font lacks are drawn as `?`.
-    fn text(&mut self, text: &str, (x, y): (f64, f64), size: f32, color: (u8, u8, u8), at: Anchor) {
+    fn text(&mut self, text: &str, (x, y): (f64, f64), size: u8, color: (u8, u8, u8), at: Anchor) {
+        let size = f32::from(size);
         let width = text.chars().count() as f32 * 8.0 * size;
-        let left = x as f32 * SCALE
+        let left = (x as f32 * SCALE
             - match at {
                 Anchor::Start => 0.0,
                 Anchor::Middle => width / 2.0,
                 Anchor::End => width,
-            };
-        let top = y as f32 * SCALE - 7.0 * size;
-        let ink = paint(color);
+            })
+        .round();
+        let top = (y as f32 * SCALE - 7.0 * size).round();
+        let mut ink = paint(color);
+        ink.anti_alias = false;
         for (i, c) in text.chars().enumerate() {
             let glyph = font8x8::BASIC_FONTS
                 .get(c)
@@ -123,14 +127,14 @@ pub fn png(
         c.text(
             &format!("{:.0} ms", plot.max_ms * f),
             (LEFT - 6.0, y + 4.0),
-            1.5,
+            2,
             BLUE,
             Anchor::End,
         );
         c.text(
             &format!("${:.2}", plot.max_cost * f),
             (right + 6.0, y + 4.0),
-            1.5,
+            2,
             ORANGE,
             Anchor::Start,
         );
@@ -138,7 +142,15 @@ pub fn png(
     c.line(&[(LEFT, bottom), (right, bottom)], INK, 1.0, &[]);
     c.line(&[(LEFT, TOP), (LEFT, bottom)], BLUE, 1.0, &[]);
     c.line(&[(right, TOP), (right, bottom)], ORANGE, 1.0, &[]);
-    c.text(title, (W / 2.0, 24.0), 2.0, INK, Anchor::Middle);
+    // The title in 3-pixel glyphs, or 2 when that would not fit.
+    let fits = title.chars().count() * 8 * 3 <= (W as f32 * SCALE) as usize - 40;
+    c.text(
+        title,
+        (W / 2.0, 24.0),
+        if fits { 3 } else { 2 },
+        INK,
+        Anchor::Middle,
+    );
     let ms: Vec<_> = results
         .iter()
         .enumerate()
@@ -159,7 +171,7 @@ pub fn png(
         c.text(
             &label,
             (plot.x(i), bottom + 18.0),
-            if mark { 2.0 } else { 1.5 },
+            if mark { 3 } else { 2 },
             INK,
             Anchor::Middle,
         );
@@ -173,7 +185,7 @@ pub fn png(
             c.text(
                 "recommended",
                 (plot.x(i), TOP - 6.0),
-                1.5,
+                2,
                 GREEN,
                 Anchor::Middle,
             );
@@ -182,14 +194,14 @@ pub fn png(
     c.text(
         "- average duration",
         (LEFT, H - 14.0),
-        1.5,
+        2,
         BLUE,
         Anchor::Start,
     );
     c.text(
         "- - cost per million invocations",
         (right, H - 14.0),
-        1.5,
+        2,
         ORANGE,
         Anchor::End,
     );
