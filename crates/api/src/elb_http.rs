@@ -49,13 +49,9 @@ fn elb_host(headers: &HeaderMap) -> Option<(String, String, String)> {
 pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match elb_host(req.headers()) {
         Some(host) => {
-            let (start, id, doors) = (
-                std::time::Instant::now(),
-                host.0.clone(),
-                state.doors.clone(),
-            );
-            let resp = serve(state, host, req).await;
-            doors.record("elb", &id, resp.status().as_u16(), start.elapsed());
+            let (start, id) = (std::time::Instant::now(), host.0.clone());
+            let mut resp = serve(state.clone(), host, req).await;
+            super::doors::finish(&state, "elb", &id, start, &mut resp);
             resp
         }
         None => next.run(req).await,
