@@ -244,12 +244,20 @@ async fn serve(
             )
         })
         .collect();
+    let host_port = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok());
     let facts = RequestFacts {
         method: parts.method.as_str(),
         path,
         host: &host,
         headers: &headers,
         query: &decoded,
+        source_ip: source_ip.parse().ok(),
+        port: host_port,
     };
     let route = match state.services.elb.resolve(&region, &label, &facts).await {
         Ok(r) => r,

@@ -3,6 +3,8 @@
 //! that serves a request (lowest priority whose conditions all hold, else
 //! the default rule), with whether the function may be invoked.
 
+use std::net::IpAddr;
+
 use lambdad_model::gateway::arn_like;
 use serde_json::{Value, json};
 
@@ -128,6 +130,13 @@ fn condition_of(c: &Value) -> ElbResult<Condition> {
             "A condition value must be specified for condition field '{field}'"
         )));
     }
+    if field == "source-ip"
+        && let Some(bad) = values.iter().find(|v| parse_cidr(v).is_none())
+    {
+        return Err(invalid(format!(
+            "The source IP '{bad}' is not a valid CIDR block"
+        )));
+    }
     Ok(Condition {
         field,
         values,
@@ -218,6 +227,49 @@ pub struct RequestFacts<'a> {
     pub headers: &'a [(String, String)],
     /// The query string's pairs, decoded.
     pub query: &'a [(String, String)],
+    /// The client's address (`source-ip` conditions).
+    pub source_ip: Option<IpAddr>,
+    /// The port the Host header names (picks the listener).
+    pub port: Option<u16>,
+}
+
+/// A CIDR block `ADDRESS/BITS` (IPv4 or IPv6).
+fn parse_cidr(cidr: &str) -> Option<(IpAddr, u32)> {
+    let (addr, bits) = cidr.split_once('/')?;
+    let addr: IpAddr = addr.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((addr, bits))
+}
+
+/// Whether `ip` lies in the CIDR block `cidr` (IPv4-mapped IPv6 callers
+/// count as IPv4).
+fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
+    let Some((net, bits)) = parse_cidr(cidr) else {
+        return false;
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let mask = |width: u32| {
+        if bits == 0 {
+            0
+        } else {
+            u128::MAX << (width - bits)
+        }
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let m = mask(32) as u32;
+            u32::from(n) & m == u32::from(a) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let m = mask(128);
+            u128::from(n) & m == u128::from(a) & m
+        }
+        _ => false,
+    }
 }
 
 fn holds(c: &Condition, r: &RequestFacts<'_>) -> bool {
@@ -238,8 +290,10 @@ fn holds(c: &Condition, r: &RequestFacts<'_>) -> bool {
                 .iter()
                 .any(|(qk, qv)| k.as_deref().is_none_or(|k| ci(k, qk)) && ci(v, qv))
         }),
-        // Every caller of lambdad is local: a source-ip condition holds.
-        _ => true,
+        "source-ip" => r
+            .source_ip
+            .is_some_and(|ip| c.values.iter().any(|cidr| in_cidr(cidr, ip))),
+        _ => false,
     }
 }
 
@@ -291,6 +345,8 @@ mod tests {
             host,
             headers: &[],
             query: &[],
+            source_ip: None,
+            port: None,
         };
         let pick = |f| select(&rules, &f).unwrap().priority;
         assert_eq!(pick(facts("/api/x", "a.example.com", "GET")), Some(10));
@@ -313,6 +369,8 @@ mod tests {
             host: "h",
             headers: &headers,
             query: &query,
+            source_ip: None,
+            port: None,
         };
         assert!(holds(&q, &facts));
         assert!(holds(&h, &facts));
@@ -323,5 +381,31 @@ mod tests {
         };
         assert!(!holds(&q, &none));
         assert!(!holds(&h, &none));
+    }
+
+    #[test]
+    fn source_ip_conditions_match_cidr_blocks() {
+        let c = cond(
+            "source-ip",
+            &["10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32"],
+        );
+        let at = |ip: &str| RequestFacts {
+            method: "GET",
+            path: "/",
+            host: "h",
+            headers: &[],
+            query: &[],
+            source_ip: Some(ip.parse().unwrap()),
+            port: None,
+        };
+        assert!(holds(&c, &at("10.1.2.3")));
+        assert!(holds(&c, &at("127.0.0.1")));
+        assert!(holds(&c, &at("::ffff:127.0.0.1")));
+        assert!(holds(&c, &at("2001:db8::1")));
+        assert!(!holds(&c, &at("127.0.0.2")));
+        assert!(!holds(&c, &at("192.168.0.1")));
+        assert!(!holds(&c, &at("2001:db9::1")));
+        assert!(in_cidr("0.0.0.0/0", "8.8.8.8".parse().unwrap()));
+        assert!(parse_cidr("10.0.0.0/33").is_none() && parse_cidr("10.0.0.0").is_none());
     }
 }
