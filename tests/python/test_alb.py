@@ -343,6 +343,25 @@ def test_listeners_by_port_modify_and_source_ip_rules(server, lam, elb, echo):
         elb.modify_listener(ListenerArn=l8080, Port=80)
     assert code_of(e) == "DuplicateListener"
 
+    # redirect actions: Location from the request's parts.
+    rule = elb.create_rule(ListenerArn=l8080, Priority=5, Conditions=[{"Field": "path-pattern", "Values": ["/old/*"]}],
+                           Actions=[{"Type": "redirect", "RedirectConfig": {
+                               "Protocol": "HTTPS", "Host": "example.com", "Port": "443",
+                               "Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])["Rules"][0]
+    assert rule["Actions"][0]["RedirectConfig"] == {
+        "Protocol": "HTTPS", "Port": "443", "Host": "example.com", "Path": "/new/#{path}",
+        "Query": "#{query}", "StatusCode": "HTTP_301"}
+    conn = __import__("http.client").client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("GET", "/old/x?a=1", headers={"Host": f"{name}:9090"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert (resp.status, resp.headers["location"]) == (301, "https://example.com:443/new/old/x?a=1")
+    with pytest.raises(ClientError) as e:
+        elb.create_rule(ListenerArn=l8080, Priority=6, Conditions=[{"Field": "path-pattern", "Values": ["/y"]}],
+                        Actions=[{"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_307"}}])
+    assert code_of(e) == "ValidationError"
+
     # source-ip conditions match the caller's address against CIDR blocks.
     elb.create_rule(ListenerArn=l80, Priority=1, Actions=fixed("ten", "403"),
                     Conditions=[{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}])

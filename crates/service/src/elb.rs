@@ -127,6 +127,8 @@ pub enum Route {
     NotFound,
     /// A fixed-response action.
     Fixed(FixedResponse),
+    /// A redirect action, with the listener's port (`#{port}`).
+    Redirect(types::Redirect, i64),
     /// A forward action to a target group.
     Forward {
         /// The target group.

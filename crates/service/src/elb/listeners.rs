@@ -105,6 +105,9 @@ impl Elb {
         match actions.first() {
             Some(Action { fixed: Some(f), .. }) => Ok(Route::Fixed(f.clone())),
             Some(Action {
+                redirect: Some(r), ..
+            }) => Ok(Route::Redirect(r.clone(), listener.port)),
+            Some(Action {
                 target_group_arn: Some(tg),
                 ..
             }) => self.forward(region, tg, listener.port).await,

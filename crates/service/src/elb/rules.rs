@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use lambdad_model::gateway::arn_like;
 use serde_json::{Value, json};
 
-use super::types::{Action, Condition, ElbResult, FixedResponse, Rule, invalid};
+use super::types::{Action, Condition, ElbResult, FixedResponse, Redirect, Rule, invalid};
 use super::{list, text};
 
 /// The fields a condition may test.
@@ -49,6 +49,7 @@ fn action_of(a: &Value) -> ElbResult<Action> {
                 order,
                 target_group_arn: Some(tg),
                 fixed: None,
+                redirect: None,
             })
         }
         "fixed-response" => {
@@ -73,10 +74,39 @@ fn action_of(a: &Value) -> ElbResult<Action> {
                     content_type: text(c, "ContentType"),
                     message_body: text(c, "MessageBody"),
                 }),
+                redirect: None,
+            })
+        }
+        "redirect" => {
+            let c = &a["RedirectConfig"];
+            let status = text(c, "StatusCode").unwrap_or_default();
+            if status != "HTTP_301" && status != "HTTP_302" {
+                return Err(invalid(format!(
+                    "1 validation error detected: Value '{status}' at 'actions.1.member.redirectConfig.statusCode' failed to satisfy constraint: Member must satisfy enum value set: [HTTP_301, HTTP_302]"
+                )));
+            }
+            let part = |k: &str, default: &str| text(c, k).unwrap_or_else(|| default.to_owned());
+            let path = part("Path", "/#{path}");
+            if !path.starts_with('/') {
+                return Err(invalid("A redirect path must start with a '/'"));
+            }
+            Ok(Action {
+                kind,
+                order,
+                target_group_arn: None,
+                fixed: None,
+                redirect: Some(Redirect {
+                    protocol: part("Protocol", "#{protocol}"),
+                    port: part("Port", "#{port}"),
+                    host: part("Host", "#{host}"),
+                    path,
+                    query: part("Query", "#{query}"),
+                    status_code: status,
+                }),
             })
         }
         other => Err(invalid(format!(
-            "Action type '{other}' is not supported by lambdad: use 'forward' or 'fixed-response'"
+            "Action type '{other}' is not supported by lambdad: use 'forward', 'fixed-response' or 'redirect'"
         ))),
     }
 }
@@ -167,6 +197,12 @@ pub(crate) fn action_json(a: &Action) -> Value {
             c["MessageBody"] = json!(b);
         }
         out["FixedResponseConfig"] = c;
+    }
+    if let Some(r) = &a.redirect {
+        out["RedirectConfig"] = json!({
+            "Protocol": r.protocol, "Port": r.port, "Host": r.host,
+            "Path": r.path, "Query": r.query, "StatusCode": r.status_code,
+        });
     }
     out
 }
