@@ -302,3 +302,91 @@ def test_missing_permission_function_error_and_malformed_answers(server, lam, el
     assert metric(server, "lambdad_door_requests_total" + label) == 3
     assert metric(server, "lambdad_door_5xx_total" + label) == 3
     assert metric(server, "lambdad_door_latency_seconds_count" + label) == 3
+
+
+def call_host(server, host, path="/"):
+    """A plain HTTP request to lambdad's port with the Host `host` (which may name another port)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def fixed(body, status="200"):
+    return [{"Type": "fixed-response",
+             "FixedResponseConfig": {"StatusCode": status, "ContentType": "text/plain", "MessageBody": body}}]
+
+
+def test_listeners_by_port_modify_and_source_ip_rules(server, lam, elb, echo):
+    tg = target_group(elb, lam, "ports", echo)
+    lb, l80 = load_balancer(elb, "ports", tg)
+    name = lb["DNSName"].rsplit(":", 1)[0]
+    l8080 = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8080,
+                                DefaultActions=fixed("eighty-eighty"))["Listeners"][0]["ListenerArn"]
+    # The Host's port picks the listener; another port is served by the lowest one.
+    assert call_host(server, f"{name}:8080") == (200, b"eighty-eighty")
+    status, body = call_host(server, lb["DNSName"])
+    assert status == 200 and json.loads(body)["headers"]["x-forwarded-port"] == "80"
+
+    out = elb.modify_listener(ListenerArn=l8080, Port=9090, DefaultActions=fixed("ninety"))["Listeners"][0]
+    assert (out["Port"], out["DefaultActions"][0]["FixedResponseConfig"]["MessageBody"]) == (9090, "ninety")
+    described = elb.describe_listeners(ListenerArns=[l8080])["Listeners"][0]
+    assert described["Port"] == 9090
+    assert call_host(server, f"{name}:9090") == (200, b"ninety")
+    assert json.loads(call_host(server, f"{name}:8080")[1])["headers"]["x-forwarded-port"] == "80"
+    with pytest.raises(ClientError) as e:
+        elb.modify_listener(ListenerArn=l8080, Port=80)
+    assert code_of(e) == "DuplicateListener"
+
+    # redirect actions: Location from the request's parts.
+    rule = elb.create_rule(ListenerArn=l8080, Priority=5, Conditions=[{"Field": "path-pattern", "Values": ["/old/*"]}],
+                           Actions=[{"Type": "redirect", "RedirectConfig": {
+                               "Protocol": "HTTPS", "Host": "example.com", "Port": "443",
+                               "Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])["Rules"][0]
+    assert rule["Actions"][0]["RedirectConfig"] == {
+        "Protocol": "HTTPS", "Port": "443", "Host": "example.com", "Path": "/new/#{path}",
+        "Query": "#{query}", "StatusCode": "HTTP_301"}
+    conn = __import__("http.client").client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("GET", "/old/x?a=1", headers={"Host": f"{name}:9090"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert (resp.status, resp.headers["location"]) == (301, "https://example.com:443/new/old/x?a=1")
+    with pytest.raises(ClientError) as e:
+        elb.create_rule(ListenerArn=l8080, Priority=6, Conditions=[{"Field": "path-pattern", "Values": ["/y"]}],
+                        Actions=[{"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_307"}}])
+    assert code_of(e) == "ValidationError"
+
+    # source-ip conditions match the caller's address against CIDR blocks.
+    elb.create_rule(ListenerArn=l80, Priority=1, Actions=fixed("ten", "403"),
+                    Conditions=[{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}])
+    elb.create_rule(ListenerArn=l80, Priority=2, Actions=fixed("local"),
+                    Conditions=[{"Field": "source-ip", "SourceIpConfig": {"Values": ["192.168.0.0/16", "127.0.0.0/8"]}}])
+    assert call_host(server, lb["DNSName"], "/any") == (200, b"local")
+    with pytest.raises(ClientError) as e:
+        elb.create_rule(ListenerArn=l80, Priority=3, Actions=fixed("x"),
+                        Conditions=[{"Field": "source-ip", "SourceIpConfig": {"Values": ["300.1.1.1/8"]}}])
+    assert code_of(e) == "ValidationError"
+
+    # ModifyTargetGroup: health-check settings, returned by Describe.
+    out = elb.modify_target_group(TargetGroupArn=tg, HealthCheckEnabled=True, HealthCheckIntervalSeconds=120,
+                                  HealthCheckPath="/ping", Matcher={"HttpCode": "200-299"})["TargetGroups"][0]
+    got = elb.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]
+    for t in (out, got):
+        assert (t["HealthCheckEnabled"], t["HealthCheckIntervalSeconds"], t["HealthCheckPath"],
+                t["Matcher"]["HttpCode"], t["HealthCheckTimeoutSeconds"]) == (True, 120, "/ping", "200-299", 30)
+    # Out of elbv2's range: refused by the server too (boto3's own check off).
+    import boto3
+    from botocore.config import Config
+    raw = boto3.client("elbv2", endpoint_url=server.endpoint, region_name="us-east-1",
+                       aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                       config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+    with pytest.raises(ClientError) as e:
+        raw.modify_target_group(TargetGroupArn=tg, HealthCheckIntervalSeconds=1)
+    assert code_of(e) == "ValidationError"
+    assert elb.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["HealthCheckIntervalSeconds"] == 120

@@ -150,6 +150,8 @@ async fn run(
         "CreateRule" => elb.create_rule(region, input).await,
         "DescribeRules" => elb.describe_rules(region, input).await,
         "ModifyRule" => elb.modify_rule(region, input).await,
+        "ModifyListener" => elb.modify_listener(region, input).await,
+        "ModifyTargetGroup" => elb.modify_target_group(region, input).await,
         "DeleteRule" => elb.delete_rule(region, input).await,
         "SetRulePriorities" => elb.set_rule_priorities(region, input).await,
         "AddTags" => elb.add_tags(region, input).await,

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use lambdad_engine::InvokeError;
 use lambdad_service::elb::Route;
 use lambdad_service::elb::rules::RequestFacts;
-use lambdad_service::elb::types::TargetGroup;
+use lambdad_service::elb::types::{Redirect, TargetGroup};
 use lambdad_service::invocations::{InvocationError, Invocations};
 use lambdad_service::telemetry::Trigger;
 use serde_json::{Map, Value, json};
@@ -49,13 +49,9 @@ fn elb_host(headers: &HeaderMap) -> Option<(String, String, String)> {
 pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match elb_host(req.headers()) {
         Some(host) => {
-            let (start, id, doors) = (
-                std::time::Instant::now(),
-                host.0.clone(),
-                state.doors.clone(),
-            );
-            let resp = serve(state, host, req).await;
-            doors.record("elb", &id, resp.status().as_u16(), start.elapsed());
+            let (start, id) = (std::time::Instant::now(), host.0.clone());
+            let mut resp = serve(state.clone(), host, req).await;
+            super::doors::finish(&state, "elb", &id, start, &mut resp);
             resp
         }
         None => next.run(req).await,
@@ -218,6 +214,40 @@ fn response(payload: &[u8], multi: bool) -> Option<Response> {
     Some(resp)
 }
 
+/// A redirect action's answer: its `Location` built from the request's
+/// parts (`#{protocol}`, `#{host}`, `#{port}`, `#{path}` without its
+/// leading `/`, `#{query}`), as ALB builds it.
+fn redirect(r: &Redirect, port: i64, host: &str, path: &str, query: &str) -> Response {
+    let fill = |v: &str| {
+        v.replace("#{protocol}", "http")
+            .replace("#{host}", host)
+            .replace("#{port}", &port.to_string())
+            .replace("#{path}", path.trim_start_matches('/'))
+            .replace("#{query}", query)
+    };
+    let protocol = fill(&r.protocol).to_ascii_lowercase();
+    let mut location = format!(
+        "{protocol}://{}:{}{}",
+        fill(&r.host),
+        fill(&r.port),
+        fill(&r.path)
+    );
+    let query = fill(&r.query);
+    if !query.is_empty() {
+        location = format!("{location}?{query}");
+    }
+    let status = if r.status_code == "HTTP_301" {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::FOUND
+    };
+    let mut resp = page(status);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert("location", v);
+    }
+    resp
+}
+
 async fn serve(
     state: AppState,
     (label, region, host): (String, String, String),
@@ -248,12 +278,20 @@ async fn serve(
             )
         })
         .collect();
+    let host_port = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok());
     let facts = RequestFacts {
         method: parts.method.as_str(),
         path,
         host: &host,
         headers: &headers,
         query: &decoded,
+        source_ip: source_ip.parse().ok(),
+        port: host_port,
     };
     let route = match state.services.elb.resolve(&region, &label, &facts).await {
         Ok(r) => r,
@@ -282,6 +320,10 @@ async fn serve(
             resp.headers_mut()
                 .insert("server", HeaderValue::from_static("awselb/2.0"));
             return resp;
+        }
+        Route::Redirect(r, port) => {
+            let query = parts.uri.query().unwrap_or_default();
+            return redirect(&r, port, &host, path, query);
         }
         Route::Forward {
             target_group,

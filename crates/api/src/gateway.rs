@@ -294,6 +294,20 @@ pub async fn delete_stage(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// DeleteAccessLogSettings: the stage stops logging access.
+pub async fn delete_access_log_settings(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((api, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .services
+        .gateway
+        .delete_access_log_settings(region(&state, &ctx), &api, &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn update_route(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -442,6 +456,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route(
             "/v2/apis/{api}/stages/{name}",
             get(get_stage).patch(update_stage).delete(delete_stage),
+        )
+        .route(
+            "/v2/apis/{api}/stages/{name}/accesslogsettings",
+            axum::routing::delete(delete_access_log_settings),
         )
         .route(
             "/v2/apis/{api}/authorizers",

@@ -20,6 +20,7 @@ use lambdad_service::invocations::Invocations;
 use lambdad_service::telemetry::Trigger;
 
 use super::AppState;
+use super::doors::Served;
 use super::gateway_auth::{self, AuthRequest, Verdict};
 use super::gateway_event::{gateway_error, request_event_v1, response_v1, unusable_status};
 use super::url_event::{self, HttpAnswer, RequestFacts};
@@ -33,16 +34,12 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
     match service_host(req.headers(), "execute-api") {
         // REST and HTTP APIs share one id space: the stored API tells them apart.
         Some(host) => {
-            let (start, id, doors) = (
-                std::time::Instant::now(),
-                host.0.clone(),
-                state.doors.clone(),
-            );
-            let resp = match super::rest_http::serve(&state, &host, req).await {
+            let (start, id) = (std::time::Instant::now(), host.0.clone());
+            let mut resp = match super::rest_http::serve(&state, &host, req).await {
                 Ok(resp) => resp,
-                Err(req) => serve(state, host, req).await,
+                Err(req) => serve(state.clone(), host, req).await,
             };
-            doors.record("execute-api", &id, resp.status().as_u16(), start.elapsed());
+            super::doors::finish(&state, "execute-api", &id, start, &mut resp);
             resp
         }
         None => next.run(req).await,
@@ -129,109 +126,128 @@ async fn serve(
             return internal(&request_id);
         }
     };
-    let cors = match (&r.cors, origin.as_deref()) {
-        (Some(c), Some(o)) => c.response_headers(o),
-        _ => Vec::new(),
-    };
-    let facts = RequestFacts {
-        url_id: &api_id,
-        domain: &domain,
-        caller_account: &state.config.account_id,
-        iam: None,
-        source_ip,
-        request_id: &request_id,
+    let mut served = Served::new(
+        &parts,
+        &state.config.account_id,
+        &api_id,
+        &domain,
+        &r.stage,
+        &request_id,
         time_ms,
-        route_key: &r.route_key,
-        stage: &r.stage,
-        path_parameters: Some(&r.path_parameters),
-        stage_variables: Some(&r.stage_variables),
-    };
-    let auth = AuthRequest {
-        method: &parts.method,
-        path,
-        query,
-        headers: &parts.headers,
-        body: &body,
-        facts: &facts,
-        region: &region,
-    };
-    let authorizer = match gateway_auth::authorize(&state, &r, &auth).await {
-        Verdict::Allow(block) => block,
-        Verdict::Deny(answer) => return send_with(answer, &request_id, &cors),
-    };
-    let (Some(integration), Some((function, qualifier))) = (&r.integration, &r.function) else {
-        tracing::warn!(api = %api_id, route = %r.route_key, "The route has no integration with a function.");
-        return internal(&request_id);
-    };
-    if !r.allowed {
-        tracing::warn!(api = %api_id, route = %r.route_key, function = %function,
+        &source_ip,
+    );
+    served.vars.insert("routeKey", r.route_key.clone());
+    served.access_log = r.access_log.clone();
+    let mut resp = 'answer: {
+        let cors = match (&r.cors, origin.as_deref()) {
+            (Some(c), Some(o)) => c.response_headers(o),
+            _ => Vec::new(),
+        };
+        let facts = RequestFacts {
+            url_id: &api_id,
+            domain: &domain,
+            caller_account: &state.config.account_id,
+            iam: None,
+            source_ip,
+            request_id: &request_id,
+            time_ms,
+            route_key: &r.route_key,
+            stage: &r.stage,
+            path_parameters: Some(&r.path_parameters),
+            stage_variables: Some(&r.stage_variables),
+        };
+        let auth = AuthRequest {
+            method: &parts.method,
+            path,
+            query,
+            headers: &parts.headers,
+            body: &body,
+            facts: &facts,
+            region: &region,
+        };
+        let authorizer = match gateway_auth::authorize(&state, &r, &auth).await {
+            Verdict::Allow(block) => block,
+            Verdict::Deny(answer) => break 'answer send_with(answer, &request_id, &cors),
+        };
+        let (Some(integration), Some((function, qualifier))) = (&r.integration, &r.function) else {
+            tracing::warn!(api = %api_id, route = %r.route_key, "The route has no integration with a function.");
+            break 'answer internal(&request_id);
+        };
+        if !r.allowed {
+            tracing::warn!(api = %api_id, route = %r.route_key, function = %function,
             "The function's resource policy does not let apigateway.amazonaws.com invoke it for this route.");
-        return internal(&request_id);
-    }
-    let v1 = integration.payload_format_version == "1.0";
-    let mut event = if v1 {
-        request_event_v1(&parts.method, path, query, &parts.headers, &body, &facts)
-    } else {
-        url_event::request_event(&parts.method, path, query, &parts.headers, &body, &facts)
-    };
-    if let Some((block2, block1)) = authorizer {
-        let block = if v1 { block1 } else { block2 };
-        if !block.is_null() {
-            event["requestContext"]["authorizer"] = block;
+            break 'answer internal(&request_id);
         }
-    }
-    let snapshot = match state
-        .services
-        .invocations
-        .resolve(&region, function, qualifier.as_deref())
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "HTTP API integration target cannot run.");
-            return internal(&request_id);
+        let v1 = integration.payload_format_version == "1.0";
+        let mut event = if v1 {
+            request_event_v1(&parts.method, path, query, &parts.headers, &body, &facts)
+        } else {
+            url_event::request_event(&parts.method, path, query, &parts.headers, &body, &facts)
+        };
+        if let Some((block2, block1)) = authorizer {
+            let block = if v1 { block1 } else { block2 };
+            if !block.is_null() {
+                event["requestContext"]["authorizer"] = block;
+            }
         }
-    };
-    let invocation_id = uuid::Uuid::new_v4().to_string();
-    let payload = bytes::Bytes::from(event.to_string());
-    let req = Invocations::request(snapshot, qualifier.as_deref(), &invocation_id, payload);
-    let funnel = state.services.invocations.clone();
-    // The invocation runs on even when the gateway stops waiting, as on AWS.
-    let task = tokio::spawn(async move {
-        funnel
-            .invoke(req, Trigger::Http, Duration::ZERO, true)
+        let snapshot = match state
+            .services
+            .invocations
+            .resolve(&region, function, qualifier.as_deref())
             .await
-    });
-    let timeout = Duration::from_millis(integration.timeout_in_millis);
-    let answer = match tokio::time::timeout(timeout, task).await {
-        Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
-        Ok(Ok(Ok(out))) if out.function_error.is_none() && unusable_status(&out.payload) => {
-            tracing::warn!(api = %api_id, "The Lambda proxy response's statusCode is not usable.");
-            gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error")
-        }
-        Ok(Ok(Ok(out))) if out.function_error.is_none() => {
-            let mapped = if v1 {
-                response_v1(&out.payload)
-            } else {
-                url_event::response(&out.payload)
-            };
-            mapped.unwrap_or_else(|| {
-                tracing::warn!(api = %api_id, "Malformed Lambda proxy response.");
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "HTTP API integration target cannot run.");
+                break 'answer internal(&request_id);
+            }
+        };
+        let invocation_id = uuid::Uuid::new_v4().to_string();
+        let payload = bytes::Bytes::from(event.to_string());
+        let req = Invocations::request(snapshot, qualifier.as_deref(), &invocation_id, payload);
+        let funnel = state.services.invocations.clone();
+        // The invocation runs on even when the gateway stops waiting, as on AWS.
+        let task = tokio::spawn(async move {
+            funnel
+                .invoke(req, Trigger::Http, Duration::ZERO, true)
+                .await
+        });
+        let timeout = Duration::from_millis(integration.timeout_in_millis);
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(timeout, task).await;
+        served.integration_latency = Some(started.elapsed());
+        let answer = match outcome {
+            Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            Ok(Ok(Ok(out))) if out.function_error.is_none() && unusable_status(&out.payload) => {
+                tracing::warn!(api = %api_id, "The Lambda proxy response's statusCode is not usable.");
                 gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error")
-            })
-        }
-        Ok(Ok(Ok(_))) => gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-        Ok(Ok(Err(InvocationError::Invoke(InvokeError::Throttled(_))))) => {
-            gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
-        }
-        Ok(Ok(Err(e))) => {
-            tracing::error!(error = %e, "HTTP API invocation failed.");
-            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "HTTP API invocation task failed.");
-            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
+            }
+            Ok(Ok(Ok(out))) if out.function_error.is_none() => {
+                let mapped = if v1 {
+                    response_v1(&out.payload)
+                } else {
+                    url_event::response(&out.payload)
+                };
+                mapped.unwrap_or_else(|| {
+                    tracing::warn!(api = %api_id, "Malformed Lambda proxy response.");
+                    gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error")
+                })
+            }
+            Ok(Ok(Ok(_))) => gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+            Ok(Ok(Err(InvocationError::Invoke(InvokeError::Throttled(_))))) => {
+                gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::error!(error = %e, "HTTP API invocation failed.");
+                gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "HTTP API invocation task failed.");
+                gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        };
+        send_with(answer, &request_id, &cors)
     };
-    send_with(answer, &request_id, &cors)
+    resp.extensions_mut().insert(served);
+    resp
 }

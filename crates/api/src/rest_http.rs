@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::doors::Served;
 use super::error::ApiResult;
 use super::gateway_auth::{self, AuthRequest, Verdict};
 use super::gateway_event::unusable_status;
@@ -44,6 +45,8 @@ struct Call<'a> {
     source_ip: String,
     request_id: &'a str,
     time_ms: i64,
+    /// How long the integration took, once it ran.
+    integration_latency: std::sync::Mutex<Option<Duration>>,
 }
 
 fn now_ms() -> i64 {
@@ -95,6 +98,19 @@ pub async fn serve(
     let Ok(body) = super::middleware::read_body(body, MAX_BODY, "execute-api").await else {
         return Ok(send(rest_error(TOO_LARGE), &request_id));
     };
+    let mut served = Served::new(
+        &parts,
+        &state.config.account_id,
+        api_id,
+        domain,
+        &t.stage,
+        &request_id,
+        time_ms,
+        &source_ip,
+    );
+    served.vars.insert("resourcePath", t.resource_path.clone());
+    served.vars.insert("resourceId", t.resource_id.clone());
+    served.access_log = t.access_log.clone();
     let call = Call {
         method: &parts.method,
         full_path: parts.uri.path(),
@@ -106,8 +122,15 @@ pub async fn serve(
         source_ip,
         request_id: &request_id,
         time_ms,
+        integration_latency: std::sync::Mutex::new(None),
     };
-    Ok(send(run(state, &t, &call, true).await, &request_id))
+    let mut resp = send(run(state, &t, &call, true).await, &request_id);
+    served.integration_latency = *call
+        .integration_latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    resp.extensions_mut().insert(served);
+    Ok(resp)
 }
 
 /// Authorizes (when `authorize`) and runs the integration of `t`.
@@ -200,7 +223,12 @@ async fn run(state: &AppState, t: &RestTarget, c: &Call<'_>, authorize: bool) ->
     });
     let timeout = Duration::from_millis(integration.timeout_in_millis);
     let accept = c.headers.get("accept").and_then(|v| v.to_str().ok());
-    match tokio::time::timeout(timeout, task).await {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(timeout, task).await;
+    *c.integration_latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(started.elapsed());
+    match outcome {
         Err(_) => rest_error(TIMED_OUT),
         Ok(Ok(Ok(out))) if out.function_error.is_none() => {
             if unusable_status(&out.payload) {
@@ -303,6 +331,7 @@ pub async fn test_invoke(
         source_ip: "test-invoke-source-ip".into(),
         request_id: &request_id,
         time_ms: now_ms(),
+        integration_latency: std::sync::Mutex::new(None),
     };
     let started = Instant::now();
     let answer = run(state, &t, &call, false).await;

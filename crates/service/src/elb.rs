@@ -8,6 +8,7 @@
 //! Operations take and return AWS's shapes as JSON (PascalCase members,
 //! lists as arrays); the API turns them to and from the Query protocol.
 
+mod listeners;
 pub mod rules;
 pub mod target_groups;
 pub mod types;
@@ -126,6 +127,8 @@ pub enum Route {
     NotFound,
     /// A fixed-response action.
     Fixed(FixedResponse),
+    /// A redirect action, with the listener's port (`#{port}`).
+    Redirect(types::Redirect, i64),
     /// A forward action to a target group.
     Forward {
         /// The target group.
@@ -680,42 +683,6 @@ impl Elb {
             )
             .await?;
         Ok(json!({"Rules": changed}))
-    }
-
-    /// The load balancer a data-plane Host names (`NAME-ID.REGION.elb.…`)
-    /// and the action of the rule that serves the request on its listener
-    /// (its first: all listeners share lambdad's port).
-    pub async fn resolve(
-        &self,
-        region: &str,
-        host_label: &str,
-        facts: &rules::RequestFacts<'_>,
-    ) -> ElbResult<Route> {
-        let Some((name, id)) = host_label.rsplit_once('-') else {
-            return Ok(Route::NotFound);
-        };
-        let lb = match self.read::<LoadBalancer>(id).await? {
-            Some((lb, _)) if lb.region == region && lb.name.eq_ignore_ascii_case(name) => lb,
-            _ => return Ok(Route::NotFound),
-        };
-        let mut listeners: Vec<&Listener> = lb.listeners.iter().collect();
-        listeners.sort_by_key(|l| l.port);
-        let Some(listener) = listeners.first() else {
-            return Ok(Route::NotFound);
-        };
-        let Some(rule) = rules::select(&listener.rules, facts) else {
-            return Ok(Route::NotFound);
-        };
-        let mut actions: Vec<&Action> = rule.actions.iter().collect();
-        actions.sort_by_key(|a| a.order.unwrap_or(i64::MAX));
-        match actions.first() {
-            Some(Action { fixed: Some(f), .. }) => Ok(Route::Fixed(f.clone())),
-            Some(Action {
-                target_group_arn: Some(tg),
-                ..
-            }) => self.forward(region, tg, listener.port).await,
-            _ => Ok(Route::NotFound),
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! a request runs, with what, and whether the function's policy lets the
 //! gateway invoke it (in `gateway_route`).
 
+pub mod access_log;
 pub mod authorizers;
 pub mod rest;
 mod rest_deploy;
@@ -372,6 +373,7 @@ impl Gateway {
                     last_updated_date: now,
                     api_gateway_managed: true,
                     tags: BTreeMap::new(),
+                    access_log_settings: None,
                 });
             }
             None if req.route_key.is_some() || req.credentials_arn.is_some() => {
@@ -661,6 +663,9 @@ impl Gateway {
     ) -> GatewayResult<Value> {
         let name = req.stage_name.ok_or_else(|| bad("StageName is required"))?;
         check_stage_name(&name)?;
+        if let Some(a) = &req.access_log_settings {
+            a.validate()?;
+        }
         let now = now_iso();
         let stage = Stage {
             stage_name: name,
@@ -671,6 +676,7 @@ impl Gateway {
             last_updated_date: now,
             api_gateway_managed: false,
             tags: req.tags.unwrap_or_default(),
+            access_log_settings: req.access_log_settings,
         };
         let out = stage.render();
         self.modify(region, api_id, |api| {

@@ -46,6 +46,11 @@ const RETENTION_DAYS: [u32; 22] = [
     3288, 3653,
 ];
 
+/// The directory of a group that holds the streams [`Logs::append`] writes.
+const NAMED_STREAMS: &str = ".streams";
+/// The file in [`NAMED_STREAMS`] that keeps the group's exact name.
+const GROUP_NAME_FILE: &str = ".group";
+
 /// One log event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
@@ -163,12 +168,23 @@ impl Logs {
                     continue;
                 };
                 let parts: Vec<&str> = rel.split('/').collect();
-                if parts.len() < 5 || !is_stream_path(&parts[parts.len() - 4..]) {
+                let n = parts.len();
+                let (group, name) = if n >= 3 && parts[n - 2] == NAMED_STREAMS {
+                    // A stream written by `append`; its group's exact name is kept beside it.
+                    let dir = path.parent().unwrap_or(&self.root);
+                    let group = std::fs::read_to_string(dir.join(GROUP_NAME_FILE))
+                        .unwrap_or_else(|_| format!("/{}", parts[..n - 2].join("/")));
+                    (group, parts[n - 1].to_owned())
+                } else if n >= 5 && is_stream_path(&parts[n - 4..]) {
+                    (
+                        format!("/{}", parts[..n - 4].join("/")),
+                        parts[n - 4..].join("/"),
+                    )
+                } else {
                     continue;
-                }
-                let group = format!("/{}", parts[..parts.len() - 4].join("/"));
+                };
                 groups.entry(group).or_default().push(Stream {
-                    name: parts[parts.len() - 4..].join("/"),
+                    name,
                     path: path.clone(),
                     size: meta.len(),
                 });
@@ -178,6 +194,45 @@ impl Logs {
             streams.sort_by(|a, b| a.name.cmp(&b.name));
         }
         groups
+    }
+
+    /// Appends one event to `stream` of `group` (both made when missing):
+    /// how lambdad's own services (API Gateway access logs) write. The
+    /// group's name must be a valid CloudWatch Logs name (checked by the
+    /// caller); the stream's may not hold `/`.
+    pub fn append(
+        &self,
+        group: &str,
+        stream: &str,
+        timestamp: i64,
+        message: &str,
+    ) -> Result<(), LogsError> {
+        use std::io::Write as _;
+        if stream.is_empty() || stream.contains('/') || stream.starts_with('.') {
+            return Err(LogsError::Invalid(format!(
+                "Invalid log stream name {stream}"
+            )));
+        }
+        if group.split('/').any(|s| s == "." || s == "..") {
+            return Err(LogsError::Invalid(format!(
+                "Invalid log group name {group}"
+            )));
+        }
+        let io = |e: std::io::Error| LogsError::Io(e.to_string());
+        let dir = self.group_dir(group).join(NAMED_STREAMS);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let name_file = dir.join(GROUP_NAME_FILE);
+        if !name_file.exists() {
+            std::fs::write(&name_file, group).map_err(io)?;
+        }
+        // One write per line: concurrent appends never interleave within it.
+        let line = format!("{timestamp}\t{}\n", message.replace(['\n', '\r'], " "));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{stream}.log")))
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(io)
     }
 
     fn group_dir(&self, group: &str) -> PathBuf {
@@ -501,5 +556,24 @@ mod tests {
         assert!(logs.set_retention("/aws/lambda/f", Some(8)).is_err());
         let g = logs.describe_groups(Some("/aws"), None, None).unwrap();
         assert_eq!(g["logGroups"][0]["retentionInDays"], 7);
+    }
+
+    #[test]
+    fn appended_streams_are_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Logs::new(dir.path().to_owned(), "us-east-1", "000000000000");
+        logs.append("access-logs", "abc_$default", 1000, "one\ntwo")
+            .unwrap();
+        logs.append("access-logs", "abc_$default", 2000, "three")
+            .unwrap();
+        assert!(logs.append("access-logs", "../x", 1, "no").is_err());
+        assert!(logs.append("../up", "s", 1, "no").is_err());
+        let g = logs.describe_groups(None, None, None).unwrap();
+        assert_eq!(g["logGroups"][0]["logGroupName"], "access-logs");
+        let e = logs
+            .get_events("access-logs", "abc_$default", None, None, true, None, None)
+            .unwrap();
+        assert_eq!(e["events"][0]["message"], "one two");
+        assert_eq!(e["events"][1]["timestamp"], 2000);
     }
 }

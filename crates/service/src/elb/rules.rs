@@ -3,10 +3,12 @@
 //! that serves a request (lowest priority whose conditions all hold, else
 //! the default rule), with whether the function may be invoked.
 
+use std::net::IpAddr;
+
 use lambdad_model::gateway::arn_like;
 use serde_json::{Value, json};
 
-use super::types::{Action, Condition, ElbResult, FixedResponse, Rule, invalid};
+use super::types::{Action, Condition, ElbResult, FixedResponse, Redirect, Rule, invalid};
 use super::{list, text};
 
 /// The fields a condition may test.
@@ -47,6 +49,7 @@ fn action_of(a: &Value) -> ElbResult<Action> {
                 order,
                 target_group_arn: Some(tg),
                 fixed: None,
+                redirect: None,
             })
         }
         "fixed-response" => {
@@ -71,10 +74,39 @@ fn action_of(a: &Value) -> ElbResult<Action> {
                     content_type: text(c, "ContentType"),
                     message_body: text(c, "MessageBody"),
                 }),
+                redirect: None,
+            })
+        }
+        "redirect" => {
+            let c = &a["RedirectConfig"];
+            let status = text(c, "StatusCode").unwrap_or_default();
+            if status != "HTTP_301" && status != "HTTP_302" {
+                return Err(invalid(format!(
+                    "1 validation error detected: Value '{status}' at 'actions.1.member.redirectConfig.statusCode' failed to satisfy constraint: Member must satisfy enum value set: [HTTP_301, HTTP_302]"
+                )));
+            }
+            let part = |k: &str, default: &str| text(c, k).unwrap_or_else(|| default.to_owned());
+            let path = part("Path", "/#{path}");
+            if !path.starts_with('/') {
+                return Err(invalid("A redirect path must start with a '/'"));
+            }
+            Ok(Action {
+                kind,
+                order,
+                target_group_arn: None,
+                fixed: None,
+                redirect: Some(Redirect {
+                    protocol: part("Protocol", "#{protocol}"),
+                    port: part("Port", "#{port}"),
+                    host: part("Host", "#{host}"),
+                    path,
+                    query: part("Query", "#{query}"),
+                    status_code: status,
+                }),
             })
         }
         other => Err(invalid(format!(
-            "Action type '{other}' is not supported by lambdad: use 'forward' or 'fixed-response'"
+            "Action type '{other}' is not supported by lambdad: use 'forward', 'fixed-response' or 'redirect'"
         ))),
     }
 }
@@ -128,6 +160,13 @@ fn condition_of(c: &Value) -> ElbResult<Condition> {
             "A condition value must be specified for condition field '{field}'"
         )));
     }
+    if field == "source-ip"
+        && let Some(bad) = values.iter().find(|v| parse_cidr(v).is_none())
+    {
+        return Err(invalid(format!(
+            "The source IP '{bad}' is not a valid CIDR block"
+        )));
+    }
     Ok(Condition {
         field,
         values,
@@ -158,6 +197,12 @@ pub(crate) fn action_json(a: &Action) -> Value {
             c["MessageBody"] = json!(b);
         }
         out["FixedResponseConfig"] = c;
+    }
+    if let Some(r) = &a.redirect {
+        out["RedirectConfig"] = json!({
+            "Protocol": r.protocol, "Port": r.port, "Host": r.host,
+            "Path": r.path, "Query": r.query, "StatusCode": r.status_code,
+        });
     }
     out
 }
@@ -218,6 +263,49 @@ pub struct RequestFacts<'a> {
     pub headers: &'a [(String, String)],
     /// The query string's pairs, decoded.
     pub query: &'a [(String, String)],
+    /// The client's address (`source-ip` conditions).
+    pub source_ip: Option<IpAddr>,
+    /// The port the Host header names (picks the listener).
+    pub port: Option<u16>,
+}
+
+/// A CIDR block `ADDRESS/BITS` (IPv4 or IPv6).
+fn parse_cidr(cidr: &str) -> Option<(IpAddr, u32)> {
+    let (addr, bits) = cidr.split_once('/')?;
+    let addr: IpAddr = addr.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((addr, bits))
+}
+
+/// Whether `ip` lies in the CIDR block `cidr` (IPv4-mapped IPv6 callers
+/// count as IPv4).
+fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
+    let Some((net, bits)) = parse_cidr(cidr) else {
+        return false;
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let mask = |width: u32| {
+        if bits == 0 {
+            0
+        } else {
+            u128::MAX << (width - bits)
+        }
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let m = mask(32) as u32;
+            u32::from(n) & m == u32::from(a) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let m = mask(128);
+            u128::from(n) & m == u128::from(a) & m
+        }
+        _ => false,
+    }
 }
 
 fn holds(c: &Condition, r: &RequestFacts<'_>) -> bool {
@@ -238,8 +326,10 @@ fn holds(c: &Condition, r: &RequestFacts<'_>) -> bool {
                 .iter()
                 .any(|(qk, qv)| k.as_deref().is_none_or(|k| ci(k, qk)) && ci(v, qv))
         }),
-        // Every caller of lambdad is local: a source-ip condition holds.
-        _ => true,
+        "source-ip" => r
+            .source_ip
+            .is_some_and(|ip| c.values.iter().any(|cidr| in_cidr(cidr, ip))),
+        _ => false,
     }
 }
 
@@ -291,6 +381,8 @@ mod tests {
             host,
             headers: &[],
             query: &[],
+            source_ip: None,
+            port: None,
         };
         let pick = |f| select(&rules, &f).unwrap().priority;
         assert_eq!(pick(facts("/api/x", "a.example.com", "GET")), Some(10));
@@ -313,6 +405,8 @@ mod tests {
             host: "h",
             headers: &headers,
             query: &query,
+            source_ip: None,
+            port: None,
         };
         assert!(holds(&q, &facts));
         assert!(holds(&h, &facts));
@@ -323,5 +417,31 @@ mod tests {
         };
         assert!(!holds(&q, &none));
         assert!(!holds(&h, &none));
+    }
+
+    #[test]
+    fn source_ip_conditions_match_cidr_blocks() {
+        let c = cond(
+            "source-ip",
+            &["10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32"],
+        );
+        let at = |ip: &str| RequestFacts {
+            method: "GET",
+            path: "/",
+            host: "h",
+            headers: &[],
+            query: &[],
+            source_ip: Some(ip.parse().unwrap()),
+            port: None,
+        };
+        assert!(holds(&c, &at("10.1.2.3")));
+        assert!(holds(&c, &at("127.0.0.1")));
+        assert!(holds(&c, &at("::ffff:127.0.0.1")));
+        assert!(holds(&c, &at("2001:db8::1")));
+        assert!(!holds(&c, &at("127.0.0.2")));
+        assert!(!holds(&c, &at("192.168.0.1")));
+        assert!(!holds(&c, &at("2001:db9::1")));
+        assert!(in_cidr("0.0.0.0/0", "8.8.8.8".parse().unwrap()));
+        assert!(parse_cidr("10.0.0.0/33").is_none() && parse_cidr("10.0.0.0").is_none());
     }
 }

@@ -26,6 +26,27 @@ const HEALTH_CHECK: &[(&str, &str)] = &[
     ("HealthCheckPath", "/"),
 ];
 
+/// Checks a health-check setting against elbv2's ranges.
+fn check_health(key: &str, value: &str) -> ElbResult<()> {
+    let range = match key {
+        "HealthCheckIntervalSeconds" => Some((5, 300)),
+        "HealthCheckTimeoutSeconds" => Some((2, 120)),
+        "HealthyThresholdCount" | "UnhealthyThresholdCount" => Some((2, 10)),
+        _ => None,
+    };
+    if let Some((lo, hi)) = range
+        && !value.parse::<i64>().is_ok_and(|n| (lo..=hi).contains(&n))
+    {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{value}' at '{key}' failed to satisfy constraint: Member must have value between {lo} and {hi}"
+        )));
+    }
+    if key == "HealthCheckEnabled" && value != "true" && value != "false" {
+        return Err(invalid(format!("{key} must be true or false")));
+    }
+    Ok(())
+}
+
 fn target_group_arn_id(arn: &str) -> Option<&str> {
     let (_, resource) = arn.split_once(":targetgroup/")?;
     resource.split('/').nth(1)
@@ -98,6 +119,7 @@ impl Elb {
         let mut health_check = BTreeMap::new();
         for (k, _) in HEALTH_CHECK {
             if let Some(v) = text(input, k) {
+                check_health(k, &v)?;
                 health_check.insert((*k).to_owned(), v);
             }
         }
@@ -128,6 +150,35 @@ impl Elb {
             tags: tags_of(input),
         };
         self.create(&tg).await?;
+        Ok(json!({"TargetGroups": [self.tg_json(&tg).await?]}))
+    }
+
+    /// ModifyTargetGroup: the health-check settings given replace the
+    /// target group's (the others stay).
+    pub async fn modify_target_group(&self, region: &str, input: &Value) -> ElbResult<Value> {
+        let arn =
+            text(input, "TargetGroupArn").ok_or_else(|| invalid("TargetGroupArn is required"))?;
+        let mut changes = Vec::new();
+        for (k, _) in HEALTH_CHECK {
+            if let Some(v) = text(input, k) {
+                check_health(k, &v)?;
+                changes.push(((*k).to_owned(), v));
+            }
+        }
+        if let Some(code) = text(&input["Matcher"], "HttpCode") {
+            changes.push(("Matcher".into(), code));
+        }
+        let tg = self.target_group_of_arn(region, &arn).await?;
+        let tg = self
+            .modify::<TargetGroup, _>(
+                &tg.id,
+                || ElbError::TargetGroupNotFound,
+                |tg| {
+                    tg.health_check.extend(changes.iter().cloned());
+                    Ok(tg.clone())
+                },
+            )
+            .await?;
         Ok(json!({"TargetGroups": [self.tg_json(&tg).await?]}))
     }
 

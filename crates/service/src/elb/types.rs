@@ -144,10 +144,28 @@ pub struct FixedResponse {
     pub message_body: Option<String>,
 }
 
+/// The configuration of a `redirect` action: each part may reuse the
+/// request's (`#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// `Protocol` (`HTTP`, `HTTPS` or `#{protocol}`).
+    pub protocol: String,
+    /// `Port`.
+    pub port: String,
+    /// `Host`.
+    pub host: String,
+    /// `Path` (starting with `/`).
+    pub path: String,
+    /// `Query` (without `?`).
+    pub query: String,
+    /// `StatusCode`: `HTTP_301` or `HTTP_302`.
+    pub status_code: String,
+}
+
 /// A rule's or listener's action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
-    /// `forward` or `fixed-response`.
+    /// `forward`, `fixed-response` or `redirect`.
     pub kind: String,
     /// `Order`.
     pub order: Option<i64>,
@@ -155,6 +173,9 @@ pub struct Action {
     pub target_group_arn: Option<String>,
     /// The configuration of a `fixed-response` action.
     pub fixed: Option<FixedResponse>,
+    /// The configuration of a `redirect` action.
+    #[serde(default)]
+    pub redirect: Option<Redirect>,
 }
 
 /// A rule's condition.

@@ -205,6 +205,7 @@ impl Gateway {
                             tags: BTreeMap::new(),
                             created_date: now,
                             last_updated_date: now,
+                            access_log_settings: None,
                         }),
                     }
                 }
@@ -300,6 +301,7 @@ impl Gateway {
                     tags: req.tags.clone().unwrap_or_default(),
                     created_date: now,
                     last_updated_date: now,
+                    access_log_settings: None,
                 };
                 api.stages.push(s.clone());
                 Ok(s)
@@ -337,7 +339,9 @@ impl Gateway {
     }
 
     /// UpdateStage: `/description`, `/deploymentId`, `/tracingEnabled`,
-    /// `/variables/NAME` (add, replace, remove).
+    /// `/variables/NAME` (add, replace, remove), `/accessLogSettings/…`
+    /// (`destinationArn`, `format`; removing `/accessLogSettings` turns
+    /// access logging off).
     pub async fn update_rest_stage(
         &self,
         region: &str,
@@ -365,6 +369,18 @@ impl Gateway {
                         }
                         continue;
                     }
+                    if let Some(field) = op.path.strip_prefix("/accessLogSettings") {
+                        let a = changed.access_log_settings.get_or_insert_default();
+                        match (op.op.as_str(), field) {
+                            ("remove", "") => changed.access_log_settings = None,
+                            ("add" | "replace", "/destinationArn") => {
+                                a.destination_arn = Some(patch_value(op)?);
+                            }
+                            ("add" | "replace", "/format") => a.format = Some(patch_value(op)?),
+                            _ => return Err(bad_patch(op)),
+                        }
+                        continue;
+                    }
                     match op.path.as_str() {
                         "/description" => changed.description = op.value.clone(),
                         "/tracingEnabled" => changed.tracing_enabled = patch_value(op)? == "true",
@@ -379,6 +395,9 @@ impl Gateway {
                     }
                 }
                 check_variables(&changed.variables)?;
+                if let Some(a) = &changed.access_log_settings {
+                    a.validate()?;
+                }
                 changed.last_updated_date = now_epoch();
                 *s = changed.clone();
                 Ok(changed)

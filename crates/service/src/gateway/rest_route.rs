@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use lambdad_model::gateway::{RouteKey, execute_api_arn, select_route};
 
+use crate::gateway::access_log::AccessLogSettings;
 use crate::gateway::rest::missing;
 use crate::gateway::rest_types::{Method, Resource, RestApi, RestAuthorizer};
 use crate::gateway::types::GatewayResult;
@@ -45,6 +46,8 @@ pub struct RestTarget {
     pub authorizer_allowed: bool,
     /// Content types passed as base64.
     pub binary_media_types: Vec<String>,
+    /// The stage's access log settings.
+    pub access_log: Option<AccessLogSettings>,
 }
 
 /// How the data plane answers a request to an execute-api host.
@@ -77,6 +80,7 @@ struct Served<'a> {
     variables: &'a BTreeMap<String, String>,
     authorizers: &'a [RestAuthorizer],
     binary_media_types: &'a [String],
+    access_log: Option<&'a AccessLogSettings>,
 }
 
 impl Gateway {
@@ -114,6 +118,7 @@ impl Gateway {
             variables: &stage.variables,
             authorizers: &d.authorizers,
             binary_media_types: &d.binary_media_types,
+            access_log: stage.access_log_settings.as_ref(),
         };
         let t = self
             .target(&served, resource, method, &below, params)
@@ -153,6 +158,7 @@ impl Gateway {
             variables,
             authorizers: &api.authorizers,
             binary_media_types: &api.binary_media_types,
+            access_log: None,
         };
         let method = if http_method == "ANY" {
             "GET"
@@ -226,6 +232,7 @@ impl Gateway {
             authorizer,
             authorizer_allowed,
             binary_media_types: s.binary_media_types.to_vec(),
+            access_log: s.access_log.cloned(),
         }))
     }
 }

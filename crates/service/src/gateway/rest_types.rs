@@ -229,6 +229,9 @@ pub struct RestStage {
     pub created_date: i64,
     /// Epoch seconds.
     pub last_updated_date: i64,
+    /// Set by UpdateStage (`/accessLogSettings/destinationArn`, `…/format`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_settings: Option<crate::gateway::access_log::AccessLogSettings>,
 }
 
 impl RestStage {

@@ -10,6 +10,7 @@ use lambdad_model::url::Cors;
 use serde_json::Value;
 
 use crate::context::blocking;
+use crate::gateway::access_log::AccessLogSettings;
 use crate::gateway::authorizers::Authorizer;
 use crate::gateway::types::{GatewayError, GatewayResult, Integration, cors_of};
 use crate::gateway::{GATEWAY_PRINCIPAL, Gateway, integration_function};
@@ -44,6 +45,8 @@ pub struct Resolved {
     pub authorizer_allowed: bool,
     /// The route's `authorizationScopes`.
     pub authorization_scopes: Vec<String>,
+    /// The stage's access log settings.
+    pub access_log: Option<AccessLogSettings>,
 }
 
 /// How the data plane answers a request.
@@ -157,6 +160,7 @@ impl Gateway {
             authorizer,
             authorizer_allowed,
             authorization_scopes: route.authorization_scopes.clone(),
+            access_log: stage.access_log_settings.clone(),
         })))
     }
 

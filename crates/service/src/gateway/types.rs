@@ -225,6 +225,9 @@ pub struct Stage {
     pub api_gateway_managed: bool,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// `accessLogSettings`, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_settings: Option<crate::gateway::access_log::AccessLogSettings>,
 }
 
 impl Stage {
@@ -245,6 +248,9 @@ impl Stage {
         }
         if let Some(d) = &self.description {
             v["description"] = json!(d);
+        }
+        if let Some(a) = &self.access_log_settings {
+            v["accessLogSettings"] = a.render();
         }
         v
     }
@@ -401,4 +407,6 @@ pub struct StageRequest {
     pub description: Option<String>,
     /// `tags`.
     pub tags: Option<BTreeMap<String, String>>,
+    /// `accessLogSettings`.
+    pub access_log_settings: Option<crate::gateway::access_log::AccessLogSettings>,
 }

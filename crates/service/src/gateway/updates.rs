@@ -138,6 +138,9 @@ impl Gateway {
         if req.stage_name.as_deref().is_some_and(|n| n != name) {
             return Err(bad("A stage cannot be renamed"));
         }
+        if let Some(a) = &req.access_log_settings {
+            a.validate()?;
+        }
         self.modify(region, api_id, |api| {
             let s = api
                 .stages
@@ -157,8 +160,31 @@ impl Gateway {
             if let Some(d) = &req.description {
                 s.description = Some(d.clone());
             }
+            if let Some(a) = &req.access_log_settings {
+                s.access_log_settings = Some(a.clone());
+            }
             s.last_updated_date = now_iso();
             Ok(s.render())
+        })
+        .await
+    }
+
+    /// DeleteAccessLogSettings.
+    pub async fn delete_access_log_settings(
+        &self,
+        region: &str,
+        api_id: &str,
+        name: &str,
+    ) -> GatewayResult<()> {
+        self.modify(region, api_id, |api| {
+            let s = api
+                .stages
+                .iter_mut()
+                .find(|s| s.stage_name == name)
+                .ok_or_else(|| self.not_found("Stage", name))?;
+            s.access_log_settings = None;
+            s.last_updated_date = now_iso();
+            Ok(())
         })
         .await
     }
