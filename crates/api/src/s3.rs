@@ -353,6 +353,8 @@ fn iam_action(op: &str) -> String {
         "ListMultipartUploads" => "ListBucketMultipartUploads",
         "PutBucketNotificationConfiguration" => "PutBucketNotification",
         "GetBucketNotificationConfiguration" => "GetBucketNotification",
+        // As S3: removing a bucket's tags needs the permission to put them.
+        "DeleteBucketTagging" => "PutBucketTagging",
         other => other,
     };
     format!("s3:{action}")
