@@ -1,7 +1,7 @@
 """Object store crash consistency: lambdad is killed with SIGKILL while clients upload objects to a
-bucket whose uploads notify a function; after each restart every acknowledged object is there
-intact (MD5), no object is partial, and in the end every acknowledged upload's event reached the
-function."""
+bucket whose uploads notify a function and a queue; after each restart every acknowledged object
+is there intact (MD5), no object is partial, and in the end every acknowledged upload's event
+reached the function and the queue."""
 
 import hashlib
 import json
@@ -82,9 +82,12 @@ def test_kill_9_during_uploads_loses_no_acknowledged_object_or_event():
                            Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::crash")
         s3 = s3_client(server)
         s3.create_bucket(Bucket="crash")
+        make_client(server.endpoint, "sqs").create_queue(QueueName="crash-events")
         s3.put_bucket_notification_configuration(Bucket="crash", NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"Id": "all", "Events": ["s3:ObjectCreated:*"],
-                                              "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:seen"}]})
+                                              "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:seen"}],
+            "QueueConfigurations": [{"Id": "q", "Events": ["s3:ObjectCreated:*"],
+                                     "QueueArn": "arn:aws:sqs:us-east-1:000000000000:crash-events"}]})
         for round_no in range(8):
             stop = threading.Event()
             workers = [threading.Thread(target=upload, args=(s3_client(server), f"r{round_no}-t{t}", round_no * 10 + t,
@@ -123,5 +126,19 @@ def test_kill_9_during_uploads_loses_no_acknowledged_object_or_event():
                         120, "every acknowledged upload's event")
         for key, md5 in acked.items():
             assert seen[key] == md5, f"the event of {key} names another object"
+        # The queue destination got every acknowledged upload's record too (at least once).
+        sqs = make_client(server.endpoint, "sqs")
+        url = sqs.get_queue_url(QueueName="crash-events")["QueueUrl"]
+        queued = {}
+
+        def drain():
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+                for r in json.loads(m["Body"]).get("Records", []):
+                    queued[r["s3"]["object"]["key"]] = r["s3"]["object"]["eTag"]
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            return all(k in queued for k in acked)
+        wait_for(drain, 120, "every acknowledged upload's record in the queue")
+        for key, md5 in acked.items():
+            assert queued[key] == md5, f"the queued record of {key} names another object"
     finally:
         assert server.stop() == 0

@@ -36,6 +36,8 @@ mod rest_auth;
 mod rest_event;
 mod rest_http;
 pub mod s3;
+mod s3_metrics;
+mod s3_webhooks;
 mod sns;
 mod sqs;
 mod sqs_query;
@@ -87,6 +89,8 @@ pub struct AppState {
     pub s3: Option<s3s::service::S3Service>,
     /// The front doors' request counters (`doors.rs`).
     pub doors: Arc<doors::DoorMetrics>,
+    /// The S3 API's counters (`s3_metrics.rs`).
+    pub s3_metrics: Arc<s3_metrics::S3Metrics>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.
@@ -127,10 +131,11 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &queue_metrics(&queues) + "# EOF\n";
     }
-    let doors = state.doors.encode();
-    if !doors.is_empty() {
-        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
-        text = body + &doors + "# EOF\n";
+    for extra in [state.doors.encode(), state.s3_metrics.encode()] {
+        if !extra.is_empty() {
+            let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+            text = body + &extra + "# EOF\n";
+        }
     }
     if let Ok(topics) = state.services.topics.metrics().await
         && !topics.is_empty()
@@ -388,6 +393,16 @@ pub fn router(state: AppState) -> Router {
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics))
         .route("/_lambdad/usage", get(usage))
+        .route(
+            "/_lambdad/s3-webhooks/{name}",
+            put(s3_webhooks::put)
+                .get(s3_webhooks::get)
+                .delete(s3_webhooks::delete),
+        )
+        .route(
+            "/_lambdad/s3-webhooks/{name}/events",
+            post(s3_webhooks::events).head(s3_webhooks::probe),
+        )
         .route(
             "/_lambdad/functions/{name}/tuning-versions",
             post(versions::publish_with_memory),

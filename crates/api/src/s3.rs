@@ -216,7 +216,7 @@ fn strip_signature(req: &mut Request) -> Result<(), Box<Response>> {
 }
 
 /// Middleware in front of the API: S3 requests go to the object store.
-pub async fn dispatch(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(service) = state.s3.clone() else {
         return next.run(req).await;
     };
@@ -224,7 +224,62 @@ pub async fn dispatch(State(state): State<AppState>, mut req: Request, next: Nex
         return next.run(req).await;
     }
     let query = req.uri().query().unwrap_or_default().to_owned();
-    let key = signed_key(req.headers(), &query);
+    let (bucket, has_key) = bucket_and_key(&req);
+    let operation = crate::s3_metrics::operation(
+        req.method(),
+        bucket.as_deref(),
+        has_key,
+        &query,
+        req.headers(),
+    );
+    let bytes_in = crate::s3_metrics::body_length(req.headers());
+    let resp = serve(&state, service, req, &query).await;
+    let bytes_out = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    state.s3_metrics.record(&crate::s3_metrics::Answered {
+        bucket: bucket.as_deref().unwrap_or_default(),
+        operation,
+        status: resp.status().as_u16(),
+        bytes_in,
+        bytes_out,
+    });
+    resp
+}
+
+/// The bucket a request names (by its Host or its path) and whether it names a key.
+fn bucket_and_key(req: &Request) -> (Option<String>, bool) {
+    let path = req.uri().path().trim_start_matches('/');
+    let host_bucket = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(s3_host)
+        .and_then(|(b, _)| b.map(str::to_owned));
+    match host_bucket {
+        Some(b) => (Some(b), !path.is_empty()),
+        None => {
+            let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+            // Bucket names need no decoding (lower-case letters, digits, `.`, `-`).
+            (
+                (!bucket.is_empty()).then(|| bucket.to_owned()),
+                !key.is_empty(),
+            )
+        }
+    }
+}
+
+/// Serves one S3 request (the signature rules, then s3s).
+async fn serve(
+    state: &AppState,
+    service: s3s::service::S3Service,
+    mut req: Request,
+    query: &str,
+) -> Response {
+    let key = signed_key(req.headers(), query);
     if state.config.require_signatures {
         if key.is_none() {
             return xml_error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied");
@@ -292,6 +347,8 @@ fn iam_action(op: &str) -> String {
         "ListMultipartUploads" => "ListBucketMultipartUploads",
         "PutBucketNotificationConfiguration" => "PutBucketNotification",
         "GetBucketNotificationConfiguration" => "GetBucketNotification",
+        // As S3: removing a bucket's tags needs the permission to put them.
+        "DeleteBucketTagging" => "PutBucketTagging",
         other => other,
     };
     format!("s3:{action}")

@@ -150,6 +150,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         logs,
         s3: Some(s3),
         doors: Arc::default(),
+        s3_metrics: Arc::default(),
     };
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");

@@ -10,12 +10,14 @@
 //! queued in the same store transaction as the object's record.
 #![forbid(unsafe_code)]
 
+mod bucket_config;
 mod files;
 mod list;
 mod meta;
 mod multipart;
 pub mod notify;
 mod s3;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,5 @@
 //! Multipart uploads (parts are files of their own until completion
-//! concatenates them; the object's ETag is S3's `MD5-OF-MD5S-N`) and the
-//! bucket notification configuration operations.
+//! concatenates them; the object's ETag is S3's `MD5-OF-MD5S-N`).
 
 use lambdad_store::objects::{ObjectRecord, ObjectWrite, PartRecord, UploadRecord};
 use s3s::crypto::Checksum as _;
@@ -9,7 +8,6 @@ use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use crate::files::MAX_PUT;
 use crate::meta::{Checksums, Meta};
-use crate::notify::{Config, LambdaTarget, unvalidated};
 use crate::s3::{Caller, etag, ts, verify_digests, want};
 use crate::{Objects, now_ms};
 
@@ -328,112 +326,6 @@ impl Objects {
                     })
                     .collect(),
             ),
-            ..Default::default()
-        })
-    }
-
-    pub(crate) async fn put_notification(
-        &self,
-        input: PutBucketNotificationConfigurationInput,
-    ) -> S3Result<PutBucketNotificationConfigurationOutput> {
-        self.bucket(&input.bucket).await?;
-        let n = input.notification_configuration;
-        if n.queue_configurations
-            .as_ref()
-            .is_some_and(|q| !q.is_empty())
-            || n.topic_configurations
-                .as_ref()
-                .is_some_and(|t| !t.is_empty())
-        {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Queue and topic destinations are not supported by lambdad yet"
-            ));
-        }
-        let mut config = Config::default();
-        for c in n.lambda_function_configurations.unwrap_or_default() {
-            for e in &c.events {
-                if !crate::notify::EVENT_TYPES.contains(&e.as_ref()) {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "The event is not supported for notifications"
-                    ));
-                }
-            }
-            let rules = c
-                .filter
-                .and_then(|f| f.key)
-                .and_then(|k| k.filter_rules)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.name.map(|n| n.as_str().to_owned()).unwrap_or_default(),
-                        r.value.unwrap_or_default(),
-                    )
-                })
-                .collect();
-            config.lambda.push(LambdaTarget {
-                id: c.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                function_arn: c.lambda_function_arn,
-                events: c.events.iter().map(|e| e.as_ref().to_owned()).collect(),
-                rules,
-            });
-        }
-        let bucket = input.bucket.clone();
-        let check = config.clone();
-        let account = self.inner.config.account_id.clone();
-        let bad = self
-            .db(move |s| unvalidated(s, &check, &bucket, &account))
-            .await?;
-        if !bad.is_empty() {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Unable to validate the following destination configurations",
-            ));
-        }
-        let json =
-            (!config.lambda.is_empty()).then(|| serde_json::to_string(&config).unwrap_or_default());
-        let b = input.bucket.clone();
-        self.db(move |s| s.set_bucket_notification(&b, json.as_deref()))
-            .await?;
-        Ok(PutBucketNotificationConfigurationOutput {})
-    }
-
-    pub(crate) async fn get_notification(
-        &self,
-        input: GetBucketNotificationConfigurationInput,
-    ) -> S3Result<GetBucketNotificationConfigurationOutput> {
-        let b = self.bucket(&input.bucket).await?;
-        let config: Config = b
-            .notification
-            .as_deref()
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_default();
-        let lambda: Vec<LambdaFunctionConfiguration> = config
-            .lambda
-            .into_iter()
-            .map(|t| LambdaFunctionConfiguration {
-                id: Some(t.id),
-                lambda_function_arn: t.function_arn,
-                events: t.events.into_iter().map(Event::from).collect(),
-                filter: (!t.rules.is_empty()).then(|| NotificationConfigurationFilter {
-                    key: Some(S3KeyFilter {
-                        filter_rules: Some(
-                            t.rules
-                                .into_iter()
-                                .map(|(name, value)| FilterRule {
-                                    name: Some(FilterRuleName::from(name)),
-                                    value: Some(value),
-                                })
-                                .collect(),
-                        ),
-                    }),
-                }),
-            })
-            .collect();
-        Ok(GetBucketNotificationConfigurationOutput {
-            lambda_function_configurations: (!lambda.is_empty()).then_some(lambda),
             ..Default::default()
         })
     }

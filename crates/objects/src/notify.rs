@@ -1,7 +1,10 @@
-//! Bucket notifications to Lambda functions: the stored configuration, its
-//! validation at configuration time (as S3: the function must exist and its
-//! resource policy must let `s3.amazonaws.com` invoke it for this bucket),
-//! and the S3 event records, queued as asynchronous invocations.
+//! Bucket notifications to Lambda functions, SQS queues and SNS topics: the
+//! stored configuration, its validation at configuration time (as S3: the
+//! function must exist and its resource policy must let `s3.amazonaws.com`
+//! invoke it for this bucket; the queue or topic must exist), and the S3
+//! event records, queued as asynchronous events. A record for a queue or
+//! topic is an event whose `function` is the queue's or topic's ARN (no
+//! function name contains `:`): the async worker sends it there.
 
 use lambdad_store::{AsyncEvent, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -19,11 +22,46 @@ pub struct LambdaTarget {
     pub rules: Vec<(String, String)>,
 }
 
-/// A bucket's notification configuration (its Lambda destinations).
+/// One `QueueConfiguration` or `TopicConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTarget {
+    /// Its `Id` (generated when the request has none).
+    pub id: String,
+    /// The queue's or topic's ARN.
+    pub arn: String,
+    /// Event types such as `s3:ObjectCreated:*`.
+    pub events: Vec<String>,
+    /// `Filter.Key.FilterRules`: `(name, value)`, name `prefix` or `suffix`.
+    pub rules: Vec<(String, String)>,
+}
+
+/// A bucket's notification configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// The Lambda destinations.
     pub lambda: Vec<LambdaTarget>,
+    /// The SQS destinations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<MessageTarget>,
+    /// The SNS destinations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<MessageTarget>,
+}
+
+impl Config {
+    /// Whether it names no destination.
+    pub fn is_empty(&self) -> bool {
+        self.lambda.is_empty() && self.queues.is_empty() && self.topics.is_empty()
+    }
+}
+
+/// Where the built-in queues and topics live (their ARNs name them).
+#[derive(Debug, Clone, Copy)]
+pub struct Home<'a> {
+    /// lambdad's region.
+    pub region: &'a str,
+    /// lambdad's account.
+    pub account: &'a str,
 }
 
 /// The peer address of an S3 request (an extension the API sets).
@@ -53,23 +91,40 @@ pub const EVENT_TYPES: &[&str] = &[
     "s3:ObjectRemoved:DeleteMarkerCreated",
 ];
 
+/// Whether a destination of `events` and filter `rules` wants the event
+/// `event_name` (`ObjectCreated:Put`, …) of `key`.
+pub fn wants(events: &[String], rules: &[(String, String)], event_name: &str, key: &str) -> bool {
+    let full = format!("s3:{event_name}");
+    let class = event_name.split(':').next().unwrap_or_default();
+    let matches_event = events
+        .iter()
+        .any(|e| *e == full || *e == format!("s3:{class}:*"));
+    matches_event
+        && rules
+            .iter()
+            .all(|(name, value)| match name.to_ascii_lowercase().as_str() {
+                "prefix" => key.starts_with(value.as_str()),
+                "suffix" => key.ends_with(value.as_str()),
+                _ => false,
+            })
+}
+
 impl LambdaTarget {
     fn wants(&self, event_name: &str, key: &str) -> bool {
-        let full = format!("s3:{event_name}");
-        let class = event_name.split(':').next().unwrap_or_default();
-        let matches_event = self
-            .events
-            .iter()
-            .any(|e| *e == full || *e == format!("s3:{class}:*"));
-        matches_event
-            && self
-                .rules
-                .iter()
-                .all(|(name, value)| match name.to_ascii_lowercase().as_str() {
-                    "prefix" => key.starts_with(value.as_str()),
-                    "suffix" => key.ends_with(value.as_str()),
-                    _ => false,
-                })
+        wants(&self.events, &self.rules, event_name, key)
+    }
+}
+
+/// The name a queue or topic ARN of `service` (`sqs`, `sns`) gives in lambdad's region and account.
+pub fn builtin_name<'a>(arn: &'a str, service: &str, home: Home<'_>) -> Option<&'a str> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", "aws", s, region, account, name]
+            if *s == service && *region == home.region && *account == home.account =>
+        {
+            Some(name)
+        }
+        _ => None,
     }
 }
 
@@ -99,14 +154,34 @@ fn allows_s3(statements: &str, bucket: &str, account: &str) -> bool {
     )
 }
 
-/// The destinations S3 could not validate (their function ARNs).
+/// The destinations S3 could not validate (their function, queue or topic ARNs).
 pub fn unvalidated(
     store: &dyn Store,
     config: &Config,
     bucket: &str,
-    account: &str,
+    home: Home<'_>,
 ) -> Result<Vec<String>, StoreError> {
+    let account = home.account;
     let mut bad = Vec::new();
+    for t in &config.queues {
+        let ok = match builtin_name(&t.arn, "sqs", home) {
+            // S3 cannot send to FIFO queues.
+            Some(name) => !name.ends_with(".fifo") && store.get_queue(name)?.is_some(),
+            None => false,
+        };
+        if !ok {
+            bad.push(t.arn.clone());
+        }
+    }
+    for t in &config.topics {
+        let ok = match builtin_name(&t.arn, "sns", home) {
+            Some(name) => !name.ends_with(".fifo") && store.get_topic(name)?.is_some(),
+            None => false,
+        };
+        if !ok {
+            bad.push(t.arn.clone());
+        }
+    }
     for t in &config.lambda {
         let (name, qualifier) = function_of(&t.function_arn);
         let ok = store.get_function(&name)?.is_some()
@@ -169,8 +244,8 @@ fn event_time(ms: i64) -> String {
     t.format(&f).unwrap_or_default()
 }
 
-/// The S3 event record of `h` for the destination `target`.
-pub fn record(h: &Happening<'_>, target: &LambdaTarget) -> serde_json::Value {
+/// The S3 event record of `h` for the destination whose `Id` is `configuration_id`.
+pub fn record(h: &Happening<'_>, configuration_id: &str) -> serde_json::Value {
     let sequencer = format!(
         "{:018X}",
         u128::try_from(h.time_ms).unwrap_or(0) * 1_000_000 + u128::from(rand_u16())
@@ -194,7 +269,7 @@ pub fn record(h: &Happening<'_>, target: &LambdaTarget) -> serde_json::Value {
         },
         "s3": {
             "s3SchemaVersion": "1.0",
-            "configurationId": target.id,
+            "configurationId": configuration_id,
             "bucket": {
                 "name": h.bucket,
                 "ownerIdentity": { "principalId": h.account_id },
@@ -209,27 +284,64 @@ fn rand_u16() -> u16 {
     uuid::Uuid::new_v4().as_bytes()[0].into()
 }
 
-/// The asynchronous invocations `h` causes under the bucket's configuration (JSON).
+/// An event for `function` (a function's name, or a queue's or topic's ARN).
+fn event(function: String, qualifier: Option<String>, payload: String, time_ms: i64) -> AsyncEvent {
+    AsyncEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        function,
+        qualifier,
+        payload: payload.into_bytes(),
+        received_ms: time_ms,
+        attempts: 0,
+        not_before_ms: time_ms,
+    }
+}
+
+/// The asynchronous events `h` causes under the bucket's configuration
+/// (JSON): invocations of its functions, messages to its queues and topics.
 pub fn events(config: Option<&str>, h: &Happening<'_>) -> Vec<AsyncEvent> {
     let Some(config) = config.and_then(|c| serde_json::from_str::<Config>(c).ok()) else {
         return Vec::new();
     };
-    config
+    let mut out: Vec<AsyncEvent> = config
         .lambda
         .iter()
         .filter(|t| t.wants(h.event_name, h.key))
         .map(|t| {
             let (function, qualifier) = function_of(&t.function_arn);
-            AsyncEvent {
-                id: uuid::Uuid::new_v4().to_string(),
-                function,
-                qualifier,
-                payload: record(h, t).to_string().into_bytes(),
-                received_ms: h.time_ms,
-                attempts: 0,
-                not_before_ms: h.time_ms,
-            }
+            event(function, qualifier, record(h, &t.id).to_string(), h.time_ms)
         })
+        .collect();
+    for t in config.queues.iter().chain(&config.topics) {
+        if wants(&t.events, &t.rules, h.event_name, h.key) {
+            let body = record(h, &t.id).to_string();
+            out.push(event(t.arn.clone(), None, body, h.time_ms));
+        }
+    }
+    out
+}
+
+/// The `s3:TestEvent` S3 sends to each queue and topic of a new configuration.
+pub fn test_events(
+    config: &Config,
+    bucket: &str,
+    request_id: &str,
+    time_ms: i64,
+) -> Vec<AsyncEvent> {
+    let body = serde_json::json!({
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": event_time(time_ms),
+        "Bucket": bucket,
+        "RequestId": request_id,
+        "HostId": format!("{request_id}/lambdad"),
+    })
+    .to_string();
+    config
+        .queues
+        .iter()
+        .chain(&config.topics)
+        .map(|t| event(t.arn.clone(), None, body.clone(), time_ms))
         .collect()
 }
 

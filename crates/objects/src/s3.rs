@@ -272,7 +272,8 @@ impl S3 for Objects {
             notification: None,
         };
         match self.db(move |s| s.create_bucket(&record)).await {
-            Ok(()) => {}
+            // Tags a crash left from a deleted bucket of that name go.
+            Ok(()) => self.delete_tagging(&input.bucket).await?,
             Err(_) if self.bucket(&input.bucket).await.is_ok() => {
                 return Err(S3Error::with_message(
                     S3ErrorCode::BucketAlreadyOwnedByYou,
@@ -324,7 +325,10 @@ impl S3 for Objects {
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let name = req.input.bucket.clone();
         match self.db(move |s| s.delete_bucket(&name)).await? {
-            BucketDelete::Deleted => Ok(S3Response::new(DeleteBucketOutput {})),
+            BucketDelete::Deleted => {
+                self.delete_tagging(&req.input.bucket).await?;
+                Ok(S3Response::new(DeleteBucketOutput {}))
+            }
             BucketDelete::Missing => Err(S3Error::with_message(
                 S3ErrorCode::NoSuchBucket,
                 NO_SUCH_BUCKET,
@@ -738,7 +742,10 @@ impl S3 for Objects {
         &self,
         req: S3Request<PutBucketNotificationConfigurationInput>,
     ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
-        self.put_notification(req.input).await.map(S3Response::new)
+        let id = request_id(&req);
+        self.put_notification(req.input, id)
+            .await
+            .map(S3Response::new)
     }
 
     async fn get_bucket_notification_configuration(
@@ -746,6 +753,32 @@ impl S3 for Objects {
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
         self.get_notification(req.input).await.map(S3Response::new)
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        self.put_tagging(req.input).await?;
+        Ok(S3Response::new(PutBucketTaggingOutput {}))
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        self.get_tagging(&req.input.bucket)
+            .await
+            .map(S3Response::new)
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        self.bucket(&req.input.bucket).await?;
+        self.delete_tagging(&req.input.bucket).await?;
+        Ok(S3Response::new(DeleteBucketTaggingOutput {}))
     }
 }
 

@@ -90,7 +90,8 @@ pub struct ProvisionedRecord {
 pub struct AsyncEvent {
     /// Request id (also the queue key).
     pub id: String,
-    /// Function name.
+    /// Function name (or, for an S3 event record bound for a bucket's queue
+    /// or topic, that queue's or topic's ARN: function names have no `:`).
     pub function: String,
     /// Qualifier the caller used, if any.
     pub qualifier: Option<String>,

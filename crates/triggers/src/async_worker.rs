@@ -191,6 +191,14 @@ pub async fn run(
         // Settings are read once per function and qualifier in the batch.
         let mut settings: HashMap<(String, Option<String>), Arc<Settings>> = HashMap::new();
         for event in events {
+            if is_message(&event.function) {
+                let (q, slot) = (q.clone(), slots.pop());
+                tokio::spawn(async move {
+                    send_message(&q, event).await;
+                    drop(slot);
+                });
+                continue;
+            }
             let key = (event.function.clone(), event.qualifier.clone());
             let s = match settings.get(&key) {
                 Some(s) => s.clone(),
@@ -214,6 +222,46 @@ pub async fn run(
                 }
                 drop(slot);
             });
+        }
+    }
+}
+
+/// Whether an event's `function` is a queue's or topic's ARN: an S3 event
+/// record for a bucket's queue or topic destination (function names have no `:`).
+fn is_message(function: &str) -> bool {
+    function.starts_with("arn:aws:sqs:") || function.starts_with("arn:aws:sns:")
+}
+
+/// How long S3 event records for a queue or topic are tried before they are dropped.
+const MESSAGE_MAX_AGE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Sends an S3 event record to its queue or topic (SNS `Subject` "Amazon
+/// S3 Notification", as S3); a failure is tried again with exponential
+/// back-off (at most a minute apart) for [`MESSAGE_MAX_AGE_MS`].
+async fn send_message(q: &Queue, event: AsyncEvent) {
+    let body = String::from_utf8_lossy(&event.payload);
+    let subject = event
+        .function
+        .starts_with("arn:aws:sns:")
+        .then_some("Amazon S3 Notification");
+    match q
+        .destinations
+        .send_with_subject(&event.function, &body, &[], subject)
+        .await
+    {
+        Ok(()) => q.finish(&event.id).await,
+        Err(e) if now_ms() - event.received_ms > MESSAGE_MAX_AGE_MS => {
+            q.count(|s| &s.destination_failures);
+            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Dropping an S3 event record its destination refused for a day.");
+            q.finish(&event.id).await;
+        }
+        Err(e) => {
+            if event.attempts == 0 {
+                tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot send an S3 event record; trying again.");
+            }
+            let delay = 1000i64 << event.attempts.min(6);
+            q.reschedule(&event.id, event.attempts + 1, now_ms() + delay)
+                .await;
         }
     }
 }

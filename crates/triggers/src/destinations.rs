@@ -163,6 +163,17 @@ impl Destinations {
         body: &str,
         attributes: &[(&str, &str, &str)],
     ) -> Result<(), DeliveryError> {
+        self.send_with_subject(arn, body, attributes, None).await
+    }
+
+    /// [`Destinations::send`], with the `Subject` of an SNS message.
+    pub async fn send_with_subject(
+        &self,
+        arn: &str,
+        body: &str,
+        attributes: &[(&str, &str, &str)],
+        subject: Option<&str>,
+    ) -> Result<(), DeliveryError> {
         if let Some((queues, name)) = self.builtin_queue(arn) {
             let entry = SendEntry {
                 message_body: Some(body.to_owned()),
@@ -190,6 +201,7 @@ impl Destinations {
         if let Some(topics) = self.builtin_topic(arn) {
             let input = PublishInput {
                 message: Some(body.to_owned()),
+                subject: subject.map(str::to_owned),
                 message_attributes: attributes
                     .iter()
                     .map(|(name, kind, value)| ((*name).to_owned(), attribute(kind, value)))
@@ -241,6 +253,7 @@ impl Destinations {
                 .publish()
                 .topic_arn(arn)
                 .message(body)
+                .set_subject(subject.map(str::to_owned))
                 .set_message_attributes((!attrs.is_empty()).then_some(attrs))
                 .send()
                 .await
