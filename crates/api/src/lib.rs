@@ -127,6 +127,11 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &queue_metrics(&queues) + "# EOF\n";
     }
+    let mappings = state.services.mappings.metrics().encode();
+    if !mappings.is_empty() {
+        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
+        text = body + &mappings + "# EOF\n";
+    }
     let doors = state.doors.encode();
     if !doors.is_empty() {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
