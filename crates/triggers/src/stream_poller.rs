@@ -203,8 +203,10 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
     }
     let mut pos = start_position(&settings, resume, child);
     let mut iterator: Option<String> = None;
+    let limit = m.batch_size.max(1) as usize * width;
     loop {
-        let (mut batch, ended) = gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator).await;
+        let (mut batch, ended) =
+            gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator, limit).await;
         if let Position::AtTimestamp(t) = pos {
             // Records that arrived before the starting timestamp: some
             // services' AT_TIMESTAMP iterators (moto's) start at the last
@@ -288,8 +290,8 @@ impl Lane {
     }
 }
 
-/// One batch: up to `BatchSize` records gathered for at most the batching
-/// window, and whether the shard is read to its end.
+/// Up to `limit` records (a batch for each lane) gathered for at most the
+/// batching window, and whether the shard is read to its end.
 async fn gather(
     ctx: &Ctx,
     m: &Mapping,
@@ -297,6 +299,7 @@ async fn gather(
     shard: &str,
     pos: &Position,
     iterator: &mut Option<String>,
+    limit: usize,
 ) -> (Vec<StreamRecord>, bool) {
     let origin = Origin {
         region: &ctx.region,
@@ -322,7 +325,7 @@ async fn gather(
                 }
             },
         };
-        let want = m.batch_size as usize - out.len();
+        let want = limit - out.len();
         let (records, next) = match ctx.clients.records(&origin, dynamodb, &it, want).await {
             Ok(r) => r,
             Err(e) => {
@@ -339,7 +342,7 @@ async fn gather(
         *iterator = next;
         let empty = records.is_empty();
         out.extend(records);
-        if ended || out.len() >= m.batch_size as usize || window.is_zero() && !out.is_empty() {
+        if ended || out.len() >= limit || window.is_zero() && !out.is_empty() {
             return (out, ended);
         }
         let left = deadline.saturating_duration_since(Instant::now());
