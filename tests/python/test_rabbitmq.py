@@ -13,6 +13,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 
 import pika
@@ -280,6 +281,12 @@ def test_failed_batch_is_redelivered(world):
         assert got[:2] == [("flaky-1", False), ("ok-2", False)]
         assert sorted(got[2:4]) == [("flaky-1", True), ("ok-2", True)]
         assert wait_for(lambda: depth(q) == 0, 10)
+        # The mapping's metrics: two batches' records, one failed invocation.
+        with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+            mine = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in r.read().decode().splitlines()
+                    if f'mapping="{m["UUID"]}",function="rmq-flaky",source="rmq"' in line}
+        assert (mine["lambdad_esm_records_total"], mine["lambdad_esm_failures_total"]) == (4, 1), mine
+        assert mine["lambdad_esm_batches_total"] >= 2, mine
         lam.delete_event_source_mapping(UUID=m["UUID"])
         m = None
         # Acknowledged after the success: nothing comes back when the consumer goes away.

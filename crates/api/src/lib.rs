@@ -131,7 +131,11 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
         text = body + &queue_metrics(&queues) + "# EOF\n";
     }
-    for extra in [state.doors.encode(), state.s3_metrics.encode()] {
+    for extra in [
+        state.services.mappings.metrics().encode(),
+        state.doors.encode(),
+        state.s3_metrics.encode(),
+    ] {
         if !extra.is_empty() {
             let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
             text = body + &extra + "# EOF\n";

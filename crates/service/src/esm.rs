@@ -4,6 +4,7 @@
 //! read them.
 
 pub mod broker;
+pub mod metrics;
 pub mod streams;
 
 use lambdad_model::eventpattern::EventPattern;
@@ -216,12 +217,21 @@ fn check_common(m: &Mapping) -> MappingsResult<()> {
 #[derive(Clone, Debug)]
 pub struct Mappings {
     pub(crate) ctx: Context,
+    metrics: metrics::MappingMetrics,
 }
 
 impl Mappings {
     /// The service over `ctx`.
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            metrics: metrics::MappingMetrics::default(),
+        }
+    }
+
+    /// The mappings' counters (the pollers count, `/metrics` renders).
+    pub fn metrics(&self) -> &metrics::MappingMetrics {
+        &self.metrics
     }
 
     fn render_mapping(&self, region: &str, m: &Mapping, state: &str) -> Value {
@@ -413,6 +423,7 @@ impl Mappings {
     pub async fn delete_mapping(&self, region: &str, uuid: &str) -> MappingsResult<Value> {
         let m = self.mapping(uuid).await?;
         self.ctx.save_doc::<Mapping>(KIND, uuid, None).await?;
+        self.metrics.forget(uuid);
         if m.stream.is_some() {
             self.forget_checkpoints(uuid).await?;
         }

@@ -28,6 +28,7 @@ use lambdad_engine::InvokeError;
 use lambdad_service::esm::Mapping;
 use lambdad_service::esm::Mappings;
 use lambdad_service::esm::broker::{BrokerSettings, broker_name};
+use lambdad_service::esm::metrics::MappingMetrics;
 use lambdad_service::invocations::{InvocationError, Invocations, MAX_SYNC_PAYLOAD};
 use lambdad_service::telemetry::Trigger;
 use lapin::message::Delivery;
@@ -106,6 +107,7 @@ struct Ctx {
     invocations: Invocations,
     region: String,
     brokers: Arc<Brokers>,
+    metrics: MappingMetrics,
 }
 
 /// Keeps one consumer per enabled broker mapping, restarting it when the
@@ -118,6 +120,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let ctx = Ctx {
+        metrics: mappings.metrics().clone(),
         invocations,
         region,
         brokers: Arc::new(brokers),
@@ -338,7 +341,13 @@ async fn process(
     let deliveries: Vec<(u64, u64)> = kept.iter().map(|k| (k.tag, k.id)).collect();
     let records: Vec<Value> = kept.into_iter().map(|k| k.record).collect();
     let event = rmq_events::event(&m.event_source_arn, &b.queue_key(), records);
-    match invoke(ctx, m, event).await {
+    let outcome = invoke(ctx, m, event).await;
+    if !matches!(outcome, Outcome::NotRun(_)) {
+        let failed = matches!(outcome, Outcome::FunctionError);
+        ctx.metrics
+            .batch(&m.uuid, "rmq", &m.function, deliveries.len(), failed);
+    }
+    match outcome {
         Outcome::Success => {
             for (_, id) in &deliveries {
                 state.failures.remove(id);

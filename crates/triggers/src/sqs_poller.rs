@@ -18,6 +18,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use base64::Engine as _;
 use bytes::Bytes;
 use lambdad_engine::InvokeError;
+use lambdad_service::esm::metrics::MappingMetrics;
 use lambdad_service::esm::{Mapping, Mappings};
 use lambdad_service::invocations::InvocationError;
 use lambdad_service::invocations::Invocations;
@@ -37,6 +38,7 @@ const DEFAULT_MAX_WORKERS: u32 = 20;
 struct Ctx {
     invocations: Invocations,
     region: String,
+    metrics: MappingMetrics,
 }
 
 /// Keeps one poller per enabled mapping, restarting it when the mapping
@@ -49,6 +51,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let ctx = Ctx {
+        metrics: mappings.metrics().clone(),
         invocations,
         region,
     };
@@ -292,6 +295,10 @@ async fn process(ctx: &Ctx, m: &Mapping, source: &Source, batch: Vec<Message>) {
         &uuid::Uuid::new_v4().to_string(),
         Bytes::from(json!({ "Records": records }).to_string()),
     );
+    let count = |failed: bool| {
+        ctx.metrics
+            .batch(&m.uuid, "sqs", &m.function, kept.len(), failed);
+    };
     let resp = match ctx
         .invocations
         .invoke(req, Trigger::Event, Duration::ZERO, true)
@@ -304,13 +311,16 @@ async fn process(ctx: &Ctx, m: &Mapping, source: &Source, batch: Vec<Message>) {
         }
         Err(e) => {
             tracing::warn!(mapping = %m.uuid, error = %e, "Invocation for the queue failed.");
+            count(true);
             return;
         }
     };
     if resp.function_error.is_some() {
+        count(true);
         return; // the whole batch becomes visible again
     }
     let failed = failed_items(m, &resp.payload, &kept);
+    count(!failed.is_empty());
     let done: Vec<&Message> = kept
         .into_iter()
         .filter(|msg| !failed.contains(msg.message_id().unwrap_or_default()))

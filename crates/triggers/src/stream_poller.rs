@@ -6,7 +6,11 @@
 //! function synchronously through the funnel, one batch at a time, and
 //! after each batch stores a checkpoint (the last sequence number fully
 //! processed) so that a restart resumes right after it: at least once, in
-//! order per shard.
+//! order per shard. With `ParallelizationFactor` N the worker spreads a
+//! shard's records over N lanes by partition key (`lanes`): up to N batches
+//! of a shard run at once, in order per key, and the checkpoint stays
+//! behind the oldest record not yet processed. With
+//! `TumblingWindowInSeconds` batches carry the window's state (`window`).
 //!
 //! A function error retries the batch (backing off) up to
 //! `MaximumRetryAttempts`, while its records are younger than
@@ -17,9 +21,12 @@
 //! retried from it. A batch given up is described to the OnFailure queue or
 //! topic and skipped. Throttles and platform failures retry without end.
 
+mod lanes;
 mod source;
+mod window;
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,12 +36,14 @@ use lambdad_service::esm_streams::StreamSettings;
 use lambdad_service::invocations::{InvocationError, Invocations, MAX_SYNC_PAYLOAD};
 use lambdad_service::telemetry::Trigger;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
 use crate::stream_events::{self, Condition, LastInvoke, Origin, StreamRecord};
 use crate::supervisor;
+use lanes::Progress;
 use source::{Clients, Position};
 
 /// How often an idle shard is read again.
@@ -164,10 +173,40 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
         return;
     };
     let dynamodb = StreamSettings::is_dynamodb(&m);
+    let progress = Arc::new(Progress::new(&shard, dynamodb));
+    // A tumbling window's state runs through a shard's batches one by one:
+    // one lane; otherwise one lane per `ParallelizationFactor`.
+    let windowed = settings.tumbling_window > 0;
+    let width = if windowed {
+        1
+    } else {
+        settings.parallelization.clamp(1, 10) as usize
+    };
+    let mut senders = Vec::with_capacity(width);
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    for _ in 0..width {
+        let (tx, rx) = mpsc::channel::<Vec<StreamRecord>>(1);
+        senders.push(tx);
+        let lane = Lane {
+            ctx: ctx.clone(),
+            m: m.clone(),
+            settings: settings.clone(),
+            dynamodb,
+            shard: shard.clone(),
+            progress: progress.clone(),
+        };
+        if windowed {
+            tasks.spawn(window::run(lane, rx));
+        } else {
+            tasks.spawn(lane.run(rx));
+        }
+    }
     let mut pos = start_position(&settings, resume, child);
     let mut iterator: Option<String> = None;
+    let limit = m.batch_size.max(1) as usize * width;
     loop {
-        let (mut batch, ended) = gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator).await;
+        let (mut batch, ended) =
+            gather(&ctx, &m, dynamodb, &shard, &pos, &mut iterator, limit).await;
         if let Position::AtTimestamp(t) = pos {
             // Records that arrived before the starting timestamp: some
             // services' AT_TIMESTAMP iterators (moto's) start at the last
@@ -181,11 +220,20 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
             }
         }
         if let Some(last) = batch.last() {
-            let last = last.sequence.clone();
-            process(&ctx, &m, &settings, dynamodb, &shard, batch).await;
-            pos = Position::After(last);
+            pos = Position::After(last.sequence.clone());
+            progress.read(&ctx, &m, &batch).await;
+            for (tx, part) in senders.iter().zip(lanes::split(batch, width)) {
+                if !part.is_empty() && tx.send(part).await.is_err() {
+                    return; // a lane ended: the mapping is stopping
+                }
+            }
+        } else if windowed {
+            // An idle shard still closes its window when the window ends.
+            let _ = senders[0].send(Vec::new()).await;
         }
         if ended {
+            drop(senders);
+            while tasks.join_next().await.is_some() {}
             let seq = match &pos {
                 Position::After(s) => Some(s.as_str()),
                 _ => None,
@@ -202,8 +250,48 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
     }
 }
 
-/// One batch: up to `BatchSize` records gathered for at most the batching
-/// window, and whether the shard is read to its end.
+/// One lane of a shard: its batches run one after another.
+#[derive(Clone)]
+struct Lane {
+    ctx: Ctx,
+    m: Mapping,
+    settings: StreamSettings,
+    dynamodb: bool,
+    shard: String,
+    progress: Arc<Progress>,
+}
+
+impl Lane {
+    /// Processes the parts the shard's reader sends, joining parts that
+    /// wait into batches of up to `BatchSize`, until the reader is done.
+    async fn run(self, mut rx: mpsc::Receiver<Vec<StreamRecord>>) {
+        let max = self.m.batch_size.max(1) as usize;
+        let mut carry: Option<Vec<StreamRecord>> = None;
+        loop {
+            let mut batch = match carry.take() {
+                Some(b) => b,
+                None => match rx.recv().await {
+                    Some(b) => b,
+                    None => return,
+                },
+            };
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(more) if batch.len() + more.len() <= max => batch.extend(more),
+                    Ok(more) => {
+                        carry = Some(more);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            process(&self, batch).await;
+        }
+    }
+}
+
+/// Up to `limit` records (a batch for each lane) gathered for at most the
+/// batching window, and whether the shard is read to its end.
 async fn gather(
     ctx: &Ctx,
     m: &Mapping,
@@ -211,6 +299,7 @@ async fn gather(
     shard: &str,
     pos: &Position,
     iterator: &mut Option<String>,
+    limit: usize,
 ) -> (Vec<StreamRecord>, bool) {
     let origin = Origin {
         region: &ctx.region,
@@ -236,7 +325,7 @@ async fn gather(
                 }
             },
         };
-        let want = m.batch_size as usize - out.len();
+        let want = limit - out.len();
         let (records, next) = match ctx.clients.records(&origin, dynamodb, &it, want).await {
             Ok(r) => r,
             Err(e) => {
@@ -253,7 +342,7 @@ async fn gather(
         *iterator = next;
         let empty = records.is_empty();
         out.extend(records);
-        if ended || out.len() >= m.batch_size as usize || window.is_zero() && !out.is_empty() {
+        if ended || out.len() >= limit || window.is_zero() && !out.is_empty() {
             return (out, ended);
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -281,8 +370,9 @@ fn now_secs() -> f64 {
 }
 
 enum Outcome {
-    /// Every record was processed.
-    Done,
+    /// Every record was processed, with the function's answer (`None`: no
+    /// record passed the filters, and the function did not run).
+    Done(Option<Bytes>),
     /// The function failed from record `index` on (0: the whole batch).
     FailedFrom(usize, LastInvoke),
     /// The invocation did not reach the function; try again later.
@@ -290,14 +380,8 @@ enum Outcome {
 }
 
 /// Processes `batch` to its end: delivered, or given up and described.
-async fn process(
-    ctx: &Ctx,
-    m: &Mapping,
-    s: &StreamSettings,
-    dynamodb: bool,
-    shard: &str,
-    batch: Vec<StreamRecord>,
-) {
+async fn process(lane: &Lane, batch: Vec<StreamRecord>) {
+    let (m, s) = (&lane.m, &lane.settings);
     // Pieces still to process, in order, each with its invocations so far.
     let mut pending: VecDeque<(Vec<StreamRecord>, u32, Option<LastInvoke>)> = VecDeque::new();
     pending.push_back((batch, 0, None));
@@ -311,11 +395,7 @@ async fn process(
             if old > 0 {
                 let rest = recs.split_off(old);
                 give_up(
-                    ctx,
-                    m,
-                    s,
-                    dynamodb,
-                    shard,
+                    lane,
                     &recs,
                     Condition::RecordAgeExpired,
                     invoked,
@@ -328,8 +408,8 @@ async fn process(
                 continue;
             }
         }
-        match invoke(ctx, m, &recs).await {
-            Outcome::Done => checkpoint(ctx, m, shard, &recs).await,
+        match invoke(lane, &recs, None).await {
+            Outcome::Done(_) => lane.progress.finished(&lane.ctx, m, &recs).await,
             Outcome::NotRun => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 pending.push_front((recs, invoked, last));
@@ -338,7 +418,7 @@ async fn process(
                 let invoked = invoked + 1;
                 let mut failed = recs.split_off(index);
                 if !recs.is_empty() {
-                    checkpoint(ctx, m, shard, &recs).await;
+                    lane.progress.finished(&lane.ctx, m, &recs).await;
                 }
                 if index == 0 && s.bisect && failed.len() > 1 {
                     let second = failed.split_off(failed.len() / 2);
@@ -348,11 +428,7 @@ async fn process(
                 }
                 if s.max_retries >= 0 && i64::from(invoked) > s.max_retries {
                     give_up(
-                        ctx,
-                        m,
-                        s,
-                        dynamodb,
-                        shard,
+                        lane,
                         &failed,
                         Condition::RetryAttemptsExhausted,
                         invoked,
@@ -369,31 +445,16 @@ async fn process(
     }
 }
 
-async fn checkpoint(ctx: &Ctx, m: &Mapping, shard: &str, done: &[StreamRecord]) {
-    let Some(last) = done.last() else { return };
-    if let Err(e) = ctx
-        .mappings
-        .save_checkpoint(&m.uuid, shard, Some(&last.sequence), false)
-        .await
-    {
-        tracing::warn!(mapping = %m.uuid, shard, error = %e, "Cannot store a checkpoint; records may run again.");
-    }
-}
-
 /// Describes a batch that is skipped to the OnFailure destination, if any,
 /// and moves the checkpoint past it.
-#[allow(clippy::too_many_arguments)]
 async fn give_up(
-    ctx: &Ctx,
-    m: &Mapping,
-    s: &StreamSettings,
-    dynamodb: bool,
-    shard: &str,
+    lane: &Lane,
     recs: &[StreamRecord],
     condition: Condition,
     invoked: u32,
     last: Option<&LastInvoke>,
 ) {
+    let (ctx, m, s, shard) = (&lane.ctx, &lane.m, &lane.settings, lane.shard.as_str());
     tracing::warn!(mapping = %m.uuid, shard, records = recs.len(), ?condition, "Skipping a batch of stream records.");
     if let Some(dest) = &s.on_failure {
         let mut arn = format!(
@@ -406,7 +467,7 @@ async fn give_up(
             arn = format!("{arn}:{q}");
         }
         let record = stream_events::failure_record(
-            dynamodb,
+            lane.dynamodb,
             &arn,
             condition,
             invoked,
@@ -420,7 +481,7 @@ async fn give_up(
             tracing::warn!(mapping = %m.uuid, error = %e, "Cannot send the OnFailure record.");
         }
     }
-    checkpoint(ctx, m, shard, recs).await;
+    lane.progress.finished(ctx, m, recs).await;
 }
 
 /// The index of the first record the function reported as failed, if the
@@ -454,14 +515,19 @@ fn first_failed(m: &Mapping, payload: &[u8], recs: &[&StreamRecord]) -> Option<u
     first
 }
 
-async fn invoke(ctx: &Ctx, m: &Mapping, recs: &[StreamRecord]) -> Outcome {
+/// Invokes the function with `recs` (those the filters keep), with a
+/// tumbling window's members added to the event when `window` is given
+/// (then it runs even when no record is kept: a window's final call).
+async fn invoke(lane: &Lane, recs: &[StreamRecord], window: Option<&Value>) -> Outcome {
+    let (ctx, m) = (&lane.ctx, &lane.m);
     let kept: Vec<(usize, &StreamRecord)> = recs
         .iter()
         .enumerate()
         .filter(|(_, r)| m.passes(&stream_events::filter_view(&r.event)))
         .collect();
-    if kept.is_empty() {
-        return Outcome::Done; // records the filters reject are skipped, as on AWS
+    let final_call = window.is_some_and(|w| w["isFinalInvokeForWindow"] == json!(true));
+    if kept.is_empty() && !final_call {
+        return Outcome::Done(None); // records the filters reject are skipped, as on AWS
     }
     let snapshot = match ctx
         .invocations
@@ -484,7 +550,11 @@ async fn invoke(ctx: &Ctx, m: &Mapping, recs: &[StreamRecord]) -> Outcome {
             e
         })
         .collect();
-    let payload = json!({ "Records": events }).to_string();
+    let mut payload = json!({ "Records": events });
+    if let (Some(Value::Object(w)), Some(p)) = (window, payload.as_object_mut()) {
+        p.extend(w.clone());
+    }
+    let payload = payload.to_string();
     if payload.len() > MAX_SYNC_PAYLOAD && recs.len() > 1 {
         tracing::warn!(mapping = %m.uuid, "A batch is larger than an invocation's payload limit.");
     }
@@ -494,6 +564,12 @@ async fn invoke(ctx: &Ctx, m: &Mapping, recs: &[StreamRecord]) -> Outcome {
         &uuid::Uuid::new_v4().to_string(),
         Bytes::from(payload),
     );
+    let source = if lane.dynamodb { "dynamodb" } else { "kinesis" };
+    let count = |failed: bool| {
+        ctx.mappings
+            .metrics()
+            .batch(&m.uuid, source, &m.function, kept.len(), failed);
+    };
     let resp = match ctx
         .invocations
         .invoke(req, Trigger::Event, Duration::ZERO, true)
@@ -503,6 +579,7 @@ async fn invoke(ctx: &Ctx, m: &Mapping, recs: &[StreamRecord]) -> Outcome {
         Err(InvocationError::Invoke(InvokeError::Throttled(_))) => return Outcome::NotRun,
         Err(e) => {
             tracing::warn!(mapping = %m.uuid, error = %e, "Invocation for the stream failed.");
+            count(true);
             return Outcome::NotRun;
         }
     };
@@ -511,11 +588,18 @@ async fn invoke(ctx: &Ctx, m: &Mapping, recs: &[StreamRecord]) -> Outcome {
         function_error: resp.function_error.map(str::to_owned),
     };
     if resp.function_error.is_some() {
+        count(true);
         return Outcome::FailedFrom(0, last);
     }
     let kept_refs: Vec<&StreamRecord> = kept.iter().map(|(_, r)| *r).collect();
     match first_failed(m, &resp.payload, &kept_refs) {
-        Some(i) => Outcome::FailedFrom(kept[i].0, last),
-        None => Outcome::Done,
+        Some(i) => {
+            count(true);
+            Outcome::FailedFrom(kept.get(i).map_or(0, |k| k.0), last)
+        }
+        None => {
+            count(false);
+            Outcome::Done(Some(resp.payload))
+        }
     }
 }
