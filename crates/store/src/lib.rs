@@ -318,6 +318,10 @@ pub trait Store:
     /// Stores accepted asynchronous events in one transaction: all or none,
     /// durable when this returns (a group commit: one sync for many).
     fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError>;
+    /// Calls `ring` after every commit that queued asynchronous events (by
+    /// `enqueue_events` or with an object's record), so that the queue's
+    /// worker sees new events at once instead of at its next poll.
+    fn on_events_queued(&self, ring: Box<dyn Fn() + Send + Sync>);
     /// Leases up to `limit` due events for `lease_ms` (expired leases are due again).
     fn lease_events(
         &self,

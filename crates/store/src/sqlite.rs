@@ -22,6 +22,30 @@ use crate::seal::Sealer;
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     sealer: Sealer,
+    doorbells: Doorbells,
+}
+
+/// What is called after a commit that queued asynchronous events.
+#[derive(Default)]
+pub(crate) struct Doorbells(Mutex<Vec<Box<dyn Fn() + Send + Sync>>>);
+
+impl std::fmt::Debug for Doorbells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Doorbells")
+    }
+}
+
+impl SqliteStore {
+    /// Rings the doorbells when `events` (just committed) is not empty.
+    pub(crate) fn ring(&self, events: &[AsyncEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let bells = self.doorbells.0.lock().unwrap_or_else(|e| e.into_inner());
+        for ring in bells.iter() {
+            ring();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -57,6 +81,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             sealer,
+            doorbells: Doorbells::default(),
         })
     }
 
@@ -435,7 +460,14 @@ impl Store for SqliteStore {
     }
 
     fn enqueue_events(&self, events: &[AsyncEvent]) -> Result<(), StoreError> {
-        self.enqueue_events_impl(events)
+        self.enqueue_events_impl(events)?;
+        self.ring(events);
+        Ok(())
+    }
+
+    fn on_events_queued(&self, ring: Box<dyn Fn() + Send + Sync>) {
+        let mut bells = self.doorbells.0.lock().unwrap_or_else(|e| e.into_inner());
+        bells.push(ring);
     }
 
     fn lease_events(

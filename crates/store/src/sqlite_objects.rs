@@ -186,6 +186,7 @@ impl ObjectStore for SqliteStore {
         let replaced = write_object(&tx, object)?;
         insert_events(&tx, events)?;
         tx.commit()?;
+        self.ring(events);
         Ok(ObjectWrite::Written { replaced })
     }
 
@@ -222,6 +223,7 @@ impl ObjectStore for SqliteStore {
             )?;
             insert_events(&tx, events)?;
             tx.commit()?;
+            self.ring(events);
         }
         Ok(old)
     }
@@ -342,6 +344,7 @@ impl ObjectStore for SqliteStore {
         let replaced = write_object(&tx, object)?;
         insert_events(&tx, events)?;
         tx.commit()?;
+        self.ring(events);
         Ok(ObjectWrite::Written { replaced })
     }
 

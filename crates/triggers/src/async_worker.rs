@@ -34,6 +34,9 @@ const LEASE_MS: i64 = 16 * 60 * 1000;
 /// Most events leased in one transaction.
 const LEASE_BATCH: usize = 64;
 
+/// How often an idle worker looks for events that came due.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
 /// How soon a store write of the queue that failed is tried again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -156,6 +159,12 @@ pub async fn run(
         }
         _ => {}
     }
+    // New events ring this; the idle poll remains for events that come due
+    // later (retries) and leases that expire.
+    let doorbell = Arc::new(tokio::sync::Notify::new());
+    let bell = doorbell.clone();
+    q.store
+        .on_events_queued(Box::new(move || bell.notify_one()));
     // A backlog stays in the store, not in memory: events are leased only
     // as places in flight free up (async_limit.rs).
     let limiter = Arc::new(Limiter::default());
@@ -184,7 +193,8 @@ pub async fn run(
         };
         if events.is_empty() {
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                () = doorbell.notified() => continue,
+                () = tokio::time::sleep(IDLE_POLL) => continue,
                 () = shutdown.cancelled() => return,
             }
         }
