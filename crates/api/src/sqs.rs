@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lambdad_service::queues::messages::{ReceiveInput, SendEntry, check_batch_ids};
+use lambdad_service::queues::moves::StartMoveInput;
 use lambdad_service::queues::{CreateQueueInput, Queues, QueuesError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -29,11 +30,7 @@ fn answer(body: &Value) -> Response {
 /// An SQS error response.
 pub(crate) fn error(e: &QueuesError) -> Response {
     let shape = e.shape();
-    let status = if shape.sender {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = json!({
         "__type": format!("com.amazonaws.sqs#{}", shape.exception),
         "message": e.to_string(),
@@ -102,6 +99,14 @@ struct Attributes {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     tag_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MoveTasks {
+    source_arn: Option<String>,
+    max_results: Option<i64>,
+    task_handle: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +231,21 @@ pub(crate) async fn run(
                 out["NextToken"] = json!(t);
             }
             out
+        }
+        "StartMessageMoveTask" => {
+            let input = parsed!(StartMoveInput);
+            json!({ "TaskHandle": queues.start_move(input).await? })
+        }
+        "ListMessageMoveTasks" => {
+            let input = parsed!(MoveTasks);
+            queues
+                .list_moves(input.source_arn.as_deref(), input.max_results)
+                .await?
+        }
+        "CancelMessageMoveTask" => {
+            let input = parsed!(MoveTasks);
+            let moved = queues.cancel_move(input.task_handle.as_deref()).await?;
+            json!({ "ApproximateNumberOfMessagesMoved": moved })
         }
         _ => {
             let (name, url) = queue_name(queues, input)?;
@@ -386,11 +406,9 @@ async fn queue_operation(
                 .collect();
             json!({ "queueUrls": urls })
         }
-        "AddPermission"
-        | "RemovePermission"
-        | "StartMessageMoveTask"
-        | "CancelMessageMoveTask"
-        | "ListMessageMoveTasks" => return Err(QueuesError::Unsupported(op.to_owned()).into()),
+        "AddPermission" | "RemovePermission" => {
+            return Err(QueuesError::Unsupported(op.to_owned()).into());
+        }
         _ => return Err(Failure::UnknownOperation(op.to_owned())),
     };
     Ok(out)

@@ -26,6 +26,7 @@ const INTEGERS: &[&str] = &[
     "VisibilityTimeout",
     "WaitTimeSeconds",
     "MaxResults",
+    "MaxNumberOfMessagesPerSecond",
 ];
 
 /// Whether a request body is a Query protocol form (`Action=…`).
@@ -316,11 +317,7 @@ pub(crate) async fn answer(
         ),
         Err(Failure::Sqs(e)) => {
             let shape = e.shape();
-            let status = if shape.sender {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
             error_response(rid, status, shape.query_code, shape.sender, &e.to_string())
         }
         Err(Failure::Serialization(message)) => error_response(

@@ -80,6 +80,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             url_base: config.url_base.clone(),
             max_async_payload: config.async_max_payload,
             api_endpoint: local_endpoint(config.listen),
+            queue_policies: config.auth == AuthMode::Sigv4,
         },
     );
     let listener = TcpListener::bind(config.listen)

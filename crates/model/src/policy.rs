@@ -151,7 +151,16 @@ pub fn document(statements: &[Value]) -> Value {
 }
 
 fn action_covers(action: &Value, wanted: &str) -> bool {
-    let one = |a: &str| a == "*" || a == "lambda:*" || a.eq_ignore_ascii_case(wanted);
+    let all_of_service = wanted
+        .split_once(':')
+        .map(|(service, _)| format!("{service}:*"));
+    let one = |a: &str| {
+        a == "*"
+            || all_of_service
+                .as_deref()
+                .is_some_and(|all| a.eq_ignore_ascii_case(all))
+            || a.eq_ignore_ascii_case(wanted)
+    };
     match action {
         Value::String(a) => one(a),
         Value::Array(list) => list.iter().filter_map(Value::as_str).any(one),
@@ -175,6 +184,19 @@ pub fn allows_public_url(statements: &[Value]) -> bool {
     })
 }
 
+/// The value of condition key `key` (named in any case, as IAM's keys
+/// are) under operator `op`, or `Null`.
+fn condition<'a>(cond: &'a Value, op: &str, key: &str) -> &'a Value {
+    cond[op]
+        .as_object()
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or(&Value::Null)
+}
+
 /// Whether `statements` let the AWS service `service` (for example
 /// `apigateway.amazonaws.com`) call `action` as `source_arn` from
 /// `source_account`: an Allow to that service principal whose conditions
@@ -189,7 +211,7 @@ pub fn allows_service(
 ) -> bool {
     statements.iter().any(|s| {
         let principal = &s["Principal"];
-        let to_service = principal == "*"
+        let to_service = is_public(principal)
             || match &principal["Service"] {
                 Value::String(p) => p == service,
                 Value::Array(list) => list.iter().any(|p| p == service),
@@ -197,8 +219,8 @@ pub fn allows_service(
             };
         let cond = &s["Condition"];
         let arn_ok = [
-            &cond["ArnLike"]["AWS:SourceArn"],
-            &cond["ArnEquals"]["AWS:SourceArn"],
+            condition(cond, "ArnLike", "AWS:SourceArn"),
+            condition(cond, "ArnEquals", "AWS:SourceArn"),
         ]
         .iter()
         .all(|c| match c {
@@ -206,7 +228,7 @@ pub fn allows_service(
             Value::String(p) => crate::gateway::arn_like(p, source_arn),
             _ => false,
         });
-        let account_ok = match &cond["StringEquals"]["AWS:SourceAccount"] {
+        let account_ok = match condition(cond, "StringEquals", "AWS:SourceAccount") {
             Value::Null => true,
             v => v == source_account,
         };
@@ -294,5 +316,42 @@ mod tests {
         assert!(allows_service(&[any], gw, act, &other, "123456789012"));
         let (_, url) = statement(&req("lambda:InvokeFunctionUrl", gw), "arn:f").unwrap();
         assert!(!allows_service(&[url], gw, act, arn, "123456789012"));
+    }
+
+    #[test]
+    fn queue_policies_as_users_write_them() {
+        let topic = "arn:aws:sns:us-east-1:123456789012:news";
+        let policy = json!({"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "SQS:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q",
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}}});
+        let sns = "sns.amazonaws.com";
+        let send = "sqs:SendMessage";
+        let acct = "123456789012";
+        assert!(allows_service(
+            std::slice::from_ref(&policy),
+            sns,
+            send,
+            topic,
+            acct
+        ));
+        let other = "arn:aws:sns:us-east-1:123456789012:other";
+        assert!(!allows_service(
+            std::slice::from_ref(&policy),
+            sns,
+            send,
+            other,
+            acct
+        ));
+        let all = json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:*",
+            "Resource": "*"});
+        assert!(allows_service(
+            std::slice::from_ref(&all),
+            sns,
+            send,
+            other,
+            acct
+        ));
+        let lambda_all = json!({"Effect": "Allow", "Principal": "*", "Action": "lambda:*"});
+        assert!(!allows_service(&[lambda_all], sns, send, topic, acct));
     }
 }

@@ -54,6 +54,9 @@ pub struct ServiceOptions {
     pub max_async_payload: usize,
     /// Where this server's API is reached (SNS's SubscribeURL and UnsubscribeURL).
     pub api_endpoint: String,
+    /// Whether queue policies govern deliveries to built-in queues (as on
+    /// AWS; on when requests must be signed).
+    pub queue_policies: bool,
 }
 
 /// Every service, built once over one context; cloned (per request, per
@@ -127,7 +130,7 @@ impl Services {
             elb: elb::Elb::new(ctx.clone(), &options.url_base),
             invocations,
             queues: queues::Queues::new(ctx.clone()),
-            topics: topics::Topics::new(ctx.clone(), &options.api_endpoint),
+            topics: topics::Topics::new(ctx.clone(), &options.api_endpoint, options.queue_policies),
             ctx,
         }))
     }

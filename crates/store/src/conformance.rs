@@ -65,6 +65,10 @@ pub const CHECKS: &[Check] = &[
         "topic_deliveries",
         crate::conformance_topics::topic_deliveries,
     ),
+    (
+        "topic_deduplication",
+        crate::conformance_topics::topic_deduplication,
+    ),
 ];
 
 /// Runs every check of [`CHECKS`], each on a new empty store from `make`;

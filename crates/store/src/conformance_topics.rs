@@ -3,7 +3,7 @@
 //! the deliveries of publishes (leased in order, retried, deleted, gone
 //! with their subscription or topic).
 
-use crate::topics::{DeliveryRecord, SubscriptionRecord, TopicRecord};
+use crate::topics::{DedupRecord, DeliveryRecord, Publication, SubscriptionRecord, TopicRecord};
 use crate::{Store, StoreError};
 
 fn topic(name: &str) -> TopicRecord {
@@ -25,6 +25,13 @@ fn sub(topic: &str, id: &str) -> SubscriptionRecord {
         attributes: "{}".to_owned(),
         token: None,
         created_ms: 2,
+    }
+}
+
+fn message(deliveries: Vec<DeliveryRecord>) -> Publication {
+    Publication {
+        dedup: None,
+        deliveries,
     }
 }
 
@@ -103,13 +110,23 @@ pub(crate) fn topic_deliveries(store: &dyn Store) {
         .unwrap();
     store.create_subscription(&s2, &[]).unwrap();
     assert!(matches!(
-        store.publish("gone", &[delivery(&s1, "x", 10)]),
+        store.publish("gone", &[message(vec![delivery(&s1, "x", 10)])], 0),
         Err(StoreError::NotFound { .. })
     ));
-    store
-        .publish("t", &[delivery(&s1, "m1", 10), delivery(&s2, "m1", 10)])
+    let stored = store
+        .publish(
+            "t",
+            &[message(vec![
+                delivery(&s1, "m1", 10),
+                delivery(&s2, "m1", 10),
+            ])],
+            0,
+        )
         .unwrap();
-    store.publish("t", &[delivery(&s2, "m2", 50)]).unwrap();
+    assert_eq!(stored, [None]);
+    store
+        .publish("t", &[message(vec![delivery(&s2, "m2", 50)])], 0)
+        .unwrap();
 
     assert!(store.lease_deliveries(5, 10, 100).unwrap().is_empty());
     let leased = store.lease_deliveries(10, 2, 100).unwrap();
@@ -137,4 +154,48 @@ pub(crate) fn topic_deliveries(store: &dyn Store) {
     assert_eq!(store.lease_deliveries(1000, 10, 2000).unwrap().len(), 2);
     assert!(store.delete_topic("t").unwrap());
     assert!(store.lease_deliveries(5000, 10, 6000).unwrap().is_empty());
+}
+
+/// A FIFO topic's deduplication ids: a repeat within the window is not
+/// stored and answers the first message's id and sequence; after the
+/// window, or after the topic is deleted, the id is new again.
+pub(crate) fn topic_deduplication(store: &dyn Store) {
+    store.create_topic(&topic("f.fifo")).unwrap();
+    let s = sub("f.fifo", "1");
+    store.create_subscription(&s, &[]).unwrap();
+    let first = DedupRecord {
+        dedup: "d1".to_owned(),
+        message_id: "m-1".to_owned(),
+        sequence: "00000000000000000001".to_owned(),
+        sent_ms: 1000,
+    };
+    let fifo = |record: &DedupRecord, payload: &str| Publication {
+        dedup: Some(record.clone()),
+        deliveries: vec![delivery(&s, payload, 0)],
+    };
+    let repeat = DedupRecord {
+        message_id: "m-2".to_owned(),
+        sequence: "00000000000000000002".to_owned(),
+        sent_ms: 2000,
+        ..first.clone()
+    };
+    // The second of one call is already a repeat of the first.
+    let out = store
+        .publish("f.fifo", &[fifo(&first, "a"), fifo(&repeat, "b")], 0)
+        .unwrap();
+    assert_eq!(out, [None, Some(first.clone())]);
+    let out = store.publish("f.fifo", &[fifo(&repeat, "c")], 500).unwrap();
+    assert_eq!(out, [Some(first.clone())]);
+    let leased = store.lease_deliveries(10, 10, 20).unwrap();
+    let payloads: Vec<&str> = leased.iter().map(|d| d.payload.as_str()).collect();
+    assert_eq!(payloads, ["a"]);
+    // Past the window the id is new.
+    let out = store
+        .publish("f.fifo", &[fifo(&repeat, "d")], 1500)
+        .unwrap();
+    assert_eq!(out, [None]);
+    assert!(store.delete_topic("f.fifo").unwrap());
+    store.create_topic(&topic("f.fifo")).unwrap();
+    let out = store.publish("f.fifo", &[fifo(&repeat, "e")], 0).unwrap();
+    assert_eq!(out, [None]);
 }

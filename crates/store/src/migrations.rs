@@ -193,4 +193,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         due_ms INTEGER NOT NULL
     );
     CREATE INDEX sns_deliveries_due ON sns_deliveries(due_ms);",
+    "CREATE TABLE sns_dedup (
+        topic TEXT NOT NULL,
+        dedup TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sequence TEXT NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, dedup)
+    );",
 ];

@@ -7,7 +7,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::StoreError;
 use crate::sqlite::SqliteStore;
-use crate::topics::{DeliveryRecord, SubscriptionRecord, TopicRecord, TopicStore};
+use crate::topics::{
+    DedupRecord, DeliveryRecord, Publication, SubscriptionRecord, TopicRecord, TopicStore,
+};
 
 const TOPIC_COLUMNS: &str = "name, region, attributes, tags, created_ms";
 const SUB_COLUMNS: &str = "arn, topic, protocol, endpoint, attributes, token, created_ms";
@@ -117,6 +119,7 @@ impl TopicStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM sns_topics WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM sns_dedup WHERE topic = ?1", [name])?;
         tx.execute(
             "DELETE FROM sns_deliveries WHERE subscription IN
                  (SELECT arn FROM sns_subscriptions WHERE topic = ?1)",
@@ -203,15 +206,54 @@ impl TopicStore for SqliteStore {
         Ok(n > 0)
     }
 
-    fn publish(&self, topic: &str, deliveries: &[DeliveryRecord]) -> Result<(), StoreError> {
+    fn publish(
+        &self,
+        topic: &str,
+        messages: &[Publication],
+        dedup_since_ms: i64,
+    ) -> Result<Vec<Option<DedupRecord>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         if !topic_exists(&tx, topic)? {
             return Err(not_found("topic", topic));
         }
-        insert_deliveries(&tx, deliveries)?;
+        tx.execute(
+            "DELETE FROM sns_dedup WHERE topic = ?1 AND sent_ms < ?2",
+            params![topic, dedup_since_ms],
+        )?;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            if let Some(d) = &m.dedup {
+                let first = tx
+                    .query_row(
+                        "SELECT message_id, sequence, sent_ms FROM sns_dedup
+                         WHERE topic = ?1 AND dedup = ?2",
+                        params![topic, d.dedup],
+                        |r| {
+                            Ok(DedupRecord {
+                                dedup: d.dedup.clone(),
+                                message_id: r.get(0)?,
+                                sequence: r.get(1)?,
+                                sent_ms: r.get(2)?,
+                            })
+                        },
+                    )
+                    .optional()?;
+                if first.is_some() {
+                    out.push(first);
+                    continue;
+                }
+                tx.execute(
+                    "INSERT INTO sns_dedup (topic, dedup, message_id, sequence, sent_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![topic, d.dedup, d.message_id, d.sequence, d.sent_ms],
+                )?;
+            }
+            insert_deliveries(&tx, &m.deliveries)?;
+            out.push(None);
+        }
         tx.commit()?;
-        Ok(())
+        Ok(out)
     }
 
     fn lease_deliveries(

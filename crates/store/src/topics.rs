@@ -59,6 +59,31 @@ pub struct DeliveryRecord {
     pub due_ms: i64,
 }
 
+/// What the first publish of a FIFO deduplication id answered, kept for
+/// the deduplication window so that a repeat (even after a restart)
+/// answers the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupRecord {
+    /// The deduplication id.
+    pub dedup: String,
+    /// The message id the first publish answered.
+    pub message_id: String,
+    /// The sequence number it answered.
+    pub sequence: String,
+    /// When it was published (epoch ms).
+    pub sent_ms: i64,
+}
+
+/// One published message: its deliveries and, on a FIFO topic, its
+/// deduplication record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// Deduplicates the message (FIFO topics).
+    pub dedup: Option<DedupRecord>,
+    /// One per matching subscription.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
 /// The topics' operations, part of every [`crate::Store`].
 pub trait TopicStore {
     /// Creates a topic; `AlreadyExists` when the name is taken.
@@ -91,9 +116,17 @@ pub trait TopicStore {
     fn update_subscription(&self, sub: &SubscriptionRecord) -> Result<bool, StoreError>;
     /// Deletes a subscription and its pending deliveries; false when none.
     fn delete_subscription(&self, arn: &str) -> Result<bool, StoreError>;
-    /// Stores the deliveries of a publish (their `seq` ignored) in one
-    /// transaction; `NotFound` when `topic` is gone. `Ok` means durable.
-    fn publish(&self, topic: &str, deliveries: &[DeliveryRecord]) -> Result<(), StoreError>;
+    /// Stores the deliveries of published messages (their `seq` ignored)
+    /// in one transaction; `NotFound` when `topic` is gone. A message whose
+    /// deduplication id a message of the topic published at or after
+    /// `dedup_since_ms` had is not stored: its outcome is that first
+    /// message's record (`None` for a stored message). `Ok` means durable.
+    fn publish(
+        &self,
+        topic: &str,
+        messages: &[Publication],
+        dedup_since_ms: i64,
+    ) -> Result<Vec<Option<DedupRecord>>, StoreError>;
     /// Up to `max` deliveries due at `now_ms`, in order, each leased (not
     /// due again) until `lease_until_ms`.
     fn lease_deliveries(

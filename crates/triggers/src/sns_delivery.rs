@@ -170,7 +170,20 @@ async fn deliver(
                 .await
                 .map_err(|e| Failure::Transient(e.to_string()))
         }
-        "sqs" => to_queue(services, region, out).await,
+        "sqs" => {
+            if let Some(queue) = services.queues.name_of_arn(&out.endpoint, region)
+                && !services
+                    .topics
+                    .queue_allowed(&services.queues, &queue, out)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?
+            {
+                return Err(Failure::Permanent(
+                    "the queue's policy does not allow sns.amazonaws.com to send this topic's messages".to_owned(),
+                ));
+            }
+            to_queue(services, region, out).await
+        }
         _ => {
             let mut req = http.post(&out.endpoint).body(out.body.clone());
             for (k, v) in &out.headers {

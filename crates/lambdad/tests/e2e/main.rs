@@ -9,6 +9,7 @@ mod errors;
 mod functions;
 mod invoke;
 mod isolation;
+mod messaging;
 mod network;
 mod robustness;
 mod s3;

@@ -67,6 +67,9 @@ pub enum QueuesError {
     /// A second PurgeQueue within 60 seconds.
     #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
     PurgeQueueInProgress(String),
+    /// A resource a message move task names does not exist.
+    #[error("{0}")]
+    ResourceNotFound(&'static str),
     /// The operation is not offered by the built-in SQS.
     #[error("{0} is not supported by lambdad's built-in SQS.")]
     Unsupported(String),
@@ -87,6 +90,15 @@ pub struct ErrorShape {
 }
 
 impl QueuesError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::ResourceNotFound(_) => 404,
+            Self::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
     /// The error's wire shape.
     pub fn shape(&self) -> ErrorShape {
         let (exception, query_code) = match self {
@@ -129,6 +141,7 @@ impl QueuesError {
                 "PurgeQueueInProgress",
                 "AWS.SimpleQueueService.PurgeQueueInProgress",
             ),
+            Self::ResourceNotFound(_) => ("ResourceNotFoundException", "ResourceNotFoundException"),
             Self::Unsupported(_) => (
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",

@@ -128,10 +128,14 @@ pub struct ReceivedMessage {
 
 /// What a message keeps besides its body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Meta {
+pub(super) struct Meta {
     attributes: BTreeMap<String, MessageAttribute>,
     md5_of_body: String,
     sender: String,
+    /// The queue it was sent to (where a move task takes it back from a
+    /// dead-letter queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) origin: Option<String>,
 }
 
 fn int_setting(attrs: &BTreeMap<String, String>, name: &str, default: i64) -> i64 {
@@ -272,6 +276,7 @@ impl Queues {
             attributes: entry.message_attributes.clone(),
             md5_of_body: md5_hex(body.as_bytes()),
             sender: self.account().to_owned(),
+            origin: Some(q.name.clone()),
         };
         let record = MessageRecord {
             queue: q.name.clone(),

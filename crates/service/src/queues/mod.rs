@@ -8,6 +8,7 @@
 pub mod attributes;
 pub mod error;
 pub mod messages;
+pub mod moves;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,6 +80,8 @@ struct Shared {
     stats: Mutex<HashMap<String, Arc<QueueStats>>>,
     /// The last PurgeQueue of each queue (epoch ms).
     purges: Mutex<HashMap<String, i64>>,
+    /// Message move tasks, by source queue ARN.
+    moves: moves::MoveTasks,
 }
 
 /// The built-in SQS service.

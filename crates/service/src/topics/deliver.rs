@@ -315,6 +315,45 @@ impl Topics {
         ))
     }
 
+    /// Whether the policy of built-in queue `queue` lets `sns.amazonaws.com`
+    /// send this topic's messages to it (`sqs:SendMessage` with
+    /// `aws:SourceArn` the topic, as AWS requires). Only checked when
+    /// lambdad enforces policies (`--auth sigv4`); a queue without a
+    /// policy then refuses.
+    pub async fn queue_allowed(
+        &self,
+        queues: &crate::queues::Queues,
+        queue: &str,
+        out: &Outgoing,
+    ) -> Result<bool, TopicsError> {
+        if !self.queue_policies {
+            return Ok(true);
+        }
+        let attrs = match queues.get_attributes(queue, &["Policy".to_owned()]).await {
+            Ok(a) => a,
+            Err(crate::queues::QueuesError::Internal(e)) => return Err(TopicsError::Internal(e)),
+            Err(_) => return Ok(false),
+        };
+        let Some(policy) = attrs
+            .get("Policy")
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        else {
+            return Ok(false);
+        };
+        let statements = match &policy["Statement"] {
+            Value::Array(list) => list.clone(),
+            Value::Object(_) => vec![policy["Statement"].clone()],
+            _ => return Ok(false),
+        };
+        Ok(lambdad_model::policy::allows_service(
+            &statements,
+            "sns.amazonaws.com",
+            "sqs:SendMessage",
+            &topic_arn_of(&out.subscription),
+            &self.ctx.account,
+        ))
+    }
+
     /// Up to `max` due deliveries, leased for `lease_ms`.
     pub async fn lease(
         &self,

@@ -83,6 +83,8 @@ pub struct Topics {
     stats: Arc<Mutex<HashMap<String, Arc<TopicStats>>>>,
     /// Wakes the delivery worker when a publish stored deliveries.
     wake: Arc<tokio::sync::Notify>,
+    /// Whether a queue's policy must let SNS send to it.
+    queue_policies: bool,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,12 +124,13 @@ fn boolean(name: &str, value: &str) -> Result<(), TopicsError> {
 
 impl Topics {
     /// The service over `ctx`; `endpoint` is this server's API address.
-    pub fn new(ctx: Context, endpoint: &str) -> Self {
+    pub fn new(ctx: Context, endpoint: &str, queue_policies: bool) -> Self {
         Self {
             ctx,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             stats: Arc::default(),
             wake: Arc::default(),
+            queue_policies,
         }
     }
 

@@ -3,11 +3,12 @@
 //! subscriptions whose filter policy passes, and one stored delivery per
 //! subscription in the publish's transaction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
 
-use lambdad_store::topics::{DeliveryRecord, SubscriptionRecord, TopicRecord};
+use lambdad_store::topics::{
+    DedupRecord, DeliveryRecord, Publication, SubscriptionRecord, TopicRecord,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest as _;
@@ -15,7 +16,7 @@ use sha2::Digest as _;
 use super::deliver::{Payload, timestamp};
 use super::error::invalid;
 use super::filter::FilterPolicy;
-use super::{Topics, TopicsError, json_err, lock, parse_map};
+use super::{Topics, TopicsError, json_err, parse_map};
 use crate::context::blocking;
 use crate::queues::attributes::MessageAttribute;
 use crate::queues::now_ms;
@@ -59,13 +60,9 @@ pub struct Published {
     pub sequence_number: Option<String>,
 }
 
-/// A topic's FIFO deduplication ids: when each was first published, and what it answered.
-type Seen = HashMap<String, (i64, Published)>;
 /// A confirmed subscription with its parsed filter policy and whether it filters the body.
 type Subscriber = (SubscriptionRecord, Option<FilterPolicy>, bool);
 
-/// FIFO deduplication ids seen within the window, by topic.
-static DEDUP: LazyLock<Mutex<HashMap<String, Seen>>> = LazyLock::new(Mutex::default);
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 fn next_sequence() -> String {
@@ -200,47 +197,46 @@ impl Topics {
             .collect();
         let now = now_ms();
         let mut results = Vec::with_capacity(inputs.len());
-        let mut deliveries = Vec::new();
-        let mut fresh_dedup = Vec::new();
+        let mut messages = Vec::new();
         for input in inputs {
-            let r = self.one(
-                &topic_arn,
-                fifo,
-                content_dedup,
-                &subs,
-                now,
-                input,
-                &mut deliveries,
-            );
-            if let Ok((p, Some(dedup))) = &r {
-                fresh_dedup.push((dedup.clone(), p.clone()));
-            }
-            results.push(r.map(|(p, _)| p));
+            let r = self.one(&topic_arn, fifo, content_dedup, &subs, now, input);
+            results.push(r.map(|(p, message)| {
+                messages.push(message);
+                p
+            }));
         }
-        if !deliveries.is_empty() {
+        let mut stored = 0;
+        if fifo || messages.iter().any(|m| !m.deliveries.is_empty()) {
             let store = self.ctx.store.clone();
             let name = t.name.clone();
-            blocking(move || store.publish(&name, &deliveries)).await?;
+            let outcomes =
+                blocking(move || store.publish(&name, &messages, now - DEDUP_WINDOW_MS)).await?;
+            // A repeated deduplication id answers what its first publish did.
+            let mut outcomes = outcomes.into_iter();
+            for p in results.iter_mut().filter_map(|r| r.as_mut().ok()) {
+                match outcomes.next().flatten() {
+                    Some(first) => {
+                        p.message_id = first.message_id;
+                        p.sequence_number = Some(first.sequence);
+                    }
+                    None => stored += 1,
+                }
+            }
             self.wake.notify_one();
         }
-        if fifo {
-            let mut seen = lock(&DEDUP);
-            let map = seen.entry(t.name.clone()).or_default();
-            map.retain(|_, (at, _)| *at >= now - DEDUP_WINDOW_MS);
-            for (dedup, p) in fresh_dedup {
-                map.insert(dedup, (now, p));
-            }
-        }
-        let published = results.iter().filter(|r| r.is_ok()).count() as u64;
+        let published = if fifo {
+            stored
+        } else {
+            results.iter().filter(|r| r.is_ok()).count() as u64
+        };
         self.stats(&t.name)
             .published
             .fetch_add(published, Ordering::Relaxed);
         Ok(results)
     }
 
-    /// One message: its outcome (and FIFO deduplication id when new), its
-    /// deliveries appended to `out`.
-    #[allow(clippy::too_many_arguments)]
+    /// One message: its outcome, and what to store of it (its deliveries
+    /// and, on a FIFO topic, its deduplication record).
     fn one(
         &self,
         topic_arn: &str,
@@ -249,8 +245,7 @@ impl Topics {
         subs: &[Subscriber],
         now: i64,
         input: PublishInput,
-        out: &mut Vec<DeliveryRecord>,
-    ) -> Result<(Published, Option<String>), TopicsError> {
+    ) -> Result<(Published, Publication), TopicsError> {
         let message = input
             .message
             .filter(|m| !m.is_empty())
@@ -293,17 +288,11 @@ impl Topics {
             }
             (None, None)
         };
-        let name = topic_arn.rsplit(':').next().unwrap_or_default().to_owned();
-        if let Some(d) = &dedup
-            && let Some((at, p)) = lock(&DEDUP).get(&name).and_then(|m| m.get(d))
-            && *at >= now - DEDUP_WINDOW_MS
-        {
-            return Ok((p.clone(), None));
-        }
         let published = Published {
             message_id: uuid::Uuid::new_v4().to_string(),
             sequence_number: fifo.then(next_sequence),
         };
+        let mut out = Vec::new();
         for (sub, policy, body_scope) in subs {
             if let Some(p) = policy
                 && !p.matches(*body_scope, &input.message_attributes, &message)
@@ -336,6 +325,18 @@ impl Topics {
                 due_ms: now,
             });
         }
-        Ok((published, dedup))
+        let dedup = dedup.map(|d| DedupRecord {
+            dedup: d,
+            message_id: published.message_id.clone(),
+            sequence: published.sequence_number.clone().unwrap_or_default(),
+            sent_ms: now,
+        });
+        Ok((
+            published,
+            Publication {
+                dedup,
+                deliveries: out,
+            },
+        ))
     }
 }
