@@ -458,6 +458,17 @@ impl Queues {
     pub async fn delete_message(&self, name: &str, handle: &str) -> Result<(), QueuesError> {
         self.queue(name).await?;
         let (id, receipt) = parse_receipt(name, handle)?;
+        self.delete_received(name, id, receipt).await
+    }
+
+    /// Deletes the received message `id` of queue `name` if `receipt` is
+    /// still its latest receipt, counting the deletion.
+    pub(super) async fn delete_received(
+        &self,
+        name: &str,
+        id: String,
+        receipt: String,
+    ) -> Result<(), QueuesError> {
         let store = self.ctx.store.clone();
         let key = name.to_owned();
         if blocking(move || store.delete_message(&key, &id, &receipt)).await? {

@@ -297,12 +297,7 @@ impl Queues {
             })?;
         self.stats(target).sent.fetch_add(1, Ordering::Relaxed);
         self.waiter(target).notify_waiters();
-        let store = self.ctx.store.clone();
-        let key = source.to_owned();
-        if blocking(move || store.delete_message(&key, &id, &receipt)).await? {
-            self.stats(source).deleted.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
+        self.delete_received(source, id, receipt).await
     }
 
     /// ListMessageMoveTasks: the newest `max` (1–10, default 1) tasks of a source queue.
