@@ -106,8 +106,8 @@ def test_http_api_stage_access_logs_with_the_cli(server, lam, gw, fn):
     assert metric(server, "lambdad_door_4xx_total" + labels) == 1
     assert metric(server, "lambdad_door_5xx_total" + labels) == 1
     assert metric(server, "lambdad_door_latency_seconds_count" + labels) == 3
-    assert metric(server, f'lambdad_door_latency_seconds_bucket{{door="execute-api",id="{api_id}",'
-                          f'stage="$default",le="+Inf"}}') == 3
+    assert metric(server, f'lambdad_door_latency_seconds_bucket{{le="+Inf",door="execute-api",id="{api_id}",'
+                          f'stage="$default"}}') == 3
 
     # Turned off: no more lines.
     aws2(server, "apigatewayv2", "delete-access-log-settings", "--api-id", api_id,

@@ -284,3 +284,58 @@ def test_empty_lists_left_out(lam):
     mapping = lam.create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:000000000000:fid-filters",
                                               FunctionName="fid-filters", FilterCriteria={"Filters": []}, Enabled=False)
     assert "FilterCriteria" not in mapping
+
+
+TAGGABLE = (r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+            r"(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|"
+            r"code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+            r"[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)")
+
+
+def test_tags_on_event_source_mappings(server, lam):
+    """TestLambdaTag (test_create_tag_on_esm_create, test_tag_lifecycle[event_source_mapping],
+    test_tag_exceptions[*]): mappings take Tags at creation and through TagResource; missing
+    resources and ARNs outside AWS's pattern are refused with AWS's texts."""
+    from conftest import make_client
+    sqs = make_client(server.endpoint, "sqs")
+    queue = sqs.create_queue(QueueName="fid-tags")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    create(lam, "fid-tags")
+    created = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="fid-tags", BatchSize=1,
+                                              Enabled=False, Tags={"testtag": "custom"})
+    arn = created["EventSourceMappingArn"]
+    assert "Tags" not in lam.get_event_source_mapping(UUID=created["UUID"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"testtag": "custom"}
+
+    lam.untag_resource(Resource=arn, TagKeys=["testtag"])
+    steps = [({"A": "tag-a"}, None, {"A": "tag-a"}),
+             ({"B": "tag-b", "C": "tag-c"}, None, {"A": "tag-a", "B": "tag-b", "C": "tag-c"}),
+             ({"C": "tag-c-newsuffix", "D": "tag-d"}, None,
+              {"A": "tag-a", "B": "tag-b", "C": "tag-c-newsuffix", "D": "tag-d"}),
+             (None, ["A"], {"B": "tag-b", "C": "tag-c-newsuffix", "D": "tag-d"}),
+             (None, ["B", "C"], {"D": "tag-d"}),
+             (None, ["F"], {"D": "tag-d"}),
+             (None, ["D", "F"], {})]
+    for tags, keys, want in steps:
+        if tags:
+            lam.tag_resource(Resource=arn, Tags=tags)
+        else:
+            lam.untag_resource(Resource=arn, TagKeys=keys)
+        assert lam.list_tags(Resource=arn)["Tags"] == want, (tags, keys)
+
+    prefix = "arn:aws:lambda:us-east-1:000000000000"
+    uuid = "3f2c1e4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+    for kind, name, text in (("event-source-mapping", uuid, "Event source mapping not found"),
+                             ("capacity-provider", uuid, "Capacity provider not found"),
+                             ("function", uuid, "Function not found")):
+        missing = f"{prefix}:{kind}:{name}"
+        want = ("ResourceNotFoundException", f"{text}: {missing}")
+        assert error_of(lambda: lam.tag_resource(Resource=missing, Tags={"A": "B"})) == want
+        assert error_of(lambda: lam.untag_resource(Resource=missing, TagKeys=["A"])) == want
+        assert error_of(lambda: lam.list_tags(Resource=missing)) == want
+    for bad in (f"{prefix}:event-source-mapping:{uuid}:alias", f"{prefix}:foobar:{uuid}"):
+        assert error_of(lambda: lam.list_tags(Resource=bad)) == (
+            "ValidationException", "1 validation error detected: " + pattern_error(bad, "resource", TAGGABLE))
+    assert error_of(lambda: lam.list_tags(Resource=f"{prefix}:function:{uuid}:alias")) == (
+        "InvalidParameterValueException",
+        "Tags on function aliases and versions are not supported. Please specify a function ARN.")

@@ -6,13 +6,13 @@
 //! its dispatch middleware hands both to [`finish`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::HttpBody as _;
 use axum::http::request::Parts;
 use axum::response::Response;
+use lambdad_engine::openmetrics::{self, Collector, DescriptorEncoder, HistogramValue};
 use lambdad_service::gateway::access_log::{AccessLogSettings, render_line};
 
 use super::AppState;
@@ -72,14 +72,11 @@ impl DoorMetrics {
             c.buckets[i] += 1;
         }
     }
+}
 
-    /// The families in OpenMetrics text (empty before the first request).
-    pub fn encode(&self) -> String {
+impl Collector for DoorMetrics {
+    fn encode(&self, mut enc: DescriptorEncoder) -> openmetrics::Result {
         let map = self.by_id.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut out = String::new();
-        if map.is_empty() {
-            return out;
-        }
         type Family = (&'static str, &'static str, fn(&Counts) -> u64);
         let families: [Family; 3] = [
             (
@@ -94,43 +91,32 @@ impl DoorMetrics {
                 c.server_errors
             }),
         ];
-        let label = |(door, id, stage): &Key| match stage.as_str() {
-            "" => format!("door=\"{door}\",id=\"{id}\""),
-            s => format!("door=\"{door}\",id=\"{id}\",stage=\"{}\"", escape(s)),
+        let labels = |(door, id, stage): &Key| {
+            let mut l = vec![("door", (*door).to_owned()), ("id", id.clone())];
+            if !stage.is_empty() {
+                l.push(("stage", stage.clone()));
+            }
+            l
         };
         for (name, help, value) in families {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (k, c) in &map {
-                let _ = writeln!(out, "{name}_total{{{}}} {}", label(k), value(c));
-            }
+            let rows = map.iter().map(|(k, c)| (labels(k), value(c)));
+            openmetrics::counters(&mut enc, name, help, rows)?;
         }
-        let name = "lambdad_door_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from request to answer at a front door."
-        );
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (k, c) in &map {
-            let l = label(k);
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(c.buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", c.requests);
-            let _ = writeln!(out, "{name}_sum{{{l}}} {}", c.latency.as_secs_f64());
-            let _ = writeln!(out, "{name}_count{{{l}}} {}", c.requests);
-        }
-        out
+        let rows = map.iter().map(|(k, c)| {
+            let h = HistogramValue {
+                buckets: BUCKETS.iter().copied().zip(c.buckets).collect(),
+                sum: c.latency.as_secs_f64(),
+                count: c.requests,
+            };
+            (labels(k), h)
+        });
+        openmetrics::histograms(
+            &mut enc,
+            "lambdad_door_latency_seconds",
+            "Time from request to answer at a front door.",
+            rows,
+        )
     }
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// What a door learned of a request it served at a stage: the stage, its
@@ -233,39 +219,40 @@ pub fn finish(state: &AppState, door: &'static str, id: &str, start: Instant, re
 mod tests {
     use super::*;
 
+    fn encode(m: &std::sync::Arc<DoorMetrics>) -> String {
+        openmetrics::text(Box::new(m.clone()))
+    }
+
     #[test]
     fn counts_by_door_id_and_stage() {
-        let m = DoorMetrics::default();
-        assert_eq!(m.encode(), "");
+        let m = std::sync::Arc::new(DoorMetrics::default());
+        assert_eq!(encode(&m), "# EOF\n");
         m.record("elb", "web-1", "", 200, Duration::from_millis(500));
         m.record("elb", "web-1", "", 502, Duration::from_millis(500));
         m.record("execute-api", "abc", "prod", 404, Duration::ZERO);
         m.record("execute-api", "abc", "dev", 200, Duration::from_secs(60));
-        let text = m.encode();
+        let text = encode(&m);
         assert!(text.contains("lambdad_door_requests_total{door=\"elb\",id=\"web-1\"} 2\n"));
         assert!(text.contains("lambdad_door_5xx_total{door=\"elb\",id=\"web-1\"} 1\n"));
         assert!(text.contains(
             "lambdad_door_4xx_total{door=\"execute-api\",id=\"abc\",stage=\"prod\"} 1\n"
         ));
-        assert!(text.contains("lambdad_door_latency_seconds_sum{door=\"elb\",id=\"web-1\"} 1\n"));
+        assert!(text.contains("lambdad_door_latency_seconds_sum{door=\"elb\",id=\"web-1\"} 1.0\n"));
         assert!(text.contains(
-            "lambdad_door_latency_seconds_bucket{door=\"elb\",id=\"web-1\",le=\"0.25\"} 0\n"
+            "lambdad_door_latency_seconds_bucket{le=\"0.25\",door=\"elb\",id=\"web-1\"} 0\n"
         ));
         assert!(text.contains(
-            "lambdad_door_latency_seconds_bucket{door=\"elb\",id=\"web-1\",le=\"0.5\"} 2\n"
+            "lambdad_door_latency_seconds_bucket{le=\"0.5\",door=\"elb\",id=\"web-1\"} 2\n"
         ));
         assert!(text.contains(
-            "lambdad_door_latency_seconds_bucket{door=\"execute-api\",id=\"abc\",stage=\"dev\",le=\"30\"} 0\n"
+            "lambdad_door_latency_seconds_bucket{le=\"30.0\",door=\"execute-api\",id=\"abc\",stage=\"dev\"} 0\n"
         ));
         assert!(text.contains(
-            "lambdad_door_latency_seconds_bucket{door=\"execute-api\",id=\"abc\",stage=\"dev\",le=\"+Inf\"} 1\n"
+            "lambdad_door_latency_seconds_bucket{le=\"+Inf\",door=\"execute-api\",id=\"abc\",stage=\"dev\"} 1\n"
         ));
         for i in 0..MAX_SERIES {
             m.record("elb", &format!("x{i}"), "", 200, Duration::ZERO);
         }
-        assert!(
-            m.encode()
-                .contains("lambdad_door_requests_total{door=\"elb\",id=\"_other\"} 3\n")
-        );
+        assert!(encode(&m).contains("lambdad_door_requests_total{door=\"elb\",id=\"_other\"} 3\n"));
     }
 }

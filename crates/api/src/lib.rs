@@ -30,6 +30,7 @@ mod json11;
 mod layers;
 pub mod listener;
 mod logs;
+mod metrics;
 pub(crate) mod middleware;
 mod rest;
 mod rest_auth;
@@ -110,128 +111,6 @@ async fn health(State(state): State<AppState>) -> axum::Json<serde_json::Value> 
         .map(|(lang, status)| (lang.name().to_owned(), status.label().into()))
         .collect();
     axum::Json(serde_json::json!({ "status": "ok", "runtimeSdk": sdk }))
-}
-
-/// `GET /metrics`: Prometheus (OpenMetrics) text.
-async fn metrics(State(state): State<AppState>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    state.engine.refresh_gauges();
-    let m = state.engine.metrics();
-    if let Ok((depth, oldest)) = state.services.invocations.async_backlog().await {
-        m.async_queue_depth
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        let age = oldest.map_or(0.0, |ms| (now - i128::from(ms)).max(0) as f64 / 1000.0);
-        m.async_oldest_event_age.set(age);
-    }
-    let mut text = m.encode();
-    if let Ok(queues) = state.services.queues.metrics().await
-        && !queues.is_empty()
-    {
-        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
-        text = body + &queue_metrics(&queues) + "# EOF\n";
-    }
-    for extra in [
-        state.services.mappings.metrics().encode(),
-        state.doors.encode(),
-        state.s3_metrics.encode(),
-    ] {
-        if !extra.is_empty() {
-            let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
-            text = body + &extra + "# EOF\n";
-        }
-    }
-    if let Ok(topics) = state.services.topics.metrics().await
-        && !topics.is_empty()
-    {
-        let body = text.strip_suffix("# EOF\n").unwrap_or(&text).to_owned();
-        text = body + &sns::metrics_text(&topics) + "# EOF\n";
-    }
-    (
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
-}
-
-/// A metric family of the built-in queues: name, type, help, value.
-type QueueFamily = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&lambdad_service::queues::QueueMetrics, i128) -> f64,
-);
-
-/// The built-in queues' metrics in OpenMetrics text (queue names need no escaping).
-fn queue_metrics(queues: &[lambdad_service::queues::QueueMetrics]) -> String {
-    use std::fmt::Write as _;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let mut out = String::new();
-    let families: [QueueFamily; 7] = [
-        (
-            "lambdad_sqs_messages_sent",
-            "counter",
-            "Messages sent to a built-in queue since start-up.",
-            |q, _| q.sent as f64,
-        ),
-        (
-            "lambdad_sqs_messages_received",
-            "counter",
-            "Messages received from a built-in queue since start-up.",
-            |q, _| q.received as f64,
-        ),
-        (
-            "lambdad_sqs_messages_deleted",
-            "counter",
-            "Messages deleted from a built-in queue since start-up.",
-            |q, _| q.deleted as f64,
-        ),
-        (
-            "lambdad_sqs_messages_visible",
-            "gauge",
-            "Messages of a built-in queue visible now.",
-            |q, _| q.counts.visible as f64,
-        ),
-        (
-            "lambdad_sqs_messages_in_flight",
-            "gauge",
-            "Messages of a built-in queue received and not yet deleted or visible again.",
-            |q, _| q.counts.in_flight as f64,
-        ),
-        (
-            "lambdad_sqs_messages_delayed",
-            "gauge",
-            "Messages of a built-in queue whose delay has not passed.",
-            |q, _| q.counts.delayed as f64,
-        ),
-        (
-            "lambdad_sqs_oldest_message_age_seconds",
-            "gauge",
-            "Age of the oldest message of a built-in queue.",
-            |q, now| {
-                q.counts
-                    .oldest_ms
-                    .map_or(0.0, |t| (now - i128::from(t)).max(0) as f64 / 1000.0)
-            },
-        ),
-    ];
-    for (name, kind, help, value) in families {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let suffix = if kind == "counter" { "_total" } else { "" };
-        for q in queues {
-            let _ = writeln!(
-                out,
-                "{name}{suffix}{{queue=\"{}\"}} {}",
-                q.name,
-                value(q, now)
-            );
-        }
-    }
-    out
 }
 
 /// `GET /_lambdad/usage`: metered usage and estimated cost per function.
@@ -395,7 +274,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gateway::routes())
         .merge(rest::routes())
         .route("/_lambdad/code/{file}", get(functions::download_code))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .route("/_lambdad/usage", get(usage))
         .route(
             "/_lambdad/s3-webhooks/{name}",

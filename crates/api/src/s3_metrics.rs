@@ -1,15 +1,15 @@
 //! Metrics of the S3 API: requests, errors (4xx and 5xx answers) and
-//! bytes received and sent, by bucket and operation, written into
-//! `/metrics` in OpenMetrics text. The operation is told from the request's
+//! bytes received and sent, by bucket and operation, collected into
+//! `/metrics` at each scrape. The operation is told from the request's
 //! method, path and query as S3's REST API defines them (s3s decides the
 //! same way); bytes are the request's decoded body length and the answer's
 //! `Content-Length`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method};
+use lambdad_engine::openmetrics::{self, Collector, DescriptorEncoder};
 
 /// Most (bucket, operation) series kept; later buckets count as [`OTHER`].
 const MAX_SERIES: usize = 1000;
@@ -119,18 +119,15 @@ impl S3Metrics {
         c.bytes_in += a.bytes_in;
         c.bytes_out += a.bytes_out;
     }
+}
 
-    /// The families in OpenMetrics text (empty before the first request).
-    pub fn encode(&self) -> String {
+impl Collector for S3Metrics {
+    fn encode(&self, mut enc: DescriptorEncoder) -> openmetrics::Result {
         let map = self
             .by_key
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut out = String::new();
-        if map.is_empty() {
-            return out;
-        }
         type Family = (&'static str, &'static str, fn(&Counts) -> u64);
         let families: [Family; 4] = [
             ("lambdad_s3_requests", "S3 API requests answered.", |c| {
@@ -153,31 +150,23 @@ impl S3Metrics {
             ),
         ];
         for (name, help, value) in families {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for ((bucket, op), c) in &map {
-                let _ = writeln!(
-                    out,
-                    "{name}_total{{bucket=\"{}\",operation=\"{op}\"}} {}",
-                    escape(bucket),
-                    value(c)
-                );
-            }
+            let rows = map.iter().map(|((bucket, op), c)| {
+                let labels = vec![("bucket", bucket.clone()), ("operation", (*op).to_owned())];
+                (labels, value(c))
+            });
+            openmetrics::counters(&mut enc, name, help, rows)?;
         }
-        out
+        Ok(())
     }
-}
-
-/// A label value escaped as OpenMetrics requires.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(m: &std::sync::Arc<S3Metrics>) -> String {
+        openmetrics::text(Box::new(m.clone()))
+    }
 
     #[test]
     fn operations_are_told_as_s3_does() {
@@ -213,8 +202,8 @@ mod tests {
 
     #[test]
     fn counts_by_bucket_and_operation() {
-        let m = S3Metrics::default();
-        assert_eq!(m.encode(), "");
+        let m = std::sync::Arc::new(S3Metrics::default());
+        assert_eq!(encode(&m), "# EOF\n");
         let put = Answered {
             bucket: "photos",
             operation: "PutObject",
@@ -227,7 +216,7 @@ mod tests {
             status: 400,
             ..put.clone()
         });
-        let text = m.encode();
+        let text = encode(&m);
         assert!(
             text.contains(
                 "lambdad_s3_requests_total{bucket=\"photos\",operation=\"PutObject\"} 2\n"
@@ -246,7 +235,7 @@ mod tests {
             });
         }
         assert!(
-            m.encode().contains(
+            encode(&m).contains(
                 "lambdad_s3_requests_total{bucket=\"_other\",operation=\"PutObject\"} 1\n"
             )
         );

@@ -17,6 +17,7 @@ mod env;
 pub mod logs;
 mod member;
 pub mod metrics;
+pub mod openmetrics;
 mod pool;
 pub mod provisioned;
 pub mod runtime;

@@ -378,8 +378,22 @@ impl Metrics {
 
     /// OpenMetrics text of every metric.
     pub fn encode(&self) -> String {
+        self.encode_with(Vec::new())
+    }
+
+    /// OpenMetrics text of every metric, then of the `extra` collectors
+    /// (`crate::openmetrics`), read now.
+    pub fn encode_with(&self, extra: Vec<Box<dyn crate::openmetrics::Collector>>) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let mut others = Registry::default();
+        for c in extra {
+            others.register_collector(c);
+        }
         let mut out = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+        let encoded = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &others))
+            .and_then(|()| encode_eof(&mut out));
+        if let Err(e) = encoded {
             tracing::error!(error = %e, "Cannot encode metrics.");
         }
         out

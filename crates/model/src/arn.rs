@@ -170,6 +170,88 @@ pub fn function_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:function:{name}")
 }
 
+/// AWS's pattern of the `Resource` of TagResource, UntagResource and ListTags.
+pub const TAGGABLE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)";
+
+/// What a taggable ARN names (it matched [`TAGGABLE_PATTERN`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taggable {
+    /// A function, perhaps qualified.
+    Function {
+        /// Its name.
+        name: String,
+        /// A version or alias.
+        qualifier: Option<String>,
+    },
+    /// An event source mapping, by UUID.
+    EventSourceMapping(String),
+    /// A layer, a code signing configuration or a capacity provider.
+    Other {
+        /// `layer`, `code-signing-config` or `capacity-provider`.
+        kind: &'static str,
+    },
+}
+
+/// A taggable resource's ARN with its region and account, when it matches
+/// [`TAGGABLE_PATTERN`] as a whole.
+pub fn parse_taggable(arn: &str) -> Option<(Taggable, String, String)> {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let hex_groups = |s: &str| {
+        let groups: Vec<&str> = s.split('-').collect();
+        groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ["arn", partition, "lambda", region, account, rest @ ..] = parts.as_slice() else {
+        return None;
+    };
+    if !partition.starts_with("aws")
+        || !partition_ok(partition)
+        || !region_ok(region)
+        || account.len() != 12
+        || !account.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let what = match rest {
+        ["function", name] if word(name) => Taggable::Function {
+            name: (*name).to_owned(),
+            qualifier: None,
+        },
+        ["function", name, q] if word(name) && (*q == "$LATEST" || word(q)) => Taggable::Function {
+            name: (*name).to_owned(),
+            qualifier: Some((*q).to_owned()),
+        },
+        ["layer", name] if word(name) => Taggable::Other { kind: "layer" },
+        ["code-signing-config", id]
+            if id.strip_prefix("csc-").is_some_and(|s| {
+                s.len() == 17
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            }) =>
+        {
+            Taggable::Other {
+                kind: "code-signing-config",
+            }
+        }
+        ["event-source-mapping", uuid] if hex_groups(uuid) => {
+            Taggable::EventSourceMapping((*uuid).to_owned())
+        }
+        ["capacity-provider", name] if word(name) => Taggable::Other {
+            kind: "capacity-provider",
+        },
+        _ => return None,
+    };
+    Some((what, (*region).to_owned(), (*account).to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +308,48 @@ mod tests {
         assert!(!matches_function_name_pattern("f:$LATEST.PUBLISHED", true));
         assert!(!matches_function_name_pattern("my.function", true));
         assert!(!matches_function_name_pattern("f:$latest", true));
+    }
+    #[test]
+    fn taggable_arns_as_aws_matches_them() {
+        let esm = "arn:aws:lambda:us-east-1:111111111111:event-source-mapping:0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab";
+        assert_eq!(
+            parse_taggable(esm).map(|t| t.0),
+            Some(Taggable::EventSourceMapping(
+                "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab".into()
+            ))
+        );
+        assert!(parse_taggable(&format!("{esm}:alias")).is_none());
+        let f = "arn:aws:lambda:eu-west-1:111111111111:function:fn-1";
+        assert!(matches!(
+            parse_taggable(&format!("{f}:live")),
+            Some((
+                Taggable::Function {
+                    qualifier: Some(_),
+                    ..
+                },
+                _,
+                _
+            ))
+        ));
+        assert!(matches!(
+            parse_taggable("arn:aws:lambda:us-east-1:111111111111:capacity-provider:p"),
+            Some((
+                Taggable::Other {
+                    kind: "capacity-provider"
+                },
+                _,
+                _
+            ))
+        ));
+        for bad in [
+            "arn:aws:lambda:us-east-1:111111111111:foobar:x",
+            "arn:aws:lambda:us-east-1:11111111111:function:f",
+            "arn:aws:s3:us-east-1:111111111111:function:f",
+            "fn",
+            "arn:aws:lambda:useast1:111111111111:function:f",
+            "arn:aws:lambda:us-east-1:111111111111:function:f.g",
+        ] {
+            assert!(parse_taggable(bad).is_none(), "{bad}");
+        }
     }
 }

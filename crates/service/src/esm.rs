@@ -7,6 +7,8 @@ pub mod broker;
 pub mod metrics;
 pub mod streams;
 
+use std::collections::BTreeMap;
+
 use lambdad_model::eventpattern::EventPattern;
 use lambdad_model::validate;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,9 @@ pub struct Mapping {
     /// A RabbitMQ broker's settings (`None`: no broker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<crate::esm::broker::BrokerSettings>,
+    /// Its tags (CreateEventSourceMapping's `Tags`, TagResource).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Mapping {
@@ -142,6 +147,7 @@ pub struct MappingRequest {
     function_response_types: Option<Vec<String>>,
     scaling_config: Option<Value>,
     filter_criteria: Option<Value>,
+    tags: Option<BTreeMap<String, String>>,
     #[serde(flatten)]
     stream: crate::esm::streams::StreamRequest,
     #[serde(flatten)]
@@ -357,7 +363,11 @@ impl Mappings {
             last_modified: now_secs(),
             stream,
             broker,
+            tags: req.tags.unwrap_or_default(),
         };
+        if !m.tags.is_empty() {
+            validate::tags(&m.tags, 0)?;
+        }
         check(&m)?;
         self.save_mapping(&m).await?;
         // AWS: a mapping created disabled answers `Disabled`.

@@ -1,7 +1,10 @@
-//! Tags: TagResource, UntagResource, ListTags on unqualified function ARNs.
+//! Tags: TagResource, UntagResource, ListTags on unqualified function ARNs
+//! and event source mapping ARNs (whose tags live in the mapping's
+//! document).
 
 use std::collections::BTreeMap;
 
+use lambdad_model::arn::{TAGGABLE_PATTERN, Taggable, parse_taggable};
 use lambdad_model::validate;
 use lambdad_store::FunctionRecord;
 
@@ -19,7 +22,23 @@ service_error! {
         /// More than [`validate::MAX_TAGS`] tags.
         #[error("Number of tags exceeds resource tag limit.")]
         TooMany => InvalidParameterValue,
+        /// A `Resource` that is no taggable ARN: AWS's message naming its pattern.
+        #[error("{0}")]
+        BadResource(String) => Validation,
+        /// No event source mapping has the ARN's UUID.
+        #[error("Event source mapping not found: {0}")]
+        MappingNotFound(String) => ResourceNotFound,
+        /// Capacity providers, layers and code signing configurations
+        /// (lambdad has none to tag).
+        #[error("{kind} not found: {arn}")]
+        NotFound { kind: &'static str, arn: String } => ResourceNotFound,
     }
+}
+
+/// What a tagging call acts on.
+enum Target {
+    Function(Box<FunctionRecord>),
+    Mapping(Box<crate::esm::Mapping>),
 }
 
 /// Shorthand for tagging results.
@@ -37,18 +56,47 @@ impl Tags {
         Self { ctx }
     }
 
-    /// Resolves a taggable function ARN to its name.
-    async fn tag_target(&self, region: &str, arn: &str) -> TagsResult<FunctionRecord> {
-        let r = self.ctx.parse_ref(region, arn)?;
-        if r.qualifier.is_some() {
-            return Err(TagsError::Qualified);
+    /// Resolves a taggable ARN to what it names.
+    async fn tag_target(&self, region: &str, arn: &str) -> TagsResult<Target> {
+        let Some((what, _, _)) = parse_taggable(arn) else {
+            let pattern =
+                format!("Member must satisfy regular expression pattern: {TAGGABLE_PATTERN}");
+            return Err(TagsError::BadResource(validate::one_error(
+                arn, "resource", &pattern,
+            )));
+        };
+        match what {
+            Taggable::Function { .. } => {
+                let r = self.ctx.parse_ref(region, arn)?;
+                if r.qualifier.is_some() {
+                    return Err(TagsError::Qualified);
+                }
+                let rec = self.ctx.load(region, &r.name, None).await?;
+                Ok(Target::Function(Box::new(rec)))
+            }
+            Taggable::EventSourceMapping(uuid) => self
+                .ctx
+                .load_doc(crate::esm::KIND, &uuid)
+                .await?
+                .map(|m| Target::Mapping(Box::new(m)))
+                .ok_or_else(|| TagsError::MappingNotFound(arn.to_owned())),
+            Taggable::Other { kind } => Err(TagsError::NotFound {
+                kind: match kind {
+                    "layer" => "Layer",
+                    "code-signing-config" => "Code signing config",
+                    _ => "Capacity provider",
+                },
+                arn: arn.to_owned(),
+            }),
         }
-        Ok(self.ctx.load(region, &r.name, None).await?)
     }
 
     /// ListTags.
     pub async fn list_tags(&self, region: &str, arn: &str) -> TagsResult<BTreeMap<String, String>> {
-        Ok(self.tag_target(region, arn).await?.tags)
+        Ok(match self.tag_target(region, arn).await? {
+            Target::Function(rec) => rec.tags,
+            Target::Mapping(m) => m.tags,
+        })
     }
 
     /// TagResource.
@@ -58,27 +106,52 @@ impl Tags {
         arn: &str,
         tags: BTreeMap<String, String>,
     ) -> TagsResult<()> {
-        let mut rec = self.tag_target(region, arn).await?;
-        let new_keys = tags.keys().filter(|k| !rec.tags.contains_key(*k)).count();
+        let target = self.tag_target(region, arn).await?;
+        let current = match &target {
+            Target::Function(rec) => &rec.tags,
+            Target::Mapping(m) => &m.tags,
+        };
+        let new_keys = tags.keys().filter(|k| !current.contains_key(*k)).count();
         validate::tags(&tags, 0)?;
-        if rec.tags.len() + new_keys > validate::MAX_TAGS {
+        if current.len() + new_keys > validate::MAX_TAGS {
             return Err(TagsError::TooMany);
         }
-        let expected = rec.config.revision_id.clone();
-        rec.tags.extend(tags);
-        rec.config.revision_id = new_revision();
-        self.save_tags(rec, expected).await
+        self.change(target, |t| t.extend(tags)).await
     }
 
     /// UntagResource.
     pub async fn untag(&self, region: &str, arn: &str, keys: Vec<String>) -> TagsResult<()> {
-        let mut rec = self.tag_target(region, arn).await?;
-        let expected = rec.config.revision_id.clone();
-        for k in keys {
-            rec.tags.remove(&k);
+        let target = self.tag_target(region, arn).await?;
+        self.change(target, |t| {
+            for k in keys {
+                t.remove(&k);
+            }
+        })
+        .await
+    }
+
+    /// Applies `f` to the target's tags and saves it.
+    async fn change(
+        &self,
+        target: Target,
+        f: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> TagsResult<()> {
+        match target {
+            Target::Function(mut rec) => {
+                let expected = rec.config.revision_id.clone();
+                f(&mut rec.tags);
+                rec.config.revision_id = new_revision();
+                self.save_tags(*rec, expected).await
+            }
+            Target::Mapping(mut m) => {
+                f(&mut m.tags);
+                let uuid = m.uuid.clone();
+                Ok(self
+                    .ctx
+                    .save_doc(crate::esm::KIND, &uuid, Some(&*m))
+                    .await?)
+            }
         }
-        rec.config.revision_id = new_revision();
-        self.save_tags(rec, expected).await
     }
 
     async fn save_tags(&self, record: FunctionRecord, expected: String) -> TagsResult<()> {

@@ -2,11 +2,12 @@
 //! delivered, failed invocations, and for streams the iterator age (how old
 //! the newest processed record was when its batch finished) and the lag
 //! (records read from the shards and not yet checkpointed). The pollers of
-//! the triggers crate count; `/metrics` renders them in OpenMetrics text.
+//! the triggers crate count; `/metrics` collects them at each scrape.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+
+use lambdad_engine::openmetrics::{self, Collector, DescriptorEncoder, Labels};
 
 /// What one mapping has done since start-up.
 #[derive(Debug, Default, Clone)]
@@ -92,23 +93,21 @@ impl MappingMetrics {
             .unwrap_or_else(|e| e.into_inner())
             .remove(uuid);
     }
+}
 
-    /// The families in OpenMetrics text (empty before the first batch).
-    pub fn encode(&self) -> String {
+impl Collector for MappingMetrics {
+    fn encode(&self, mut enc: DescriptorEncoder) -> openmetrics::Result {
         let map = self
             .by_uuid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut out = String::new();
-        if map.is_empty() {
-            return out;
-        }
-        let label = |uuid: &str, c: &Counts| {
-            format!(
-                "mapping=\"{uuid}\",function=\"{}\",source=\"{}\"",
-                c.function, c.source
-            )
+        let labels = |uuid: &str, c: &Counts| -> Labels {
+            vec![
+                ("mapping", uuid.to_owned()),
+                ("function", c.function.clone()),
+                ("source", c.source.to_owned()),
+            ]
         };
         type Family = (&'static str, &'static str, fn(&Counts) -> u64);
         let counters: [Family; 3] = [
@@ -129,36 +128,30 @@ impl MappingMetrics {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (uuid, c) in &map {
-                let _ = writeln!(out, "{name}_total{{{}}} {}", label(uuid, c), value(c));
-            }
+            let rows = map.iter().map(|(uuid, c)| (labels(uuid, c), value(c)));
+            openmetrics::counters(&mut enc, name, help, rows)?;
         }
-        let name = "lambdad_esm_iterator_age_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Age of the newest record of a stream mapping's last batch of a shard when the batch finished."
-        );
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        let _ = writeln!(out, "# UNIT {name} seconds");
-        for (uuid, c) in &map {
-            for (shard, age) in &c.iterator_age {
-                let _ = writeln!(out, "{name}{{{},shard=\"{shard}\"}} {age}", label(uuid, c));
-            }
-        }
-        let name = "lambdad_esm_lag_records";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Records a stream mapping read from a shard and has not yet checkpointed."
-        );
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (uuid, c) in &map {
-            for (shard, lag) in &c.lag {
-                let _ = writeln!(out, "{name}{{{},shard=\"{shard}\"}} {lag}", label(uuid, c));
-            }
-        }
-        out
+        let by_shard = |pick: fn(&Counts) -> Vec<(&String, f64)>| {
+            map.iter().flat_map(move |(uuid, c)| {
+                pick(c).into_iter().map(move |(shard, v)| {
+                    let mut l = labels(uuid, c);
+                    l.push(("shard", shard.clone()));
+                    (l, v)
+                })
+            })
+        };
+        openmetrics::gauges(
+            &mut enc,
+            "lambdad_esm_iterator_age_seconds",
+            "Age of the newest record of a stream mapping's last batch of a shard when the batch finished.",
+            by_shard(|c| c.iterator_age.iter().map(|(s, a)| (s, *a)).collect()),
+        )?;
+        openmetrics::gauges(
+            &mut enc,
+            "lambdad_esm_lag_records",
+            "Records a stream mapping read from a shard and has not yet checkpointed.",
+            by_shard(|c| c.lag.iter().map(|(s, n)| (s, *n as f64)).collect()),
+        )
     }
 }
 
@@ -169,12 +162,13 @@ mod tests {
     #[test]
     fn counts_and_forgets() {
         let m = MappingMetrics::default();
-        assert_eq!(m.encode(), "");
+        let encode = |m: &MappingMetrics| openmetrics::text(Box::new(m.clone()));
+        assert_eq!(encode(&m), "# EOF\n");
         m.batch("u1", "kinesis", "f", 10, false);
         m.batch("u1", "kinesis", "f", 5, true);
         m.iterator_age("u1", "kinesis", "f", "shardId-0", 1.5);
         m.lag("u1", "kinesis", "f", "shardId-0", 7);
-        let text = m.encode();
+        let text = encode(&m);
         let l = "mapping=\"u1\",function=\"f\",source=\"kinesis\"";
         assert!(text.contains(&format!("lambdad_esm_batches_total{{{l}}} 2")));
         assert!(text.contains(&format!("lambdad_esm_records_total{{{l}}} 15")));
@@ -186,6 +180,6 @@ mod tests {
             "lambdad_esm_lag_records{{{l},shard=\"shardId-0\"}} 7"
         )));
         m.forget("u1");
-        assert_eq!(m.encode(), "");
+        assert_eq!(encode(&m), "# EOF\n");
     }
 }
