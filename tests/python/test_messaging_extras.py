@@ -2,7 +2,8 @@
 endpoint: message move tasks from a dead-letter queue (back to each message's source, or to a given
 destination; their list, cancel and errors, as LocalStack's AWS-validated snapshots have them);
 queue policies governing SNS -> SQS deliveries under --auth sigv4; FIFO publish deduplication that
-survives a restart; and an https subscriber whose CA lambdad trusts through SSL_CERT_FILE."""
+survives a restart; an https subscriber whose CA lambdad trusts through SSL_CERT_FILE; and a move task
+that survives a kill -9 and completes after the restart."""
 
 import base64
 import json
@@ -321,3 +322,68 @@ def test_https_subscriber_with_a_trusted_ca():
         server.stop()
         server.tmp.cleanup()
         httpd.shutdown()
+
+
+@pytest.mark.timeout(240)
+def test_a_move_task_survives_a_kill_and_completes_after_the_restart():
+    """A RUNNING task is resumed by the next start: SIGKILL mid-move, then every dead letter is in
+    its source queue exactly once, the dead-letter queue is empty, and the task (started before the
+    restart, still listed) is COMPLETED; an earlier finished task is listed too."""
+    server = Server(interpreters=False)
+    server.start()
+    try:
+        sqs = make_client(server.endpoint, "sqs")
+        dlq_url, dlq_arn = queue(sqs, "rs-dlq")
+        url, _ = queue(sqs, "rs-src", VisibilityTimeout="0",
+                       RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}))
+
+        def dead_letters(bodies):
+            for i in range(0, len(bodies), 10):
+                sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])])
+            dead_letter(sqs, url, len(bodies))
+            wait_for(lambda: sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+                     ["Attributes"]["ApproximateNumberOfMessages"] == str(len(bodies)), 30, "the dead letters")
+
+        # A first task that finishes before the restart.
+        dead_letters(["early"])
+        sqs.start_message_move_task(SourceArn=dlq_arn)
+        wait_for(lambda: sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "COMPLETED",
+                 30, "the first task")
+        assert [m["Body"] for m in receive_all(sqs, url, 1)] == ["early"]
+        sqs.purge_queue(QueueUrl=url)
+
+        bodies = [f"m{i:02}" for i in range(16)]
+        dead_letters(bodies)
+        handle = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+        wait_for(lambda: sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]
+                 ["ApproximateNumberOfMessagesMoved"] >= 4, 60, "four messages moved")
+        server.proc.kill()  # SIGKILL: no chance to finish or save anything
+        server.proc.wait()
+        server.proc = None
+        server.start()
+        assert "Resumed message move tasks" in server.log()
+        sqs = make_client(server.endpoint, "sqs")
+
+        def completed():
+            r = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+            return r[0]["Status"] == "COMPLETED" and r
+
+        tasks = wait_for(completed, 90, "the resumed task to complete")
+        assert [t["Status"] for t in tasks] == ["COMPLETED", "COMPLETED"]
+        task = tasks[0]
+        assert (task["ApproximateNumberOfMessagesToMove"], task["MaxNumberOfMessagesPerSecond"]) == (16, 2)
+        # Progress is saved after each batch (of two here): a kill may forget the last batch's count.
+        assert 14 <= task["ApproximateNumberOfMessagesMoved"] <= 16, task
+        assert "TaskHandle" not in task
+        assert error_of(sqs.cancel_message_move_task, TaskHandle=handle) == (
+            "ResourceNotFoundException", "Task does not exist.", 404)
+        moved = receive_all(sqs, url, 16)
+        assert sorted(m["Body"] for m in moved) == bodies
+        assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
+        assert sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"] == "0"
+    finally:
+        code = server.stop()
+        assert code == 0, server.log()[-2000:]
+        server.tmp.cleanup()

@@ -37,6 +37,7 @@ mod rest_auth;
 mod rest_event;
 mod rest_http;
 pub mod s3;
+mod s3_access;
 mod s3_metrics;
 mod s3_webhooks;
 mod sns;
@@ -71,6 +72,8 @@ pub struct ApiConfig {
     pub prices: lambdad_engine::metrics::Prices,
     /// The shortest interval a schedule rule may fire at.
     pub schedule_min_interval: std::time::Duration,
+    /// The log group that also gets every S3 access log line, if any.
+    pub s3_access_log_group: Option<String>,
 }
 
 /// Shared state of every handler.
@@ -88,6 +91,8 @@ pub struct AppState {
     pub logs: lambdad_service::logs::Logs,
     /// The built-in object store's S3 API (`s3.rs`), when it is on.
     pub s3: Option<s3s::service::S3Service>,
+    /// The object store itself (its access logs), when it is on.
+    pub objects: Option<lambdad_objects::Objects>,
     /// The front doors' request counters (`doors.rs`).
     pub doors: Arc<doors::DoorMetrics>,
     /// The S3 API's counters (`s3_metrics.rs`).

@@ -78,7 +78,7 @@ fn s3_host(host: &str) -> Option<(Option<&str>, Option<&str>)> {
 }
 
 /// The access key a request is signed with (SigV4 or SigV2, header or presigned URL).
-fn signed_key(headers: &HeaderMap, query: &str) -> Option<String> {
+pub(crate) fn signed_key(headers: &HeaderMap, query: &str) -> Option<String> {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     if let Some(v2) = auth.and_then(|a| a.strip_prefix("AWS ")) {
         return v2.split(':').next().map(str::to_owned);
@@ -224,15 +224,28 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
         return next.run(req).await;
     }
     let query = req.uri().query().unwrap_or_default().to_owned();
-    let (bucket, has_key) = bucket_and_key(&req);
+    let (bucket, key) = bucket_and_key(&req);
     let operation = crate::s3_metrics::operation(
         req.method(),
         bucket.as_deref(),
-        has_key,
+        key.is_some(),
         &query,
         req.headers(),
     );
     let bytes_in = crate::s3_metrics::body_length(req.headers());
+    // A logged bucket's request is noted before it is served (its time,
+    // request line and signature).
+    let mut logged = None;
+    if let (Some(objects), Some(b)) = (&state.objects, &bucket)
+        && objects.logs_access(b).await
+    {
+        let received = crate::s3_access::Received::new(&state, &req, key, bytes_in);
+        logged = Some((objects.clone(), received));
+    }
+    let remote_ip = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let resp = serve(&state, service, req, &query).await;
     let bytes_out = resp
         .headers()
@@ -247,11 +260,22 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
         bytes_in,
         bytes_out,
     });
-    resp
+    match (logged, bucket) {
+        (Some((objects, received)), Some(bucket)) => {
+            let answered = crate::s3_access::Answered {
+                bucket: &bucket,
+                operation,
+                remote_ip,
+            };
+            crate::s3_access::record(&state, &objects, answered, received, resp).await
+        }
+        _ => resp,
+    }
 }
 
-/// The bucket a request names (by its Host or its path) and whether it names a key.
-fn bucket_and_key(req: &Request) -> (Option<String>, bool) {
+/// The bucket a request names (by its Host or its path) and the key, as
+/// the request spells it (URL-encoded), when it names one.
+fn bucket_and_key(req: &Request) -> (Option<String>, Option<String>) {
     let path = req.uri().path().trim_start_matches('/');
     let host_bucket = req
         .headers()
@@ -259,15 +283,13 @@ fn bucket_and_key(req: &Request) -> (Option<String>, bool) {
         .and_then(|h| h.to_str().ok())
         .and_then(s3_host)
         .and_then(|(b, _)| b.map(str::to_owned));
+    let key = |k: &str| (!k.is_empty()).then(|| k.to_owned());
     match host_bucket {
-        Some(b) => (Some(b), !path.is_empty()),
+        Some(b) => (Some(b), key(path)),
         None => {
-            let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+            let (bucket, k) = path.split_once('/').unwrap_or((path, ""));
             // Bucket names need no decoding (lower-case letters, digits, `.`, `-`).
-            (
-                (!bucket.is_empty()).then(|| bucket.to_owned()),
-                !key.is_empty(),
-            )
+            ((!bucket.is_empty()).then(|| bucket.to_owned()), key(k))
         }
     }
 }

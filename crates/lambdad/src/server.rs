@@ -95,6 +95,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(function = %p.function, qualifier = %p.qualifier, error = %e, "Cannot restore provisioned concurrency.");
         }
     }
+    match services.queues.resume_moves().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(tasks = n, "Resumed message move tasks."),
+        Err(e) => tracing::warn!(error = %e, "Cannot resume message move tasks."),
+    }
     let destinations = Destinations::new(&config.region, config.aws_endpoint_url.as_deref())
         .await
         .with_queues(services.queues.clone(), &config.region)
@@ -130,6 +135,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         usage_file.clone(),
         stop.child_token(),
     ));
+    background.spawn(flush_s3_access_logs(
+        objects.clone(),
+        config.s3_log_flush_interval,
+        stop.child_token(),
+    ));
     let s3 = lambdad_api::s3::service(
         &objects,
         credentials.clone(),
@@ -144,12 +154,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             require_signatures: config.auth == AuthMode::Sigv4,
             prices: config.prices,
             schedule_min_interval: config.schedule_min_interval,
+            s3_access_log_group: config.s3_access_log_group.clone(),
         }),
         services,
         engine: engine.clone(),
         credentials,
         logs,
         s3: Some(s3),
+        objects: Some(objects),
         doors: Arc::default(),
         s3_metrics: Arc::default(),
     };
@@ -289,6 +301,24 @@ async fn save_usage_periodically(
         let (e, p) = (engine.clone(), path.clone());
         let _ = tokio::task::spawn_blocking(move || save_usage(&e, &p)).await;
     }
+}
+
+/// Delivers the S3 access logs' pending lines every `every`, and once more
+/// when `stop` comes (after the listener closed: every answered request's
+/// line is delivered).
+async fn flush_s3_access_logs(
+    objects: lambdad_objects::Objects,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => break,
+        }
+        objects.flush_access_logs().await;
+    }
+    objects.flush_access_logs().await;
 }
 
 /// Deletes expired log streams at start-up and then hourly, until `stop`.

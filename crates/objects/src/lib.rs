@@ -7,9 +7,12 @@
 //! API crate routes S3 requests to [`Objects::service`].
 //!
 //! Bucket notifications (`notify.rs`) become asynchronous invocations
-//! queued in the same store transaction as the object's record.
+//! queued in the same store transaction as the object's record. Server
+//! access logging (`access_log.rs`) keeps the lines of logged buckets'
+//! requests and delivers them as objects into their target buckets.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 mod bucket_config;
 mod files;
 mod list;
@@ -49,6 +52,7 @@ struct Inner {
     store: Arc<dyn Store>,
     files: files::Files,
     config: ObjectsConfig,
+    access_logs: access_log::AccessLogs,
 }
 
 /// Why an object could not be read for lambdad's own use (function code).
@@ -109,6 +113,7 @@ impl Objects {
                 store,
                 files,
                 config,
+                access_logs: access_log::AccessLogs::default(),
             }),
         })
     }
@@ -131,6 +136,10 @@ impl Objects {
 
     pub(crate) fn config(&self) -> &ObjectsConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn access_logs(&self) -> &access_log::AccessLogs {
+        &self.inner.access_logs
     }
 
     /// A bucket's record, or NoSuchBucket.

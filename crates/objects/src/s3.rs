@@ -272,8 +272,11 @@ impl S3 for Objects {
             notification: None,
         };
         match self.db(move |s| s.create_bucket(&record)).await {
-            // Tags a crash left from a deleted bucket of that name go.
-            Ok(()) => self.delete_tagging(&input.bucket).await?,
+            // Tags and logging a crash left from a deleted bucket of that name go.
+            Ok(()) => {
+                self.delete_tagging(&input.bucket).await?;
+                self.delete_logging(&input.bucket).await?;
+            }
             Err(_) if self.bucket(&input.bucket).await.is_ok() => {
                 return Err(S3Error::with_message(
                     S3ErrorCode::BucketAlreadyOwnedByYou,
@@ -327,6 +330,7 @@ impl S3 for Objects {
         match self.db(move |s| s.delete_bucket(&name)).await? {
             BucketDelete::Deleted => {
                 self.delete_tagging(&req.input.bucket).await?;
+                self.delete_logging(&req.input.bucket).await?;
                 Ok(S3Response::new(DeleteBucketOutput {}))
             }
             BucketDelete::Missing => Err(S3Error::with_message(
@@ -779,6 +783,21 @@ impl S3 for Objects {
         self.bucket(&req.input.bucket).await?;
         self.delete_tagging(&req.input.bucket).await?;
         Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+        self.put_logging(req.input).await?;
+        Ok(S3Response::new(PutBucketLoggingOutput {}))
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        Ok(S3Response::new(self.get_logging(&req.input.bucket).await?))
     }
 }
 

@@ -57,6 +57,10 @@ pub const CHECKS: &[Check] = &[
     ("queues", crate::conformance_queues::queues),
     ("queue_messages", crate::conformance_queues::queue_messages),
     (
+        "queue_message_moves",
+        crate::conformance_queues::queue_message_moves,
+    ),
+    (
         "queue_fifo_and_redrive",
         crate::conformance_queues::queue_fifo_and_redrive,
     ),

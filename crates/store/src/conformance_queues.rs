@@ -1,6 +1,7 @@
 //! The conformance checks of the built-in SQS queues (listed in the
 //! conformance CHECKS list): queues, sends with deduplication, receives
-//! with visibility, FIFO group locking, redrive, deletes by receipt.
+//! with visibility, FIFO group locking, redrive, deletes by receipt, and
+//! message moves (one transaction, under the latest receipt only).
 
 use crate::queues::{MessageRecord, QueueRecord, ReceiveRequest, SendOutcome, VisibilityChange};
 use crate::{Store, StoreError};
@@ -265,4 +266,48 @@ pub(crate) fn queue_fifo_and_redrive(store: &dyn Store) {
     assert_eq!(ids(&got.messages), ["b1", "a2", "a3"]);
     assert_eq!(got.messages[1].receive_count, 1);
     assert_eq!(got.messages[1].body, "body of a2");
+}
+
+/// A move takes an in-flight message out of its queue and stores it in
+/// another in one step: only under its latest receipt, and never twice.
+pub(crate) fn queue_message_moves(store: &dyn Store) {
+    store.create_queue(&queue("dlq")).unwrap();
+    store.create_queue(&queue("src")).unwrap();
+    store
+        .send_messages("dlq", &[message("m1", None, None, 100)], 0)
+        .unwrap();
+    let got = store
+        .receive_messages("dlq", &receive(200, 1, "r1", false))
+        .unwrap();
+    let mut moved = got.messages[0].clone();
+    moved.queue = "src".to_owned();
+    moved.receipt = None;
+    moved.receive_count = 0;
+    moved.visible_ms = 200;
+    // A stale receipt moves nothing.
+    assert!(!store.move_message("dlq", "m1", "r0", &moved).unwrap());
+    assert!(store.move_message("dlq", "m1", "r1", &moved).unwrap());
+    assert!(!store.move_message("dlq", "m1", "r1", &moved).unwrap());
+    assert_eq!(store.queue_counts("dlq", 300).unwrap().visible, 0);
+    assert_eq!(store.queue_counts("dlq", 300).unwrap().in_flight, 0);
+    let got = store
+        .receive_messages("src", &receive(300, 10, "r2", false))
+        .unwrap();
+    assert_eq!(ids(&got.messages), ["m1"]);
+    assert_eq!(got.messages[0].body, "body of m1");
+    assert_eq!(got.messages[0].receive_count, 1);
+    // A destination that is gone keeps the message where it was.
+    store
+        .send_messages("dlq", &[message("m2", None, None, 400)], 0)
+        .unwrap();
+    let got = store
+        .receive_messages("dlq", &receive(500, 1, "r3", false))
+        .unwrap();
+    let mut lost = got.messages[0].clone();
+    lost.queue = "gone".to_owned();
+    assert!(matches!(
+        store.move_message("dlq", "m2", "r3", &lost),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.queue_counts("dlq", 500).unwrap().in_flight, 1);
 }

@@ -153,6 +153,16 @@ pub trait QueueStore {
     fn receive_messages(&self, queue: &str, req: &ReceiveRequest) -> Result<Received, StoreError>;
     /// Deletes message `id` if `receipt` is its latest receipt; whether it did.
     fn delete_message(&self, queue: &str, id: &str, receipt: &str) -> Result<bool, StoreError>;
+    /// Moves message `id` of `queue`, if `receipt` is its latest receipt,
+    /// to `message.queue` as `message` (a message move task's step), in one
+    /// transaction; whether it did. `NotFound` when the destination is gone.
+    fn move_message(
+        &self,
+        queue: &str,
+        id: &str,
+        receipt: &str,
+        message: &MessageRecord,
+    ) -> Result<bool, StoreError>;
     /// Makes an in-flight message visible at `visible_ms`.
     fn change_visibility(
         &self,

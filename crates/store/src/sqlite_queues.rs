@@ -293,6 +293,33 @@ impl QueueStore for SqliteStore {
         Ok(n > 0)
     }
 
+    fn move_message(
+        &self,
+        queue: &str,
+        id: &str,
+        receipt: &str,
+        message: &MessageRecord,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if !queue_exists(&tx, &message.queue)? {
+            return Err(StoreError::NotFound {
+                kind: "queue",
+                id: message.queue.clone(),
+            });
+        }
+        let n = tx.execute(
+            "DELETE FROM sqs_messages WHERE queue = ?1 AND id = ?2 AND receipt = ?3",
+            params![queue, id, receipt],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        insert_message(&tx, &message.queue, message)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     fn change_visibility(
         &self,
         queue: &str,

@@ -129,6 +129,10 @@ pub struct Config {
     pub schedule_min_interval: Duration,
     /// Lifetime of execution-role credentials.
     pub role_credentials_ttl: Duration,
+    /// How often S3 access logs are delivered to their target buckets.
+    pub s3_log_flush_interval: Duration,
+    /// The log group that also gets every S3 access log line, if any.
+    pub s3_access_log_group: Option<String>,
 }
 
 impl Config {
@@ -231,6 +235,17 @@ impl Config {
                 "SigV4 authentication (the default when listening on {listen}, beyond loopback) needs --credentials-file FILE; or pass --auth none to run an open server"
             );
         }
+        let s3_log_flush_interval = a.s3_log_flush_interval.unwrap_or(Duration::from_secs(5));
+        if s3_log_flush_interval.is_zero() {
+            bail!("--s3-log-flush-interval must be more than 0");
+        }
+        if let Some(g) = &a.s3_access_log_group
+            && !lambdad_service::gateway::access_log::valid_group_name(g)
+        {
+            bail!(
+                "--s3-access-log-group {g:?} is not a CloudWatch Logs group name (1-512 of [.-_/#A-Za-z0-9])"
+            );
+        }
         let client_timeout = a.client_timeout.unwrap_or(Duration::from_secs(30));
         if client_timeout.is_zero() {
             bail!("the client timeout must be positive");
@@ -283,6 +298,8 @@ impl Config {
             role_credentials_ttl: a
                 .role_credentials_ttl
                 .unwrap_or(Duration::from_secs(12 * 3600)),
+            s3_log_flush_interval,
+            s3_access_log_group: a.s3_access_log_group,
         })
     }
 }

@@ -173,6 +173,12 @@ pub struct ServeArgs {
     /// How long a client may take to send a request's headers, or pause while sending its body [default: 30s].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub client_timeout: Option<Duration>,
+    /// How often S3 server access logs are delivered to their target buckets [default: 5s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub s3_log_flush_interval: Option<Duration>,
+    /// A log group that also gets every S3 server access log line, a stream per bucket [default: none].
+    #[arg(long)]
+    pub s3_access_log_group: Option<String>,
     /// Network of functions without a `lambdad:network` tag: host, loopback or none [default: host].
     #[arg(long, value_parser = parse_network)]
     pub network: Option<NetworkMode>,

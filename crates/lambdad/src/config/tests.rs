@@ -50,6 +50,28 @@ fn defaults() {
 }
 
 #[test]
+fn s3_access_log_settings() {
+    let c = resolve(&[], &[]).unwrap();
+    assert_eq!(c.s3_log_flush_interval, Duration::from_secs(5));
+    assert_eq!(c.s3_access_log_group, None);
+    let c = resolve(
+        &["--s3-access-log-group", "/lambdad/s3-access"],
+        &[("LAMBDAD_S3_LOG_FLUSH_INTERVAL", "1s")],
+    )
+    .unwrap();
+    assert_eq!(c.s3_log_flush_interval, Duration::from_secs(1));
+    assert_eq!(c.s3_access_log_group.as_deref(), Some("/lambdad/s3-access"));
+    assert!(
+        error(&["--s3-access-log-group", "a b"], &[]).contains("not a CloudWatch Logs group name")
+    );
+    assert!(
+        error(&["--s3-access-log-group", "a/../b"], &[])
+            .contains("not a CloudWatch Logs group name")
+    );
+    assert!(error(&["--s3-log-flush-interval", "0s"], &[]).contains("more than 0"));
+}
+
+#[test]
 fn thread_and_pool_sizes_are_bounded() {
     for args in [
         ["--worker-threads", "0"],

@@ -88,7 +88,7 @@ pub fn group_of(arn: &str) -> Option<&str> {
 
 /// CloudWatch Logs' group names: 1–512 of `[.\-_/#A-Za-z0-9]`, no `..`
 /// path segment (lambdad keeps groups as directories).
-fn valid_group_name(name: &str) -> bool {
+pub fn valid_group_name(name: &str) -> bool {
     (1..=512).contains(&name.len())
         && name
             .bytes()

@@ -463,7 +463,7 @@ impl Queues {
 
     /// Deletes the received message `id` of queue `name` if `receipt` is
     /// still its latest receipt, counting the deletion.
-    pub(super) async fn delete_received(
+    async fn delete_received(
         &self,
         name: &str,
         id: String,

@@ -4,8 +4,12 @@
 //! message records when it is sent) or to a given destination, at most
 //! `MaxNumberOfMessagesPerSecond` a second. A task runs on its own tokio
 //! task; each message is received from the dead-letter queue, sent to its
-//! destination and then deleted, so a crash can only repeat a message.
-//! Tasks are kept in memory: the list forgets them at a restart.
+//! destination and taken out of the dead-letter queue in one store
+//! transaction (`Store::move_message`), so a crash neither loses nor repeats
+//! a message. Tasks are store documents of kind [`MOVE_DOC`] (the newest
+//! [`KEPT`] of each source queue, as ListMessageMoveTasks lists), saved at
+//! the start, after each batch and at the end; [`Queues::resume_moves`] runs
+//! the tasks a stopped server left RUNNING again at start-up.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -28,9 +32,12 @@ const MAX_RATE: i64 = 500;
 /// Messages received from the dead-letter queue at once.
 const BATCH: usize = 10;
 /// How long a message being moved stays hidden in the dead-letter queue.
-const MOVE_VISIBILITY_MS: i64 = 30_000;
-/// Tasks remembered per source queue (the newest).
+const MOVE_VISIBILITY_MS: i64 = 10_000;
+/// Tasks remembered per source queue (the newest; ListMessageMoveTasks'
+/// most, as AWS).
 const KEPT: usize = 10;
+/// The store document kind of a move task (key: `SOURCE_ARN TASK_ID`).
+pub const MOVE_DOC: &str = "sqs-move-task";
 
 /// StartMessageMoveTask's input.
 #[derive(Debug, Default, Deserialize)]
@@ -44,7 +51,8 @@ pub struct StartMoveInput {
     pub max_number_of_messages_per_second: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum Status {
     Running,
     Cancelling,
@@ -65,8 +73,8 @@ impl Status {
     }
 }
 
-/// One task's state.
-#[derive(Debug)]
+/// One task's state (its store document).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Task {
     id: String,
     source_arn: String,
@@ -77,6 +85,12 @@ pub(super) struct Task {
     moved: u64,
     status: Status,
     failure: Option<String>,
+}
+
+impl Task {
+    fn doc_key(&self) -> String {
+        format!("{} {}", self.source_arn, self.id)
+    }
 }
 
 /// The tasks of every source queue, newest last.
@@ -167,7 +181,7 @@ impl Queues {
             status: Status::Running,
             failure: None,
         }));
-        let handle = {
+        let (handle, dropped) = {
             let mut all = lock(&self.shared.moves);
             let list = all.entry(source_arn).or_default();
             if list
@@ -179,11 +193,34 @@ impl Queues {
                 ));
             }
             list.push(task.clone());
-            if list.len() > KEPT {
-                list.remove(0);
-            }
-            handle_of(&lock(&task))
+            let dropped = (list.len() > KEPT).then(|| lock(&list.remove(0)).doc_key());
+            (handle_of(&lock(&task)), dropped)
         };
+        self.save_move(&task).await?;
+        if let Some(key) = dropped {
+            let store = self.ctx.store.clone();
+            blocking(move || store.put_doc(MOVE_DOC, &key, None)).await?;
+        }
+        self.spawn_move(source, destination, task);
+        Ok(handle)
+    }
+
+    /// Writes a task's document.
+    async fn save_move(&self, task: &Mutex<Task>) -> Result<(), QueuesError> {
+        let t = lock(task).clone();
+        let json = serde_json::to_string(&t).map_err(json_err)?;
+        let store = self.ctx.store.clone();
+        blocking(move || store.put_doc(MOVE_DOC, &t.doc_key(), Some(&json))).await?;
+        Ok(())
+    }
+
+    /// Runs a task on its own tokio task until it ends, then saves its end.
+    fn spawn_move(
+        &self,
+        source: String,
+        destination: Option<(String, String)>,
+        task: Arc<Mutex<Task>>,
+    ) {
         let queues = self.clone();
         tokio::spawn(async move {
             let (status, failure) = match queues.run_move(&source, destination, &task).await {
@@ -194,11 +231,69 @@ impl Queues {
                     (Status::Failed, Some(e.shape().query_code.to_owned()))
                 }
             };
-            let mut t = lock(&task);
-            t.status = status;
-            t.failure = failure;
+            {
+                let mut t = lock(&task);
+                t.status = status;
+                t.failure = failure;
+            }
+            if let Err(e) = queues.save_move(&task).await {
+                tracing::warn!(queue = %source, error = %e, "Cannot save a message move task's end.");
+            }
         });
-        Ok(handle)
+    }
+
+    /// At start-up: loads the saved tasks, and runs again those a stopped
+    /// server left RUNNING (a CANCELLING one is CANCELLED); how many resumed.
+    pub async fn resume_moves(&self) -> Result<usize, QueuesError> {
+        let store = self.ctx.store.clone();
+        let docs = blocking(move || store.list_docs(MOVE_DOC)).await?;
+        let mut tasks: Vec<Task> = docs
+            .iter()
+            .filter_map(|(_, body)| serde_json::from_str(body).ok())
+            .collect();
+        tasks.sort_by_key(|t| t.started_ms);
+        let mut resumed = 0;
+        for t in tasks {
+            let task = Arc::new(Mutex::new(t));
+            lock(&self.shared.moves)
+                .entry(lock(&task).source_arn.clone())
+                .or_default()
+                .push(task.clone());
+            let (status, source_arn, destination_arn) = {
+                let t = lock(&task);
+                (t.status, t.source_arn.clone(), t.destination_arn.clone())
+            };
+            match status {
+                Status::Running => {}
+                Status::Cancelling => {
+                    lock(&task).status = Status::Cancelled;
+                    self.save_move(&task).await?;
+                    continue;
+                }
+                _ => continue,
+            }
+            let source = self.queue_of_arn(&source_arn).await?;
+            // None: the destination named is gone.
+            let destination = match &destination_arn {
+                Some(arn) => self.queue_of_arn(arn).await?.map(Some),
+                None => Some(None),
+            };
+            match (source, destination) {
+                (Some((source, _)), Some(destination)) => {
+                    self.spawn_move(source, destination, task);
+                    resumed += 1;
+                }
+                _ => {
+                    {
+                        let mut t = lock(&task);
+                        t.status = Status::Failed;
+                        t.failure = Some(QueuesError::NoSuchQueue.shape().query_code.to_owned());
+                    }
+                    self.save_move(&task).await?;
+                }
+            }
+        }
+        Ok(resumed)
     }
 
     /// Moves the messages of `source` until it is empty, the task's count
@@ -209,14 +304,16 @@ impl Queues {
         destination: Option<(String, String)>,
         task: &Mutex<Task>,
     ) -> Result<(), QueuesError> {
-        let (rate, to_move, started) = {
+        let (rate, to_move, already, started) = {
             let t = lock(task);
-            (t.rate, t.to_move, tokio::time::Instant::now())
+            (t.rate, t.to_move, t.moved, tokio::time::Instant::now())
         };
         let fifo = source.ends_with(".fifo");
         let only_source = self.dead_letter_sources(source).await?;
+        // Counted since this run started (the rate's clock); `already`
+        // were moved before a restart.
         let mut moved = 0_u64;
-        while moved < to_move {
+        while already + moved < to_move {
             if lock(task).status == Status::Cancelling {
                 return Ok(());
             }
@@ -227,7 +324,7 @@ impl Queues {
             }
             let max = rate
                 .map_or(BATCH, |r| (r as usize).min(BATCH))
-                .min((to_move - moved) as usize);
+                .min((to_move - already - moved) as usize);
             let now = now_ms();
             let req = ReceiveRequest {
                 now_ms: now,
@@ -242,28 +339,40 @@ impl Queues {
             let key = source.to_owned();
             let got = blocking(move || store.receive_messages(&key, &req)).await?;
             if got.messages.is_empty() {
-                return Ok(());
+                // Messages still hidden (in flight, or being moved when a
+                // stopped server left this task) are waited for.
+                match got.next_visible_ms {
+                    Some(at) => {
+                        let wait = (at - now).clamp(10, MOVE_VISIBILITY_MS);
+                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
             }
             for m in got.messages {
                 let target = match &destination {
                     Some((name, _)) => name.clone(),
                     None => origin_of(&m, &only_source)?,
                 };
-                self.move_one(source, &target, m).await?;
-                moved += 1;
-                lock(task).moved = moved;
+                if self.move_one(source, &target, m).await? {
+                    moved += 1;
+                    lock(task).moved += 1;
+                }
             }
+            self.save_move(task).await?;
         }
         Ok(())
     }
 
-    /// Sends `m` to `target` and deletes it from `source`.
+    /// Moves `m` from `source` to `target` in one step; false when its
+    /// receipt is no longer the latest (it came back and went elsewhere).
     async fn move_one(
         &self,
         source: &str,
         target: &str,
         m: MessageRecord,
-    ) -> Result<(), QueuesError> {
+    ) -> Result<bool, QueuesError> {
         let receipt = m.receipt.clone().unwrap_or_default();
         let id = m.id.clone();
         let record = MessageRecord {
@@ -286,8 +395,8 @@ impl Queues {
             ..m
         };
         let store = self.ctx.store.clone();
-        let key = target.to_owned();
-        blocking(move || store.send_messages(&key, &[record], i64::MAX))
+        let from = source.to_owned();
+        let moved = blocking(move || store.move_message(&from, &id, &receipt, &record))
             .await
             .map_err(|e| match e {
                 crate::error::ServiceError::Store(lambdad_store::StoreError::NotFound {
@@ -295,9 +404,12 @@ impl Queues {
                 }) => QueuesError::NoSuchQueue,
                 e => e.into(),
             })?;
-        self.stats(target).sent.fetch_add(1, Ordering::Relaxed);
-        self.waiter(target).notify_waiters();
-        self.delete_received(source, id, receipt).await
+        if moved {
+            self.stats(source).deleted.fetch_add(1, Ordering::Relaxed);
+            self.stats(target).sent.fetch_add(1, Ordering::Relaxed);
+            self.waiter(target).notify_waiters();
+        }
+        Ok(moved)
     }
 
     /// ListMessageMoveTasks: the newest `max` (1–10, default 1) tasks of a source queue.
@@ -339,17 +451,20 @@ impl Queues {
         self.queue_of_arn(&h.source_arn)
             .await?
             .ok_or_else(source_missing)?;
-        let all = lock(&self.shared.moves);
-        let task = all
+        let found = lock(&self.shared.moves)
             .get(&h.source_arn)
-            .and_then(|list| list.iter().find(|t| lock(t).id == h.task_id))
-            .ok_or(QueuesError::ResourceNotFound("Task does not exist."))?;
-        let mut t = lock(task);
-        if t.status != Status::Running {
-            return Err(QueuesError::ResourceNotFound("Task does not exist."));
-        }
-        t.status = Status::Cancelling;
-        Ok(t.moved)
+            .and_then(|list| list.iter().find(|t| lock(t).id == h.task_id).cloned());
+        let task = found.ok_or(QueuesError::ResourceNotFound("Task does not exist."))?;
+        let moved = {
+            let mut t = lock(&task);
+            if t.status != Status::Running {
+                return Err(QueuesError::ResourceNotFound("Task does not exist."));
+            }
+            t.status = Status::Cancelling;
+            t.moved
+        };
+        self.save_move(&task).await?;
+        Ok(moved)
     }
 }
 
