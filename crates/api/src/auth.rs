@@ -692,9 +692,15 @@ mod session_tests {
         let creds = Credentials::parse(text, None).unwrap();
         let alice = creds.identity("A1").unwrap();
         assert_eq!(alice.account("000000000000"), "000000000000");
-        assert_eq!(alice.arn("000000000000"), "arn:aws:iam::000000000000:user/alice");
+        assert_eq!(
+            alice.arn("000000000000"),
+            "arn:aws:iam::000000000000:user/alice"
+        );
         let bob = creds.identity("B1").unwrap();
-        assert_eq!(bob.arn("000000000000"), "arn:aws:iam::111122223333:user/bob");
+        assert_eq!(
+            bob.arn("000000000000"),
+            "arn:aws:iam::111122223333:user/bob"
+        );
         let bad = "[x]\naws_access_key_id = X\naws_secret_access_key = s\naccount = 12ab\n";
         assert!(matches!(
             Credentials::parse(bad, None),
@@ -702,6 +708,9 @@ mod session_tests {
         ));
         let (key, _, _) = creds.mint("arn:aws:iam::000000000000:role/app");
         let role = creds.identity(&key).unwrap();
-        assert_eq!(role.arn("000000000000"), "arn:aws:sts::000000000000:assumed-role/app/lambdad");
+        assert_eq!(
+            role.arn("000000000000"),
+            "arn:aws:sts::000000000000:assumed-role/app/lambdad"
+        );
     }
 }

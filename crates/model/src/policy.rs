@@ -231,11 +231,7 @@ impl<'a> Request<'a> {
     /// The request of AWS service `service` calling `action` for the
     /// resource `source_arn` of `source_account` (the `aws:SourceArn` and
     /// `aws:SourceAccount` keys; `context` must outlive it).
-    pub fn service(
-        service: &'a str,
-        action: &'a str,
-        context: &'a [(&'a str, &'a str)],
-    ) -> Self {
+    pub fn service(service: &'a str, action: &'a str, context: &'a [(&'a str, &'a str)]) -> Self {
         Self {
             principal: Principal::Service(service),
             action,
@@ -536,13 +532,31 @@ mod tests {
         };
         let own = "arn:aws:iam::000000000000:user/alice";
         let other = "arn:aws:iam::111122223333:user/bob";
-        assert_eq!(ask("000000000000", own, "sns:Publish"), crate::iam::Decision::Allow);
-        assert_eq!(ask("000000000000", own, "SNS:Subscribe"), crate::iam::Decision::Allow);
-        assert_eq!(ask("111122223333", other, "sns:Publish"), crate::iam::Decision::ImplicitDeny);
-        assert_eq!(ask("000000000000", own, "sns:TagResource"), crate::iam::Decision::ImplicitDeny);
+        assert_eq!(
+            ask("000000000000", own, "sns:Publish"),
+            crate::iam::Decision::Allow
+        );
+        assert_eq!(
+            ask("000000000000", own, "SNS:Subscribe"),
+            crate::iam::Decision::Allow
+        );
+        assert_eq!(
+            ask("111122223333", other, "sns:Publish"),
+            crate::iam::Decision::ImplicitDeny
+        );
+        assert_eq!(
+            ask("000000000000", own, "sns:TagResource"),
+            crate::iam::Decision::ImplicitDeny
+        );
         // A service's request carries no aws:SourceOwner: S3 needs a statement of its own.
         let s3 = "s3.amazonaws.com";
-        assert!(!allows_service(&statements, s3, "sns:Publish", "arn:aws:s3:::b", "000000000000"));
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::b",
+            "000000000000"
+        ));
     }
 
     #[test]
@@ -569,17 +583,69 @@ mod tests {
             )
         };
         use crate::iam::Decision::{Allow, ExplicitDeny, ImplicitDeny};
-        assert_eq!(ask("111122223333", "arn:aws:iam::111122223333:user/bob", "sns:Publish"), Allow);
-        assert_eq!(ask("111122223333", "arn:aws:iam::111122223333:user/bob", "sns:Subscribe"), ImplicitDeny);
-        assert_eq!(ask("222233334444", "arn:aws:iam::222233334444:user/carol", "sns:Subscribe"), Allow);
-        assert_eq!(ask("222233334444", "arn:aws:iam::222233334444:user/mallory", "sns:Publish"), ExplicitDeny);
+        assert_eq!(
+            ask(
+                "111122223333",
+                "arn:aws:iam::111122223333:user/bob",
+                "sns:Publish"
+            ),
+            Allow
+        );
+        assert_eq!(
+            ask(
+                "111122223333",
+                "arn:aws:iam::111122223333:user/bob",
+                "sns:Subscribe"
+            ),
+            ImplicitDeny
+        );
+        assert_eq!(
+            ask(
+                "222233334444",
+                "arn:aws:iam::222233334444:user/carol",
+                "sns:Subscribe"
+            ),
+            Allow
+        );
+        assert_eq!(
+            ask(
+                "222233334444",
+                "arn:aws:iam::222233334444:user/mallory",
+                "sns:Publish"
+            ),
+            ExplicitDeny
+        );
         let s3 = "s3.amazonaws.com";
         let acct = "000000000000";
-        assert!(allows_service(&statements, s3, "sns:Publish", "arn:aws:s3:::photos-1", acct));
-        assert!(!allows_service(&statements, s3, "sns:Publish", "arn:aws:s3:::other", acct));
-        assert!(!allows_service(&statements, s3, "sns:Publish", "arn:aws:s3:::photos-1", "999999999999"));
+        assert!(allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::photos-1",
+            acct
+        ));
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::other",
+            acct
+        ));
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::photos-1",
+            "999999999999"
+        ));
         let unknown = json!({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}});
-        assert!(!allows_service(&[unknown], s3, "sqs:SendMessage", "arn:aws:s3:::b", acct));
+        assert!(!allows_service(
+            &[unknown],
+            s3,
+            "sqs:SendMessage",
+            "arn:aws:s3:::b",
+            acct
+        ));
     }
 }

@@ -156,7 +156,10 @@ impl Objects {
     ) -> Result<Option<notify::Refusal>, StoreError> {
         let bucket = notify::bucket_of(payload).unwrap_or_default();
         let (store, arn) = (self.inner.store.clone(), destination.to_owned());
-        let (region, account) = (self.config().region.clone(), self.config().account_id.clone());
+        let (region, account) = (
+            self.config().region.clone(),
+            self.config().account_id.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let home = notify::Home {
                 region: &region,

@@ -209,13 +209,11 @@ pub fn message_refusal(
         ("queue", "sqs:SendMessage", found)
     } else if let Some(name) = builtin_name(arn, "sns", home) {
         let found = match store.get_topic(name)? {
-            Some(t) if !name.ends_with(".fifo") => Some(
-                attribute(&t.attributes, "Policy").or_else(|| {
-                    Some(
-                        lambdad_model::policy::default_topic_policy(arn, home.account).to_string(),
-                    )
-                }),
-            ),
+            Some(t) if !name.ends_with(".fifo") => {
+                Some(attribute(&t.attributes, "Policy").or_else(|| {
+                    Some(lambdad_model::policy::default_topic_policy(arn, home.account).to_string())
+                }))
+            }
             _ => None,
         };
         ("topic", "sns:Publish", found)
@@ -232,12 +230,20 @@ pub fn message_refusal(
     };
     let statements = lambdad_model::policy::statements_of(policy.as_deref().unwrap_or_default());
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
-    if lambdad_model::policy::allows_service(&statements, S3_PRINCIPAL, action, &bucket_arn, home.account) {
+    if lambdad_model::policy::allows_service(
+        &statements,
+        S3_PRINCIPAL,
+        action,
+        &bucket_arn,
+        home.account,
+    ) {
         return Ok(None);
     }
     Ok(Some(Refusal::new(
         arn,
-        format!("Permissions on the destination {kind} do not allow S3 to publish notifications from this bucket"),
+        format!(
+            "Permissions on the destination {kind} do not allow S3 to publish notifications from this bucket"
+        ),
     )))
 }
 

@@ -143,7 +143,10 @@ impl Services {
         destination: &str,
         payload: &[u8],
     ) -> Result<Option<lambdad_objects::notify::Refusal>, lambdad_store::StoreError> {
-        self.ctx.objects.delivery_refusal(destination, payload).await
+        self.ctx
+            .objects
+            .delivery_refusal(destination, payload)
+            .await
     }
 
     /// The counters of the asynchronous path.

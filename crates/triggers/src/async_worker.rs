@@ -263,7 +263,9 @@ async fn send_message(q: &Queue, event: AsyncEvent) {
             return;
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot read an S3 destination's policy; sending anyway."),
+        Err(e) => {
+            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot read an S3 destination's policy; sending anyway.")
+        }
     }
     let body = String::from_utf8_lossy(&event.payload);
     let subject = event
