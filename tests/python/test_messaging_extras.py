@@ -292,15 +292,20 @@ def make_ca_and_leaf(tmp):
     return tmp / "ca.pem", tmp / "leaf.pem", tmp / "leaf.key"
 
 
+def serve_tls(httpd, leaf, key, **wrap):
+    """Serves `httpd` over TLS with the certificate `leaf`, in a daemon thread."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(leaf, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, **wrap)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+
 @pytest.mark.timeout(180)
 def test_https_subscriber_with_a_trusted_ca():
     tmp = Path(tempfile.mkdtemp(prefix="lambdad-tls-"))
     ca, leaf, key = make_ca_and_leaf(tmp)
     httpd = HTTPServer(("127.0.0.1", 0), Recorder)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(leaf, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_tls(httpd, leaf, key)
     server = Server(interpreters=False, env={"SSL_CERT_FILE": str(ca)})
     server.start()
     try:
@@ -348,10 +353,7 @@ def test_https_subscriber_with_an_untrusted_ca_gets_nothing():
     _, leaf, key = make_ca_and_leaf(tmp)
     Recorder.received.clear()
     httpd = Handshakes(("127.0.0.1", 0), Recorder)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(leaf, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_tls(httpd, leaf, key, do_handshake_on_connect=False)
     # lambdad trusts the public CAs and the system's store, not this test's CA.
     server = Server(interpreters=False)
     server.start()

@@ -70,6 +70,13 @@ def receive(sqs, url, timeout=60):
     return wait_for(one, timeout, f"a message on {url}")
 
 
+def bucket_and_queue(s3, sqs, name):
+    """Bucket `name` and queue `name-events`: the queue's URL and ARN."""
+    s3.create_bucket(Bucket=name)
+    url = sqs.create_queue(QueueName=f"{name}-events")["QueueUrl"]
+    return url, f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}-events"
+
+
 @pytest.fixture(scope="module")
 def clients(server):
     return (s3_client(server), make_client(server.endpoint, "sqs"), make_client(server.endpoint, "sns"),
@@ -79,9 +86,7 @@ def clients(server):
 @pytest.mark.timeout(120)
 def test_queue_destinations_need_a_policy_admitting_s3(server, clients):
     s3, sqs, _, _ = clients
-    s3.create_bucket(Bucket="qpol")
-    url = sqs.create_queue(QueueName="qpol-events")["QueueUrl"]
-    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:qpol-events"
+    url, arn = bucket_and_queue(s3, sqs, "qpol")
     put = s3.put_bucket_notification_configuration
     refused = [
         None,  # no policy at all
@@ -190,9 +195,7 @@ def test_the_error_document_is_s3s(server, clients):
 @pytest.mark.timeout(120)
 def test_skip_destination_validation_and_a_policy_removed_later(server, clients):
     s3, sqs, _, _ = clients
-    s3.create_bucket(Bucket="later")
-    url = sqs.create_queue(QueueName="later-events")["QueueUrl"]
-    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:later-events"
+    url, arn = bucket_and_queue(s3, sqs, "later")
     before = async_stats(server)["destinationFailures"]
     # SkipDestinationValidation writes the configuration unchecked ...
     s3.put_bucket_notification_configuration(Bucket="later", NotificationConfiguration=queue_config(arn),

@@ -532,22 +532,15 @@ mod tests {
         };
         let own = "arn:aws:iam::000000000000:user/alice";
         let other = "arn:aws:iam::111122223333:user/bob";
-        assert_eq!(
-            ask("000000000000", own, "sns:Publish"),
-            crate::iam::Decision::Allow
-        );
-        assert_eq!(
-            ask("000000000000", own, "SNS:Subscribe"),
-            crate::iam::Decision::Allow
-        );
-        assert_eq!(
-            ask("111122223333", other, "sns:Publish"),
-            crate::iam::Decision::ImplicitDeny
-        );
-        assert_eq!(
-            ask("000000000000", own, "sns:TagResource"),
-            crate::iam::Decision::ImplicitDeny
-        );
+        use crate::iam::Decision::{Allow, ImplicitDeny};
+        for (account, arn, action, want) in [
+            ("000000000000", own, "sns:Publish", Allow),
+            ("000000000000", own, "SNS:Subscribe", Allow),
+            ("111122223333", other, "sns:Publish", ImplicitDeny),
+            ("000000000000", own, "sns:TagResource", ImplicitDeny),
+        ] {
+            assert_eq!(ask(account, arn, action), want, "{arn} {action}");
+        }
         // A service's request carries no aws:SourceOwner: S3 needs a statement of its own.
         let s3 = "s3.amazonaws.com";
         assert!(!allows_service(
