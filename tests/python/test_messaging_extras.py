@@ -2,11 +2,13 @@
 endpoint: message move tasks from a dead-letter queue (back to each message's source, or to a given
 destination; their list, cancel and errors, as LocalStack's AWS-validated snapshots have them);
 queue policies governing SNS -> SQS deliveries under --auth sigv4; FIFO publish deduplication that
-survives a restart; an https subscriber whose CA lambdad trusts through SSL_CERT_FILE; and a move task
-that survives a kill -9 and completes after the restart."""
+survives a restart; an https subscriber whose CA lambdad trusts through SSL_CERT_FILE, and one whose
+CA it does not trust, which gets nothing; and a move task that survives a kill -9 and completes after
+the restart."""
 
 import base64
 import json
+import socketserver
 import ssl
 import subprocess
 import tempfile
@@ -291,15 +293,20 @@ def make_ca_and_leaf(tmp):
     return tmp / "ca.pem", tmp / "leaf.pem", tmp / "leaf.key"
 
 
+def serve_tls(httpd, leaf, key, **wrap):
+    """Serves `httpd` over TLS with the certificate `leaf`, in a daemon thread."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(leaf, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, **wrap)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+
 @pytest.mark.timeout(180)
 def test_https_subscriber_with_a_trusted_ca():
     tmp = Path(tempfile.mkdtemp(prefix="lambdad-tls-"))
     ca, leaf, key = make_ca_and_leaf(tmp)
     httpd = HTTPServer(("127.0.0.1", 0), Recorder)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(leaf, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_tls(httpd, leaf, key)
     server = Server(interpreters=False, env={"SSL_CERT_FILE": str(ca)})
     server.start()
     try:
@@ -387,3 +394,53 @@ def test_a_move_task_survives_a_kill_and_completes_after_the_restart():
         code = server.stop()
         assert code == 0, server.log()[-2000:]
         server.tmp.cleanup()
+
+
+class Handshakes(socketserver.ThreadingMixIn, HTTPServer):
+    """An https server counting the TLS handshakes clients broke off (a client that does not trust
+    its certificate aborts the handshake)."""
+    daemon_threads = True
+    refused = 0
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        try:
+            sock.do_handshake()
+        except (ssl.SSLError, OSError):
+            Handshakes.refused += 1
+            sock.close()
+            raise
+        return sock, addr
+
+
+@pytest.mark.timeout(180)
+def test_https_subscriber_with_an_untrusted_ca_gets_nothing():
+    tmp = Path(tempfile.mkdtemp(prefix="lambdad-tls-"))
+    _, leaf, key = make_ca_and_leaf(tmp)
+    Recorder.received.clear()
+    httpd = Handshakes(("127.0.0.1", 0), Recorder)
+    serve_tls(httpd, leaf, key, do_handshake_on_connect=False)
+    # lambdad trusts the public CAs and the system's store, not this test's CA.
+    server = Server(interpreters=False)
+    server.start()
+    try:
+        sns = make_client(server.endpoint, "sns")
+        topic = sns.create_topic(Name="untrusted-web")["TopicArn"]
+        endpoint = f"https://127.0.0.1:{httpd.server_port}/hook"
+        sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=endpoint)
+        # The confirmation is tried (each time refused at the handshake), then given up and counted.
+        failed = 'lambdad_sns_deliveries_failed_total{topic="untrusted-web",protocol="https"} 1'
+        wait_for(lambda: failed in urllib_get(server.endpoint + "/metrics"), 120, "the confirmation given up")
+        assert Handshakes.refused >= 2, Handshakes.refused
+        assert Recorder.received == []
+        (sub,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert (sub["Endpoint"], sub["SubscriptionArn"]) == (endpoint, "PendingConfirmation")
+        # A publish reaches no pending subscription.
+        sns.publish(TopicArn=topic, Message="never delivered")
+        published = 'lambdad_sns_messages_published_total{topic="untrusted-web"} 1'
+        wait_for(lambda: published in urllib_get(server.endpoint + "/metrics"), 30, "the publish counted")
+        assert Recorder.received == []
+    finally:
+        server.stop()
+        server.tmp.cleanup()
+        httpd.shutdown()

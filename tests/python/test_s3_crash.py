@@ -82,7 +82,13 @@ def test_kill_9_during_uploads_loses_no_acknowledged_object_or_event():
                            Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::crash")
         s3 = s3_client(server)
         s3.create_bucket(Bucket="crash")
-        make_client(server.endpoint, "sqs").create_queue(QueueName="crash-events")
+        sqs = make_client(server.endpoint, "sqs")
+        url = sqs.create_queue(QueueName="crash-events")["QueueUrl"]
+        # As on AWS, the queue's policy must let S3 send this bucket's events.
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": "arn:aws:sqs:us-east-1:000000000000:crash-events",
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::crash"}}}]})})
         s3.put_bucket_notification_configuration(Bucket="crash", NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"Id": "all", "Events": ["s3:ObjectCreated:*"],
                                               "LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:seen"}],

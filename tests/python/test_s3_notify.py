@@ -48,6 +48,24 @@ def receive(sqs, url, what, timeout=60):
     return wait_for(one, timeout, what)
 
 
+def s3_may_send(arn, bucket, action):
+    """A queue's or topic's policy letting S3 `action` (sqs:SendMessage, SNS:Publish) for `bucket`,
+    as AWS's guide writes it."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "s3-notifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": action, "Resource": arn,
+        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                      "StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
+
+
+def allow_s3_queue(sqs, url, arn, bucket):
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_may_send(arn, bucket, "sqs:SendMessage")})
+
+
+def allow_s3_topic(sns, arn, bucket):
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=s3_may_send(arn, bucket, "SNS:Publish"))
+
+
 def test_queue_and_topic_destinations(s3, sqs, sns):
     s3.create_bucket(Bucket="inbox")
     q_url = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
@@ -61,9 +79,15 @@ def test_queue_and_topic_destinations(s3, sqs, sns):
     err, status = error(s3.put_bucket_notification_configuration, Bucket="inbox", NotificationConfiguration=missing)
     assert (err["Code"], err["Message"], status) == (
         "InvalidArgument", "Unable to validate the following destination configurations", 400)
+    assert (err["ArgumentName"], err["ArgumentValue"]) == (
+        f"arn:aws:sqs:us-east-1:{ACCOUNT}:nope", "The destination queue does not exist")
     err, _ = error(s3.put_bucket_notification_configuration, Bucket="inbox", NotificationConfiguration={
         "TopicConfigurations": [{"TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:nope", "Events": ["s3:ObjectCreated:*"]}]})
     assert err["Message"] == "Unable to validate the following destination configurations"
+    assert err["ArgumentValue"] == "The destination topic does not exist"
+    # As on AWS, each destination's policy must let S3 send for this bucket.
+    allow_s3_queue(sqs, q_url, q_arn, "inbox")
+    allow_s3_topic(sns, t_arn, "inbox")
     config = {
         "QueueConfigurations": [{"Id": "to-queue", "QueueArn": q_arn, "Events": ["s3:ObjectCreated:*"],
                                  "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}}],
@@ -113,6 +137,7 @@ def test_topic_destination_reaches_a_subscribed_function(server, lam, s3, sns):
     lam.add_permission(FunctionName="via-topic", StatementId="sns", Action="lambda:InvokeFunction",
                        Principal="sns.amazonaws.com", SourceArn=t_arn)
     sns.subscribe(TopicArn=t_arn, Protocol="lambda", Endpoint=fn_arn)
+    allow_s3_topic(sns, t_arn, "fanout")
     s3.create_bucket(Bucket="fanout")
     s3.put_bucket_notification_configuration(Bucket="fanout", NotificationConfiguration={
         "TopicConfigurations": [{"Id": "t", "TopicArn": t_arn, "Events": ["s3:ObjectCreated:Put"]}]})

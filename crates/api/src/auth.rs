@@ -28,6 +28,32 @@ pub struct Identity {
     pub principal: String,
     /// The identity policy, if any.
     pub policy: Option<lambdad_model::iam::Policy>,
+    /// The account the key belongs to, when not lambdad's (`account =` in
+    /// its section): a caller of another account, whom resource policies
+    /// (SNS topic policies) must admit.
+    pub account: Option<String>,
+}
+
+impl Identity {
+    /// The caller's account (`home`: lambdad's, unless the key names another).
+    pub fn account<'a>(&'a self, home: &'a str) -> &'a str {
+        self.account.as_deref().unwrap_or(home)
+    }
+
+    /// The caller's ARN, `arn:aws:iam::ACCOUNT:user/NAME` (or `sts` for a
+    /// function's role session).
+    pub fn arn(&self, home: &str) -> String {
+        let service = if self.principal.starts_with("assumed-role/") {
+            "sts"
+        } else {
+            "iam"
+        };
+        format!(
+            "arn:aws:{service}::{}:{}",
+            self.account(home),
+            self.principal
+        )
+    }
 }
 
 /// Temporary credentials of an execution role.
@@ -55,6 +81,7 @@ struct Section {
     id: Option<String>,
     secret: Option<String>,
     policy: Option<String>,
+    account: Option<String>,
 }
 
 fn random_text(alphabet: &[u8], len: usize) -> String {
@@ -81,6 +108,14 @@ pub enum CredentialsError {
     /// The file holds no access key.
     #[error("no access keys in {}", .0.display())]
     NoKeys(std::path::PathBuf),
+    /// An `account` that is not a 12-digit account id.
+    #[error("the account of [{section}] is not a 12-digit account id: {value}")]
+    Account {
+        /// The section naming it.
+        section: String,
+        /// What it says.
+        value: String,
+    },
     /// A policy file is not a valid IAM policy.
     #[error("the policy of [{section}] ({}): {message}", path.display())]
     Policy {
@@ -96,7 +131,8 @@ pub enum CredentialsError {
 impl Credentials {
     /// Reads a credentials file: INI sections holding `aws_access_key_id`,
     /// `aws_secret_access_key` and optionally `policy = PATH` (relative to
-    /// the file); `[role/NAME]` sections give execution roles' policies.
+    /// the file) and `account = ID` (a key of another account); `[role/NAME]`
+    /// sections give execution roles' policies.
     pub fn load(path: &Path) -> Result<Self, CredentialsError> {
         let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
             what: "credentials file".into(),
@@ -125,6 +161,7 @@ impl Credentials {
                     "aws_access_key_id" => s.id = v,
                     "aws_secret_access_key" => s.secret = v,
                     "policy" => s.policy = v,
+                    "account" => s.account = v,
                     _ => {}
                 }
             }
@@ -159,6 +196,14 @@ impl Credentials {
             let (Some(id), Some(secret)) = (s.id, s.secret) else {
                 continue;
             };
+            if let Some(a) = &s.account
+                && !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(CredentialsError::Account {
+                    section: s.name.clone(),
+                    value: a.clone(),
+                });
+            }
             let principal = format!("user/{}", s.name);
             creds.keys.insert(
                 id,
@@ -166,6 +211,7 @@ impl Credentials {
                     secret,
                     principal,
                     policy,
+                    account: s.account,
                 }),
             );
         }
@@ -205,6 +251,7 @@ impl Credentials {
                     secret: secret.clone(),
                     principal: format!("assumed-role/{role}/lambdad"),
                     policy: Some(policy),
+                    account: None,
                 }),
                 token: token.clone(),
                 expires: now + self.ttl,
@@ -635,6 +682,35 @@ mod session_tests {
                 .unwrap()
                 .evaluate("lambda:InvokeFunction", "*"),
             lambdad_model::iam::Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn a_key_may_belong_to_another_account() {
+        let text = "[alice]\naws_access_key_id = A1\naws_secret_access_key = s\n\
+                    [bob]\naws_access_key_id = B1\naws_secret_access_key = s\naccount = 111122223333\n";
+        let creds = Credentials::parse(text, None).unwrap();
+        let alice = creds.identity("A1").unwrap();
+        assert_eq!(alice.account("000000000000"), "000000000000");
+        assert_eq!(
+            alice.arn("000000000000"),
+            "arn:aws:iam::000000000000:user/alice"
+        );
+        let bob = creds.identity("B1").unwrap();
+        assert_eq!(
+            bob.arn("000000000000"),
+            "arn:aws:iam::111122223333:user/bob"
+        );
+        let bad = "[x]\naws_access_key_id = X\naws_secret_access_key = s\naccount = 12ab\n";
+        assert!(matches!(
+            Credentials::parse(bad, None),
+            Err(CredentialsError::Account { .. })
+        ));
+        let (key, _, _) = creds.mint("arn:aws:iam::000000000000:role/app");
+        let role = creds.identity(&key).unwrap();
+        assert_eq!(
+            role.arn("000000000000"),
+            "arn:aws:sts::000000000000:assumed-role/app/lambdad"
         );
     }
 }

@@ -17,6 +17,9 @@ pub struct RequestContext {
     pub request_id: String,
     /// The region of the SigV4 credential scope, when the request was signed.
     pub region: Option<String>,
+    /// Who signed it, once `--auth sigv4` verified the signature (resource
+    /// policies decide on it).
+    pub caller: Option<lambdad_model::policy::Caller>,
 }
 
 /// The region of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
@@ -39,6 +42,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         region,
+        caller: None,
     });
     let mut resp = next.run(req).await;
     if !resp.headers().contains_key("x-amzn-RequestId")
@@ -76,7 +80,7 @@ pub async fn authenticate(
     if path == "/health" || path == "/metrics" || path.starts_with("/_lambdad/code/") {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let bytes = match read_body(body, MAX_API_BODY, "this").await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -108,15 +112,17 @@ pub async fn authenticate(
         &signed,
         std::time::SystemTime::now(),
     );
-    if let Ok(auth) = &verified
-        && let Some(id) = state
+    let identity = verified.as_ref().ok().and_then(|auth| {
+        state
             .credentials
             .as_deref()
             .and_then(|c| c.identity(&auth.access_key))
+    });
+    let home = &state.config.account_id;
+    if let (Ok(auth), Some(id)) = (&verified, &identity)
         && let Some(policy) = &id.policy
     {
         let region = auth.scope.split('/').nth(1).unwrap_or(&state.config.region);
-        let account = &state.config.account_id;
         let target = parts
             .headers
             .get("x-amz-target")
@@ -127,7 +133,7 @@ pub async fn authenticate(
             target,
             &bytes,
             region,
-            account,
+            home,
         );
         let why = match policy.evaluate(&act.action, &act.resource) {
             lambdad_model::iam::Decision::Allow => None,
@@ -140,14 +146,11 @@ pub async fn authenticate(
             )),
         };
         if let Some(why) = why {
-            let service = if id.principal.starts_with("assumed-role/") {
-                "sts"
-            } else {
-                "iam"
-            };
             let message = format!(
-                "User: arn:aws:{service}::{account}:{} is not authorized to perform: {} on resource: {} {why}",
-                id.principal, act.action, act.resource
+                "User: {} is not authorized to perform: {} on resource: {} {why}",
+                id.arn(home),
+                act.action,
+                act.resource
             );
             return refuse(Code::AccessDenied, message);
         }
@@ -162,6 +165,14 @@ pub async fn authenticate(
             SigV4Error::Expired => Code::ExpiredToken,
         };
         return refuse(code, e.to_string());
+    }
+    if let Some(id) = identity
+        && let Some(ctx) = parts.extensions.get_mut::<RequestContext>()
+    {
+        ctx.caller = Some(lambdad_model::policy::Caller {
+            account: id.account(home).to_owned(),
+            arn: id.arn(home),
+        });
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -338,7 +338,7 @@ async fn serve(
         .insert(lambdad_objects::notify::RequestId(request_id.clone()));
     match tower::ServiceExt::oneshot(service, req).await {
         Ok(resp) => {
-            let mut resp = resp.map(axum::body::Body::new);
+            let mut resp = with_arguments(resp.map(axum::body::Body::new)).await;
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
             }
@@ -353,6 +353,47 @@ async fn serve(
             )
         }
     }
+}
+
+/// Writes an error's `ArgumentName` and `ArgumentValue` (handed over in
+/// the objects crate's headers, which s3s cannot put in its XML) into its
+/// `<Error>`, as S3 answers an `InvalidArgument`.
+async fn with_arguments(resp: Response) -> Response {
+    use lambdad_objects::bucket_config::{ARGUMENT_NAME_HEADER, ARGUMENT_VALUE_HEADER};
+    let (mut parts, body) = resp.into_parts();
+    let decode = |v: Option<HeaderValue>| {
+        let v = v?;
+        let text = v.to_str().ok()?;
+        let query = format!("v={text}");
+        form_urlencoded::parse(query.as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    let name = decode(parts.headers.remove(ARGUMENT_NAME_HEADER));
+    let value = decode(parts.headers.remove(ARGUMENT_VALUE_HEADER));
+    let (Some(name), Some(value)) = (name, value) else {
+        return Response::from_parts(parts, body);
+    };
+    // An error document is small.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return xml_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        );
+    };
+    let xml = String::from_utf8_lossy(&bytes);
+    let extra = format!(
+        "<ArgumentName>{}</ArgumentName><ArgumentValue>{}</ArgumentValue>",
+        crate::sqs_query::escape(&name),
+        crate::sqs_query::escape(&value)
+    );
+    let xml = match xml.find("<RequestId>").or_else(|| xml.rfind("</Error>")) {
+        Some(at) => format!("{}{extra}{}", &xml[..at], &xml[at..]),
+        None => xml.into_owned(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(xml))
 }
 
 /// The IAM action of an S3 operation.

@@ -300,6 +300,19 @@ pub(crate) async fn answer(state: &AppState, ctx: &RequestContext, bytes: &[u8])
     let Some(action) = form.get("Action").cloned() else {
         return error_response(rid, &TopicsError::InvalidParameter("Action".to_owned()));
     };
+    // Under --auth sigv4, the topic's access policy decides on the caller too.
+    if let Some(caller) = &ctx.caller
+        && let Some(iam_action) = lambdad_service::topics::access::topic_action(&action)
+    {
+        let topic = form.get("TopicArn").or(form.get("TargetArn"));
+        let topics = &state.services.topics;
+        if let Err(e) = topics
+            .authorize(topic.map(String::as_str), caller, iam_action)
+            .await
+        {
+            return error_response(rid, &e);
+        }
+    }
     let region = super::region(state, ctx);
     match run(&state.services.topics, region, &action, &form).await {
         Ok(result) => {

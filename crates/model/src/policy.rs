@@ -1,5 +1,7 @@
-//! Resource-based policies of functions: the statements AddPermission
-//! writes, in AWS's JSON, and the checks function URLs make against them.
+//! Resource-based policies: the statements AddPermission writes to a
+//! function, in AWS's JSON, the checks function URLs make against them, and
+//! the evaluation of any resource policy (functions', queues', topics') for
+//! a service principal or an IAM principal of some account ([`decide`]).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -151,21 +153,11 @@ pub fn document(statements: &[Value]) -> Value {
 }
 
 fn action_covers(action: &Value, wanted: &str) -> bool {
-    let all_of_service = wanted
-        .split_once(':')
-        .map(|(service, _)| format!("{service}:*"));
-    let one = |a: &str| {
-        a == "*"
-            || all_of_service
-                .as_deref()
-                .is_some_and(|all| a.eq_ignore_ascii_case(all))
-            || a.eq_ignore_ascii_case(wanted)
-    };
-    match action {
-        Value::String(a) => one(a),
-        Value::Array(list) => list.iter().filter_map(Value::as_str).any(one),
-        _ => false,
-    }
+    // Actions are named in any case, with `*` and `?` wildcards.
+    let wanted = wanted.to_ascii_lowercase();
+    texts(action)
+        .iter()
+        .any(|a| crate::gateway::arn_like(&a.to_ascii_lowercase(), &wanted))
 }
 
 fn is_public(principal: &Value) -> bool {
@@ -184,24 +176,215 @@ pub fn allows_public_url(statements: &[Value]) -> bool {
     })
 }
 
-/// The value of condition key `key` (named in any case, as IAM's keys
-/// are) under operator `op`, or `Null`.
-fn condition<'a>(cond: &'a Value, op: &str, key: &str) -> &'a Value {
-    cond[op]
-        .as_object()
-        .and_then(|m| {
-            m.iter()
+/// Who a resource policy is asked about: an AWS service acting for a
+/// resource of its own (S3 for a bucket, SNS for a topic), or an IAM
+/// principal (a user or role of some account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    /// A service principal such as `s3.amazonaws.com`.
+    Service(&'a str),
+    /// An IAM principal: its account and its ARN
+    /// (`arn:aws:iam::ACCOUNT:user/NAME`).
+    Aws {
+        /// Its account id.
+        account: &'a str,
+        /// Its ARN.
+        arn: &'a str,
+    },
+}
+
+/// The IAM principal that made an API request (known under `--auth sigv4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Its account id.
+    pub account: String,
+    /// Its ARN (`arn:aws:iam::ACCOUNT:user/NAME`).
+    pub arn: String,
+}
+
+impl Caller {
+    /// The caller as a policy's principal.
+    pub fn principal(&self) -> Principal<'_> {
+        Principal::Aws {
+            account: &self.account,
+            arn: &self.arn,
+        }
+    }
+}
+
+/// A request a resource policy decides: who, which action (`sqs:SendMessage`),
+/// and the values of the condition keys the request carries (global keys
+/// such as `aws:SourceArn`, named in any case; a key a request does not
+/// carry makes a condition on it fail, unless its operator ends in
+/// `IfExists`).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Who asks.
+    pub principal: Principal<'a>,
+    /// The action.
+    pub action: &'a str,
+    /// `(condition key, value)` pairs.
+    pub context: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Request<'a> {
+    /// The request of AWS service `service` calling `action` for the
+    /// resource `source_arn` of `source_account` (the `aws:SourceArn` and
+    /// `aws:SourceAccount` keys; `context` must outlive it).
+    pub fn service(service: &'a str, action: &'a str, context: &'a [(&'a str, &'a str)]) -> Self {
+        Self {
+            principal: Principal::Service(service),
+            action,
+            context,
+        }
+    }
+}
+
+/// The statements of a policy document (`Statement` an object or a list);
+/// a document that is not JSON has none.
+pub fn statements_of(document: &str) -> Vec<Value> {
+    match serde_json::from_str::<Value>(document) {
+        Ok(Value::Object(mut doc)) => match doc.remove("Statement") {
+            Some(Value::Array(list)) => list,
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => Vec::new(),
+        },
+        Ok(Value::Array(list)) => list,
+        _ => Vec::new(),
+    }
+}
+
+/// The access policy SNS gives a topic that has none (GetTopicAttributes
+/// returns it): the owner account's principals may manage, subscribe to
+/// and publish to the topic; no one else, and no service.
+pub fn default_topic_policy(topic_arn: &str, owner: &str) -> Value {
+    json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                       "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": owner}},
+        }],
+    })
+}
+
+/// The strings of a policy element (a string or a list; other scalars as text).
+fn texts(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(list) => list.iter().flat_map(texts).collect(),
+        Value::Bool(b) => vec![b.to_string()],
+        Value::Number(n) => vec![n.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a statement's `Principal` names `who`.
+fn principal_matches(principal: &Value, who: Principal<'_>) -> bool {
+    if is_public(principal) {
+        return true;
+    }
+    match who {
+        Principal::Service(service) => texts(&principal["Service"]).iter().any(|p| p == service),
+        Principal::Aws { account, arn } => texts(&principal["AWS"]).iter().any(|p| {
+            p == "*"
+                || p == account
+                || p == arn
+                || p.strip_prefix("arn:aws:iam::")
+                    .and_then(|rest| rest.strip_suffix(":root"))
+                    .is_some_and(|a| a == account)
+        }),
+    }
+}
+
+/// Whether the condition `op` (`StringEquals`, `ArnLike`, …) holds between
+/// a request's value and any of the statement's `wanted` values.
+fn operator_holds(op: &str, value: &str, wanted: &[String]) -> Option<bool> {
+    let any = |f: &dyn Fn(&str) -> bool| wanted.iter().any(|w| f(w.as_str()));
+    Some(match op {
+        "StringEquals" => any(&|w| w == value),
+        "StringNotEquals" => !any(&|w| w == value),
+        "StringEqualsIgnoreCase" => any(&|w| w.eq_ignore_ascii_case(value)),
+        "StringNotEqualsIgnoreCase" => !any(&|w| w.eq_ignore_ascii_case(value)),
+        // IAM's ArnEquals matches as ArnLike does.
+        "StringLike" | "ArnLike" | "ArnEquals" => any(&|w| crate::gateway::arn_like(w, value)),
+        "StringNotLike" | "ArnNotLike" | "ArnNotEquals" => {
+            !any(&|w| crate::gateway::arn_like(w, value))
+        }
+        "Bool" => any(&|w| w.eq_ignore_ascii_case(value)),
+        _ => return None,
+    })
+}
+
+/// Whether every condition of a statement's `Condition` block holds for a
+/// request carrying `context` (an operator lambdad does not know fails).
+fn conditions_hold(cond: &Value, context: &[(&str, &str)]) -> bool {
+    let Some(ops) = cond.as_object() else {
+        return cond.is_null();
+    };
+    ops.iter().all(|(op, keys)| {
+        let Some(keys) = keys.as_object() else {
+            return false;
+        };
+        keys.iter().all(|(key, wanted)| {
+            let wanted = texts(wanted);
+            let value = context
+                .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
+                .map(|(_, v)| *v);
+            if op == "Null" {
+                let absent = value.is_none().to_string();
+                return wanted.iter().any(|w| w.eq_ignore_ascii_case(&absent));
+            }
+            let (base, if_exists) = match op.strip_suffix("IfExists") {
+                Some(base) => (base, true),
+                None => (op.as_str(), false),
+            };
+            match value {
+                None => if_exists,
+                Some(v) => operator_holds(base, v, &wanted).unwrap_or(false),
+            }
         })
-        .unwrap_or(&Value::Null)
+    })
+}
+
+/// Whether one statement applies to `req` (principal, action, conditions).
+fn statement_applies(s: &Value, req: &Request<'_>) -> bool {
+    principal_matches(&s["Principal"], req.principal)
+        && action_covers(&s["Action"], req.action)
+        && conditions_hold(&s["Condition"], req.context)
+}
+
+/// What a resource policy's `statements` decide for `req`: an explicit
+/// Deny wins, then any Allow; nothing else allows (statements with
+/// `NotPrincipal` or `NotAction` are not understood and never apply).
+pub fn decide(statements: &[Value], req: &Request<'_>) -> crate::iam::Decision {
+    let applying = |effect: &str| {
+        statements
+            .iter()
+            .any(|s| s["Effect"] == effect && statement_applies(s, req))
+    };
+    if applying("Deny") {
+        crate::iam::Decision::ExplicitDeny
+    } else if applying("Allow") {
+        crate::iam::Decision::Allow
+    } else {
+        crate::iam::Decision::ImplicitDeny
+    }
 }
 
 /// Whether `statements` let the AWS service `service` (for example
 /// `apigateway.amazonaws.com`) call `action` as `source_arn` from
 /// `source_account`: an Allow to that service principal whose conditions
-/// (`ArnLike`/`ArnEquals` on `AWS:SourceArn`, `StringEquals` on
-/// `AWS:SourceAccount`) all hold.
+/// (on `aws:SourceArn`, `aws:SourceAccount`; a condition on any other key
+/// fails, as that key is absent from the service's request) all hold, and
+/// no Deny that applies.
 pub fn allows_service(
     statements: &[Value],
     service: &str,
@@ -209,35 +392,11 @@ pub fn allows_service(
     source_arn: &str,
     source_account: &str,
 ) -> bool {
-    statements.iter().any(|s| {
-        let principal = &s["Principal"];
-        let to_service = is_public(principal)
-            || match &principal["Service"] {
-                Value::String(p) => p == service,
-                Value::Array(list) => list.iter().any(|p| p == service),
-                _ => false,
-            };
-        let cond = &s["Condition"];
-        let arn_ok = [
-            condition(cond, "ArnLike", "AWS:SourceArn"),
-            condition(cond, "ArnEquals", "AWS:SourceArn"),
-        ]
-        .iter()
-        .all(|c| match c {
-            Value::Null => true,
-            Value::String(p) => crate::gateway::arn_like(p, source_arn),
-            _ => false,
-        });
-        let account_ok = match condition(cond, "StringEquals", "AWS:SourceAccount") {
-            Value::Null => true,
-            v => v == source_account,
-        };
-        s["Effect"] == "Allow"
-            && to_service
-            && action_covers(&s["Action"], action)
-            && arn_ok
-            && account_ok
-    })
+    let context = [
+        ("aws:SourceArn", source_arn),
+        ("aws:SourceAccount", source_account),
+    ];
+    decide(statements, &Request::service(service, action, &context)) == crate::iam::Decision::Allow
 }
 
 #[cfg(test)]
@@ -353,5 +512,133 @@ mod tests {
         ));
         let lambda_all = json!({"Effect": "Allow", "Principal": "*", "Action": "lambda:*"});
         assert!(!allows_service(&[lambda_all], sns, send, topic, acct));
+    }
+
+    #[test]
+    fn the_default_topic_policy_admits_the_owner_account_only() {
+        let topic = "arn:aws:sns:us-east-1:000000000000:t";
+        let doc = default_topic_policy(topic, "000000000000").to_string();
+        let statements = statements_of(&doc);
+        let ask = |account: &str, arn: &str, action: &str| {
+            let context = [("aws:SourceOwner", account)];
+            decide(
+                &statements,
+                &Request {
+                    principal: Principal::Aws { account, arn },
+                    action,
+                    context: &context,
+                },
+            )
+        };
+        let own = "arn:aws:iam::000000000000:user/alice";
+        let other = "arn:aws:iam::111122223333:user/bob";
+        use crate::iam::Decision::{Allow, ImplicitDeny};
+        for (account, arn, action, want) in [
+            ("000000000000", own, "sns:Publish", Allow),
+            ("000000000000", own, "SNS:Subscribe", Allow),
+            ("111122223333", other, "sns:Publish", ImplicitDeny),
+            ("000000000000", own, "sns:TagResource", ImplicitDeny),
+        ] {
+            assert_eq!(ask(account, arn, action), want, "{arn} {action}");
+        }
+        // A service's request carries no aws:SourceOwner: S3 needs a statement of its own.
+        let s3 = "s3.amazonaws.com";
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::b",
+            "000000000000"
+        ));
+    }
+
+    #[test]
+    fn account_and_user_principals_conditions_and_denies() {
+        let doc = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["111122223333"]}, "Action": "sns:Publish"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222233334444:root"}, "Action": "sns:*"},
+            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::222233334444:user/mallory"},
+             "Action": "SNS:Pub*"},
+            {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish",
+             "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::photos-*"},
+                           "StringEqualsIfExists": {"aws:SourceAccount": "000000000000"}}},
+        ]})
+        .to_string();
+        let statements = statements_of(&doc);
+        let ask = |account: &str, arn: &str, action: &str| {
+            decide(
+                &statements,
+                &Request {
+                    principal: Principal::Aws { account, arn },
+                    action,
+                    context: &[],
+                },
+            )
+        };
+        use crate::iam::Decision::{Allow, ExplicitDeny, ImplicitDeny};
+        assert_eq!(
+            ask(
+                "111122223333",
+                "arn:aws:iam::111122223333:user/bob",
+                "sns:Publish"
+            ),
+            Allow
+        );
+        assert_eq!(
+            ask(
+                "111122223333",
+                "arn:aws:iam::111122223333:user/bob",
+                "sns:Subscribe"
+            ),
+            ImplicitDeny
+        );
+        assert_eq!(
+            ask(
+                "222233334444",
+                "arn:aws:iam::222233334444:user/carol",
+                "sns:Subscribe"
+            ),
+            Allow
+        );
+        assert_eq!(
+            ask(
+                "222233334444",
+                "arn:aws:iam::222233334444:user/mallory",
+                "sns:Publish"
+            ),
+            ExplicitDeny
+        );
+        let s3 = "s3.amazonaws.com";
+        let acct = "000000000000";
+        assert!(allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::photos-1",
+            acct
+        ));
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::other",
+            acct
+        ));
+        assert!(!allows_service(
+            &statements,
+            s3,
+            "sns:Publish",
+            "arn:aws:s3:::photos-1",
+            "999999999999"
+        ));
+        let unknown = json!({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}});
+        assert!(!allows_service(
+            &[unknown],
+            s3,
+            "sqs:SendMessage",
+            "arn:aws:s3:::b",
+            acct
+        ));
     }
 }

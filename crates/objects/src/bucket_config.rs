@@ -20,6 +20,32 @@ fn invalid_tag(message: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidTag, message.to_owned())
 }
 
+/// The response headers that carry an `InvalidArgument`'s `ArgumentName`
+/// and `ArgumentValue` to the API, which writes them into the error's XML
+/// (s3s writes only `Code`, `Message` and `RequestId`).
+pub const ARGUMENT_NAME_HEADER: &str = "x-lambdad-argument-name";
+/// See [`ARGUMENT_NAME_HEADER`].
+pub const ARGUMENT_VALUE_HEADER: &str = "x-lambdad-argument-value";
+
+/// S3's `InvalidArgument` with its `ArgumentName` and `ArgumentValue`.
+fn invalid_argument(message: &'static str, name: &str, value: &str) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::InvalidArgument, message);
+    let mut headers = http::HeaderMap::new();
+    for (header, text) in [(ARGUMENT_NAME_HEADER, name), (ARGUMENT_VALUE_HEADER, value)] {
+        // Form-encoded: the text may hold characters a header may not.
+        let encoded: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        if let Ok(v) = http::HeaderValue::from_str(&encoded) {
+            headers.insert(header, v);
+        }
+    }
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    e.set_headers(headers);
+    e
+}
+
 /// A configuration's event types, each one S3 knows.
 fn event_types(events: &[Event]) -> S3Result<Vec<String>> {
     events
@@ -119,19 +145,26 @@ impl Objects {
             self.config().region.clone(),
             self.config().account_id.clone(),
         );
-        let bad = self
-            .db(move |s| {
+        // `x-amz-skip-destination-validation: true` writes it unchecked
+        // (deliveries are still checked).
+        let skip = input.skip_destination_validation.unwrap_or(false);
+        let refusal = if skip {
+            None
+        } else {
+            self.db(move |s| {
                 let home = Home {
                     region: &region,
                     account: &account,
                 };
                 unvalidated(s, &check, &bucket, home)
             })
-            .await?;
-        if !bad.is_empty() {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
+            .await?
+        };
+        if let Some(r) = refusal {
+            return Err(invalid_argument(
                 "Unable to validate the following destination configurations",
+                &r.name,
+                &r.value,
             ));
         }
         let json = (!config.is_empty()).then(|| serde_json::to_string(&config).unwrap_or_default());

@@ -13,7 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
-mod bucket_config;
+pub mod bucket_config;
 mod files;
 mod list;
 mod meta;
@@ -151,6 +151,33 @@ impl Objects {
         self.db(move |s| s.get_bucket(&n))
             .await?
             .ok_or_else(|| S3Error::with_message(S3ErrorCode::NoSuchBucket, NO_SUCH_BUCKET))
+    }
+
+    /// Why an S3 event record (or `s3:TestEvent`) may no longer go to the
+    /// queue or topic `destination` (None: it may): the check of
+    /// [`notify::message_refusal`] for the record's bucket, made again before
+    /// each delivery, so that a policy changed since the configuration was
+    /// written stops deliveries as on AWS.
+    pub async fn delivery_refusal(
+        &self,
+        destination: &str,
+        payload: &[u8],
+    ) -> Result<Option<notify::Refusal>, StoreError> {
+        let bucket = notify::bucket_of(payload).unwrap_or_default();
+        let (store, arn) = (self.inner.store.clone(), destination.to_owned());
+        let (region, account) = (
+            self.config().region.clone(),
+            self.config().account_id.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let home = notify::Home {
+                region: &region,
+                account: &account,
+            };
+            notify::message_refusal(store.as_ref(), &arn, &bucket, home)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
 
     /// A whole object of at most `limit` bytes (function code from `Code.S3Bucket`).

@@ -1,7 +1,9 @@
 //! Bucket notifications to Lambda functions, SQS queues and SNS topics: the
 //! stored configuration, its validation at configuration time (as S3: the
 //! function must exist and its resource policy must let `s3.amazonaws.com`
-//! invoke it for this bucket; the queue or topic must exist), and the S3
+//! invoke it for this bucket; the queue or topic must exist and its policy
+//! let `s3.amazonaws.com` send or publish for this bucket, checked again
+//! before each delivery), and the S3
 //! event records, queued as asynchronous events. A record for a queue or
 //! topic is an event whose `function` is the queue's or topic's ARN (no
 //! function name contains `:`): the async worker sends it there.
@@ -147,52 +149,151 @@ fn allows_s3(statements: &str, bucket: &str, account: &str) -> bool {
     };
     lambdad_model::policy::allows_service(
         &list,
-        "s3.amazonaws.com",
+        S3_PRINCIPAL,
         "lambda:InvokeFunction",
         &format!("arn:aws:s3:::{bucket}"),
         account,
     )
 }
 
-/// The destinations S3 could not validate (their function, queue or topic ARNs).
+/// S3's service principal, as resource policies name it.
+pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+
+/// A destination S3 could not validate: its ARN (S3's `ArgumentName`) and
+/// why (`ArgumentValue`), as S3 words them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The destination's ARN (for a function: `ARN, null`, as S3 writes it).
+    pub name: String,
+    /// Why.
+    pub value: String,
+    /// Whether the destination does not exist (rather than refuses S3).
+    pub missing: bool,
+}
+
+impl Refusal {
+    fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            missing: false,
+        }
+    }
+
+    fn missing(arn: &str, kind: &str) -> Self {
+        Self {
+            missing: true,
+            ..Self::new(arn, format!("The destination {kind} does not exist"))
+        }
+    }
+}
+
+/// Why S3 may not send to the queue or topic `arn` for `bucket` (None: it
+/// may): it must be a built-in, non-FIFO queue or topic, and its policy
+/// (a topic without one has SNS's default, which admits no service) must
+/// allow `sqs:SendMessage` or `sns:Publish` to `s3.amazonaws.com` with the
+/// bucket as `aws:SourceArn` and its owner as `aws:SourceAccount`. Checked
+/// when a configuration is written and again before each delivery.
+pub fn message_refusal(
+    store: &dyn Store,
+    arn: &str,
+    bucket: &str,
+    home: Home<'_>,
+) -> Result<Option<Refusal>, StoreError> {
+    let (kind, action, policy) = if let Some(name) = builtin_name(arn, "sqs", home) {
+        // S3 cannot send to FIFO queues.
+        let found = match store.get_queue(name)? {
+            Some(q) if !name.ends_with(".fifo") => Some(attribute(&q.attributes, "Policy")),
+            _ => None,
+        };
+        ("queue", "sqs:SendMessage", found)
+    } else if let Some(name) = builtin_name(arn, "sns", home) {
+        let found = match store.get_topic(name)? {
+            Some(t) if !name.ends_with(".fifo") => {
+                Some(attribute(&t.attributes, "Policy").or_else(|| {
+                    Some(lambdad_model::policy::default_topic_policy(arn, home.account).to_string())
+                }))
+            }
+            _ => None,
+        };
+        ("topic", "sns:Publish", found)
+    } else {
+        let kind = if arn.starts_with("arn:aws:sns:") {
+            "topic"
+        } else {
+            "queue"
+        };
+        return Ok(Some(Refusal::missing(arn, kind)));
+    };
+    let Some(policy) = policy else {
+        return Ok(Some(Refusal::missing(arn, kind)));
+    };
+    let statements = lambdad_model::policy::statements_of(policy.as_deref().unwrap_or_default());
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    if lambdad_model::policy::allows_service(
+        &statements,
+        S3_PRINCIPAL,
+        action,
+        &bucket_arn,
+        home.account,
+    ) {
+        return Ok(None);
+    }
+    Ok(Some(Refusal::new(
+        arn,
+        format!(
+            "Permissions on the destination {kind} do not allow S3 to publish notifications from this bucket"
+        ),
+    )))
+}
+
+/// The string attribute `name` of a queue's or topic's attributes (JSON).
+fn attribute(attributes: &str, name: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(attributes)
+        .ok()?
+        .get(name)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The first destination of `config` S3 could not validate (queues, then
+/// topics, then functions), and why.
 pub fn unvalidated(
     store: &dyn Store,
     config: &Config,
     bucket: &str,
     home: Home<'_>,
-) -> Result<Vec<String>, StoreError> {
-    let account = home.account;
-    let mut bad = Vec::new();
-    for t in &config.queues {
-        let ok = match builtin_name(&t.arn, "sqs", home) {
-            // S3 cannot send to FIFO queues.
-            Some(name) => !name.ends_with(".fifo") && store.get_queue(name)?.is_some(),
-            None => false,
-        };
-        if !ok {
-            bad.push(t.arn.clone());
-        }
-    }
-    for t in &config.topics {
-        let ok = match builtin_name(&t.arn, "sns", home) {
-            Some(name) => !name.ends_with(".fifo") && store.get_topic(name)?.is_some(),
-            None => false,
-        };
-        if !ok {
-            bad.push(t.arn.clone());
+) -> Result<Option<Refusal>, StoreError> {
+    for t in config.queues.iter().chain(&config.topics) {
+        if let Some(r) = message_refusal(store, &t.arn, bucket, home)? {
+            return Ok(Some(r));
         }
     }
     for t in &config.lambda {
         let (name, qualifier) = function_of(&t.function_arn);
-        let ok = store.get_function(&name)?.is_some()
-            && store
-                .get_policy(&name, qualifier.as_deref().unwrap_or("$LATEST"))?
-                .is_some_and(|p| allows_s3(&p.statements, bucket, account));
-        if !ok {
-            bad.push(t.function_arn.clone());
+        if store.get_function(&name)?.is_none() {
+            return Ok(Some(Refusal::missing(&t.function_arn, "Lambda")));
+        }
+        let allowed = store
+            .get_policy(&name, qualifier.as_deref().unwrap_or("$LATEST"))?
+            .is_some_and(|p| allows_s3(&p.statements, bucket, home.account));
+        if !allowed {
+            return Ok(Some(Refusal::new(
+                format!("{}, null", t.function_arn),
+                format!("Not authorized to invoke function [{}]", t.function_arn),
+            )));
         }
     }
-    Ok(bad)
+    Ok(None)
+}
+
+/// The bucket an S3 event record document (or `s3:TestEvent`) came from.
+pub fn bucket_of(payload: &[u8]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    doc["Records"][0]["s3"]["bucket"]["name"]
+        .as_str()
+        .or_else(|| doc["Bucket"].as_str())
+        .map(str::to_owned)
 }
 
 /// A key URL-encoded as S3 writes it in event records (a space is `+`).
@@ -397,5 +498,35 @@ mod tests {
         assert!(allows_s3(&policy(wildcard), "photos", "000000000000"));
         let account = r#","Condition":{"StringEquals":{"AWS:SourceAccount":"111111111111"}}"#;
         assert!(!allows_s3(&policy(account), "photos", "000000000000"));
+    }
+
+    #[test]
+    fn records_and_test_events_name_their_bucket() {
+        let h = Happening {
+            event_name: "ObjectCreated:Put",
+            bucket: "photos",
+            region: "us-east-1",
+            key: "a.jpg",
+            object: Some((1, "e")),
+            principal: None,
+            source_ip: None,
+            request_id: "r",
+            account_id: "000000000000",
+            time_ms: 0,
+        };
+        let record = record(&h, "c").to_string();
+        assert_eq!(bucket_of(record.as_bytes()).as_deref(), Some("photos"));
+        let config = Config {
+            queues: vec![MessageTarget {
+                id: "q".into(),
+                arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+                events: vec![],
+                rules: vec![],
+            }],
+            ..Config::default()
+        };
+        let test = &test_events(&config, "inbox", "r", 0)[0];
+        assert_eq!(bucket_of(&test.payload).as_deref(), Some("inbox"));
+        assert_eq!(bucket_of(b"not json"), None);
     }
 }

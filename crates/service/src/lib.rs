@@ -135,6 +135,20 @@ impl Services {
         }))
     }
 
+    /// Why an S3 event record may no longer go to the queue or topic
+    /// `destination` (None: it may): its policy is checked again before
+    /// each delivery (`lambdad_objects::Objects::delivery_refusal`).
+    pub async fn s3_delivery_refusal(
+        &self,
+        destination: &str,
+        payload: &[u8],
+    ) -> Result<Option<lambdad_objects::notify::Refusal>, lambdad_store::StoreError> {
+        self.ctx
+            .objects
+            .delivery_refusal(destination, payload)
+            .await
+    }
+
     /// The counters of the asynchronous path.
     pub fn async_stats(&self) -> &Arc<invocations::AsyncStats> {
         self.invocations.stats()

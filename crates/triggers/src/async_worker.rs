@@ -249,6 +249,24 @@ const MESSAGE_MAX_AGE_MS: i64 = 24 * 60 * 60 * 1000;
 /// S3 Notification", as S3); a failure is tried again with exponential
 /// back-off (at most a minute apart) for [`MESSAGE_MAX_AGE_MS`].
 async fn send_message(q: &Queue, event: AsyncEvent) {
+    // As S3, only while the destination's policy lets S3 send: a record it
+    // refuses is dropped (counted, and a warning in the log).
+    match q
+        .services
+        .s3_delivery_refusal(&event.function, &event.payload)
+        .await
+    {
+        Ok(Some(r)) if !r.missing => {
+            q.count(|s| &s.destination_failures);
+            tracing::warn!(request_id = %event.id, destination = %event.function, reason = %r.value, "Dropping an S3 event record: the destination's policy does not let S3 send it.");
+            q.finish(&event.id).await;
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot read an S3 destination's policy; sending anyway.")
+        }
+    }
     let body = String::from_utf8_lossy(&event.payload);
     let subject = event
         .function

@@ -36,6 +36,9 @@ pub enum TopicsError {
         "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long."
     )]
     InvalidBatchEntryId,
+    /// The topic's access policy does not let the caller do this.
+    #[error("{0}")]
+    AuthorizationError(String),
     /// The store failed.
     #[error(transparent)]
     Internal(#[from] ServiceError),
@@ -63,6 +66,7 @@ impl TopicsError {
             Self::TooManyEntries => ("TooManyEntriesInBatchRequest", 400),
             Self::BatchEntryIdsNotDistinct => ("BatchEntryIdsNotDistinct", 400),
             Self::InvalidBatchEntryId => ("InvalidBatchEntryId", 400),
+            Self::AuthorizationError(_) => ("AuthorizationError", 403),
             Self::Internal(_) => ("InternalError", 500),
         };
         ErrorShape { code, status }

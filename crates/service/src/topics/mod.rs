@@ -5,6 +5,7 @@
 //! the store (`TopicStore`), and a publish stores the deliveries it owes
 //! before it answers, so they survive a crash.
 
+pub mod access;
 pub mod deliver;
 pub mod error;
 pub mod filter;
@@ -286,21 +287,7 @@ impl Topics {
         let mut out = parse_map(&t.attributes)?;
         let account = self.ctx.account.clone();
         out.entry("Policy".to_owned()).or_insert_with(|| {
-            json!({
-                "Version": "2008-10-17",
-                "Id": "__default_policy_ID",
-                "Statement": [{
-                    "Sid": "__default_statement_ID",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "*"},
-                    "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
-                               "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
-                               "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
-                    "Resource": topic_arn,
-                    "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
-                }],
-            })
-            .to_string()
+            lambdad_model::policy::default_topic_policy(&topic_arn, &account).to_string()
         });
         out.entry("DisplayName".to_owned()).or_default();
         out.insert("TopicArn".to_owned(), topic_arn);
