@@ -73,9 +73,19 @@ pub async fn get(
         .functions
         .get(region(&state, &ctx), &name, q.qualifier.as_deref())
         .await?;
+    let code = match &rec.image {
+        Some(image) => json!({
+            "RepositoryType": "ECR",
+            "ImageUri": image.image_uri,
+            "ResolvedImageUri": image.resolved_image_uri,
+        }),
+        None => {
+            json!({"RepositoryType": "S3", "Location": code_location(&state, &headers, &rec.code_hex)})
+        }
+    };
     let mut out = json!({
         "Configuration": rec.config,
-        "Code": {"RepositoryType": "S3", "Location": code_location(&state, &headers, &rec.code_hex)},
+        "Code": code,
     });
     if !rec.tags.is_empty() {
         out["Tags"] = json!(rec.tags);

@@ -26,6 +26,19 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
 /// Where the Runtime API listens inside an environment's own network (AWS's port).
 const RUNTIME_API_PORT: u16 = 9001;
+/// Variables an image's ENV cannot set (Lambda's reserved ones).
+const RESERVED: &[&str] = &[
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "_HANDLER",
+];
 /// Longest accepted log line; longer lines are split.
 const MAX_LINE: usize = 256 * 1024;
 
@@ -178,6 +191,17 @@ fn env_vars(
     for (k, v) in &cmd.env {
         vars.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    if let Some(image) = &s.image {
+        // The image's ENV comes after Lambda's defaults (PATH, LANG, …) and
+        // before the function's own variables and Lambda's reserved ones.
+        for (k, v) in &image.env {
+            if !s.environment.contains_key(k) && !RESERVED.contains(&k.as_str()) {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        // AWS: `_HANDLER` of an image function is its CMD's first item.
+        vars.insert("_HANDLER".into(), image.handler.clone());
+    }
     if let Some(extra) = &cfg.extra_env.0 {
         vars.extend(extra(s));
     }
@@ -241,11 +265,15 @@ impl Environment {
                 None,
             ),
         };
-        let mut binds = vec![Bind {
-            source: snapshot.code_dir.clone(),
-            target: "/var/task".into(),
-            writable: false,
-        }];
+        // An image function's code is the root itself.
+        let mut binds = Vec::new();
+        if snapshot.image.is_none() {
+            binds.push(Bind {
+                source: snapshot.code_dir.clone(),
+                target: "/var/task".into(),
+                writable: false,
+            });
+        }
         if let Some(opt) = opt_dir(&cfg.data_dir, &snapshot.layer_dirs).await? {
             binds.push(Bind {
                 source: opt,
@@ -270,7 +298,11 @@ impl Environment {
                     "on-demand"
                 },
             ),
-            cwd: "/var/task".into(),
+            cwd: snapshot
+                .image
+                .as_ref()
+                .map_or_else(|| "/var/task".into(), |i| i.working_dir.clone().into()),
+            rootfs: snapshot.image.as_ref().map(|_| snapshot.code_dir.clone()),
             binds,
             tmp_bytes: u64::from(snapshot.ephemeral_mb) << 20,
             limits: Limits {

@@ -313,6 +313,22 @@ impl Interpreters {
         &self,
         snapshot: &VersionSnapshot,
     ) -> Result<RuntimeCommand, RuntimeUnavailable> {
+        if let Some(image) = &snapshot.image {
+            // The image's own program, in its own root (no runtime of lambdad's).
+            if image.argv.is_empty() {
+                return Err(RuntimeUnavailable {
+                    error_type: "Runtime.InvalidEntrypoint",
+                    message: "The image names no ENTRYPOINT or CMD, and ImageConfig sets none."
+                        .into(),
+                });
+            }
+            return Ok(RuntimeCommand {
+                argv: image.argv.clone(),
+                execution_env: None,
+                env: Vec::new(),
+                binds: Vec::new(),
+            });
+        }
         let runtime = snapshot.runtime.as_str();
         if runtime.starts_with("provided") {
             let custom = |path: &str| RuntimeCommand {

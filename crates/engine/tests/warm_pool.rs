@@ -129,6 +129,7 @@ impl Engine {
             role: String::new(),
             network: NetworkMode::Host,
             revision_id: revision.into(),
+            image: None,
         })
     }
 

@@ -95,8 +95,54 @@ pub struct FunctionCode {
     pub s3_key: Option<String>,
     /// S3 object version (not supported here).
     pub s3_object_version: Option<String>,
-    /// Container image (not supported yet).
+    /// Container image: `HOST[:PORT]/REPO:TAG` or `HOST[:PORT]/REPO@sha256:HEX`.
     pub image_uri: Option<String>,
+}
+
+/// `ImageConfig`: what overrides the image's own ENTRYPOINT, CMD and WORKDIR.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfig {
+    /// Replaces the image's ENTRYPOINT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+    /// Replaces the image's CMD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Replaces the image's WORKDIR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+}
+
+/// `ImageConfigResponse` of a function configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfigResponse {
+    /// The overrides set with `ImageConfig`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_config: Option<ImageConfig>,
+}
+
+/// What lambdad keeps of a container image function's code (not a wire
+/// shape): the names of its image and what the image's own config says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageCode {
+    /// `Code.ImageUri` as given.
+    pub image_uri: String,
+    /// `REPOSITORY@sha256:HEX`, the manifest pulled.
+    pub resolved_image_uri: String,
+    /// The image's ENTRYPOINT.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    /// The image's CMD.
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// The image's ENV (`NAME=VALUE`).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// The image's WORKDIR.
+    #[serde(default)]
+    pub working_dir: String,
 }
 
 /// CreateFunction request body.
@@ -124,6 +170,7 @@ pub struct CreateFunctionRequest {
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
     pub tags: Option<BTreeMap<String, String>>,
+    pub image_config: Option<ImageConfig>,
 }
 
 /// `EphemeralStorage` as a request member (the size may be out of range).
@@ -153,6 +200,7 @@ pub struct UpdateFunctionConfigurationRequest {
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
     pub revision_id: Option<String>,
+    pub image_config: Option<ImageConfig>,
 }
 
 /// UpdateFunctionCode request body.
@@ -230,6 +278,9 @@ pub struct FunctionConfiguration {
     /// existed have none until their next update).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_version_config: Option<RuntimeVersionConfig>,
+    /// Set on container image functions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_config_response: Option<ImageConfigResponse>,
 }
 
 impl FunctionConfiguration {

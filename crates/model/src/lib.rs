@@ -20,4 +20,4 @@ pub mod url;
 pub mod validate;
 
 pub use error::{AwsError, Code, ErrorCode};
-pub use snapshot::{NetworkMode, VersionSnapshot};
+pub use snapshot::{ImageRun, NetworkMode, VersionSnapshot};

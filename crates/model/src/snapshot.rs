@@ -56,6 +56,60 @@ pub struct VersionSnapshot {
     pub network: NetworkMode,
     /// The function's RevisionId when the snapshot was taken; a change means a new environment.
     pub revision_id: String,
+    /// Set for a container image function: `code_dir` is then the image's
+    /// root file system, the root of its environments.
+    #[serde(default)]
+    pub image: Option<ImageRun>,
+}
+
+/// How a container image function's environment starts: the image's own
+/// ENTRYPOINT, CMD, WORKDIR and ENV under the function's `ImageConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRun {
+    /// ENTRYPOINT followed by CMD.
+    pub argv: Vec<String>,
+    /// The working directory (`/` when the image names none).
+    pub working_dir: String,
+    /// The image's ENV.
+    pub env: Vec<(String, String)>,
+    /// `_HANDLER`: the first item of CMD (AWS's reading of it).
+    pub handler: String,
+}
+
+impl ImageRun {
+    /// The program of `image` with `config`'s overrides (AWS: EntryPoint and
+    /// Command replace the image's ENTRYPOINT and CMD, WorkingDirectory its
+    /// WORKDIR).
+    pub fn of(
+        image: &crate::function::ImageCode,
+        config: Option<&crate::function::ImageConfig>,
+    ) -> Self {
+        let entrypoint = config
+            .and_then(|c| c.entry_point.clone())
+            .unwrap_or_else(|| image.entrypoint.clone());
+        let cmd = config
+            .and_then(|c| c.command.clone())
+            .unwrap_or_else(|| image.cmd.clone());
+        let working_dir = config
+            .and_then(|c| c.working_directory.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| image.working_dir.clone());
+        Self {
+            handler: cmd.first().cloned().unwrap_or_default(),
+            argv: entrypoint.into_iter().chain(cmd).collect(),
+            working_dir: if working_dir.is_empty() {
+                "/".into()
+            } else {
+                working_dir
+            },
+            env: image
+                .env
+                .iter()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
 }
 
 /// What network an environment sees. Chosen per function with the tag

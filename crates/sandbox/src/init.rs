@@ -290,15 +290,21 @@ fn build_root(msg: &InitMessage) -> Result<(), String> {
         None::<&str>,
     )
     .map_err(|e| format!("make / private: {e}"))?;
-    mount(
-        Some("tmpfs"),
-        root,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("size=4m,mode=0755"),
-    )
-    .map_err(|e| format!("mount root tmpfs on {}: {e}", root.display()))?;
-    for dir in SYSTEM_DIRS {
+    if let Some(rootfs) = &spec.rootfs {
+        // An image's root, read-only from the start: nothing is created in
+        // it (its mount points exist), as other environments share it.
+        bind(rootfs, root, false)?;
+    } else {
+        mount(
+            Some("tmpfs"),
+            root,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("size=4m,mode=0755"),
+        )
+        .map_err(|e| format!("mount root tmpfs on {}: {e}", root.display()))?;
+    }
+    for dir in SYSTEM_DIRS.iter().filter(|_| spec.rootfs.is_none()) {
         let host = Path::new(dir);
         let target = inside(root, host);
         match fs::symlink_metadata(host) {
@@ -360,6 +366,15 @@ fn build_root(msg: &InitMessage) -> Result<(), String> {
         ("stderr", "/proc/self/fd/2"),
     ] {
         symlink(target, dev.join(name)).map_err(|e| format!("symlink /dev/{name}: {e}"))?;
+    }
+    if spec.rootfs.is_some() {
+        // No directory for the old root in a shared, read-only image: the
+        // old root is stacked under the new one and detached from there.
+        chdir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+        pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
+        umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("umount old root: {e}"))?;
+        chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        return Ok(());
     }
     let old = root.join(".oldroot");
     fs::create_dir_all(&old).map_err(|e| format!("mkdir .oldroot: {e}"))?;

@@ -406,6 +406,12 @@ impl Backend for ProcessBackend {
     }
 
     fn spawn(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        if spec.rootfs.is_some() {
+            return Err(SandboxError::Unavailable(
+                "container image functions need the namespace sandbox (their image is their root)"
+                    .into(),
+            ));
+        }
         let program = spec
             .argv
             .first()

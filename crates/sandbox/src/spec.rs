@@ -54,6 +54,11 @@ pub struct SandboxSpec {
     pub env: Vec<(String, String)>,
     /// Working directory inside the sandbox.
     pub cwd: PathBuf,
+    /// A root file system (a container image's) to run in, read-only,
+    /// instead of the host's system directories. It must hold the mount
+    /// points `proc`, `dev` and `tmp`.
+    #[serde(default)]
+    pub rootfs: Option<PathBuf>,
     /// Bind mounts, applied in order.
     pub binds: Vec<Bind>,
     /// Size of the private /tmp in bytes.

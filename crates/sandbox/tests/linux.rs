@@ -33,6 +33,7 @@ fn spec(id: &str, script: &str, task: &Path, memory_mb: u64) -> SandboxSpec {
         argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         cwd: "/var/task".into(),
+        rootfs: None,
         binds: vec![Bind {
             source: task.to_owned(),
             target: "/var/task".into(),

@@ -6,6 +6,7 @@
 //! talk to the store on tokio's blocking pool.
 
 use base64::Engine as _;
+use lambdad_model::AwsError;
 use lambdad_model::arn::parse_function_ref;
 use lambdad_model::function::*;
 use lambdad_model::validate;
@@ -16,6 +17,7 @@ use crate::context::{
     Context, blocking, missing, new_revision, now_timestamp, stamp_runtime_version, unqualified,
 };
 use crate::error::{ServiceError, ServiceResult, service_error};
+use crate::images::{ImageError, Pulled};
 use crate::layers::{Layers, LayersError};
 use crate::versions::{PublishVersionRequest, Versions, VersionsError};
 
@@ -28,9 +30,25 @@ const MAX_LIST_ITEMS: i64 = 10_000;
 service_error! {
     /// Why a functions call fails.
     pub enum FunctionsError {
-        /// `PackageType: Image`.
-        #[error("PackageType Image is not supported by this lambdad yet.")]
-        ImageUnsupported => InvalidParameterValue,
+        /// A PackageType AWS does not know.
+        #[error("{}", validate::one_error(
+            .value,
+            "packageType",
+            "Member must satisfy enum value set: [Image, Zip]",
+        ))]
+        BadPackageType { value: String } => Validation,
+        /// Runtime or Handler on an image function.
+        #[error("The Runtime and Handler parameters are not supported for functions created with container images.")]
+        RuntimeOnImage => InvalidParameterValue,
+        /// Layers on an image function.
+        #[error("Layers are not supported for functions created with container images.")]
+        LayersOnImage => InvalidParameterValue,
+        /// `ImageConfig` on a zip function.
+        #[error("Please don't provide ImageConfig when updating a function with packageType Zip.")]
+        ImageConfigOnZip => InvalidParameterValue,
+        /// A zip or S3 object on an image function.
+        #[error("Please don't provide ZipFile or S3 location when creating or updating a function with packageType Image.")]
+        ZipOnImage => InvalidParameterValue,
         /// A zip function without a runtime or a handler.
         #[error(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
@@ -74,6 +92,8 @@ service_error! {
         Layers(LayersError),
         /// Publishing (`Publish: true`) or deleting a version failed.
         Versions(VersionsError),
+        /// The container image could not be pulled.
+        Image(ImageError),
     }
 }
 
@@ -133,25 +153,48 @@ impl Functions {
         validate::role(&role)?;
         let code = req.code.clone().ok_or_else(|| missing("code"))?;
         let package_type = req.package_type.clone().unwrap_or_else(|| "Zip".into());
-        if package_type != "Zip" {
-            return Err(FunctionsError::ImageUnsupported);
-        }
-        let runtime = req
-            .runtime
-            .clone()
-            .ok_or(FunctionsError::RuntimeAndHandler)?;
-        validate::runtime(&runtime)?;
-        let handler = req
-            .handler
-            .clone()
-            .ok_or(FunctionsError::RuntimeAndHandler)?;
-        validate::handler(&handler)?;
+        let is_image = match package_type.as_str() {
+            "Zip" => false,
+            "Image" => true,
+            other => {
+                return Err(FunctionsError::BadPackageType {
+                    value: other.to_owned(),
+                });
+            }
+        };
+        let (runtime, handler) = if is_image {
+            if req.runtime.is_some() || req.handler.is_some() {
+                return Err(FunctionsError::RuntimeOnImage);
+            }
+            if req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(FunctionsError::LayersOnImage);
+            }
+            if code.zip_file.is_some() || code.s3_bucket.is_some() {
+                return Err(FunctionsError::ZipOnImage);
+            }
+            (None, None)
+        } else {
+            if code.image_uri.is_some() {
+                return Err(FunctionsError::ImageUriOnZip);
+            }
+            let runtime = req
+                .runtime
+                .clone()
+                .ok_or(FunctionsError::RuntimeAndHandler)?;
+            validate::runtime(&runtime)?;
+            let handler = req
+                .handler
+                .clone()
+                .ok_or(FunctionsError::RuntimeAndHandler)?;
+            validate::handler(&handler)?;
+            (Some(runtime), Some(handler))
+        };
         let mut config = FunctionConfiguration {
             function_name: name.clone(),
             function_arn: self.ctx.arn(region, &name),
-            runtime: Some(runtime),
+            runtime,
             role,
-            handler: Some(handler),
+            handler,
             code_size: 0,
             code_sha256: String::new(),
             description: String::new(),
@@ -186,6 +229,7 @@ impl Functions {
             last_update_status_reason: None,
             last_update_status_reason_code: None,
             runtime_version_config: None,
+            image_config_response: None,
         };
         apply_common(
             &mut config,
@@ -209,36 +253,47 @@ impl Functions {
         if !tags.is_empty() {
             validate::tags(&tags, 0)?;
         }
-        let zip = match (&code.zip_file, &code.s3_bucket, &code.image_uri) {
-            (Some(z), _, _) => decode_zip(z)?,
-            (None, Some(bucket), _) => {
-                self.ctx
-                    .code_from_s3(bucket, code.s3_key.as_deref())
-                    .await?
+        let (_guard, code_hex, layer_code, image) = if is_image {
+            let uri = code.image_uri.as_deref().ok_or(FunctionsError::NoCode)?;
+            config.image_config_response = image_config_response(req.image_config)?;
+            let _guard = self.ctx.code_lock.lock().await;
+            let pulled = self.pull(uri, &config.architectures[0]).await?;
+            config.code_sha256 = pulled.digest_hex;
+            (_guard, pulled.key, Vec::new(), Some(pulled.image))
+        } else {
+            let zip = match (&code.zip_file, &code.s3_bucket) {
+                (Some(z), _) => decode_zip(z)?,
+                (None, Some(bucket)) => {
+                    self.ctx
+                        .code_from_s3(bucket, code.s3_key.as_deref())
+                        .await?
+                }
+                _ => {
+                    return Err(FunctionsError::NoCode);
+                }
+            };
+            let mut layer_code = Vec::new();
+            if let Some(arns) = req.layers.as_deref().filter(|l| !l.is_empty()) {
+                let (refs, code) = self.layers.resolve_for_function(region, arns).await?;
+                config.layers = Some(refs);
+                layer_code = code;
             }
-            _ => {
-                return Err(FunctionsError::NoCode);
+            let _guard = self.ctx.code_lock.lock().await;
+            let info = self.put_code(zip).await?;
+            if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code) {
+                self.ctx.collect_code(info.sha256_hex).await;
+                return Err(e);
             }
+            config.code_size = info.size;
+            config.code_sha256 = info.sha256_b64.clone();
+            (_guard, info.sha256_hex, layer_code, None)
         };
-        let mut layer_code = Vec::new();
-        if let Some(arns) = req.layers.as_deref().filter(|l| !l.is_empty()) {
-            let (refs, code) = self.layers.resolve_for_function(region, arns).await?;
-            config.layers = Some(refs);
-            layer_code = code;
-        }
-        let _guard = self.ctx.code_lock.lock().await;
-        let info = self.put_code(zip).await?;
-        if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code) {
-            self.ctx.collect_code(info.sha256_hex).await;
-            return Err(e);
-        }
-        config.code_size = info.size;
-        config.code_sha256 = info.sha256_b64.clone();
         let record = FunctionRecord {
             config: config.clone(),
             tags,
-            code_hex: info.sha256_hex,
+            code_hex,
             layer_code,
+            image,
         };
         let store = self.ctx.store.clone();
         let code_hex = record.code_hex.clone();
@@ -268,6 +323,18 @@ impl Functions {
             Err(e) if e.is_store_conflict() => Err(FunctionsError::Exists(name)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Pulls `uri` for a function of architecture `arch` (under the code lock).
+    async fn pull(&self, uri: &str, arch: &str) -> FunctionsResult<Pulled> {
+        let pulled = crate::images::pull(&self.ctx.code, uri, arch).await?;
+        tracing::info!(
+            uri,
+            digest = pulled.digest_hex,
+            layers_downloaded = pulled.layers_downloaded,
+            "Container image resolved."
+        );
+        Ok(pulled)
     }
 
     async fn put_code(&self, zip: Vec<u8>) -> FunctionsResult<lambdad_store::CodeInfo> {
@@ -352,6 +419,9 @@ impl Functions {
         }
         let mut rec = self.ctx.load(region, &r.name, None).await?;
         Context::check_revision(&rec, req.revision_id.as_deref())?;
+        if rec.image.is_some() {
+            return self.update_image(region, name, rec, req).await;
+        }
         if req.image_uri.is_some() {
             return Err(FunctionsError::ImageUriOnZip);
         }
@@ -393,6 +463,46 @@ impl Functions {
         Ok(config.as_updating(new_revision()))
     }
 
+    /// UpdateFunctionCode of a container image function: a new ImageUri.
+    async fn update_image(
+        &self,
+        region: &str,
+        name: &str,
+        mut rec: FunctionRecord,
+        req: UpdateFunctionCodeRequest,
+    ) -> FunctionsResult<FunctionConfiguration> {
+        if req.zip_file.is_some() || req.s3_bucket.is_some() {
+            return Err(FunctionsError::ZipOnImage);
+        }
+        let uri = req.image_uri.as_deref().ok_or(FunctionsError::NoCode)?;
+        if let Some(arch) = &req.architectures {
+            rec.config.architectures = vec![validate::architectures(arch)?];
+        }
+        let _guard = self.ctx.code_lock.lock().await;
+        let pulled = self.pull(uri, &rec.config.architectures[0]).await?;
+        let expected = rec.config.revision_id.clone();
+        let old_key = std::mem::replace(&mut rec.code_hex, pulled.key);
+        rec.config.code_sha256 = pulled.digest_hex;
+        rec.image = Some(pulled.image);
+        if req.dry_run {
+            return Ok(rec.config.as_updating(new_revision()));
+        }
+        rec.config.last_modified = now_timestamp();
+        rec.config.revision_id = new_revision();
+        let config = rec.config.clone();
+        self.save(rec, expected).await?;
+        if old_key != config.code_sha256 {
+            self.ctx.collect_code(old_key).await;
+        }
+        if req.publish {
+            return Ok(self
+                .versions
+                .publish_version(region, name, PublishVersionRequest::default())
+                .await?);
+        }
+        Ok(config.as_updating(new_revision()))
+    }
+
     /// UpdateFunctionConfiguration.
     pub async fn update_configuration(
         &self,
@@ -411,6 +521,20 @@ impl Functions {
         if let Some(role) = req.role {
             validate::role(&role)?;
             c.role = role;
+        }
+        let is_image = rec.image.is_some();
+        let c = &mut rec.config;
+        if is_image && (req.runtime.is_some() || req.handler.is_some()) {
+            return Err(FunctionsError::RuntimeOnImage);
+        }
+        if is_image && req.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+            return Err(FunctionsError::LayersOnImage);
+        }
+        if let Some(ic) = req.image_config {
+            if !is_image {
+                return Err(FunctionsError::ImageConfigOnZip);
+            }
+            c.image_config_response = image_config_response(Some(ic))?;
         }
         if let Some(runtime) = req.runtime {
             validate::runtime(&runtime)?;
@@ -497,6 +621,46 @@ impl Functions {
         let store = self.ctx.store.clone();
         Ok(blocking(move || store.usage()).await?)
     }
+}
+
+/// The `ImageConfigResponse` of a request's `ImageConfig` (AWS's limits:
+/// at most 1,500 entry point and command items, a working directory of at
+/// most 1,000 characters).
+fn image_config_response(
+    config: Option<ImageConfig>,
+) -> FunctionsResult<Option<ImageConfigResponse>> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    for (list, member) in [
+        (&config.entry_point, "imageConfig.entryPoint"),
+        (&config.command, "imageConfig.command"),
+    ] {
+        if let Some(list) = list.as_ref().filter(|l| l.len() > 1500) {
+            return Err(AwsError::validation(validate::one_error(
+                &format!("{list:?}"),
+                member,
+                "Member must have length less than or equal to 1500",
+            ))
+            .into());
+        }
+    }
+    if let Some(dir) = config
+        .working_directory
+        .as_ref()
+        .filter(|d| d.chars().count() > 1000)
+    {
+        return Err(AwsError::validation(validate::one_error(
+            dir,
+            "imageConfig.workingDirectory",
+            "Member must have length less than or equal to 1000",
+        ))
+        .into());
+    }
+    let empty = config == ImageConfig::default();
+    Ok(Some(ImageConfigResponse {
+        image_config: (!empty).then_some(config),
+    }))
 }
 
 /// Members shared by CreateFunction and UpdateFunctionConfiguration.

@@ -23,6 +23,7 @@ pub mod event_configs;
 pub mod events;
 pub mod functions;
 pub mod gateway;
+pub mod images;
 pub use gateway::{
     authorizers as gateway_authorizers, rest_route as gateway_rest_route,
     rest_types as gateway_rest_types, route as gateway_route,

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use lambdad_model::{NetworkMode, VersionSnapshot};
+use lambdad_model::{ImageRun, NetworkMode, VersionSnapshot};
 use lambdad_store::{AliasRecord, FunctionRecord};
 
 use crate::context::{Context, blocking, unqualified};
@@ -155,6 +155,14 @@ impl Context {
     /// The snapshot the engine runs for a loaded function or version record.
     pub fn snapshot_of(&self, rec: FunctionRecord) -> Arc<VersionSnapshot> {
         let c = rec.config;
+        let image = rec.image.as_ref().map(|i| {
+            ImageRun::of(
+                i,
+                c.image_config_response
+                    .as_ref()
+                    .and_then(|r| r.image_config.as_ref()),
+            )
+        });
         Arc::new(VersionSnapshot {
             function_name: c.function_name.clone(),
             function_arn: unqualified(&c.function_arn),
@@ -187,6 +195,7 @@ impl Context {
                 .and_then(|v| NetworkMode::parse(v))
                 .unwrap_or(self.network),
             revision_id: c.revision_id,
+            image,
         })
     }
 }

@@ -80,6 +80,7 @@ mod tests {
             role: String::new(),
             network: Default::default(),
             revision_id: rev.into(),
+            image: None,
         })
     }
 

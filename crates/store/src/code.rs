@@ -58,6 +58,15 @@ pub enum CodeError {
         "Could not unzip uploaded file. Please check your file, then try to upload again. The archive has more than 100000 entries."
     )]
     TooManyEntries,
+    /// A container image layer that is not a readable tar archive.
+    #[error("The image has a layer that cannot be unpacked: {0}")]
+    BadLayer(String),
+    /// A container image over 10 GB unpacked.
+    #[error(
+        "The image's uncompressed size must be smaller than {max} bytes. The actual size is at least {0} bytes.",
+        max = crate::image_fs::MAX_IMAGE_BYTES
+    )]
+    ImageTooLarge(u64),
     /// Disk trouble.
     #[error("could not store function code at {path}: {source}")]
     Io {
@@ -181,6 +190,27 @@ impl CodeStore {
         result.map(|()| info)
     }
 
+    /// A fresh temporary path under the root (removed at the next open).
+    pub fn temp_path(&self, suffix: &str) -> PathBuf {
+        self.root
+            .join(format!(".tmp-{}{suffix}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Makes the unpacked tree `tmp` the directory of `key`, of `size` bytes.
+    pub(crate) fn commit_tree(&self, key: &str, tmp: &Path, size: u64) -> Result<(), CodeError> {
+        let size_file = self.size_path(key);
+        fs::write(&size_file, size.to_string()).map_err(io_err(&size_file))?;
+        let dir = self.dir(key);
+        if dir.exists() {
+            // A concurrent unpack of the same content won: keep its tree,
+            // environments may run in it already.
+            let _ = fs::remove_dir_all(tmp);
+            return Ok(());
+        }
+        fs::rename(tmp, &dir).map_err(io_err(&dir))?;
+        sync_dir(&self.root)
+    }
+
     /// Reads a stored archive.
     pub fn read_zip(&self, sha256_hex: &str) -> Result<Vec<u8>, CodeError> {
         let path = self.zip_path(sha256_hex);
@@ -208,7 +238,7 @@ fn sync_dir(dir: &Path) -> Result<(), CodeError> {
 }
 
 /// A relative path with only normal components, or `None`.
-fn safe_relative(name: &str) -> Option<PathBuf> {
+pub(crate) fn safe_relative(name: &str) -> Option<PathBuf> {
     let path = Path::new(name);
     let mut out = PathBuf::new();
     for c in path.components() {

@@ -42,6 +42,7 @@ pub type Check = (&'static str, fn(&dyn Store));
 /// Every check of the suite, in the order [`run_all`] runs them.
 pub const CHECKS: &[Check] = &[
     ("functions", functions),
+    ("image_functions", image_functions),
     ("versions_and_aliases", versions_and_aliases),
     ("async_queue", async_queue),
     ("layers", layers),
@@ -128,10 +129,12 @@ pub fn function_record(name: &str, revision: &str) -> FunctionRecord {
             last_update_status_reason: None,
             last_update_status_reason_code: None,
             runtime_version_config: None,
+            image_config_response: None,
         },
         tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         code_hex: format!("hex-{name}"),
         layer_code: vec![format!("layer-of-{name}")],
+        image: None,
     }
 }
 
@@ -433,6 +436,40 @@ fn functions(store: &dyn Store) {
         store.get_function("b").unwrap().unwrap(),
         function_record("b", "r1")
     );
+}
+
+/// A container image function's image (with sealed variables too) comes
+/// back from `$LATEST` and from its published versions.
+fn image_functions(store: &dyn Store) {
+    let mut rec = function_record("img", "r1");
+    rec.config.package_type = "Image".to_owned();
+    rec.config.environment = Some(Environment {
+        variables: BTreeMap::from([("SECRET".to_owned(), "s".to_owned())]),
+    });
+    rec.code_hex = "image-abc".to_owned();
+    rec.image = Some(ImageCode {
+        image_uri: "127.0.0.1:5000/f:v1".to_owned(),
+        resolved_image_uri: "127.0.0.1:5000/f@sha256:abc".to_owned(),
+        entrypoint: vec!["/bootstrap".to_owned()],
+        cmd: vec!["app.handler".to_owned()],
+        env: vec!["A=b".to_owned()],
+        working_dir: "/var/task".to_owned(),
+    });
+    store.create_function(&rec).unwrap();
+    assert_eq!(store.get_function("img").unwrap().unwrap(), rec);
+    let mut updated = rec.clone();
+    updated.config.revision_id = "r2".to_owned();
+    if let Some(i) = updated.image.as_mut() {
+        i.image_uri = "127.0.0.1:5000/f:v2".to_owned();
+    }
+    store.update_function(&updated, "r1").unwrap();
+    assert_eq!(store.get_function("img").unwrap().unwrap(), updated);
+    assert_eq!(store.publish_version(&updated, "r2").unwrap(), 1);
+    let v1 = store.get_version("img", 1).unwrap().unwrap();
+    assert_eq!(v1.image, updated.image);
+    assert_eq!(v1.config.environment, updated.config.environment);
+    assert!(store.code_in_use("image-abc").unwrap());
+    assert!(store.get_function("a").unwrap().is_none());
 }
 
 fn url_config(function: &str, qualifier: &str, id: &str) -> UrlConfigRecord {

@@ -18,6 +18,7 @@ pub mod conformance;
 mod conformance_queues;
 mod conformance_streams;
 mod conformance_topics;
+mod image_fs;
 mod migrations;
 pub mod objects;
 pub mod queues;
@@ -37,6 +38,7 @@ use lambdad_model::function::FunctionConfiguration;
 use lambdad_model::{Code, ErrorCode};
 
 pub use code::{CodeError, CodeInfo, CodeStore};
+pub use image_fs::{Layer as ImageLayer, MAX_IMAGE_BYTES};
 pub use objects::ObjectStore;
 pub use queues::QueueStore;
 pub use sqlite::SqliteStore;
@@ -53,6 +55,9 @@ pub struct FunctionRecord {
     pub code_hex: String,
     /// The [`CodeStore`] keys of the function's layers, in `Layers` order.
     pub layer_code: Vec<String>,
+    /// A container image function's image (`code_hex` then keys its root
+    /// file system).
+    pub image: Option<lambdad_model::function::ImageCode>,
 }
 
 /// One alias of a function.

@@ -9,10 +9,13 @@ use std::path::Path;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use lambdad_model::function::FunctionConfiguration;
+use lambdad_model::function::{FunctionConfiguration, ImageCode};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
+
+/// The member of a stored configuration that holds its [`ImageCode`].
+const IMAGE_KEY: &str = "LambdadImage";
 
 /// The stored form of a configuration whose variables are sealed.
 #[derive(Serialize, Deserialize)]
@@ -101,6 +104,40 @@ impl Sealer {
             sealed_env: base64::engine::general_purpose::STANDARD.encode(sealed),
             config: bare,
         })?)
+    }
+
+    /// The stored JSON of `config` and, for a container image function, its
+    /// image (kept beside the configuration under [`IMAGE_KEY`]).
+    pub fn seal_with(
+        &self,
+        config: &FunctionConfiguration,
+        image: Option<&ImageCode>,
+    ) -> Result<String, StoreError> {
+        let sealed = self.seal(config)?;
+        let Some(image) = image else {
+            return Ok(sealed);
+        };
+        let mut value: serde_json::Value = serde_json::from_str(&sealed)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(IMAGE_KEY.into(), serde_json::to_value(image)?);
+        }
+        Ok(serde_json::to_string(&value)?)
+    }
+
+    /// The configuration and image of JSON written by [`Self::seal_with`].
+    pub fn open_with(
+        &self,
+        stored: &str,
+    ) -> Result<(FunctionConfiguration, Option<ImageCode>), StoreError> {
+        if !stored.contains(IMAGE_KEY) {
+            return Ok((self.open(stored)?, None));
+        }
+        let mut value: serde_json::Value = serde_json::from_str(stored)?;
+        let image = match value.as_object_mut().and_then(|o| o.remove(IMAGE_KEY)) {
+            Some(v) => Some(serde_json::from_value(v)?),
+            None => None,
+        };
+        Ok((self.open(&serde_json::to_string(&value)?)?, image))
     }
 
     /// The configuration of stored JSON (sealed, or plain from before sealing).

@@ -98,11 +98,13 @@ fn row_to_record(
     sealer: &Sealer,
     (config, tags, code_hex, layer_code): (String, String, String, String),
 ) -> Result<FunctionRecord, StoreError> {
+    let (config, image) = sealer.open_with(&config)?;
     Ok(FunctionRecord {
-        config: sealer.open(&config)?,
+        config,
         tags: serde_json::from_str(&tags)?,
         code_hex,
         layer_code: serde_json::from_str(&layer_code)?,
+        image,
     })
 }
 
@@ -134,7 +136,7 @@ impl Store for SqliteStore {
                 r.config.revision_id,
                 r.code_hex,
                 r.config.code_size as i64,
-                self.sealer.seal(&r.config)?,
+                self.sealer.seal_with(&r.config, r.image.as_ref())?,
                 serde_json::to_string(&r.tags)?,
                 serde_json::to_string(&r.layer_code)?
             ],
@@ -178,7 +180,7 @@ impl Store for SqliteStore {
                 r.config.revision_id,
                 r.code_hex,
                 r.config.code_size as i64,
-                self.sealer.seal(&r.config)?,
+                self.sealer.seal_with(&r.config, r.image.as_ref())?,
                 serde_json::to_string(&r.tags)?,
                 expected_revision,
                 serde_json::to_string(&r.layer_code)?
@@ -275,7 +277,7 @@ impl Store for SqliteStore {
         config.function_arn = format!("{}:{version}", r.config.function_arn);
         tx.execute(
             "INSERT INTO versions (name, version, code_hex, layer_code, config) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, self.sealer.seal(&config)?],
+            params![r.config.function_name, version, r.code_hex, serde_json::to_string(&r.layer_code)?, self.sealer.seal_with(&config, r.image.as_ref())?],
         )?;
         tx.execute(
             "UPDATE functions SET last_version = ?2 WHERE name = ?1",

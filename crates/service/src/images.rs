@@ -1,0 +1,334 @@
+//! Container images of `PackageType: Image` functions, pulled from an OCI
+//! registry with `oci-client` (plain HTTP for a registry on loopback, TLS
+//! otherwise) and kept in the code store by manifest digest: the layers are
+//! downloaded into temporary files (each verified against its digest by
+//! the client), applied in order into one root file system
+//! (`CodeStore::put_image`: whiteouts, the 10 GB limit) and removed. An
+//! image already unpacked is not downloaded again: only its manifest and
+//! config are read, to resolve a tag and check the platform.
+
+use lambdad_model::function::ImageCode;
+use lambdad_store::code::{CodeError, CodeStore};
+use lambdad_store::{ImageLayer, MAX_IMAGE_BYTES};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::ImageIndexEntry;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde::Deserialize;
+
+use crate::error::service_error;
+
+service_error! {
+    /// Why an image cannot back a function.
+    pub enum ImageError {
+        /// No such repository, tag or digest in the registry.
+        #[error("Source image {0} does not exist. Provide a valid source image.")]
+        NotFound(String) => InvalidParameterValue,
+        /// A malformed URI, an unusable manifest or layer, or a platform
+        /// other than the function's architecture.
+        #[error("Source image {0} is not valid. Provide a valid source image.")]
+        Invalid(String) => InvalidParameterValue,
+        /// The registry refused the pull.
+        #[error("Lambda does not have permission to access the ECR image. Check the ECR permissions.")]
+        AccessDenied(String) => AccessDenied,
+        /// The registry could not be reached or failed.
+        #[error("Cannot pull the image {uri} from its registry: {reason}")]
+        Registry { uri: String, reason: String } => Service,
+    }
+    wraps {
+        /// The layers could not be unpacked or stored.
+        Code(CodeError),
+    }
+}
+
+/// An image resolved and unpacked.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The manifest digest's hex: AWS's `CodeSha256` of an image function.
+    pub digest_hex: String,
+    /// The code store key of its root file system (`image-<hex>`).
+    pub key: String,
+    /// What the function record keeps.
+    pub image: ImageCode,
+    /// Layers downloaded by this pull (0 when the image was cached).
+    pub layers_downloaded: usize,
+}
+
+/// The parts of an image config lambdad uses.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    config: Option<RunConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunConfig {
+    #[serde(default)]
+    entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    cmd: Option<Vec<String>>,
+    #[serde(default)]
+    env: Option<Vec<String>>,
+    #[serde(default)]
+    working_dir: Option<String>,
+}
+
+/// The OCI/Go name of a Lambda architecture.
+fn oci_arch(arch: &str) -> &'static str {
+    if arch == "arm64" { "arm64" } else { "amd64" }
+}
+
+/// Whether `registry` (`host[:port]`) is this host's loopback.
+fn is_loopback(registry: &str) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The reference `uri` names: it must name its registry (a host with a
+/// dot or a port, or `localhost`), as an ECR URI does.
+fn parse_uri(uri: &str) -> Result<Reference, ImageError> {
+    let invalid = || ImageError::Invalid(uri.to_owned());
+    let first = uri.split('/').next().unwrap_or("");
+    let names_registry =
+        uri.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if !names_registry || uri.len() > 1024 {
+        return Err(invalid());
+    }
+    uri.parse::<Reference>().map_err(|_| invalid())
+}
+
+fn client_for(reference: &Reference, arch: &str) -> Client {
+    let wanted = oci_arch(arch);
+    let resolver = move |entries: &[ImageIndexEntry]| {
+        entries
+            .iter()
+            .find(|e| {
+                e.platform.as_ref().is_some_and(|p| {
+                    p.os.to_string() == "linux" && p.architecture.to_string() == wanted
+                })
+            })
+            .map(|e| e.digest.clone())
+    };
+    let registry = reference.resolve_registry().to_owned();
+    Client::new(ClientConfig {
+        protocol: if is_loopback(&registry) {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        platform_resolver: Some(Box::new(resolver)),
+        connect_timeout: Some(std::time::Duration::from_secs(10)),
+        read_timeout: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    })
+}
+
+fn classify(uri: &str, e: OciDistributionError) -> ImageError {
+    use OciDistributionError as E;
+    match &e {
+        E::ImageManifestNotFoundError(_) => ImageError::NotFound(uri.to_owned()),
+        E::RegistryError { envelope, .. } => {
+            let text = format!("{envelope:?}");
+            if ["ManifestUnknown", "NameUnknown", "BlobUnknown"]
+                .iter()
+                .any(|c| text.contains(c))
+            {
+                ImageError::NotFound(uri.to_owned())
+            } else {
+                ImageError::Registry {
+                    uri: uri.to_owned(),
+                    reason: e.to_string(),
+                }
+            }
+        }
+        E::ServerError { code: 404, .. } => ImageError::NotFound(uri.to_owned()),
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => {
+            ImageError::AccessDenied(uri.to_owned())
+        }
+        E::ImageIndexParsingNoPlatformResolverError
+        | E::IncompatibleLayerMediaTypeError(_)
+        | E::ManifestParsingError(_)
+        | E::UnsupportedMediaTypeError(_)
+        | E::UnsupportedSchemaVersionError(_)
+        | E::VersionedParsingError(_)
+        | E::PullNoLayersError => ImageError::Invalid(uri.to_owned()),
+        _ => ImageError::Registry {
+            uri: uri.to_owned(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Whether a layer's media type is gzip-compressed tar (`Some(true)`),
+/// plain tar (`Some(false)`), or something lambdad cannot unpack.
+fn layer_gzip(media_type: &str) -> Option<bool> {
+    if media_type.ends_with("tar+gzip") || media_type.ends_with("tar.gzip") {
+        Some(true)
+    } else if media_type.ends_with(".tar") || media_type.ends_with("layer.v1.tar") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Resolves `uri` for a function of architecture `arch` (`x86_64`,
+/// `arm64`) and makes sure its root file system is in `code`.
+pub async fn pull(code: &CodeStore, uri: &str, arch: &str) -> Result<Pulled, ImageError> {
+    let reference = parse_uri(uri)?;
+    let client = client_for(&reference, arch);
+    let (manifest, digest, config) = client
+        .pull_manifest_and_config(&reference, &RegistryAuth::Anonymous)
+        .await
+        .map_err(|e| classify(uri, e))?;
+    let config: ConfigFile =
+        serde_json::from_str(&config).map_err(|_| ImageError::Invalid(uri.to_owned()))?;
+    if config.architecture != oci_arch(arch) {
+        tracing::info!(
+            uri,
+            image = config.architecture,
+            function = arch,
+            "The image's platform does not match the function's architecture."
+        );
+        return Err(ImageError::Invalid(uri.to_owned()));
+    }
+    let Some(digest_hex) = digest.strip_prefix("sha256:").map(str::to_owned) else {
+        return Err(ImageError::Invalid(uri.to_owned()));
+    };
+    let key = format!("image-{digest_hex}");
+    let run = config.config.unwrap_or_default();
+    let image = ImageCode {
+        image_uri: uri.to_owned(),
+        resolved_image_uri: format!(
+            "{}/{}@{digest}",
+            reference.resolve_registry(),
+            reference.repository()
+        ),
+        entrypoint: run.entrypoint.unwrap_or_default(),
+        cmd: run.cmd.unwrap_or_default(),
+        env: run.env.unwrap_or_default(),
+        working_dir: run.working_dir.unwrap_or_default(),
+    };
+    if code.contains_tree(&key) {
+        return Ok(Pulled {
+            digest_hex,
+            key,
+            image,
+            layers_downloaded: 0,
+        });
+    }
+    let compressed: u64 = manifest
+        .layers
+        .iter()
+        .map(|l| u64::try_from(l.size).unwrap_or(0))
+        .sum();
+    if compressed > MAX_IMAGE_BYTES {
+        return Err(CodeError::ImageTooLarge(compressed).into());
+    }
+    let mut layers = Vec::with_capacity(manifest.layers.len());
+    let downloaded = download_layers(&client, &reference, uri, code, &manifest, &mut layers).await;
+    let result = match downloaded {
+        Ok(()) => {
+            let (code2, key2, layers2) = (code.clone(), key.clone(), layers.clone());
+            tokio::task::spawn_blocking(move || code2.put_image(&key2, &layers2))
+                .await
+                .map_err(|e| ImageError::Registry {
+                    uri: uri.to_owned(),
+                    reason: e.to_string(),
+                })
+                .and_then(|r| r.map_err(ImageError::from))
+        }
+        Err(e) => Err(e),
+    };
+    for l in &layers {
+        let _ = tokio::fs::remove_file(&l.path).await;
+    }
+    result?;
+    Ok(Pulled {
+        digest_hex,
+        key,
+        image,
+        layers_downloaded: layers.len(),
+    })
+}
+
+async fn download_layers(
+    client: &Client,
+    reference: &Reference,
+    uri: &str,
+    code: &CodeStore,
+    manifest: &oci_client::manifest::OciImageManifest,
+    out: &mut Vec<ImageLayer>,
+) -> Result<(), ImageError> {
+    for layer in &manifest.layers {
+        let gzip = layer_gzip(&layer.media_type).ok_or_else(|| ImageError::Invalid(uri.into()))?;
+        let path = code.temp_path(".layer");
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|source| CodeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        out.push(ImageLayer {
+            path: path.clone(),
+            gzip,
+        });
+        client
+            .pull_blob(reference, layer, file)
+            .await
+            .map_err(|e| classify(uri, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_registries() {
+        assert!(parse_uri("127.0.0.1:5000/fn:latest").is_ok());
+        assert!(
+            parse_uri(
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+            )
+            .is_ok()
+        );
+        for bad in ["repo:tag", "busybox", "", "a b/c:d"] {
+            assert!(
+                matches!(parse_uri(bad), Err(ImageError::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry.example.com"));
+        assert_eq!(
+            layer_gzip("application/vnd.oci.image.layer.v1.tar+gzip"),
+            Some(true)
+        );
+        assert_eq!(
+            layer_gzip("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Some(true)
+        );
+        assert_eq!(
+            layer_gzip("application/vnd.oci.image.layer.v1.tar"),
+            Some(false)
+        );
+        assert_eq!(
+            layer_gzip("application/vnd.oci.image.layer.v1.tar+zstd"),
+            None
+        );
+    }
+}

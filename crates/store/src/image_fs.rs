@@ -1,0 +1,278 @@
+//! Container image root file systems in the code store: the layers of one
+//! image (tar archives, gzip-compressed or not) applied in order into one
+//! directory, `DATA_DIR/code/image-<hex of the manifest digest>/`, with the
+//! OCI whiteouts (`.wh.NAME` deletes NAME of the layers below,
+//! `.wh..wh..opq` empties its directory of them).
+//!
+//! Like `put_zip`, nothing becomes visible before the whole image is
+//! unpacked: layers go into a private temporary directory that is renamed
+//! into place at the end. Entries never land outside the root (`tar`'s
+//! `unpack_in` refuses `..`, absolute paths and writes through links),
+//! device nodes and FIFOs are skipped, owners are not kept (files belong
+//! to lambdad; the environment's user reads what others may read, as on
+//! Lambda), and the bytes written count against [`MAX_IMAGE_BYTES`].
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::code::{CodeError, CodeStore};
+
+/// Largest uncompressed image accepted (AWS: 10 GB, all layers).
+pub const MAX_IMAGE_BYTES: u64 = 10_737_418_240;
+
+/// Directories every image root gets, as the mount points of the sandbox.
+const MOUNT_POINTS: [&str; 3] = ["proc", "dev", "tmp"];
+
+/// The prefix of a whiteout entry's file name.
+const WHITEOUT: &str = ".wh.";
+/// The file name of an opaque-directory whiteout.
+const OPAQUE: &str = ".wh..wh..opq";
+
+/// One layer to apply: its verified blob and whether it is gzip-compressed.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// The downloaded blob.
+    pub path: PathBuf,
+    /// `application/vnd.oci.image.layer.v1.tar+gzip` and the like.
+    pub gzip: bool,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CodeError + '_ {
+    move |source| CodeError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn bad_layer(e: impl std::fmt::Display) -> CodeError {
+    CodeError::BadLayer(e.to_string())
+}
+
+impl CodeStore {
+    /// Whether the root file system `key` is unpacked.
+    pub fn contains_tree(&self, key: &str) -> bool {
+        self.dir(key).is_dir()
+    }
+
+    /// Unpacks `layers` in order into the root file system `key` (see the
+    /// module's documentation); returns the bytes written. Idempotent.
+    pub fn put_image(&self, key: &str, layers: &[Layer]) -> Result<u64, CodeError> {
+        if self.contains_tree(key) {
+            return Ok(self.unzipped_size(key));
+        }
+        let tmp = self.temp_path("");
+        fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+        let result = (|| {
+            let mut written = 0u64;
+            for layer in layers {
+                written = apply_layer(layer, &tmp, written)?;
+            }
+            for dir in MOUNT_POINTS {
+                // A real directory: a link there would lead a mount elsewhere.
+                let p = tmp.join(dir);
+                if fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
+                    remove_path(&tmp, Path::new(dir))?;
+                }
+                if fs::symlink_metadata(&p).is_err() {
+                    fs::create_dir(&p).map_err(io_err(&p))?;
+                }
+            }
+            self.commit_tree(key, &tmp, written)?;
+            Ok(written)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+}
+
+/// Removes what `rel` names under `root`, if anything (never following a link).
+fn remove_path(root: &Path, rel: &Path) -> Result<(), CodeError> {
+    let path = root.join(rel);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(&path).map_err(io_err(&path)),
+        Ok(_) => fs::remove_file(&path).map_err(io_err(&path)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Whether some parent of `rel` under `root` is a symbolic link.
+fn through_link(root: &Path, rel: &Path) -> bool {
+    rel.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| root.join(a).is_symlink())
+}
+
+fn apply_layer(layer: &Layer, root: &Path, mut written: u64) -> Result<u64, CodeError> {
+    let file = fs::File::open(&layer.path).map_err(io_err(&layer.path))?;
+    let reader: Box<dyn Read> = if layer.gzip {
+        Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(false);
+    archive.set_unpack_xattrs(false);
+    archive.set_overwrite(true);
+    // Paths this layer wrote: an opaque whiteout hides only the layers below.
+    let mut own: HashSet<PathBuf> = HashSet::new();
+    for entry in archive.entries().map_err(bad_layer)? {
+        let mut entry = entry.map_err(bad_layer)?;
+        let raw = entry.path().map_err(bad_layer)?.into_owned();
+        let Some(rel) = crate::code::safe_relative(&raw.to_string_lossy()) else {
+            // The root itself ("./") or an escaping name.
+            if raw
+                .components()
+                .all(|c| matches!(c, std::path::Component::CurDir))
+            {
+                continue;
+            }
+            return Err(CodeError::EscapingEntry(raw.display().to_string()));
+        };
+        if through_link(root, &rel) {
+            return Err(CodeError::EscapingEntry(rel.display().to_string()));
+        }
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+        if name == OPAQUE {
+            let dir = root.join(&parent);
+            if let Ok(children) = fs::read_dir(&dir) {
+                for child in children.flatten() {
+                    let child_rel = parent.join(child.file_name());
+                    if !own.contains(&child_rel) {
+                        remove_path(root, &child_rel)?;
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+            remove_path(root, &parent.join(hidden))?;
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_block_special() || kind.is_character_special() || kind.is_fifo() {
+            continue;
+        }
+        if !kind.is_dir() {
+            // A file replaces whatever a lower layer had there, a directory too.
+            remove_path(root, &rel)?;
+        } else if fs::symlink_metadata(root.join(&rel)).is_ok_and(|m| !m.is_dir()) {
+            remove_path(root, &rel)?;
+        }
+        if kind.is_file() {
+            written += entry.header().size().map_err(bad_layer)?;
+            if written > MAX_IMAGE_BYTES {
+                return Err(CodeError::ImageTooLarge(written));
+            }
+        }
+        let unpacked = entry.unpack_in(root).map_err(bad_layer)?;
+        if !unpacked {
+            return Err(CodeError::EscapingEntry(rel.display().to_string()));
+        }
+        own.insert(rel);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(dir: &Path, name: &str, entries: &[(&str, Option<&[u8]>)]) -> Layer {
+        let path = dir.join(name);
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        for (p, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            match data {
+                Some(d) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(d.len() as u64);
+                    h.set_mode(0o644);
+                    h.set_cksum();
+                    b.append_data(&mut h, p, *d).unwrap();
+                }
+                None => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    h.set_mode(0o755);
+                    h.set_cksum();
+                    b.append_data(&mut h, p, io::empty()).unwrap();
+                }
+            }
+        }
+        b.finish().unwrap();
+        Layer { path, gzip: false }
+    }
+
+    #[test]
+    fn applies_layers_with_whiteouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CodeStore::open(dir.path().join("code")).unwrap();
+        let lower = layer(
+            dir.path(),
+            "l1.tar",
+            &[
+                ("etc/", None),
+                ("etc/a", Some(b"a")),
+                ("etc/b", Some(b"b")),
+                ("var/", None),
+                ("var/old", Some(b"o")),
+                ("var/keep/", None),
+            ],
+        );
+        let upper = layer(
+            dir.path(),
+            "l2.tar",
+            &[
+                ("etc/.wh.a", Some(b"")),
+                ("var/new", Some(b"n")),
+                ("var/.wh..wh..opq", Some(b"")),
+                ("etc/b", Some(b"B2")),
+            ],
+        );
+        let written = store.put_image("image-t", &[lower, upper]).unwrap();
+        let root = store.dir("image-t");
+        assert!(!root.join("etc/a").exists());
+        assert_eq!(fs::read(root.join("etc/b")).unwrap(), b"B2");
+        assert_eq!(fs::read(root.join("var/new")).unwrap(), b"n");
+        assert!(!root.join("var/old").exists());
+        assert!(!root.join("var/keep").exists());
+        for d in MOUNT_POINTS {
+            assert!(root.join(d).is_dir(), "{d}");
+        }
+        // Every byte written counts, also those a later layer replaced.
+        assert_eq!(written, 6);
+        assert_eq!(store.unzipped_size("image-t"), 6);
+    }
+
+    #[test]
+    fn refuses_escapes_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("code");
+        let store = CodeStore::open(&root).unwrap();
+        let path = dir.path().join("evil.tar");
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_link(&mut h, "link", "/").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_cksum();
+        b.append_data(&mut h, "link/evil", &b"x"[..]).unwrap();
+        b.finish().unwrap();
+        let r = store.put_image("image-e", &[Layer { path, gzip: false }]);
+        assert!(matches!(r, Err(CodeError::EscapingEntry(_))), "{r:?}");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+    }
+}
