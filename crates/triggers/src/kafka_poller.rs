@@ -348,7 +348,8 @@ async fn deliver(ctx: &Ctx, m: &Mapping, k: &KafkaSettings, shard: &str, batch: 
         return; // records the filters reject are skipped, as on AWS
     }
     let count = records.len();
-    let payload = Bytes::from(kafka_events::event(&k.bootstrap_servers, shard, records).to_string());
+    let payload =
+        Bytes::from(kafka_events::event(&k.bootstrap_servers, shard, records).to_string());
     let mut failures: u32 = 0;
     loop {
         match batch_invoke::invoke(&ctx.invocations, &ctx.region, m, payload.clone()).await {

@@ -187,7 +187,11 @@ fn servers(source: &Value) -> MappingsResult<Vec<String>> {
         .collect();
     let member = "selfManagedEventSource.endpoints";
     if list.is_empty() {
-        return Err(invalid("[]", member, "Map value must satisfy constraint: [Member must have length greater than or equal to 1]"));
+        return Err(invalid(
+            "[]",
+            member,
+            "Map value must satisfy constraint: [Member must have length greater than or equal to 1]",
+        ));
     }
     if list.len() > MAX_SERVERS {
         return Err(invalid(
@@ -197,7 +201,11 @@ fn servers(source: &Value) -> MappingsResult<Vec<String>> {
         ));
     }
     for s in &list {
-        length(s, "selfManagedEventSource.endpoints.member.member", MAX_SERVER)?;
+        length(
+            s,
+            "selfManagedEventSource.endpoints.member.member",
+            MAX_SERVER,
+        )?;
         if !server_ok(s) {
             return Err(invalid(
                 s.as_str(),

@@ -150,11 +150,26 @@ impl StreamRequest {
     /// The first member given that only Kinesis and DynamoDB mappings take.
     pub(crate) fn stream_only(&self) -> Option<&'static str> {
         [
-            ("ParallelizationFactor", self.parallelization_factor.is_some()),
-            ("BisectBatchOnFunctionError", self.bisect_batch_on_function_error.is_some()),
-            ("MaximumRetryAttempts", self.maximum_retry_attempts.is_some()),
-            ("MaximumRecordAgeInSeconds", self.maximum_record_age_in_seconds.is_some()),
-            ("TumblingWindowInSeconds", self.tumbling_window_in_seconds.is_some()),
+            (
+                "ParallelizationFactor",
+                self.parallelization_factor.is_some(),
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                self.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "MaximumRetryAttempts",
+                self.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "MaximumRecordAgeInSeconds",
+                self.maximum_record_age_in_seconds.is_some(),
+            ),
+            (
+                "TumblingWindowInSeconds",
+                self.tumbling_window_in_seconds.is_some(),
+            ),
             ("DestinationConfig", !self.is_empty_for_queue()),
         ]
         .into_iter()
