@@ -1,6 +1,7 @@
 """Fixtures: the real lambdad binary on a free port, boto3 and the aws CLI pointed at it."""
 
 import base64
+import http.server
 import io
 import json
 import os
@@ -342,3 +343,39 @@ def assert_groups_in_order(spans, groups, count):
                 if b.startswith(g + "-") and seq not in order:
                     order.append(seq)
         assert order == list(range(count)), f"group {g} ran out of order: {order}"
+
+
+class EventRecorder:
+    """An HTTP server on loopback that keeps every event a function posts to it (as JSON) and
+    answers with `answer(event)` (default b"ok"), so a test can steer the function."""
+
+    def __init__(self):
+        self.events = []
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with recorder.lock:
+                    recorder.events.append(body)
+                    reply = recorder.answer(body)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, event):
+        """The reply to `event` (called under the lock)."""
+        return b"ok"
+
+    def snapshot(self):
+        """The events recorded so far, in arrival order."""
+        with self.lock:
+            return list(self.events)

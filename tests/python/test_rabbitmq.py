@@ -8,10 +8,8 @@ The function reports every event to an HTTP recorder in the test before it retur
 message the mapping acknowledged has been recorded."""
 
 import base64
-import http.server
 import json
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
@@ -20,7 +18,7 @@ import pika
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, make_client, zip_bytes
+from conftest import ROLE, EventRecorder, Server, make_client, zip_bytes
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
 SECRET = "arn:aws:secretsmanager:us-east-1:000000000000:secret:mq-credentials"
@@ -45,29 +43,8 @@ def handler(event, context):
 '''
 
 
-class Recorder:
-    """An HTTP server on loopback that keeps every event the function posts."""
-
-    def __init__(self):
-        self.events = []
-        self.lock = threading.Lock()
-        recorder = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with recorder.lock:
-                    recorder.events.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+class Recorder(EventRecorder):
+    """The function's events, read as RabbitMQ messages."""
 
     def messages(self, queue=None):
         """(request id, batch size, message) for every message recorded, in order."""

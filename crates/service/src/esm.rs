@@ -1,9 +1,11 @@
 //! Event source mappings (SQS, streams in `streams`, RabbitMQ brokers in
-//! `broker`): CreateEventSourceMapping and its siblings. Mappings are store
+//! `broker`, self-managed Kafka in `kafka`): CreateEventSourceMapping and
+//! its siblings. Mappings are store
 //! documents (kind `esm`, keyed by UUID); the pollers of the triggers crate
 //! read them.
 
 pub mod broker;
+pub mod kafka;
 pub mod metrics;
 pub mod streams;
 
@@ -72,6 +74,8 @@ service_error! {
         Stream(crate::esm::streams::StreamError),
         /// A broker member was refused (`esm::broker`).
         Broker(crate::esm::broker::BrokerError),
+        /// A Kafka member was refused (`esm::kafka`).
+        Kafka(crate::esm::kafka::KafkaError),
     }
 }
 
@@ -106,6 +110,10 @@ pub struct Mapping {
     /// Its tags (CreateEventSourceMapping's `Tags`, TagResource).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// A self-managed Kafka cluster's settings (`None`: no Kafka; then
+    /// `event_source_arn` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<crate::esm::kafka::KafkaSettings>,
 }
 
 impl Mapping {
@@ -152,6 +160,8 @@ pub struct MappingRequest {
     stream: crate::esm::streams::StreamRequest,
     #[serde(flatten)]
     broker: crate::esm::broker::BrokerRequest,
+    #[serde(flatten)]
+    kafka: crate::esm::kafka::KafkaRequest,
 }
 
 fn now_secs() -> f64 {
@@ -166,6 +176,8 @@ fn check(m: &Mapping) -> MappingsResult<()> {
         crate::esm::streams::check(m)?;
     } else if m.broker.is_some() {
         crate::esm::broker::check(m)?;
+    } else if m.kafka.is_some() {
+        crate::esm::kafka::check(m)?;
     } else {
         check_queue(m)?;
     }
@@ -269,6 +281,9 @@ impl Mappings {
         if let Some(b) = &m.broker {
             crate::esm::broker::render(b, &mut v);
         }
+        if let Some(k) = &m.kafka {
+            crate::esm::kafka::render(k, &mut v);
+        }
         v
     }
 
@@ -300,24 +315,36 @@ impl Mappings {
         }
     }
 
-    /// CreateEventSourceMapping (SQS queues).
+    /// CreateEventSourceMapping.
     pub async fn create_mapping(&self, region: &str, req: MappingRequest) -> MappingsResult<Value> {
-        let source = req.event_source_arn.ok_or(MappingsError::UnknownSource)?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let kafka = crate::esm::kafka::create(
+            &uuid,
+            req.event_source_arn.as_deref(),
+            req.kafka,
+            &req.stream,
+        )?;
+        let source = match kafka {
+            Some(_) => String::new(),
+            None => req.event_source_arn.ok_or(MappingsError::UnknownSource)?,
+        };
         let broker = crate::esm::broker::create(&source, req.broker)?;
-        let stream = match broker {
-            Some(_) => None,
-            None => crate::esm::streams::create(&source, req.stream)?,
+        let stream = match (&broker, &kafka) {
+            (None, None) => crate::esm::streams::create(&source, req.stream)?,
+            _ => None,
         };
         let name = req.function_name.ok_or_else(|| missing("functionName"))?;
         let r = self.ctx.parse_ref(region, &name)?;
         self.ctx
             .load(region, &r.name, r.qualifier.as_deref())
             .await?;
-        if broker.is_none() && stream.is_none() {
+        if broker.is_none() && stream.is_none() && kafka.is_none() {
             self.check_builtin_queue(region, &source).await?;
         }
         let existing = self.mappings().await?;
-        if let Some(dup) = existing.iter().find(|m| {
+        if let Some(k) = &kafka {
+            crate::esm::kafka::check_group(k, &existing)?;
+        } else if let Some(dup) = existing.iter().find(|m| {
             m.event_source_arn == source
                 && m.function == r.name
                 && m.qualifier == r.qualifier
@@ -340,7 +367,7 @@ impl Mappings {
             });
         }
         let m = Mapping {
-            uuid: uuid::Uuid::new_v4().to_string(),
+            uuid,
             function: r.name.clone(),
             qualifier: r.qualifier.clone(),
             event_source_arn: source,
@@ -348,6 +375,8 @@ impl Mappings {
                 crate::esm::streams::DEFAULT_STREAM_BATCH
             } else if broker.is_some() {
                 crate::esm::broker::DEFAULT_BROKER_BATCH
+            } else if kafka.is_some() {
+                crate::esm::kafka::DEFAULT_KAFKA_BATCH
             } else {
                 DEFAULT_BATCH
             }),
@@ -364,6 +393,7 @@ impl Mappings {
             stream,
             broker,
             tags: req.tags.unwrap_or_default(),
+            kafka,
         };
         if !m.tags.is_empty() {
             validate::tags(&m.tags, 0)?;
@@ -415,6 +445,7 @@ impl Mappings {
         }
         crate::esm::streams::update(&mut m, req.stream)?;
         crate::esm::broker::update(&mut m, req.broker)?;
+        crate::esm::kafka::update(&mut m, req.kafka)?;
         if let Some(name) = req.function_name {
             let r = self.ctx.parse_ref(region, &name)?;
             self.ctx
@@ -434,7 +465,7 @@ impl Mappings {
         let m = self.mapping(uuid).await?;
         self.ctx.save_doc::<Mapping>(KIND, uuid, None).await?;
         self.metrics.forget(uuid);
-        if m.stream.is_some() {
+        if m.stream.is_some() || m.kafka.is_some() {
             self.forget_checkpoints(uuid).await?;
         }
         Ok(self.render_mapping(region, &m, "Deleting"))

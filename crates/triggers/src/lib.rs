@@ -1,15 +1,19 @@
 //! lambdad's triggers: everything that starts invocations without an API
 //! caller waiting — the asynchronous queue (with its retry policy and
 //! destinations), the EventBridge scheduler and the event source pollers
-//! (SQS queues, Kinesis and DynamoDB streams, RabbitMQ brokers), and the built-in SNS's deliveries. Each runs as a task owned by [`Triggers`], invokes through the
+//! (SQS queues, Kinesis and DynamoDB streams, RabbitMQ brokers,
+//! self-managed Kafka), and the built-in SNS's deliveries. Each runs as a task owned by [`Triggers`], invokes through the
 //! service layer's funnel (`lambdad_service::invocations`), and stops when
 //! its cancellation token is cancelled.
 #![forbid(unsafe_code)]
 
 pub mod async_limit;
 pub mod async_worker;
+mod batch_invoke;
 pub mod destinations;
 mod fifo_gate;
+pub mod kafka_events;
+pub mod kafka_poller;
 pub mod retry;
 pub mod rmq_events;
 pub mod rmq_poller;
@@ -86,6 +90,12 @@ impl Triggers {
             services.invocations.clone(),
             options.region.clone(),
             options.brokers,
+            shutdown.child_token(),
+        ));
+        tasks.spawn(kafka_poller::run(
+            services.mappings.clone(),
+            services.invocations.clone(),
+            options.region.clone(),
             shutdown.child_token(),
         ));
         tasks.spawn(sns_delivery::run(

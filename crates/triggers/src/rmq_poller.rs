@@ -24,13 +24,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use lambdad_engine::InvokeError;
 use lambdad_service::esm::Mapping;
 use lambdad_service::esm::Mappings;
 use lambdad_service::esm::broker::{BrokerSettings, broker_name};
 use lambdad_service::esm::metrics::MappingMetrics;
-use lambdad_service::invocations::{InvocationError, Invocations, MAX_SYNC_PAYLOAD};
-use lambdad_service::telemetry::Trigger;
+use lambdad_service::invocations::{Invocations, MAX_SYNC_PAYLOAD};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
@@ -41,6 +39,7 @@ use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::batch_invoke::{self, Outcome};
 use crate::rmq_events;
 use crate::supervisor;
 
@@ -341,7 +340,8 @@ async fn process(
     let deliveries: Vec<(u64, u64)> = kept.iter().map(|k| (k.tag, k.id)).collect();
     let records: Vec<Value> = kept.into_iter().map(|k| k.record).collect();
     let event = rmq_events::event(&m.event_source_arn, &b.queue_key(), records);
-    let outcome = invoke(ctx, m, event).await;
+    let payload = Bytes::from(event.to_string());
+    let outcome = batch_invoke::invoke(&ctx.invocations, &ctx.region, m, payload).await;
     if !matches!(outcome, Outcome::NotRun(_)) {
         let failed = matches!(outcome, Outcome::FunctionError);
         ctx.metrics
@@ -385,51 +385,6 @@ async fn process(
                 requeue: true,
             };
             channel.basic_nack(last, nack).await.map_err(amqp)
-        }
-    }
-}
-
-/// How an invocation of a batch ended.
-enum Outcome {
-    Success,
-    /// The function ran and failed (an error, a timeout, a crash).
-    FunctionError,
-    /// It did not run (throttled, or it cannot run); the batch goes back
-    /// after the pause without counting as a failure.
-    NotRun(Duration),
-}
-
-async fn invoke(ctx: &Ctx, m: &Mapping, event: Value) -> Outcome {
-    let snapshot = match ctx
-        .invocations
-        .resolve(&ctx.region, &m.function, m.qualifier.as_deref())
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(mapping = %m.uuid, error = %e, "The mapping's function cannot run.");
-            return Outcome::NotRun(Duration::from_secs(2));
-        }
-    };
-    let req = Invocations::request(
-        snapshot,
-        m.qualifier.as_deref(),
-        &uuid::Uuid::new_v4().to_string(),
-        Bytes::from(event.to_string()),
-    );
-    match ctx
-        .invocations
-        .invoke(req, Trigger::Event, Duration::ZERO, true)
-        .await
-    {
-        Ok(r) if r.function_error.is_some() => Outcome::FunctionError,
-        Ok(_) => Outcome::Success,
-        Err(InvocationError::Invoke(InvokeError::Throttled(_))) => {
-            Outcome::NotRun(Duration::from_secs(1))
-        }
-        Err(e) => {
-            tracing::warn!(mapping = %m.uuid, error = %e, "Invocation for the broker failed.");
-            Outcome::NotRun(Duration::from_secs(2))
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The pollers' supervisor: one task per enabled event source mapping of a
 //! kind, started when the mapping appears, restarted when its configuration
 //! changes and stopped when it is disabled or deleted. The SQS, stream and
-//! RabbitMQ pollers share it.
+//! RabbitMQ and Kafka pollers share it.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;

@@ -139,6 +139,43 @@ pub struct StreamRequest {
 }
 
 impl StreamRequest {
+    /// `StartingPosition` and `StartingPositionTimestamp`, as given.
+    pub(crate) fn starting(&self) -> (Option<&str>, Option<f64>) {
+        (
+            self.starting_position.as_deref(),
+            self.starting_position_timestamp,
+        )
+    }
+
+    /// The first member given that only Kinesis and DynamoDB mappings take.
+    pub(crate) fn stream_only(&self) -> Option<&'static str> {
+        [
+            (
+                "ParallelizationFactor",
+                self.parallelization_factor.is_some(),
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                self.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "MaximumRetryAttempts",
+                self.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "MaximumRecordAgeInSeconds",
+                self.maximum_record_age_in_seconds.is_some(),
+            ),
+            (
+                "TumblingWindowInSeconds",
+                self.tumbling_window_in_seconds.is_some(),
+            ),
+            ("DestinationConfig", !self.is_empty_for_queue()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name))
+    }
+
     fn is_empty_for_queue(&self) -> bool {
         self.destination_config
             .as_ref()
@@ -171,6 +208,18 @@ fn on_failure(config: &Value) -> MappingsResult<Option<String>> {
     }
 }
 
+/// A `StartingPosition` checked against the enum (required).
+pub(crate) fn starting_position(position: Option<&str>) -> MappingsResult<String> {
+    let position = position.ok_or(StreamError::NoStartingPosition)?;
+    if !["LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"].contains(&position) {
+        return Err(StreamError::BadStartingPosition {
+            value: position.to_owned(),
+        }
+        .into());
+    }
+    Ok(position.to_owned())
+}
+
 /// The stream settings of a new mapping of `source`: `None` for a queue,
 /// an error for an ARN that names neither a queue nor a stream.
 pub fn create(source: &str, req: StreamRequest) -> MappingsResult<Option<StreamSettings>> {
@@ -181,12 +230,7 @@ pub fn create(source: &str, req: StreamRequest) -> MappingsResult<Option<StreamS
         }
         return Ok(None);
     }
-    let position = req
-        .starting_position
-        .ok_or(StreamError::NoStartingPosition)?;
-    if !["LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"].contains(&position.as_str()) {
-        return Err(StreamError::BadStartingPosition { value: position }.into());
-    }
+    let position = starting_position(req.starting_position.as_deref())?;
     if position == "AT_TIMESTAMP" {
         if kind == SourceKind::DynamoDb {
             return Err(StreamError::UnsupportedStartingPosition(source.to_owned()).into());
