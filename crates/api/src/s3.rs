@@ -239,7 +239,13 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
     if let (Some(objects), Some(b)) = (&state.objects, &bucket)
         && objects.logs_access(b).await
     {
-        let received = crate::s3_access::Received::new(&state, &req, key, bytes_in);
+        let received = crate::s3_access::Received::new(
+            &state,
+            &req,
+            key,
+            signed_key(req.headers(), req.uri().query().unwrap_or_default()),
+            bytes_in,
+        );
         logged = Some((objects.clone(), received));
     }
     let remote_ip = req

@@ -95,16 +95,18 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    /// Reads `req`, whose key (as the request spells it) is `key`.
+    /// Reads `req`, whose key (as the request spells it) is `key`, signed
+    /// with the access key `signed_key` (if any).
     pub(crate) fn new(
         state: &AppState,
         req: &axum::extract::Request,
         key: Option<String>,
+        signed_key: Option<String>,
         bytes_in: u64,
     ) -> Self {
         let headers = req.headers();
         let query = req.uri().query().unwrap_or_default();
-        let requester = crate::s3::signed_key(headers, query).and_then(|k| {
+        let requester = signed_key.and_then(|k| {
             let id = state.credentials.as_deref()?.identity(&k)?;
             let service = if id.principal.starts_with("assumed-role/") {
                 "sts"

@@ -3,7 +3,7 @@
 //! the event source mappings, the built-in queues and topics). Each
 //! collector implements prometheus-client's [`Collector`] and writes its
 //! families with [`counters`], [`gauges`] and [`histograms`];
-//! [`Metrics::encode_with`](crate::metrics::Metrics::encode_with) encodes
+//! `Metrics::encode_with` (the metrics module) encodes
 //! them after the engine's own, in one OpenMetrics text, so names, label
 //! escaping and the `_total` suffixes are prometheus-client's.
 

@@ -36,6 +36,9 @@ pub struct CodeInfo {
     pub dir: PathBuf,
 }
 
+/// Largest uncompressed image accepted (AWS: 10 GB, all layers).
+pub const MAX_IMAGE_BYTES: u64 = 10_737_418_240;
+
 /// Why an archive was refused or could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
@@ -64,7 +67,7 @@ pub enum CodeError {
     /// A container image over 10 GB unpacked.
     #[error(
         "The image's uncompressed size must be smaller than {max} bytes. The actual size is at least {0} bytes.",
-        max = crate::image_fs::MAX_IMAGE_BYTES
+        max = MAX_IMAGE_BYTES
     )]
     ImageTooLarge(u64),
     /// Disk trouble.

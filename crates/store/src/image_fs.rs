@@ -17,10 +17,7 @@ use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::code::{CodeError, CodeStore};
-
-/// Largest uncompressed image accepted (AWS: 10 GB, all layers).
-pub const MAX_IMAGE_BYTES: u64 = 10_737_418_240;
+use crate::code::{CodeError, CodeStore, MAX_IMAGE_BYTES};
 
 /// Directories every image root gets, as the mount points of the sandbox.
 const MOUNT_POINTS: [&str; 3] = ["proc", "dev", "tmp"];

@@ -37,8 +37,9 @@ use std::collections::BTreeMap;
 use lambdad_model::function::FunctionConfiguration;
 use lambdad_model::{Code, ErrorCode};
 
+pub use code::MAX_IMAGE_BYTES;
 pub use code::{CodeError, CodeInfo, CodeStore};
-pub use image_fs::{Layer as ImageLayer, MAX_IMAGE_BYTES};
+pub use image_fs::Layer as ImageLayer;
 pub use objects::ObjectStore;
 pub use queues::QueueStore;
 pub use sqlite::SqliteStore;
