@@ -446,6 +446,22 @@ impl Functions {
             rec.config.architectures = vec![validate::architectures(arch)?];
         }
         stamp_runtime_version(&mut rec.config);
+        self.finish_code_update(region, name, rec, expected, old_hex, &req)
+            .await
+    }
+
+    /// The end of UpdateFunctionCode, zip or image: a dry run answers the
+    /// new configuration; otherwise the record is saved, the old code is
+    /// collected if nothing uses it any more, and `Publish` publishes.
+    async fn finish_code_update(
+        &self,
+        region: &str,
+        name: &str,
+        mut rec: FunctionRecord,
+        expected: String,
+        old_code: String,
+        req: &UpdateFunctionCodeRequest,
+    ) -> FunctionsResult<FunctionConfiguration> {
         if req.dry_run {
             return Ok(rec.config.as_updating(new_revision()));
         }
@@ -453,7 +469,7 @@ impl Functions {
         rec.config.revision_id = new_revision();
         let config = rec.config.clone();
         self.save(rec, expected).await?;
-        self.ctx.collect_code(old_hex).await;
+        self.ctx.collect_code(old_code).await;
         if req.publish {
             return Ok(self
                 .versions
@@ -484,23 +500,8 @@ impl Functions {
         let old_key = std::mem::replace(&mut rec.code_hex, pulled.key);
         rec.config.code_sha256 = pulled.digest_hex;
         rec.image = Some(pulled.image);
-        if req.dry_run {
-            return Ok(rec.config.as_updating(new_revision()));
-        }
-        rec.config.last_modified = now_timestamp();
-        rec.config.revision_id = new_revision();
-        let config = rec.config.clone();
-        self.save(rec, expected).await?;
-        if old_key != config.code_sha256 {
-            self.ctx.collect_code(old_key).await;
-        }
-        if req.publish {
-            return Ok(self
-                .versions
-                .publish_version(region, name, PublishVersionRequest::default())
-                .await?);
-        }
-        Ok(config.as_updating(new_revision()))
+        self.finish_code_update(region, name, rec, expected, old_key, &req)
+            .await
     }
 
     /// UpdateFunctionConfiguration.
