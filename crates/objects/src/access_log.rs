@@ -383,7 +383,7 @@ impl Objects {
             )
             .await?;
         let tag = hex::encode(w.md5);
-        let who = crate::s3::Caller {
+        let who = crate::request::Caller {
             principal: Some("logging.s3.amazonaws.com".to_owned()),
             source_ip: None,
             request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase(),

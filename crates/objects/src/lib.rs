@@ -19,6 +19,7 @@ mod list;
 mod meta;
 mod multipart;
 pub mod notify;
+mod request;
 mod s3;
 pub mod webhooks;
 

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use crate::Objects;
-use crate::s3::{etag, ts};
+use crate::request::{etag, ts};
 
 /// Rows fetched from the store at a time.
 const PAGE: usize = 1000;

@@ -8,7 +8,7 @@ use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use crate::files::MAX_PUT;
 use crate::meta::{Checksums, Meta};
-use crate::s3::{Caller, etag, ts, verify_digests, want};
+use crate::request::{Caller, etag, ts, verify_digests, want};
 use crate::{Objects, now_ms};
 
 /// The smallest part but the last (5 MiB, as S3).
