@@ -15,6 +15,7 @@
 
 pub mod code;
 pub mod conformance;
+mod conformance_objects;
 mod conformance_queues;
 mod conformance_streams;
 mod conformance_topics;
@@ -26,6 +27,7 @@ mod seal;
 mod sqlite;
 mod sqlite_events;
 mod sqlite_gateway;
+mod sqlite_layers;
 mod sqlite_objects;
 mod sqlite_queues;
 mod sqlite_streams;
