@@ -209,6 +209,28 @@ def boto3_files(services, prefix=""):
     return out
 
 
+def awslambdaric_files(version):
+    """awslambdaric (AWS's Python runtime interface client) built for Python `version` ("3.11"), as
+    files for zip_bytes: pip-installed once into target/test-cache (its wheels are manylinux)."""
+    target = ROOT / "target" / "test-cache" / f"awslambdaric-py{version}"
+    if not (target / "awslambdaric").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                        str(target), "--only-binary=:all:", "--python-version", version, "--platform",
+                        "manylinux2014_x86_64", "awslambdaric"], check=True, timeout=300)
+    return dir_files(target)
+
+
+def dir_files(root):
+    """Every file under `root` but caches, as {relative path: (bytes, mode)} for zip_bytes."""
+    files = {}
+    for path in Path(root).rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            files[str(path.relative_to(root))] = (path.read_bytes(), mode)
+    return files
+
+
 def tiny_zip():
     return zip_bytes({"bootstrap": ("#!/bin/sh\necho hi\n", 0o755)})
 
@@ -293,24 +315,6 @@ def wait_for_sdk(server, timeout=600):
         assert "failed" not in state.values(), f"installing the runtime SDKs failed: {server.log()[-3000:]}"
         return state if all(v == "ready" for v in state.values()) else None
     return wait_for(ready, timeout, "the runtime SDKs to be ready", interval=0.2)
-
-
-def venv_boto3_files(prefix):
-    """boto3 and botocore (with only the Lambda model) from the test venv, as zip entries under
-    `prefix`: a function's (or a layer's) own copy, another version than lambdad's built-in one."""
-    import sysconfig
-    site = Path(sysconfig.get_paths()["purelib"])
-    files = {}
-    for top in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py"):
-        root = site / top
-        for f in [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]:
-            parts = f.relative_to(site).parts
-            if "__pycache__" in parts or parts[:2] == ("boto3", "data"):
-                continue
-            if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "lambda":
-                continue
-            files[prefix + "/".join(parts)] = (f.read_bytes(), 0o644)
-    return files
 
 
 # A function that records each batch's start and end and the bodies it ran, for the FIFO tests

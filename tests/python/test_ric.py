@@ -1,26 +1,14 @@
 """Functions that bring the official runtime interface clients, run as custom runtimes."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROLE, ROOT, require_tool, zip_bytes
+from conftest import ROLE, ROOT, awslambdaric_files, dir_files, require_tool, zip_bytes
 
 CACHE = ROOT / "target" / "test-cache"
-
-
-def dir_files(root):
-    files = {}
-    for path in Path(root).rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            files[str(path.relative_to(root))] = (path.read_bytes(), mode)
-    return files
 
 
 def sandbox_python():
@@ -34,13 +22,7 @@ def sandbox_python():
 def test_awslambdaric_echo(lam):
     version = sandbox_python()
     assert version, "/usr/bin/python3 did not report its version"
-    target = CACHE / f"awslambdaric-py{version}"
-    if not (target / "awslambdaric").is_dir():
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target),
-                        "--only-binary=:all:", "--python-version", version, "--platform", "manylinux2014_x86_64",
-                        "awslambdaric"], check=True, timeout=300)
-    files = dir_files(target)
+    files = awslambdaric_files(version)
     files["app.py"] = ("def handler(event, context):\n    return {'echo': event, 'request_id': context.aws_request_id}\n", 0o644)
     files["bootstrap"] = ("#!/bin/sh\nexport PYTHONPATH=/var/task\nexec /usr/bin/python3 -m awslambdaric \"$_HANDLER\"\n", 0o755)
     lam.create_function(FunctionName="ric-python", Runtime="provided.al2023", Handler="app.handler", Role=ROLE,

@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import (BIN, NODE_RUNTIMES, PYTHON_RUNTIMES, ROLE, Server, make_client, venv_boto3_files, wait_for_sdk,
+from conftest import (BIN, NODE_RUNTIMES, PYTHON_RUNTIMES, ROLE, Server, boto3_files, make_client, wait_for_sdk,
                       zip_bytes)
 
 BOTO3 = "1.42.97"
@@ -108,12 +108,12 @@ def test_function_bundling_its_own_boto3_sees_its_own(sdk_lam):
     own = boto3.__version__  # the test venv's: another version than lambdad's
     assert own != BOTO3
     create(sdk_lam, "py-own-boto3", "python3.12", "app.handler",
-           {"app.py": (PY_SELF, 0o644), **venv_boto3_files("")})
+           {"app.py": (PY_SELF, 0o644), **boto3_files(("lambda",))})
     got = invoke(sdk_lam, "py-own-boto3")
     assert (got["boto3"], got["file"], got["name"]) == (own, "/var/task/boto3/__init__.py", "py-own-boto3")
     # In a layer (/opt/python) it wins as well.
     layer = sdk_lam.publish_layer_version(LayerName="own-boto3",
-                                          Content={"ZipFile": zip_bytes(venv_boto3_files("python/"))})
+                                          Content={"ZipFile": zip_bytes(boto3_files(("lambda",), "python/"))})
     create(sdk_lam, "py-layer-boto3", "python3.12", "app.handler", {"app.py": (PY_SELF, 0o644)},
            Layers=[layer["LayerVersionArn"]])
     got = invoke(sdk_lam, "py-layer-boto3")
