@@ -3,17 +3,19 @@
 built with lambda_runtime, the shared libraries they link, layers with whiteouts) and pushed with
 skopeo; functions created, invoked, updated and published through boto3."""
 
+import base64
 import json
 import re
 import shutil
 import socket
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, TARGET, require_root, require_tool, wait_for
+from conftest import ROLE, TARGET, awslambdaric_files, require_root, require_tool, wait_for
 
 BLOB_GET = re.compile(r'"GET /v2/[^ ]+/blobs/(sha256:[0-9a-f]{64}) ')
 
@@ -114,6 +116,44 @@ class Images:
         """Tags `base` as `tag` with umoci config flags, pushes it; returns its manifest digest."""
         run(self.umoci, "tag", "--image", f"{self.layout}:base", tag)
         run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", arch, *config)
+        digest_file = self.tmp / f"{tag}.digest"
+        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digest_file,
+            f"oci:{self.layout}:{tag}", f"docker://{self.registry.host}/functions:{tag}")
+        return digest_file.read_text().strip()
+
+    def python(self, tag, app):
+        """An image of its own, as AWS documents for awslambdaric: the host's /usr/bin/python3 with its
+        standard library and the libraries they load, awslambdaric and `app` (app.py's source) in
+        /var/task, ENTRYPOINT `python3 -m awslambdaric`, CMD `app.handler`, WORKDIR /var/task.
+        Pushed as `tag`; returns its manifest digest."""
+        python = Path(require_tool("/usr/bin/python3")).resolve()
+        version = run(python, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')").strip()
+        stdlib = Path(f"/usr/lib/python{version}")
+        run(self.umoci, "new", "--image", f"{self.layout}:{tag}")
+        bundle = self.tmp / f"bundle-{tag}"
+        run(self.umoci, "unpack", "--image", f"{self.layout}:{tag}", bundle)
+        rootfs = bundle / "rootfs"
+        (rootfs / "usr/bin").mkdir(parents=True)
+        shutil.copy(python, rootfs / "usr/bin/python3")
+        skip = shutil.ignore_patterns("__pycache__", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip")
+        shutil.copytree(stdlib, rootfs / stdlib.relative_to("/"), ignore=skip, symlinks=True)
+        task = rootfs / "var/task"
+        for name, (data, mode) in {**awslambdaric_files(version), "app.py": (app, 0o644)}.items():
+            dest = task / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data if isinstance(data, bytes) else data.encode())
+            dest.chmod(mode)
+        # What the interpreter and every extension module load (awslambdaric's C++ client: libstdc++).
+        loaded = [python, *(stdlib / "lib-dynload").glob("*.so"), *task.rglob("*.so")]
+        for lib in sorted({lib for binary in loaded for lib in shared_libraries(binary)}):
+            dest = rootfs / lib.lstrip("/")
+            if not lib.startswith(f"{rootfs}/") and not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(lib, dest)
+        run(self.umoci, "repack", "--image", f"{self.layout}:{tag}", bundle)
+        run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", "amd64",
+            "--config.entrypoint", "/usr/bin/python3", "--config.entrypoint", "-m", "--config.entrypoint",
+            "awslambdaric", "--config.cmd", "app.handler", "--config.workingdir", "/var/task")
         digest_file = self.tmp / f"{tag}.digest"
         run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digest_file,
             f"oci:{self.layout}:{tag}", f"docker://{self.registry.host}/functions:{tag}")
@@ -285,3 +325,43 @@ def test_missing_images_wrong_platforms_and_invalid_requests_are_refused(lam, im
             "Source image functions:latest is not valid. Provide a valid source image.")
     refused(lambda: lam.update_function_code(FunctionName="img-arm", ImageUri=missing),
             "InvalidParameterValueException", f"Source image {missing} does not exist. Provide a valid source image.")
+
+
+PYTHON_APP = """
+import os
+
+cold = True
+
+
+def handler(event, context):
+    global cold
+    was_cold, cold = cold, False
+    return {"echo": event, "request_id": context.aws_request_id, "name": context.function_name,
+            "memory": context.memory_limit_in_mb, "cold": was_cold, "cwd": os.getcwd()}
+
+
+def other(event, context):
+    raise ValueError("from other")
+"""
+
+
+@pytest.mark.timeout(600)  # the first run pip-installs awslambdaric (up to 300 s)
+def test_a_python_image_with_awslambdaric_and_its_handler_as_cmd(lam, images):
+    digest = images.python("python", PYTHON_APP)
+    created = create_image_function(lam, "img-python", images.uri("python"), MemorySize=256)
+    assert created["CodeSha256"] == digest.removeprefix("sha256:")
+    for n, cold in ((1, True), (2, False)):
+        out = lam.invoke(FunctionName="img-python", Payload=json.dumps({"n": n}), LogType="Tail")
+        body = json.loads(out["Payload"].read())
+        log = base64.b64decode(out["LogResult"]).decode()
+        assert "FunctionError" not in out, (body, log)
+        assert body == {"echo": {"n": n}, "request_id": out["ResponseMetadata"]["RequestId"], "name": "img-python",
+                        "memory": "256", "cold": cold, "cwd": "/var/task"}
+        assert f"REPORT RequestId: {body['request_id']}" in log
+    # ImageConfig's Command names another handler of the same image; its error is awslambdaric's.
+    lam.update_function_configuration(FunctionName="img-python", ImageConfig={"Command": ["app.other"]})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="img-python")
+    out = lam.invoke(FunctionName="img-python", Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    error = json.loads(out["Payload"].read())
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "from other", error
