@@ -9,13 +9,15 @@ import re
 import shutil
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import bcrypt
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, TARGET, awslambdaric_files, require_root, require_tool, wait_for
+from conftest import ROLE, TARGET, Server, awslambdaric_files, make_client, require_root, require_tool, wait_for
 
 BLOB_GET = re.compile(r'"GET /v2/[^ ]+/blobs/(sha256:[0-9a-f]{64}) ')
 
@@ -35,17 +37,24 @@ def free_port():
 class Registry:
     """docker-registry serving from a temporary directory on 127.0.0.1, its access log in a file."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, users=None):
+        """`users`: {name: password} of an htpasswd file the registry requires (basic auth)."""
         require_root("the image tests (umoci and the sandbox)")
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.log_path = tmp / "registry.log"
         config = tmp / "registry.yml"
+        auth = ""
+        if users:
+            htpasswd = tmp / "htpasswd"
+            htpasswd.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt()).decode()}\n"
+                                        for u, p in users.items()))
+            auth = f"auth:\n  htpasswd:\n    realm: lambdad-test\n    path: {htpasswd}\n"
         config.write_text(
             "version: 0.1\n"
             "log:\n  level: info\n  accesslog:\n    disabled: false\n"
             f"storage:\n  filesystem:\n    rootdirectory: {tmp / 'storage'}\n"
-            f"http:\n  addr: {self.host}\n"
+            f"http:\n  addr: {self.host}\n" + auth
         )
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([require_tool("docker-registry"), "serve", str(config)], stdout=log, stderr=log)
@@ -54,6 +63,8 @@ class Registry:
             try:
                 with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as r:
                     return r.status == 200
+            except urllib.error.HTTPError as e:
+                return bool(users) and e.code == 401
             except OSError:
                 assert self.proc.poll() is None, f"docker-registry exited: {self.log_path.read_text()}"
                 return False
@@ -116,9 +127,16 @@ class Images:
         """Tags `base` as `tag` with umoci config flags, pushes it; returns its manifest digest."""
         run(self.umoci, "tag", "--image", f"{self.layout}:base", tag)
         run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", arch, *config)
-        digest_file = self.tmp / f"{tag}.digest"
-        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digest_file,
-            f"oci:{self.layout}:{tag}", f"docker://{self.registry.host}/functions:{tag}")
+        return self.push(tag)
+
+    def push(self, tag, registry=None, creds=None):
+        """Pushes `tag` of the layout to `registry` (default: the fixture's), as `functions:TAG`;
+        returns its manifest digest."""
+        registry = registry or self.registry
+        digest_file = self.tmp / f"{tag}-{registry.port}.digest"
+        auth = ["--dest-creds", creds] if creds else []
+        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", *auth, "--digestfile", digest_file,
+            f"oci:{self.layout}:{tag}", f"docker://{registry.host}/functions:{tag}")
         return digest_file.read_text().strip()
 
     def python(self, tag, app):
@@ -154,10 +172,7 @@ class Images:
         run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", "amd64",
             "--config.entrypoint", "/usr/bin/python3", "--config.entrypoint", "-m", "--config.entrypoint",
             "awslambdaric", "--config.cmd", "app.handler", "--config.workingdir", "/var/task")
-        digest_file = self.tmp / f"{tag}.digest"
-        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digest_file,
-            f"oci:{self.layout}:{tag}", f"docker://{self.registry.host}/functions:{tag}")
-        return digest_file.read_text().strip()
+        return self.push(tag)
 
     def layers(self, tag):
         raw = run(self.skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{self.uri(tag)}")
@@ -365,3 +380,43 @@ def test_a_python_image_with_awslambdaric_and_its_handler_as_cmd(lam, images):
     assert out["FunctionError"] == "Unhandled"
     error = json.loads(out["Payload"].read())
     assert error["errorType"] == "ValueError" and error["errorMessage"] == "from other", error
+
+
+@pytest.mark.timeout(300)
+def test_a_registry_that_requires_credentials(images, tmp_path):
+    """A registry with basic auth: refused without credentials (AWS's AccessDeniedException), pulled
+    with the registry's entry of `--registry-auth-file` (the containers auth-file format)."""
+    (tmp_path / "private").mkdir()
+    private = Registry(tmp_path / "private", users={"alice": "s3cret"})
+    try:
+        digest = images.push("echo", registry=private, creds="alice:s3cret")
+        uri = f"{private.host}/functions:echo"
+        auth_file = tmp_path / "auth.json"
+        auth_file.write_text(json.dumps({"auths": {private.host: {
+            "auth": base64.b64encode(b"alice:s3cret").decode()}}}))
+        wrong_file = tmp_path / "wrong.json"
+        wrong_file.write_text(json.dumps({"auths": {private.host: {"username": "alice", "password": "nope"}}}))
+        for extra in ([], ["--registry-auth-file", str(wrong_file)]):
+            s = Server(extra=extra)
+            s.start()
+            try:
+                refused(lambda: make_client(s.endpoint).create_function(
+                    FunctionName="img-private", Role=ROLE, PackageType="Image", Code={"ImageUri": uri}),
+                    "AccessDeniedException",
+                    "Lambda does not have permission to access the ECR image. Check the ECR permissions.")
+            finally:
+                s.stop()
+                s.tmp.cleanup()
+        s = Server(extra=["--registry-auth-file", str(auth_file)])
+        s.start()
+        try:
+            lam = make_client(s.endpoint)
+            created = create_image_function(lam, "img-private", uri)
+            assert created["CodeSha256"] == digest.removeprefix("sha256:")
+            assert invoke(lam, "img-private", {"private": True}) == {"private": True}
+            assert "s3cret" not in s.log()
+        finally:
+            s.stop()
+            s.tmp.cleanup()
+    finally:
+        private.stop()

@@ -65,6 +65,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     )
     .context("opening the object store")?;
+    let registries = match &config.registry_auth_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the registry auth file {}", path.display()))?;
+            lambdad_service::images::RegistryCredentials::parse(&text)
+                .map_err(|e| anyhow::anyhow!("the registry auth file {}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
     let ctx = Context::new(
         store.clone(),
         code,
@@ -72,6 +81,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         engine.clone(),
         config.network,
         objects.clone(),
+        registries,
     );
     let services = Services::new(
         ctx,

@@ -101,6 +101,8 @@ pub struct Parts {
     pub code_lock: Arc<tokio::sync::Mutex<()>>,
     /// The built-in object store (`Code.S3Bucket`).
     pub objects: lambdad_objects::Objects,
+    /// Credentials for the registries image functions come from.
+    pub registries: crate::images::RegistryCredentials,
 }
 
 impl std::fmt::Debug for Context {
@@ -120,6 +122,7 @@ impl Context {
         engine: lambdad_engine::Invoker,
         network: NetworkMode,
         objects: lambdad_objects::Objects,
+        registries: crate::images::RegistryCredentials,
     ) -> Self {
         Self(Arc::new(Parts {
             store,
@@ -130,6 +133,7 @@ impl Context {
             network,
             code_lock: Arc::default(),
             objects,
+            registries,
         }))
     }
 

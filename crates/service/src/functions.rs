@@ -327,7 +327,7 @@ impl Functions {
 
     /// Pulls `uri` for a function of architecture `arch` (under the code lock).
     async fn pull(&self, uri: &str, arch: &str) -> FunctionsResult<Pulled> {
-        let pulled = crate::images::pull(&self.ctx.code, uri, arch).await?;
+        let pulled = crate::images::pull(&self.ctx.code, &self.ctx.registries, uri, arch).await?;
         tracing::info!(
             uri,
             digest = pulled.digest_hex,

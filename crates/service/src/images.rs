@@ -5,8 +5,14 @@
 //! the client), applied in order into one root file system
 //! (`CodeStore::put_image`: whiteouts, the 10 GB limit) and removed. An
 //! image already unpacked is not downloaded again: only its manifest and
-//! config are read, to resolve a tag and check the platform.
+//! config are read, to resolve a tag and check the platform. Pulls are
+//! anonymous, or basic-authenticated with the registry's entry of the
+//! operator's auth file ([`RegistryCredentials`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
 use lambdad_model::function::ImageCode;
 use lambdad_store::code::{CodeError, CodeStore};
 use lambdad_store::{ImageLayer, MAX_IMAGE_BYTES};
@@ -39,6 +45,73 @@ service_error! {
     wraps {
         /// The layers could not be unpacked or stored.
         Code(CodeError),
+    }
+}
+
+/// Registry credentials by host (`host[:port]`), from an auth file in the
+/// containers format that skopeo, podman and Docker write (`auth.json`,
+/// `~/.docker/config.json`): `{"auths": {"HOST": {"auth":
+/// "BASE64(USER:PASSWORD)"}}}`, or `username` and `password` fields.
+#[derive(Clone, Default)]
+pub struct RegistryCredentials(Arc<HashMap<String, (String, String)>>);
+
+impl std::fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hosts only: never the secrets.
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct AuthFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+}
+
+#[derive(Deserialize)]
+struct AuthEntry {
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl RegistryCredentials {
+    /// Parses an auth file's text; the error names the entry it cannot read.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: AuthFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut out = HashMap::new();
+        for (key, entry) in file.auths {
+            // Docker writes some keys as URLs (`https://host/v1/`).
+            let host = key
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let pair = match (entry.auth, entry.username, entry.password) {
+                (Some(auth), _, _) => base64::engine::general_purpose::STANDARD
+                    .decode(auth.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))),
+                (None, Some(u), Some(p)) => Some((u, p)),
+                _ => None,
+            };
+            let pair = pair.ok_or_else(|| {
+                format!("the entry of {key} has neither `auth` (base64 of USER:PASSWORD) nor `username` and `password`")
+            })?;
+            out.insert(host, pair);
+        }
+        Ok(Self(Arc::new(out)))
+    }
+
+    fn auth_for(&self, registry: &str) -> RegistryAuth {
+        self.0
+            .get(registry)
+            .map_or(RegistryAuth::Anonymous, |(u, p)| {
+                RegistryAuth::Basic(u.clone(), p.clone())
+            })
     }
 }
 
@@ -184,11 +257,17 @@ fn layer_gzip(media_type: &str) -> Option<bool> {
 
 /// Resolves `uri` for a function of architecture `arch` (`x86_64`,
 /// `arm64`) and makes sure its root file system is in `code`.
-pub async fn pull(code: &CodeStore, uri: &str, arch: &str) -> Result<Pulled, ImageError> {
+pub async fn pull(
+    code: &CodeStore,
+    registries: &RegistryCredentials,
+    uri: &str,
+    arch: &str,
+) -> Result<Pulled, ImageError> {
     let reference = parse_uri(uri)?;
     let client = client_for(&reference, arch);
+    let auth = registries.auth_for(reference.resolve_registry());
     let (manifest, digest, config) = client
-        .pull_manifest_and_config(&reference, &RegistryAuth::Anonymous)
+        .pull_manifest_and_config(&reference, &auth)
         .await
         .map_err(|e| classify(uri, e))?;
     let config: ConfigFile =
@@ -294,6 +373,33 @@ async fn download_layers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_auth_files() {
+        let creds = RegistryCredentials::parse(
+            r#"{"auths": {
+                "127.0.0.1:5000": {"auth": "YWxpY2U6czNjcjp0"},
+                "https://registry.example.com/v1/": {"username": "bob", "password": "pw"}
+            }, "credHelpers": {}}"#,
+        )
+        .unwrap();
+        assert!(matches!(creds.auth_for("127.0.0.1:5000"),
+            RegistryAuth::Basic(u, p) if u == "alice" && p == "s3cr:t"));
+        assert!(matches!(creds.auth_for("registry.example.com"),
+            RegistryAuth::Basic(u, p) if u == "bob" && p == "pw"));
+        assert!(matches!(
+            creds.auth_for("127.0.0.1:5001"),
+            RegistryAuth::Anonymous
+        ));
+        let shown = format!("{creds:?}");
+        assert!(
+            shown.contains("127.0.0.1:5000") && !shown.contains("s3cr") && !shown.contains("pw")
+        );
+        let err = RegistryCredentials::parse(r#"{"auths": {"h:1": {"auth": "!!"}}}"#).unwrap_err();
+        assert!(err.contains("h:1"), "{err}");
+        assert!(RegistryCredentials::parse(r#"{"auths": 5}"#).is_err());
+        assert!(RegistryCredentials::parse("{}").unwrap().0.is_empty());
+    }
 
     #[test]
     fn uris_and_registries() {

@@ -133,6 +133,8 @@ pub struct Config {
     pub s3_log_flush_interval: Duration,
     /// The log group that also gets every S3 access log line, if any.
     pub s3_access_log_group: Option<String>,
+    /// The auth file of the registries image functions are pulled from, if any.
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -287,6 +289,7 @@ impl Config {
             interpreters: a.interpreters.into_iter().collect::<BTreeMap<_, _>>(),
             url_base,
             credentials_file: a.credentials_file,
+            registry_auth_file: a.registry_auth_file,
             auth,
             log_retention_days: a.log_retention_days,
             prices,

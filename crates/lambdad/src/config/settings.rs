@@ -179,6 +179,10 @@ pub struct ServeArgs {
     /// A log group that also gets every S3 server access log line, a stream per bucket [default: none].
     #[arg(long)]
     pub s3_access_log_group: Option<String>,
+    /// Credentials for OCI registries of image functions, in the containers auth-file format
+    /// (`auth.json`, Docker's `config.json`: `{"auths": {"HOST:PORT": {"auth": "BASE64"}}}`) [default: anonymous pulls].
+    #[arg(long)]
+    pub registry_auth_file: Option<PathBuf>,
     /// Network of functions without a `lambdad:network` tag: host, loopback or none [default: host].
     #[arg(long, value_parser = parse_network)]
     pub network: Option<NetworkMode>,
