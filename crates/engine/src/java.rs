@@ -1,6 +1,6 @@
 //! lambdad's Java runtime client: its Java sources (shipped in the binary,
 //! compiled once per host by the host's `javac` into the shared runtime
-//! cache, see [`crate::sdk`]), the JDKs it runs on, and the JVM's command
+//! cache by `sdk.rs`), the JDKs it runs on, and the JVM's command
 //! line as AWS's Java runtimes start it.
 //!
 //! The sources hold lambdad's copy of aws-lambda-java-core's interfaces
