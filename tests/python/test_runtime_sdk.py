@@ -79,7 +79,7 @@ def create(lam, name, runtime, handler, files, **kw):
 
 
 def test_health_reports_the_sdks_ready(sdk_server):
-    assert wait_for_sdk(sdk_server) == {"python": "ready", "node": "ready"}
+    assert wait_for_sdk(sdk_server) == {"python": "ready", "node": "ready", "java": "ready"}
 
 
 @pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
@@ -190,7 +190,7 @@ def install(*args, timeout=540):
 def test_install_command_notices_a_damaged_install_and_installs_again():
     # The cache these tests' servers use (filled by scripts/test's `lambdad runtimes install`).
     run, trees = install()
-    assert run.returncode == 0 and set(trees) == {"python", "node"}, run.stderr
+    assert run.returncode == 0 and set(trees) == {"python", "node", "java"}, run.stderr
     with tempfile.TemporaryDirectory(prefix="lambdad-sdk-") as tmp:
         for tree in trees.values():
             shutil.copytree(tree.parent, Path(tmp) / tree.parent.name, symlinks=True)
@@ -202,8 +202,10 @@ def test_install_command_notices_a_damaged_install_and_installs_again():
         assert "The AWS SDK for JavaScript v3 is installed and matches its hash" in run.stderr
         assert f"python: boto3 {BOTO3}, botocore {BOTO3} ready in" in run.stdout
         assert f"node: 11 @aws-sdk packages {AWS_SDK_JS} ready in" in run.stdout
+        assert "The Java runtime client of lambdad is installed and matches its hash" in run.stderr
+        assert "java: 12 sources ready in" in run.stdout
         assert copies == {lang: Path(tmp) / t.parent.name / t.name for lang, t in trees.items()}
         assert "tampered" not in planted.read_text()
         # Now both are intact.
         again, _ = install("--sdk-dir", tmp, timeout=120)
-        assert again.returncode == 0 and again.stderr.count("is installed and matches its hash") == 2, again.stderr
+        assert again.returncode == 0 and again.stderr.count("is installed and matches its hash") == 3, again.stderr

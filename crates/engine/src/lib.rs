@@ -14,6 +14,7 @@
 pub mod capacity;
 pub mod concurrency;
 mod env;
+pub mod java;
 pub mod logs;
 mod member;
 pub mod metrics;
@@ -365,6 +366,7 @@ impl Invoker {
                 let (mut limit, mut retried) = (env::INIT_TIMEOUT, false);
                 loop {
                     // Looked up only for a new environment (it stats files).
+                    self.inner.interpreters.settle(&s.runtime).await;
                     let cmd = match self.inner.interpreters.command_for(&s) {
                         Ok(c) => c,
                         Err(e) => return Ok(unhandled(error_body(e.error_type, &e.message), None)),

@@ -88,6 +88,7 @@ impl Invoker {
             }
             // Counted as alive from here; dropping it (on any failure below) uncounts it.
             let member = p.counters.join();
+            self.inner.interpreters.settle(&p.snapshot.runtime).await;
             let Ok(cmd) = self.inner.interpreters.command_for(&p.snapshot) else {
                 tracing::warn!(key, "Provisioned concurrency: the runtime cannot start.");
                 return;

@@ -13,6 +13,12 @@
 //!   and `/var/runtime` on `sys.path`) and at `/var/runtime/node_modules`
 //!   (last on `NODE_PATH`, which lambdad's Node.js bootstrap also searches for
 //!   ES module imports, as Lambda's Node.js 18+ runtimes do).
+//! - The Java runtimes (`java17`, `java21`, `java25`) run lambdad's Java
+//!   runtime client ([`crate::java`], compiled once into the SDK cache and
+//!   bound read-only at `/var/runtime/lib`) with a JDK of that major version
+//!   and AWS's JVM options.
+//! - `AWS_LAMBDA_EXEC_WRAPPER`, when the function sets it, runs first with the
+//!   managed runtime's command as its arguments, as on Lambda.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,13 +76,30 @@ pub struct Interpreters {
 const PYTHON_MINORS: std::ops::RangeInclusive<u32> = 9..=13;
 const NODE_MAJORS: [u32; 3] = [18, 20, 22];
 
-/// Where a runtime's SDK is mounted: AWS's paths.
+/// Where a runtime's SDK is mounted: AWS's paths (lambdad's own for the
+/// Java runtime client).
 fn sdk_target(runtime: &str) -> String {
-    match runtime.strip_prefix("python") {
-        Some(version) => format!("/var/lang/lib/python{version}/site-packages"),
-        None => "/var/runtime/node_modules".into(),
+    if let Some(version) = runtime.strip_prefix("python") {
+        format!("/var/lang/lib/python{version}/site-packages")
+    } else if runtime.starts_with("java") {
+        "/var/runtime/lib".into()
+    } else {
+        "/var/runtime/node_modules".into()
     }
 }
+
+fn language_of(runtime: &str) -> Language {
+    if runtime.starts_with("python") {
+        Language::Python
+    } else if runtime.starts_with("java") {
+        Language::Java
+    } else {
+        Language::Node
+    }
+}
+
+/// How long a Java environment waits for the runtime client's compilation.
+const JAVA_CLIENT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn prefix_of(binary: &Path) -> Option<PathBuf> {
     if binary.starts_with("/usr") || binary.starts_with("/bin") {
@@ -116,17 +139,21 @@ fn managed_versions(root: &Path, prefix: &str) -> Vec<PathBuf> {
     dirs
 }
 
-/// The interpreters an SDK install uses: each runtime's Python and Node.js.
+/// The interpreters an SDK install uses: each runtime's Python and Node.js,
+/// and the `javac` beside each Java runtime's `java`.
 pub fn tools(by_runtime: &BTreeMap<String, Interpreter>) -> Tools {
     let mut t = Tools::default();
     for (runtime, i) in by_runtime {
-        let list = if runtime.starts_with("python") {
-            &mut t.pythons
-        } else {
-            &mut t.nodes
+        let (list, tool) = match language_of(runtime) {
+            Language::Python => (&mut t.pythons, i.binary.clone()),
+            Language::Node => (&mut t.nodes, i.binary.clone()),
+            Language::Java => match i.binary.parent().map(|b| b.join("javac")) {
+                Some(javac) if javac.is_file() => (&mut t.javacs, javac),
+                _ => continue,
+            },
         };
-        if !list.contains(&i.binary) {
-            list.push(i.binary.clone());
+        if !list.contains(&tool) {
+            list.push(tool);
         }
     }
     t
@@ -134,7 +161,8 @@ pub fn tools(by_runtime: &BTreeMap<String, Interpreter>) -> Tools {
 
 /// Finds an interpreter per managed runtime: `overrides` (runtime → binary)
 /// first, then `/usr/bin`, `/usr/local/bin`, pyenv (`$PYENV_ROOT` or
-/// `~/.pyenv`) and nvm (`$NVM_DIR` or `~/.nvm`).
+/// `~/.pyenv`) and nvm (`$NVM_DIR` or `~/.nvm`); JDKs where
+/// [`crate::java::homes`] looks.
 pub fn find(overrides: &BTreeMap<String, PathBuf>) -> BTreeMap<String, Interpreter> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -183,6 +211,18 @@ pub fn find(overrides: &BTreeMap<String, PathBuf>) -> BTreeMap<String, Interpret
                 });
         }
     }
+    for jdk in crate::java::homes(&home) {
+        if let Some(major) = crate::java::major_of(&jdk).filter(|m| crate::java::MAJORS.contains(m))
+        {
+            let binary = jdk.join("bin/java");
+            by_runtime
+                .entry(format!("java{major}"))
+                .or_insert(Interpreter {
+                    prefix: prefix_of(&binary),
+                    binary,
+                });
+        }
+    }
     for (runtime, binary) in overrides {
         by_runtime.insert(
             runtime.clone(),
@@ -221,6 +261,8 @@ impl Interpreters {
         std::fs::create_dir_all(runtime_dir.join("node"))?;
         // The mount point of the Node.js SDK inside the read-only /var/runtime.
         std::fs::create_dir_all(runtime_dir.join("node_modules"))?;
+        // The mount point of the Java runtime client.
+        std::fs::create_dir_all(runtime_dir.join("lib"))?;
         std::fs::write(runtime_dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(runtime_dir.join("node/bootstrap.mjs"), NODE_BOOTSTRAP)?;
         let by_runtime = find(overrides);
@@ -249,23 +291,36 @@ impl Interpreters {
         self.by_runtime.get(runtime)
     }
 
+    /// Waits while what `runtime` cannot start without is being installed
+    /// (the Java runtime client's compilation).
+    pub async fn settle(&self, runtime: &str) {
+        if language_of(runtime) == Language::Java {
+            self.sdk.settled(Language::Java, JAVA_CLIENT_WAIT).await;
+        }
+    }
+
     fn managed(
         &self,
-        runtime: &str,
+        snapshot: &VersionSnapshot,
         argv_tail: &[&str],
         env: Vec<(String, String)>,
     ) -> Result<RuntimeCommand, RuntimeUnavailable> {
+        let runtime = snapshot.runtime.as_str();
+        let lang = language_of(runtime);
         let Some(i) = self.by_runtime.get(runtime) else {
-            let what = if runtime.starts_with("python") {
-                format!(
+            let what = match lang {
+                Language::Python => format!(
                     "{runtime} (looked for {runtime} in /usr/bin, /usr/local/bin and pyenv)",
                     runtime = runtime
-                )
-            } else {
-                format!(
+                ),
+                Language::Node => format!(
                     "node v{} (looked in /usr/bin, /usr/local/bin and nvm)",
                     runtime.trim_start_matches("nodejs").trim_end_matches(".x")
-                )
+                ),
+                Language::Java => format!(
+                    "Java {} (looked in JAVA_HOME, /usr/lib/jvm, /usr/local/lib/jvm, /opt/java and SDKMAN)",
+                    runtime.trim_start_matches("java")
+                ),
             };
             return Err(RuntimeUnavailable {
                 error_type: "Runtime.InterpreterNotFound",
@@ -286,19 +341,36 @@ impl Interpreters {
                 writable: false,
             });
         }
-        let lang = if runtime.starts_with("python") {
-            Language::Python
-        } else {
-            Language::Node
-        };
-        if let Some(tree) = self.sdk.ready_tree(lang) {
-            binds.push(Bind {
+        match self.sdk.ready_tree(lang) {
+            Some(tree) => binds.push(Bind {
                 source: tree,
                 target: sdk_target(runtime).into(),
                 writable: false,
-            });
+            }),
+            None if lang == Language::Java => {
+                return Err(RuntimeUnavailable {
+                    error_type: "Runtime.Unavailable",
+                    message: format!(
+                        "lambdad cannot run runtime {runtime}: its Java runtime client is not compiled ({}). Run `lambdad runtimes install`, or see the server's log.",
+                        self.sdk
+                            .status()
+                            .into_iter()
+                            .find(|(l, _)| *l == Language::Java)
+                            .map_or("absent", |(_, s)| s.label())
+                    ),
+                });
+            }
+            None => {}
         }
-        let mut argv = vec![i.binary.display().to_string()];
+        // AWS: the wrapper runs first, with the runtime's command as its arguments.
+        let mut argv: Vec<String> = snapshot
+            .environment
+            .get("AWS_LAMBDA_EXEC_WRAPPER")
+            .filter(|w| !w.is_empty())
+            .cloned()
+            .into_iter()
+            .collect();
+        argv.push(i.binary.display().to_string());
         argv.extend(argv_tail.iter().map(|s| s.to_string()));
         Ok(RuntimeCommand {
             argv,
@@ -355,7 +427,7 @@ impl Interpreters {
         }
         if runtime.starts_with("python3.") {
             return self.managed(
-                runtime,
+                snapshot,
                 &["-s", "/var/runtime/python/bootstrap.py"],
                 vec![
                     (
@@ -369,7 +441,7 @@ impl Interpreters {
         if runtime.starts_with("nodejs") {
             let major = runtime.trim_start_matches("nodejs").trim_end_matches(".x");
             return self.managed(
-                runtime,
+                snapshot,
                 &["/var/runtime/node/bootstrap.mjs"],
                 vec![
                     (
@@ -383,10 +455,24 @@ impl Interpreters {
                 ],
             );
         }
+        if runtime
+            .strip_prefix("java")
+            .and_then(|m| m.parse::<u32>().ok())
+            .is_some_and(|m| crate::java::MAJORS.contains(&m))
+        {
+            let mut args = crate::java::jvm_options(snapshot.memory_mb);
+            args.extend([
+                "-classpath".into(),
+                sdk_target(runtime),
+                crate::java::MAIN_CLASS.into(),
+            ]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            return self.managed(snapshot, &args, Vec::new());
+        }
         Err(RuntimeUnavailable {
             error_type: "Runtime.InterpreterNotFound",
             message: format!(
-                "lambdad cannot run the {runtime} runtime: only provided.*, python3.9-3.13 and nodejs18.x-22.x are supported"
+                "lambdad cannot run the {runtime} runtime: only provided.*, python3.9-3.13, nodejs18.x-22.x and java17, java21, java25 are supported"
             ),
         })
     }

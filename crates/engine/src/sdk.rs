@@ -12,6 +12,11 @@
 //! server starts. Environments see a ready install read-only
 //! (`runtime.rs`): never in `/var/task`, never writable, not counted
 //! against the function's code size.
+//!
+//! lambdad's Java runtime client ([`crate::java`]) shares the cache: its
+//! sources are compiled once by the host's `javac` into
+//! `<dir>/java-<sources hash>/classes`, hash-checked the same way; the Java
+//! runtimes cannot start without it.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -39,17 +44,20 @@ pub enum Language {
     Python,
     /// The AWS SDK for JavaScript v3, for `nodejs18.x`–`nodejs22.x`.
     Node,
+    /// lambdad's Java runtime client, for `java17`, `java21`, `java25`.
+    Java,
 }
 
 impl Language {
-    /// Both languages.
-    pub const ALL: [Language; 2] = [Language::Python, Language::Node];
+    /// Every language.
+    pub const ALL: [Language; 3] = [Language::Python, Language::Node, Language::Java];
 
     /// `python` or `node`.
     pub fn name(self) -> &'static str {
         match self {
             Language::Python => "python",
             Language::Node => "node",
+            Language::Java => "java",
         }
     }
 
@@ -57,6 +65,7 @@ impl Language {
         match self {
             Language::Python => "the AWS SDK for Python",
             Language::Node => "the AWS SDK for JavaScript v3",
+            Language::Java => "the Java runtime client of lambdad",
         }
     }
 
@@ -68,6 +77,7 @@ impl Language {
                 ("package.json", NODE_PACKAGE),
                 ("package-lock.json", NODE_LOCK),
             ],
+            Language::Java => crate::java::SOURCES,
         }
     }
 
@@ -76,6 +86,7 @@ impl Language {
         match self {
             Language::Python => "site-packages",
             Language::Node => "node_modules",
+            Language::Java => "classes",
         }
     }
 
@@ -111,6 +122,7 @@ impl Language {
                 let version = deps.values().next().and_then(|v| v.as_str()).unwrap_or("?");
                 format!("{} @aws-sdk packages {version}", deps.len())
             }
+            Language::Java => format!("{} sources", crate::java::SOURCES.len()),
         }
     }
 }
@@ -186,13 +198,17 @@ pub struct Tools {
     pub pythons: Vec<PathBuf>,
     /// Node.js binaries (npm is looked for beside them, then on PATH).
     pub nodes: Vec<PathBuf>,
+    /// `javac` of the JDKs found (the first compiles the Java runtime client).
+    pub javacs: Vec<PathBuf>,
 }
 
 impl Tools {
-    fn for_language(&self, lang: Language) -> &[PathBuf] {
+    /// The tools that install `lang`'s SDK.
+    pub fn for_language(&self, lang: Language) -> &[PathBuf] {
         match lang {
             Language::Python => &self.pythons,
             Language::Node => &self.nodes,
+            Language::Java => &self.javacs,
         }
     }
 }
@@ -265,6 +281,19 @@ impl Sdk {
         }
     }
 
+    /// Waits, at most `limit`, while `lang`'s install is under way.
+    pub async fn settled(&self, lang: Language, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline
+            && self
+                .status()
+                .iter()
+                .any(|(l, s)| *l == lang && *s == Status::Installing)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn set(&self, lang: Language, status: Status) {
         if let Some(s) = self.shared.as_deref()
             && let Ok(mut m) = s.status.write()
@@ -282,6 +311,9 @@ impl Sdk {
             if tools.for_language(lang).is_empty() {
                 continue;
             }
+            // Installing from now: an environment that cannot start without
+            // it (Java) waits instead of finding it absent.
+            self.set(lang, Status::Installing);
             let (this, tools) = (self.clone(), tools.clone());
             tokio::spawn(async move {
                 let _ = this.ensure(lang, &tools).await;
@@ -317,7 +349,11 @@ impl Sdk {
         match &result {
             Ok(tree) => self.set(lang, Status::Ready(tree.clone())),
             Err(e) => {
-                tracing::error!(error = %e, "Cannot install {} ({}): {} functions see no SDK unless they bundle one. Retry with `lambdad runtimes install`.", lang.title(), lang.versions(), lang.name());
+                let consequence = match lang {
+                    Language::Java => "the Java runtimes cannot start",
+                    _ => "its runtimes' functions see no SDK unless they bundle one",
+                };
+                tracing::error!(error = %e, "Cannot install {} ({}): {consequence}. Retry with `lambdad runtimes install`.", lang.title(), lang.versions());
                 self.set(lang, Status::Failed(e.to_string()));
             }
         }
@@ -529,6 +565,9 @@ async fn install_into(
 ) -> Result<PathBuf, SdkError> {
     for (name, text) in lang.spec() {
         let path = tmp.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         std::fs::write(&path, text).map_err(io_err(&path))?;
     }
     let tree = tmp.join(lang.tree());
@@ -581,6 +620,17 @@ async fn install_into(
                 node_dir.as_deref(),
             )
             .await?;
+        }
+        Language::Java => {
+            let javac = tools.javacs.first().ok_or_else(|| SdkError::ToolMissing {
+                tool: "javac",
+                what: "lambdad's Java runtime client",
+                looked: "in the JDKs of the Java runtimes".into(),
+            })?;
+            tracing::info!(javac = %javac.display(), dir = %set_dir.display(), "Compiling lambdad's Java runtime client (once; the Java runtimes start when done).");
+            let args = crate::java::javac_args(tmp, &tree);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(javac, &args, tmp, None).await?;
         }
     }
     let digest = {

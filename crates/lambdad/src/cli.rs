@@ -224,10 +224,7 @@ pub async fn runtimes(args: &RuntimesArgs) -> anyhow::Result<()> {
     let cache = sdk::Sdk::new(dir, true);
     let mut failed = Vec::new();
     for lang in sdk::Language::ALL {
-        let found = match lang {
-            sdk::Language::Python => &tools.pythons,
-            sdk::Language::Node => &tools.nodes,
-        };
+        let found = tools.for_language(lang);
         if found.is_empty() {
             println!(
                 "{}: no interpreter of its runtimes on this host; nothing to install",

@@ -1,6 +1,6 @@
 //! Invoke benchmark (not a test): starts lambdad with a fresh data dir,
 //! deploys the `echo` fixture (built with lambda_runtime) and reports cold
-//! start and warm invoke latency (p50/p99) and throughput over raw HTTP
+//! start (custom runtime, Python, Node.js, Java) and warm invoke latency (p50/p99) and throughput over raw HTTP
 //! keep-alive connections, function URL requests, environment creation and
 //! idle memory, the asynchronous queue, and cargo-lambda's emulator beside
 //! lambdad on the same function.
@@ -33,6 +33,37 @@ pub(crate) fn zip_bootstrap(bin: &[u8]) -> Vec<u8> {
     .unwrap();
     w.write_all(bin).unwrap();
     w.finish().unwrap().into_inner()
+}
+
+/// A Java hello-world (`example.Hello`, a plain method on a Map), compiled
+/// with the host's javac; None without one.
+fn java_hello_zip() -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().ok()?;
+    let src = dir.path().join("Hello.java");
+    std::fs::write(
+        &src,
+        "package example;\n\nimport java.util.Map;\n\npublic class Hello {\n    public Map<String, String> handleRequest(Map<String, Object> event) {\n        return Map.of(\"hello\", \"world\");\n    }\n}\n",
+    )
+    .ok()?;
+    let out = dir.path().join("out");
+    let built = Command::new("javac")
+        .args(["--release", "17", "-d"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .ok()?
+        .success();
+    let class = std::fs::read(out.join("example/Hello.class"))
+        .ok()
+        .filter(|_| built)?;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        "example/Hello.class",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .ok()?;
+    w.write_all(&class).ok()?;
+    Some(w.finish().ok()?.into_inner())
 }
 
 fn machine() -> String {
@@ -228,6 +259,12 @@ async fn main() {
         let zip = w.finish().unwrap().into_inner();
         create_function(&http, &base, name, runtime, handler, &zip).await;
     }
+    match java_hello_zip() {
+        Some(zip) => {
+            create_function(&http, &base, "hello-java", "java17", "example.Hello", &zip).await
+        }
+        None => println!("no javac on this host: the java17 cold start is not measured"),
+    }
     // Cold starts: a configuration change retires the environment, so each invoke starts a new one.
     let mut cold_runs: Vec<(&str, &str)> = Vec::new();
     if run("cold") {
@@ -235,6 +272,7 @@ async fn main() {
             ("echo", "custom runtime (lambda_runtime)"),
             ("hello-py", "python3.11"),
             ("hello-node", "nodejs20.x"),
+            ("hello-java", "java17"),
         ]);
     }
     if run("sdk") {
