@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod server;
+mod store_copy;
 mod tune;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Runtimes(cli::RuntimesArgs),
     /// Run a function at several memory sizes and recommend one for cost, speed or a balance.
     Tune(tune::TuneArgs),
+    /// Move a data directory's metadata between SQLite and PostgreSQL (`export`, `import`).
+    Store(store_copy::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Usage(args) => (usage(&args), ExitCode::FAILURE),
         Command::Runtimes(args) => (runtimes(&args), ExitCode::FAILURE),
         Command::Tune(args) => (run_tune(&args), ExitCode::FAILURE),
+        Command::Store(args) => (store_copy::run(&args), ExitCode::FAILURE),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

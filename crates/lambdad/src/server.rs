@@ -15,14 +15,14 @@ use lambdad_sandbox::Preference;
 use lambdad_service::logs::Logs;
 use lambdad_service::telemetry::Telemetry;
 use lambdad_service::{Context, ServiceOptions, Services};
-use lambdad_store::{CodeStore, SqliteStore, Store};
+use lambdad_store::{CodeStore, PgStore, SqliteStore, Store};
 use lambdad_triggers::destinations::Destinations;
 use lambdad_triggers::{TriggerOptions, Triggers};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AuthMode, Config, SandboxChoice};
+use crate::config::{AuthMode, Config, SandboxChoice, StoreChoice};
 
 /// How long the triggers and background tasks get to stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -32,9 +32,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let data_dir = config.data_dir.canonicalize()?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
-    );
+    let store = open_store(&config.store, &data_dir).await?;
     let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
     let keys = Arc::new(
         match &config.credentials_file {
@@ -196,6 +194,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     tracing::info!("lambdad stopped.");
     Ok(())
+}
+
+/// The metadata store: SQLite in the data directory, or PostgreSQL (whose
+/// environment variables are sealed with the data directory's key, as
+/// SQLite's; code archives stay in the data directory either way).
+async fn open_store(
+    choice: &StoreChoice,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match choice {
+        StoreChoice::Sqlite => Arc::new(
+            SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
+        ),
+        StoreChoice::Postgres(url) => {
+            let url = url.clone();
+            let key = data_dir.join("meta.key");
+            // Connecting and migrating block: off the async workers.
+            let store = tokio::task::spawn_blocking(move || PgStore::connect(&url, None, &key))
+                .await?
+                .context("opening the PostgreSQL metadata store")?;
+            tracing::info!("The metadata store is PostgreSQL.");
+            Arc::new(store)
+        }
+    };
+    Ok(store)
 }
 
 /// The sandbox backend and the engine over it.

@@ -3,8 +3,8 @@
 //! [`Store`] is the backend-neutral interface every caller uses: it is
 //! synchronous and object-safe (`Arc<dyn Store>`); async callers run it on
 //! tokio's blocking pool. [`SqliteStore`] is the embedded default (WAL mode,
-//! `synchronous=FULL`: a committed change survives a crash). A PostgreSQL
-//! backend implements the same trait; callers do not change.
+//! `synchronous=FULL`: a committed change survives a crash). [`PgStore`]
+//! implements the same trait over PostgreSQL; callers do not change.
 //!
 //! Function code lives beside it in [`CodeStore`], content-addressed by
 //! SHA-256.
@@ -22,6 +22,14 @@ mod conformance_topics;
 mod image_fs;
 mod migrations;
 pub mod objects;
+mod pg;
+mod pg_copy;
+mod pg_events;
+mod pg_functions;
+mod pg_migrations;
+mod pg_objects;
+mod pg_queues;
+mod pg_topics;
 pub mod queues;
 mod seal;
 mod sqlite;
@@ -43,6 +51,8 @@ pub use code::MAX_IMAGE_BYTES;
 pub use code::{CodeError, CodeInfo, CodeStore};
 pub use image_fs::Layer as ImageLayer;
 pub use objects::ObjectStore;
+pub use pg::PgStore;
+pub use pg_copy::CopyReport;
 pub use queues::QueueStore;
 pub use sqlite::SqliteStore;
 pub use topics::TopicStore;
@@ -228,6 +238,12 @@ pub enum StoreError {
     /// The database failed.
     #[error("metadata store error: {0}")]
     Backend(#[from] rusqlite::Error),
+    /// The PostgreSQL database failed.
+    #[error("metadata store error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had (the server is down or the pool exhausted).
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
     /// A stored document could not be decoded.
     #[error("corrupt record in metadata store: {0}")]
     Corrupt(#[from] serde_json::Error),
@@ -242,7 +258,11 @@ impl ErrorCode for StoreError {
             StoreError::AlreadyExists { .. } => Code::ResourceConflict,
             StoreError::RevisionMismatch { .. } => Code::PreconditionFailed,
             StoreError::NotFound { .. } => Code::ResourceNotFound,
-            StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Io(_) => Code::Service,
+            StoreError::Backend(_)
+            | StoreError::Postgres(_)
+            | StoreError::Unavailable(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Io(_) => Code::Service,
         }
     }
 }

@@ -35,16 +35,29 @@ impl std::fmt::Debug for Doorbells {
     }
 }
 
-impl SqliteStore {
-    /// Rings the doorbells when `events` (just committed) is not empty.
+impl Doorbells {
+    /// Adds a doorbell.
+    pub(crate) fn add(&self, ring: Box<dyn Fn() + Send + Sync>) {
+        let mut bells = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        bells.push(ring);
+    }
+
+    /// Rings every doorbell when `events` (just committed) is not empty.
     pub(crate) fn ring(&self, events: &[AsyncEvent]) {
         if events.is_empty() {
             return;
         }
-        let bells = self.doorbells.0.lock().unwrap_or_else(|e| e.into_inner());
+        let bells = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for ring in bells.iter() {
             ring();
         }
+    }
+}
+
+impl SqliteStore {
+    /// Rings the doorbells when `events` (just committed) is not empty.
+    pub(crate) fn ring(&self, events: &[AsyncEvent]) {
+        self.doorbells.ring(events);
     }
 }
 
@@ -456,8 +469,7 @@ impl Store for SqliteStore {
     }
 
     fn on_events_queued(&self, ring: Box<dyn Fn() + Send + Sync>) {
-        let mut bells = self.doorbells.0.lock().unwrap_or_else(|e| e.into_inner());
-        bells.push(ring);
+        self.doorbells.add(ring);
     }
 
     fn lease_events(

@@ -22,7 +22,7 @@ use lambdad_model::NetworkMode;
 use lambdad_service::invocations::{DEFAULT_ASYNC_PAYLOAD, MAX_ASYNC_PAYLOAD};
 
 pub(crate) use settings::parse_interpreter;
-pub use settings::{AuthMode, CpuQuota, SandboxChoice, ServeArgs};
+pub use settings::{AuthMode, CpuQuota, SandboxChoice, ServeArgs, StoreChoice};
 pub use sources::settings;
 
 /// The `serve` command line as given: clap's matches of the [`ServeArgs`]
@@ -71,6 +71,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// State directory.
     pub data_dir: PathBuf,
+    /// Where the metadata lives.
+    pub store: StoreChoice,
     /// Default region.
     pub region: String,
     /// Account id.
@@ -260,6 +262,7 @@ impl Config {
                 .unwrap_or_else(|| lambdad_engine::sdk::default_dir(&data_dir)),
             sdk_install: a.sdk_install.unwrap_or(true),
             data_dir,
+            store: a.store.unwrap_or(StoreChoice::Sqlite),
             region,
             account_id,
             sandbox: a.sandbox.unwrap_or(SandboxChoice::Auto),

@@ -44,6 +44,37 @@ pub enum CpuQuota {
     Off,
 }
 
+/// Where the metadata lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The embedded SQLite database in the data directory.
+    Sqlite,
+    /// A PostgreSQL database (its URL).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreChoice {
+    // The URL may hold a password: not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreChoice::Sqlite => f.write_str("Sqlite"),
+            StoreChoice::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+fn parse_store(s: &str) -> Result<StoreChoice, String> {
+    if s == "sqlite" {
+        return Ok(StoreChoice::Sqlite);
+    }
+    if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+        return Err("expected sqlite or a postgres:// URL".to_owned());
+    }
+    // Checked here so that a typo fails at start, not at first use.
+    lambdad_store::PgStore::check_url(s)?;
+    Ok(StoreChoice::Postgres(s.to_owned()))
+}
+
 /// Retry delays of asynchronous events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delays(pub Vec<Duration>);
@@ -63,6 +94,11 @@ pub struct ServeArgs {
     /// Directory for all state [default: ./.lambdad].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Metadata store: `sqlite` (DATA_DIR/meta.db) or a PostgreSQL URL,
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (without TLS); code
+    /// archives and environment variables' key stay in DATA_DIR [default: sqlite].
+    #[arg(long, value_parser = parse_store)]
+    pub store: Option<StoreChoice>,
     /// Region reported in ARNs when a request names none [default: us-east-1].
     #[arg(long)]
     pub region: Option<String>,

@@ -50,6 +50,34 @@ fn defaults() {
 }
 
 #[test]
+fn store_setting() {
+    assert_eq!(resolve(&[], &[]).unwrap().store, StoreChoice::Sqlite);
+    let url = "postgres://root@127.0.0.1:5432/test";
+    assert_eq!(
+        resolve(&["--store", url], &[]).unwrap().store,
+        StoreChoice::Postgres(url.to_owned())
+    );
+    assert_eq!(
+        resolve(&["--store", "sqlite"], &[("LAMBDAD_STORE", url)])
+            .unwrap()
+            .store,
+        StoreChoice::Sqlite,
+        "a flag beats the variable"
+    );
+    assert_eq!(
+        resolve(&[], &[("LAMBDAD_STORE", url)]).unwrap().store,
+        StoreChoice::Postgres(url.to_owned())
+    );
+    assert!(error(&["--store", "mysql://x"], &[]).contains("expected sqlite or a postgres:// URL"));
+    assert!(
+        error(&["--store", "postgres://h:notaport/db"], &[]).contains("invalid PostgreSQL URL")
+    );
+    // The URL may hold a password: Debug does not show it.
+    let secret = StoreChoice::Postgres("postgres://u:hunter2@h/db".to_owned());
+    assert!(!format!("{secret:?}").contains("hunter2"));
+}
+
+#[test]
 fn s3_access_log_settings() {
     let c = resolve(&[], &[]).unwrap();
     assert_eq!(c.s3_log_flush_interval, Duration::from_secs(5));
