@@ -4,7 +4,8 @@ produced with kafka-python. The mapping API (boto3 and the aws CLI) with its val
 1,000 records over 2 partitions delivered in per-partition order in batches of at most
 BatchSize, with the event checked field by field; a failing batch retried as it was, nothing
 lost or reordered; a kill -9 of lambdad mid-stream resuming after the last processed batch (no
-gap, duplicates counted and bounded); filters.
+gap, duplicates counted and bounded); filters; LATEST and AT_TIMESTAMP starting where asked (records
+produced before them, in one record batch, never delivered).
 
 The function posts every event to a recorder in the test before it returns, and the recorder's
 answer can make it fail, so the test decides which deliveries fail."""
@@ -13,7 +14,9 @@ import base64
 import json
 import socket
 import subprocess
+import math
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -131,9 +134,10 @@ def topic(bootstrap, stem, partitions):
     return name
 
 
-def produce(bootstrap, name, items):
-    """Sends (partition, key, value, headers) items and waits for each acknowledgement."""
-    p = KafkaProducer(bootstrap_servers=bootstrap)
+def produce(bootstrap, name, items, linger_ms=0):
+    """Sends (partition, key, value, headers) items and waits for each acknowledgement (with
+    `linger_ms`, items sent together go in one record batch)."""
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
     futures = [p.send(name, key=k, value=v, partition=part, headers=h or []) for part, k, v, h in items]
     metas = [f.get(timeout=30) for f in futures]
     p.close()
@@ -155,6 +159,22 @@ def mapping(server, bootstrap, fn, name, **kw):
     args = {"FunctionName": fn, "Topics": [name], "SelfManagedEventSource": source(bootstrap),
             "StartingPosition": "TRIM_HORIZON", **kw}
     return make_client(server.endpoint).create_event_source_mapping(**args)["UUID"]
+
+
+def reading(server, uuid_):
+    """Whether the mapping's poller has read its partitions (its lag is in /metrics)."""
+    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return any(line.startswith("lambdad_esm_lag_records") and f'mapping="{uuid_}"' in line
+               for line in text.splitlines())
+
+
+def next_second():
+    """A whole epoch second in the future, once the clock has passed it (StartingPositionTimestamp
+    goes over the wire in whole seconds)."""
+    cut = math.ceil(time.time() + 0.01)
+    wait_for(lambda: time.time() > cut + 0.05, 5, "the clock to pass the cut")
+    return cut
 
 
 def test_mapping_api_and_validation(world):
@@ -333,3 +353,51 @@ def test_filters_keep_matching_records_and_move_past_the_rest(world):
     wait_for(lambda: any('"last"' in v for v in recorder.values(name)), 60, "the last record")
     got = [json.loads(v)["n"] for v in recorder.values(name)]
     assert got == [i for i in range(30) if i % 3 == 0] + ["last"]
+
+
+@pytest.mark.timeout(180)
+def test_latest_and_at_timestamp_start_where_asked(world):
+    server, recorder, bootstrap = world
+    lam = make_client(server.endpoint)
+    batched = dict(linger_ms=200)  # one record batch: tansu's ListOffsets answers its base offset + 1
+
+    # LATEST: what the partition held when the mapping first read it is never delivered.
+    function(server, recorder, "kafka-latest")
+    latest = topic(bootstrap, "latest", 1)
+    produce(bootstrap, latest, [(0, None, f"old{i}".encode(), None) for i in range(5)], **batched)
+    uid = mapping(server, bootstrap, "kafka-latest", latest, StartingPosition="LATEST")
+    wait_for(lambda: reading(server, uid), 30, "the LATEST mapping to read its partition")
+    produce(bootstrap, latest, [(0, None, f"new{i}".encode(), None) for i in range(5)], **batched)
+    wait_for(lambda: len(recorder.values(latest)) >= 5, 60, "the new records")
+    assert recorder.values(latest) == [f"new{i}" for i in range(5)]
+    assert [r["offset"] for r in recorder.records(latest)] == list(range(5, 10))
+    lam.delete_event_source_mapping(UUID=uid)
+
+    # AT_TIMESTAMP: records with a timestamp at or after it, none before.
+    function(server, recorder, "kafka-at")
+    at = topic(bootstrap, "at", 1)
+    produce(bootstrap, at, [(0, None, f"old{i}".encode(), None) for i in range(5)], **batched)
+    cut = next_second()
+    produce(bootstrap, at, [(0, None, f"new{i}".encode(), None) for i in range(5)], **batched)
+    produce(bootstrap, at, [(0, None, b"newest", None)])
+    got = mapping(server, bootstrap, "kafka-at", at, StartingPosition="AT_TIMESTAMP",
+                  StartingPositionTimestamp=cut)
+    assert lam.get_event_source_mapping(UUID=got)["StartingPositionTimestamp"].timestamp() == cut
+    wait_for(lambda: "newest" in recorder.values(at), 60, "the records since the timestamp")
+    assert recorder.values(at) == [f"new{i}" for i in range(5)] + ["newest"]
+    lam.delete_event_source_mapping(UUID=got)
+
+    # AT_TIMESTAMP after every record: the end of the partition (tansu answers offset 0 there).
+    function(server, recorder, "kafka-at-end")
+    end = topic(bootstrap, "at-end", 1)
+    produce(bootstrap, end, [(0, None, f"old{i}".encode(), None) for i in range(5)], **batched)
+    cut = next_second()
+    uid = mapping(server, bootstrap, "kafka-at-end", end, StartingPosition="AT_TIMESTAMP",
+                  StartingPositionTimestamp=cut)
+    wait_for(lambda: reading(server, uid), 30, "the AT_TIMESTAMP mapping to read its partition")
+    produce(bootstrap, end, [(0, None, b"later", None)])
+    wait_for(lambda: recorder.values(end), 60, "the record produced later")
+    assert recorder.values(end) == ["later"]
+    lam.delete_event_source_mapping(UUID=uid)
+    # Kafka mappings are the Kafka poller's alone (the SQS poller once tried to read them too).
+    assert "Cannot find the mapping's queue" not in server.log()

@@ -1,7 +1,8 @@
 """Kinesis mappings against moto's server, past one batch at a time: ParallelizationFactor (several
 batches of a shard in flight, in order per partition key, checkpoints behind the slowest lane),
-TumblingWindowInSeconds (state carried between a window's invocations, a final call per window), and
-the per-mapping metrics at /metrics."""
+TumblingWindowInSeconds (state carried between a window's invocations, a final call per window, each
+window aggregated once; ReportBatchItemFailures, bisection, retries and MaximumRecordAgeInSeconds
+within windows, with the OnFailure queue), and the per-mapping metrics at /metrics."""
 
 import base64
 import json
@@ -12,7 +13,7 @@ from datetime import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, make_client, start_moto, zip_bytes
+from conftest import ROLE, Server, aws_client, make_client, start_moto, zip_bytes
 from test_streams import put, stream, wait_for
 
 SLOW = '''
@@ -46,6 +47,39 @@ def handler(event, context):
     return {"state": {"count": state.get("count", 0) + len(values), "sum": state.get("sum", 0) + sum(values)}}
 '''
 
+# A window's aggregation that fails in every way a stream batch can: "poison" always raises;
+# "bad-…" is reported as a failed item once (with the state of the items before it); "nostate-…"
+# makes the call answer without a state once. The state lists the values aggregated.
+TROUBLED = '''
+import base64, json, os
+
+def once(name):
+    if os.path.exists("/tmp/" + name):
+        return False
+    open("/tmp/" + name, "w").close()
+    return True
+
+def handler(event, context):
+    values = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+    print("TWIN " + json.dumps({"window": event["window"], "state": event["state"], "values": values,
+                                "final": event["isFinalInvokeForWindow"]}))
+    if event["isFinalInvokeForWindow"]:
+        return {}
+    if "poison" in values:
+        raise Exception("poison record")
+    state = event["state"]
+    seen = state.setdefault("seen", [])
+    for v, r in zip(values, event["Records"]):
+        if v.startswith("bad-") and once(v):
+            return {"state": state, "batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]}]}
+        seen.append(v)
+    if any(v.startswith("nostate-") and once(v) for v in values):
+        return {}
+    return {"state": state}
+'''
+
+AGED = {}
+
 
 @pytest.fixture(scope="module")
 def world():
@@ -53,6 +87,11 @@ def world():
     server = Server(extra=["--aws-endpoint-url", url, "--aws-endpoint-url-kinesis", url,
                            "--aws-endpoint-url-dynamodbstreams", url])
     server.start()
+    # Records for test_tumbling_window_skips_old_records: put first, so that most of the minute
+    # they must age passes while the other tests run.
+    k, _ = stream(url, "win-aged")
+    put(k, "win-aged", [(f"aged{i}", "pk") for i in range(3)])
+    AGED["put_at"] = time.time()
     try:
         yield server, url
     finally:
@@ -208,6 +247,10 @@ def test_tumbling_window_carries_state(world):
         assert last["state"] == {"count": count, "sum": total}
     # Batches of 3: some window had more than one call before its final one.
     assert max(len(g) for g in windows) > 2
+    # Each window is aggregated once: a window closes by the clock only when the shard is read to
+    # its tip, and a record arriving for a window already closed joins the next one.
+    starts = [g[0]["window"]["start"] for g in windows]
+    assert len(starts) == len(set(starts)), starts
 
 
 @pytest.mark.timeout(400)
@@ -238,3 +281,98 @@ def test_parallel_lanes_checkpoint_across_restart(world):
     duplicates = len(records) - len(items)
     print(f"duplicates after restart: {duplicates}")
     assert duplicates <= 3 * 5 * 4, duplicates
+
+
+def on_failure_queue(url, name):
+    sqs = aws_client("sqs", url)
+    q = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return sqs, q, sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def failures(sqs, q, count, timeout=60):
+    """The OnFailure records in queue `q`, once `count` have arrived."""
+    messages = []
+    assert wait_for(lambda: messages.extend(sqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", []))
+                    or len(messages) >= count, timeout)
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def aggregations(server, fn):
+    """The TWIN calls grouped into aggregations, each ending at its final call."""
+    out, open_ = [], {}
+    for c in lines(server, fn, "TWIN"):
+        open_.setdefault(c["window"]["start"], []).append(c)
+        if c["final"]:
+            out.append(open_.pop(c["window"]["start"]))
+    return out
+
+
+@pytest.mark.timeout(240)
+def test_tumbling_window_error_handling(world):
+    server, url = world
+    lam = make_client(server.endpoint)
+    function(server, "sc-win-err", TROUBLED)
+    sqs, q, q_arn = on_failure_queue(url, "sc-win-failures")
+    k, arn = stream(url, "win-err")
+    values = ["a0", "a1", "a2", "bad-w", "a4", "a5", "poison", "a7", "nostate-w", "a9"]
+    put(k, "win-err", [(v, "pk") for v in values])
+    lam.create_event_source_mapping(
+        FunctionName="sc-win-err", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        TumblingWindowInSeconds=3, FunctionResponseTypes=["ReportBatchItemFailures"],
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": q_arn}})
+    expected = [v for v in values if v != "poison"]
+    done = lambda: [v for g in aggregations(server, "sc-win-err") for v in g[-1]["state"].get("seen", [])]  # noqa: E731
+    assert wait_for(lambda: done() == expected, 120), (done(), lines(server, "sc-win-err", "TWIN"))
+
+    # The poison record alone, after bisection and its one retry, went to the OnFailure queue.
+    [record] = failures(sqs, q, 1)
+    info = record["KinesisBatchInfo"]
+    shard_it = k.get_shard_iterator(StreamName="win-err", ShardId="shardId-000000000000",
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    poison_seq = k.get_records(ShardIterator=shard_it)["Records"][values.index("poison")]["SequenceNumber"]
+    assert (info["batchSize"], info["startSequenceNumber"], info["endSequenceNumber"]) == (1, poison_seq, poison_seq)
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+
+    calls = lines(server, "sc-win-err", "TWIN")
+    groups = aggregations(server, "sc-win-err")
+    for group in groups:
+        assert group[-1]["values"] == [] and not any(c["final"] for c in group[:-1])
+    starts = [g[0]["window"]["start"] for g in groups]
+    assert len(starts) == len(set(starts)), starts
+    # The reported failure: the next call starts at the failed item, with the state answered beside
+    # the report (the items before it aggregated once).
+    report = next(i for i, c in enumerate(calls) if "bad-w" in c["values"] and "poison" not in c["values"])
+    retry = next(c for c in calls[report + 1:] if c["values"] and c["window"] == calls[report]["window"])
+    assert retry["values"][0] == "bad-w", calls
+    before = calls[report]["values"][:calls[report]["values"].index("bad-w")]
+    assert retry["state"].get("seen", []) == calls[report]["state"].get("seen", []) + before, calls
+    # An answer without a state failed the call: its records were aggregated again.
+    assert sum("nostate-w" in c["values"] for c in calls if not c["final"]) >= 2
+
+
+@pytest.mark.timeout(240)
+def test_tumbling_window_skips_old_records(world):
+    server, url = world
+    lam = make_client(server.endpoint)
+    function(server, "sc-win-aged", TROUBLED)
+    sqs, q, q_arn = on_failure_queue(url, "sc-win-aged-failures")
+    k = aws_client("kinesis", url)
+    arn = k.describe_stream(StreamName="win-aged")["StreamDescription"]["StreamARN"]
+    # The three records of the fixture are older than the smallest MaximumRecordAgeInSeconds (60).
+    assert wait_for(lambda: time.time() > AGED["put_at"] + 62, 120)
+    lam.create_event_source_mapping(
+        FunctionName="sc-win-aged", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        TumblingWindowInSeconds=2, MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": q_arn}})
+    put(k, "win-aged", [("fresh", "pk")])
+    assert wait_for(lambda: any(g[-1]["state"].get("seen") == ["fresh"]
+                                for g in aggregations(server, "sc-win-aged")), 60)
+    [record] = failures(sqs, q, 1)
+    assert record["requestContext"]["condition"] == "RecordAgeExpired"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["KinesisBatchInfo"]["batchSize"] == 3
+    # The old records never reached the function; the fresh one did, once.
+    aggregated = [v for c in lines(server, "sc-win-aged", "TWIN") if not c["final"] for v in c["values"]]
+    assert aggregated == ["fresh"]

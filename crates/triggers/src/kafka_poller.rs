@@ -25,7 +25,7 @@ use lambdad_service::esm::kafka::KafkaSettings;
 use lambdad_service::esm::{Mapping, Mappings};
 use lambdad_service::invocations::{Invocations, MAX_SYNC_PAYLOAD};
 use rskafka::BackoffConfig;
-use rskafka::chrono::{TimeZone, Utc};
+use rskafka::chrono::{DateTime, TimeZone, Utc};
 use rskafka::client::error::{Error as KafkaError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
@@ -51,6 +51,11 @@ const FETCH_WAIT: Duration = Duration::from_millis(250);
 /// How long the client retries one request before giving up (then the
 /// worker reconnects).
 const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// The most bytes one fetch asks for while the starting offset is looked for.
+const PROBE_BYTES: i32 = 1024 * 1024;
+/// How long such a fetch waits for records (tansu answers a fetch that may
+/// not wait with no topic at all).
+const PROBE_WAIT_MS: i32 = 1;
 /// Room kept in the payload for the event's envelope.
 const ENVELOPE: usize = 4096;
 
@@ -187,21 +192,60 @@ async fn partition_worker(
 
 /// The offset a partition without checkpoint starts at.
 async fn start_offset(k: &KafkaSettings, pc: &PartitionClient) -> Result<i64, KafkaError> {
-    let at = match k.starting_position.as_str() {
-        "TRIM_HORIZON" => OffsetAt::Earliest,
+    match k.starting_position.as_str() {
+        "TRIM_HORIZON" => pc.get_offset(OffsetAt::Earliest).await,
         "AT_TIMESTAMP" => {
             let millis = (k.starting_timestamp.unwrap_or(0.0) * 1000.0) as i64;
             match Utc.timestamp_millis_opt(millis).single() {
-                Some(t) => OffsetAt::Timestamp(t),
-                None => OffsetAt::Earliest,
+                Some(t) => at_timestamp(pc, t).await,
+                None => pc.get_offset(OffsetAt::Earliest).await,
             }
         }
-        _ => OffsetAt::Latest,
+        _ => latest(pc).await,
+    }
+}
+
+/// The end of the partition: the offset the next record produced gets.
+/// ListOffsets' answer is checked against the high watermark of a fetch
+/// there, and the larger one taken: some brokers (tansu) answer with the
+/// base offset of the last record batch plus one, which would deliver
+/// records produced before the mapping; on Apache Kafka both agree.
+async fn latest(pc: &PartitionClient) -> Result<i64, KafkaError> {
+    let listed = pc.get_offset(OffsetAt::Latest).await?;
+    let (_, high) = pc
+        .fetch_records(listed.max(0), 1..PROBE_BYTES, PROBE_WAIT_MS)
+        .await?;
+    Ok(listed.max(high))
+}
+
+/// The first offset whose record's timestamp is at or after `t` (the end
+/// of the partition when there is none), as the broker's ListOffsets finds
+/// it. Records before the first one at or after `t` are stepped over: on
+/// Apache Kafka there are none (that is what the answer means), but some
+/// brokers (tansu) answer a timestamp past every record with offset 0
+/// instead of -1, or with the start of a record batch that begins earlier.
+async fn at_timestamp(pc: &PartitionClient, t: DateTime<Utc>) -> Result<i64, KafkaError> {
+    let mut offset = match pc.get_offset(OffsetAt::Timestamp(t)).await? {
+        -1 => return latest(pc).await,
+        o => o,
     };
-    match pc.get_offset(at).await {
-        // No record at or after the timestamp: the end of the partition.
-        Ok(-1) => pc.get_offset(OffsetAt::Latest).await,
-        other => other,
+    loop {
+        let (records, high) = pc
+            .fetch_records(offset, 1..PROBE_BYTES, PROBE_WAIT_MS)
+            .await?;
+        if records.is_empty() {
+            return Ok(offset);
+        }
+        match records
+            .iter()
+            .find(|r| r.offset >= offset && r.record.timestamp >= t)
+        {
+            Some(r) => return Ok(r.offset),
+            None => offset = records.iter().map(|r| r.offset + 1).max().unwrap_or(offset),
+        }
+        if offset >= high {
+            return Ok(offset);
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn run(
         invocations,
         region,
     };
-    let kind = |m: &Mapping| m.stream.is_none() && m.broker.is_none();
+    let kind = |m: &Mapping| m.stream.is_none() && m.broker.is_none() && m.kafka.is_none();
     let poll = |m: Mapping, stop: CancellationToken| {
         let mapping = poll_mapping(ctx.clone(), destinations.clone(), m);
         supervisor::until_stopped(mapping, stop)

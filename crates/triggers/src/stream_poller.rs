@@ -228,7 +228,8 @@ async fn shard_worker(ctx: Ctx, m: Mapping, shard: String, resume: Option<String
                 }
             }
         } else if windowed {
-            // An idle shard still closes its window when the window ends.
+            // Nothing new: the shard is read to its tip, and its window may
+            // close by the clock.
             let _ = senders[0].send(Vec::new()).await;
         }
         if ended {
@@ -285,7 +286,7 @@ impl Lane {
                     Err(_) => break,
                 }
             }
-            process(&self, batch).await;
+            process(&self, batch, None).await;
         }
     }
 }
@@ -346,7 +347,7 @@ async fn gather(
             return (out, ended);
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() && !out.is_empty() {
+        if left.is_zero() {
             return (out, false);
         }
         if empty {
@@ -373,15 +374,22 @@ enum Outcome {
     /// Every record was processed, with the function's answer (`None`: no
     /// record passed the filters, and the function did not run).
     Done(Option<Bytes>),
-    /// The function failed from record `index` on (0: the whole batch).
-    FailedFrom(usize, LastInvoke),
+    /// The function failed from record `index` on (0: the whole batch),
+    /// with its answer when it reported the failed items itself.
+    FailedFrom(usize, LastInvoke, Option<Bytes>),
     /// The invocation did not reach the function; try again later.
     NotRun,
 }
 
 /// Processes `batch` to its end: delivered, or given up and described.
-async fn process(lane: &Lane, batch: Vec<StreamRecord>) {
-    let (m, s) = (&lane.m, &lane.settings);
+/// Within a tumbling window (`window`) each call carries the window's
+/// members and its answer's `state` becomes the window's (an answer
+/// without one is a failed call); the checkpoint then waits for the
+/// window's close. Retries, bisection, reported item failures and the
+/// record age apply alike.
+async fn process(lane: &Lane, batch: Vec<StreamRecord>, mut window: Option<&mut window::Open>) {
+    let s = &lane.settings;
+    let windowed = window.is_some();
     // Pieces still to process, in order, each with its invocations so far.
     let mut pending: VecDeque<(Vec<StreamRecord>, u32, Option<LastInvoke>)> = VecDeque::new();
     pending.push_back((batch, 0, None));
@@ -402,24 +410,28 @@ async fn process(lane: &Lane, batch: Vec<StreamRecord>) {
                     last.as_ref(),
                 )
                 .await;
+                settle(lane, &recs, windowed).await;
                 if !rest.is_empty() {
                     pending.push_front((rest, invoked, last));
                 }
                 continue;
             }
         }
-        match invoke(lane, &recs, None).await {
-            Outcome::Done(_) => lane.progress.finished(&lane.ctx, m, &recs).await,
+        let members = window.as_deref().map(|w| w.members(lane, false, false));
+        let mut outcome = invoke(lane, &recs, members.as_ref()).await;
+        if let Some(w) = window.as_deref_mut() {
+            outcome = w.answered(lane, outcome);
+        }
+        match outcome {
+            Outcome::Done(_) => settle(lane, &recs, windowed).await,
             Outcome::NotRun => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 pending.push_front((recs, invoked, last));
             }
-            Outcome::FailedFrom(index, last) => {
+            Outcome::FailedFrom(index, last, _) => {
                 let invoked = invoked + 1;
                 let mut failed = recs.split_off(index);
-                if !recs.is_empty() {
-                    lane.progress.finished(&lane.ctx, m, &recs).await;
-                }
+                settle(lane, &recs, windowed).await;
                 if index == 0 && s.bisect && failed.len() > 1 {
                     let second = failed.split_off(failed.len() / 2);
                     pending.push_front((second, 0, None));
@@ -435,6 +447,7 @@ async fn process(lane: &Lane, batch: Vec<StreamRecord>) {
                         Some(&last),
                     )
                     .await;
+                    settle(lane, &failed, windowed).await;
                     continue;
                 }
                 let backoff = Duration::from_millis(100u64 << invoked.min(6)).min(MAX_BACKOFF);
@@ -445,8 +458,16 @@ async fn process(lane: &Lane, batch: Vec<StreamRecord>) {
     }
 }
 
-/// Describes a batch that is skipped to the OnFailure destination, if any,
-/// and moves the checkpoint past it.
+/// Notes records processed (delivered or given up): the checkpoint moves
+/// past them, unless they are a tumbling window's (then it moves when the
+/// window closes).
+async fn settle(lane: &Lane, recs: &[StreamRecord], windowed: bool) {
+    if !windowed && !recs.is_empty() {
+        lane.progress.finished(&lane.ctx, &lane.m, recs).await;
+    }
+}
+
+/// Describes a batch that is skipped to the OnFailure destination, if any.
 async fn give_up(
     lane: &Lane,
     recs: &[StreamRecord],
@@ -481,7 +502,6 @@ async fn give_up(
             tracing::warn!(mapping = %m.uuid, error = %e, "Cannot send the OnFailure record.");
         }
     }
-    lane.progress.finished(ctx, m, recs).await;
 }
 
 /// The index of the first record the function reported as failed, if the
@@ -589,13 +609,13 @@ async fn invoke(lane: &Lane, recs: &[StreamRecord], window: Option<&Value>) -> O
     };
     if resp.function_error.is_some() {
         count(true);
-        return Outcome::FailedFrom(0, last);
+        return Outcome::FailedFrom(0, last, None);
     }
     let kept_refs: Vec<&StreamRecord> = kept.iter().map(|(_, r)| *r).collect();
     match first_failed(m, &resp.payload, &kept_refs) {
         Some(i) => {
             count(true);
-            Outcome::FailedFrom(kept.get(i).map_or(0, |k| k.0), last)
+            Outcome::FailedFrom(kept.get(i).map_or(0, |k| k.0), last, Some(resp.payload))
         }
         None => {
             count(false);
