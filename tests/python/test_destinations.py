@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import ROLE, Server, aws_client, fixture_zip, make_client, start_moto
+from conftest import ROLE, Server, aws_client, fixture_zip, make_client, start_moto, wait_for
 
 ACCOUNT_QUEUE = "arn:aws:sqs:us-east-1:123456789012:"
 
@@ -96,3 +96,22 @@ def test_eventbridge_destination(aws_world):
     assert event["detail"]["requestContext"]["requestId"] == out["ResponseMetadata"]["RequestId"]
     assert event["detail"]["responsePayload"] == {"op": "echo", "bus": True}
     assert bus in event["resources"]
+
+
+@pytest.mark.timeout(120)
+def test_rule_target_on_an_external_queue(aws_world):
+    """A lambdad rule whose target is a queue of another account (moto's): sent with the SDK at
+    --aws-endpoint-url, with the FIFO group of SqsParameters."""
+    server, _, url = aws_world
+    sqs, events = aws_client("sqs", url), make_client(server.endpoint, "events")
+    queue = sqs.create_queue(QueueName="rule-target.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert queue_arn.startswith(ACCOUNT_QUEUE)
+    events.put_rule(Name="to-moto", EventPattern=json.dumps({"source": ["far"]}))
+    events.put_targets(Rule="to-moto", Targets=[
+        {"Id": "q", "Arn": queue_arn, "SqsParameters": {"MessageGroupId": "far-group"}}])
+    sent = events.put_events(Entries=[{"Source": "far", "DetailType": "Far", "Detail": '{"k": 1}'}])
+    msg = wait_for(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, AttributeNames=["All"]).get(
+        "Messages"), 30, "the event on moto's queue")[0]
+    assert json.loads(msg["Body"])["id"] == sent["Entries"][0]["EventId"]
+    assert msg["Attributes"]["MessageGroupId"] == "far-group"

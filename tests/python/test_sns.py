@@ -3,8 +3,8 @@ with no external AWS endpoint: errors by code and message; a topic fanning out t
 (AWS's SNS event checked field by field) and built-in queues (a filter policy, the envelope, raw
 delivery); a function without a policy for SNS is not invoked; a FIFO topic keeps a group's order
 into a FIFO queue; an HTTP subscriber confirms through its SubscribeURL and then receives
-notifications with SNS's headers; an async function's DLQ is a built-in topic; and a SIGKILL during
-publishes loses no acknowledged message."""
+notifications with SNS's headers; an async function's DLQ is a built-in topic and its OnFailure
+destination a built-in queue; and a SIGKILL during publishes loses no acknowledged message."""
 
 import json
 import os
@@ -339,16 +339,29 @@ def handler(event, context):
 
 
 @pytest.mark.timeout(180)
-def test_async_dead_letter_topic(world):
+def test_async_dead_letter_topic_and_on_failure_queue(world):
+    """One async function whose DLQ is a built-in topic and whose OnFailure destination is a
+    built-in queue: the original event reaches the topic's subscriber, the failure record the queue."""
     _, sns, sqs, lam = world
     topic = sns.create_topic(Name="dead-letters")["TopicArn"]
     url, arn = queue(sqs, "dead-letters-q")
+    failures_url, failures_arn = queue(sqs, "sns-failing-failures")
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     lam.create_function(FunctionName="sns-failing", Runtime="python3.12", Handler="app.handler", Role=ROLE,
                         Code={"ZipFile": zip_bytes({"app.py": (FAILING, 0o644)})},
                         DeadLetterConfig={"TargetArn": topic})
-    lam.put_function_event_invoke_config(FunctionName="sns-failing", MaximumRetryAttempts=0)
-    lam.invoke(FunctionName="sns-failing", InvocationType="Event", Payload=json.dumps({"tag": "t-9"}))
+    lam.put_function_event_invoke_config(FunctionName="sns-failing", MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    out = lam.invoke(FunctionName="sns-failing", InvocationType="Event", Payload=json.dumps({"tag": "t-9"}))
+    failures = []
+    wait_for(lambda: drain(sqs, failures_url, failures, 1), 90, "the failure record")
+    record = json.loads(failures[0]["Body"])
+    assert (record["requestContext"]["requestId"], record["requestContext"]["condition"]) == (
+        out["ResponseMetadata"]["RequestId"], "RetriesExhausted")
+    assert record["requestContext"]["functionArn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sns-failing:$LATEST"
+    assert record["requestPayload"] == {"tag": "t-9"}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorMessage"] == "always fails: t-9"
     got = []
     wait_for(lambda: drain(sqs, url, got, 1), 90, "the dead letter")
     env = json.loads(got[0]["Body"])

@@ -403,6 +403,27 @@ def test_mapping_on_a_builtin_queue(world):
     assert receive_all(sqs, url) == []
 
 
+def test_mapping_batching_window_on_a_builtin_queue(world):
+    """A batch larger than one receive (10) needs a window (AWS's error otherwise); with one, the
+    mapping gathers the queue's 30 messages over several receives into one invocation: the batch
+    is not full (50), so it waits out the window rather than invoking per receive."""
+    server, sqs, lam = world
+    lam.create_function(FunctionName="windowed", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"app.py": (CONSUMER, 0o644)})}, Timeout=30)
+    url = sqs.create_queue(QueueName="windowed")["QueueUrl"]
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=arn_of(sqs, url), FunctionName="windowed", BatchSize=50)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    for start in range(0, 30, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"w{start + i}"} for i in range(10)])
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn_of(sqs, url), FunctionName="windowed",
+                                              BatchSize=50, MaximumBatchingWindowInSeconds=2)
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 2)
+    wait_for(lambda: sum(int(m.split()[1]) for m in seen(server, "windowed", '"BATCH "')) >= 30, 60, "every message")
+    batches = [int(m.split()[1]) for m in seen(server, "windowed", '"BATCH "')]
+    assert sum(batches) == 30 and max(batches) > 10, batches
+
+
 @pytest.mark.timeout(180)
 def test_fifo_mapping_on_a_builtin_queue_keeps_groups_in_order(world):
     """Issue 30 on the built-in queue: several workers (batches of 2, a slow function, six groups);

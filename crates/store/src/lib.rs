@@ -109,9 +109,11 @@ pub struct AsyncEvent {
     /// Request id (also the queue key).
     pub id: String,
     /// Function name (or, for an S3 event record bound for a bucket's queue
-    /// or topic, that queue's or topic's ARN: function names have no `:`).
+    /// or topic, or an EventBridge rule's event for a queue or topic target,
+    /// that queue's or topic's ARN: function names have no `:`).
     pub function: String,
-    /// Qualifier the caller used, if any.
+    /// Qualifier the caller used, if any (for a rule's event bound for a
+    /// queue or topic: the rule and FIFO group, `lambdad_service::events::targets::RuleMessage`).
     pub qualifier: Option<String>,
     /// The event.
     pub payload: Vec<u8>,

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use lambdad_engine::InvokeError;
 use lambdad_service::Services;
 use lambdad_service::event_configs::Settings;
+use lambdad_service::events::targets::{Refusal, RuleMessage};
 use lambdad_service::invocations::InvocationError;
 use lambdad_service::invocations::{Invocations, now_ms};
 use lambdad_service::telemetry::Trigger;
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::async_limit::Limiter;
-use crate::destinations::Destinations;
+use crate::destinations::{Destinations, Message};
 use crate::retry::{self, Decision, Failure, Limits, Outcome};
 
 /// A lease outlives the longest function timeout (15 min).
@@ -237,20 +238,20 @@ pub async fn run(
 }
 
 /// Whether an event's `function` is a queue's or topic's ARN: an S3 event
-/// record for a bucket's queue or topic destination (function names have no `:`).
+/// record for a bucket's queue or topic destination, or an EventBridge
+/// rule's event for a queue or topic target (function names have no `:`).
 fn is_message(function: &str) -> bool {
     function.starts_with("arn:aws:sqs:") || function.starts_with("arn:aws:sns:")
 }
 
-/// How long S3 event records for a queue or topic are tried before they are dropped.
+/// How long messages for a queue or topic are tried before they are
+/// dropped (S3's and EventBridge's day).
 const MESSAGE_MAX_AGE_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Sends an S3 event record to its queue or topic (SNS `Subject` "Amazon
-/// S3 Notification", as S3); a failure is tried again with exponential
-/// back-off (at most a minute apart) for [`MESSAGE_MAX_AGE_MS`].
-async fn send_message(q: &Queue, event: AsyncEvent) {
-    // As S3, only while the destination's policy lets S3 send: a record it
-    // refuses is dropped (counted, and a warning in the log).
+/// Whether S3 may still send its event record to the queue or topic: as
+/// S3, only while the destination's policy lets S3 send; a record it
+/// refuses is dropped (counted, and a warning in the log).
+async fn s3_may_send(q: &Queue, event: &AsyncEvent) -> bool {
     match q
         .services
         .s3_delivery_refusal(&event.function, &event.payload)
@@ -259,33 +260,88 @@ async fn send_message(q: &Queue, event: AsyncEvent) {
         Ok(Some(r)) if !r.missing => {
             q.count(|s| &s.destination_failures);
             tracing::warn!(request_id = %event.id, destination = %event.function, reason = %r.value, "Dropping an S3 event record: the destination's policy does not let S3 send it.");
-            q.finish(&event.id).await;
-            return;
+            false
         }
-        Ok(_) => {}
+        Ok(_) => true,
         Err(e) => {
-            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot read an S3 destination's policy; sending anyway.")
+            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot read an S3 destination's policy; sending anyway.");
+            true
         }
     }
-    let body = String::from_utf8_lossy(&event.payload);
-    let subject = event
-        .function
-        .starts_with("arn:aws:sns:")
-        .then_some("Amazon S3 Notification");
+}
+
+/// Whether EventBridge may send a rule's event to the queue or topic: as
+/// on AWS, a queue or topic that does not exist, or whose policy does not
+/// let `events.amazonaws.com` send for the rule, is not retried: the event
+/// is dropped (counted, and a warning in the log).
+async fn rule_may_send(q: &Queue, event: &AsyncEvent, m: &RuleMessage) -> bool {
     match q
-        .destinations
-        .send_with_subject(&event.function, &body, &[], subject)
+        .services
+        .rules
+        .message_refusal(&q.region, &event.function, &m.rule_arn)
         .await
     {
+        Ok(Some(why)) => {
+            q.count(|s| &s.destination_failures);
+            let reason = match why {
+                Refusal::Missing => "it does not exist",
+                Refusal::Denied => "its policy does not let EventBridge send the rule's events",
+            };
+            tracing::warn!(request_id = %event.id, rule = %m.rule_arn, target = %event.function, reason, "Dropping a rule's event for a queue or topic target.");
+            false
+        }
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(request_id = %event.id, target = %event.function, error = %e, "Cannot read a rule target's policy; sending anyway.");
+            true
+        }
+    }
+}
+
+/// Sends an S3 event record (SNS `Subject` "Amazon S3 Notification", as
+/// S3) or an EventBridge rule's event (the target's `MessageGroupId`, and
+/// the queued event's id as the FIFO deduplication id, so that a retry is
+/// not delivered twice) to its queue or topic; a failure is tried again
+/// with exponential back-off (at most a minute apart) for
+/// [`MESSAGE_MAX_AGE_MS`].
+async fn send_message(q: &Queue, event: AsyncEvent) {
+    let rule = event
+        .qualifier
+        .as_deref()
+        .and_then(RuleMessage::from_qualifier);
+    let may = match &rule {
+        Some(m) => rule_may_send(q, &event, m).await,
+        None => s3_may_send(q, &event).await,
+    };
+    if !may {
+        q.finish(&event.id).await;
+        return;
+    }
+    let body = String::from_utf8_lossy(&event.payload);
+    let message = match &rule {
+        Some(m) => Message {
+            group_id: m.message_group_id.as_deref(),
+            deduplication_id: Some(&event.id),
+            ..Message::new(&body)
+        },
+        None => Message {
+            subject: event
+                .function
+                .starts_with("arn:aws:sns:")
+                .then_some("Amazon S3 Notification"),
+            ..Message::new(&body)
+        },
+    };
+    match q.destinations.send_message(&event.function, &message).await {
         Ok(()) => q.finish(&event.id).await,
         Err(e) if now_ms() - event.received_ms > MESSAGE_MAX_AGE_MS => {
             q.count(|s| &s.destination_failures);
-            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Dropping an S3 event record its destination refused for a day.");
+            tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Dropping a message its queue or topic refused for a day.");
             q.finish(&event.id).await;
         }
         Err(e) => {
             if event.attempts == 0 {
-                tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot send an S3 event record; trying again.");
+                tracing::warn!(request_id = %event.id, destination = %event.function, error = %e, "Cannot send a message to a queue or topic; trying again.");
             }
             let delay = 1000i64 << event.attempts.min(6);
             q.reschedule(&event.id, event.attempts + 1, now_ms() + delay)

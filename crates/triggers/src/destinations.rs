@@ -45,6 +45,34 @@ pub enum DeliveryError {
     },
 }
 
+/// One message for a queue or topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The body.
+    pub body: &'a str,
+    /// String or Number attributes: (name, data type, value).
+    pub attributes: &'a [(&'a str, &'a str, &'a str)],
+    /// The `Subject` of an SNS message.
+    pub subject: Option<&'a str>,
+    /// For a FIFO queue or topic: the message group (default `lambdad`).
+    pub group_id: Option<&'a str>,
+    /// For a FIFO queue or topic: the deduplication id (default: a fresh one).
+    pub deduplication_id: Option<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    /// A message of `body` alone.
+    pub fn new(body: &'a str) -> Self {
+        Self {
+            body,
+            attributes: &[],
+            subject: None,
+            group_id: None,
+            deduplication_id: None,
+        }
+    }
+}
+
 /// A String or Number message attribute.
 fn attribute(kind: &str, value: &str) -> MessageAttribute {
     MessageAttribute {
@@ -163,29 +191,39 @@ impl Destinations {
         body: &str,
         attributes: &[(&str, &str, &str)],
     ) -> Result<(), DeliveryError> {
-        self.send_with_subject(arn, body, attributes, None).await
+        let message = Message {
+            attributes,
+            ..Message::new(body)
+        };
+        self.send_message(arn, &message).await
     }
 
-    /// [`Destinations::send`], with the `Subject` of an SNS message.
-    pub async fn send_with_subject(
+    /// Sends `message` to the SQS queue or SNS topic `arn`: a built-in one
+    /// directly, any other with the SDK.
+    pub async fn send_message(
         &self,
         arn: &str,
-        body: &str,
-        attributes: &[(&str, &str, &str)],
-        subject: Option<&str>,
+        message: &Message<'_>,
     ) -> Result<(), DeliveryError> {
+        let fifo = arn.ends_with(".fifo");
+        // A FIFO destination gets one group per function's records unless
+        // the caller names one, and a fresh deduplication id unless given.
+        let group = fifo.then(|| message.group_id.unwrap_or("lambdad").to_owned());
+        let dedup = fifo.then(|| {
+            message
+                .deduplication_id
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        });
+        let attributes = message.attributes;
         if let Some((queues, name)) = self.builtin_queue(arn) {
             let entry = SendEntry {
-                message_body: Some(body.to_owned()),
+                message_body: Some(message.body.to_owned()),
                 message_attributes: attributes
                     .iter()
                     .map(|(name, kind, value)| ((*name).to_owned(), attribute(kind, value)))
                     .collect(),
-                // A FIFO destination gets one group per function's records.
-                message_group_id: name.ends_with(".fifo").then(|| "lambdad".to_owned()),
-                message_deduplication_id: name
-                    .ends_with(".fifo")
-                    .then(|| uuid::Uuid::new_v4().to_string()),
+                message_group_id: group,
+                message_deduplication_id: dedup,
                 ..SendEntry::default()
             };
             let mut out = queues
@@ -200,17 +238,14 @@ impl Destinations {
         }
         if let Some(topics) = self.builtin_topic(arn) {
             let input = PublishInput {
-                message: Some(body.to_owned()),
-                subject: subject.map(str::to_owned),
+                message: Some(message.body.to_owned()),
+                subject: message.subject.map(str::to_owned),
                 message_attributes: attributes
                     .iter()
                     .map(|(name, kind, value)| ((*name).to_owned(), attribute(kind, value)))
                     .collect(),
-                // A FIFO topic gets one group per function's records.
-                message_group_id: arn.ends_with(".fifo").then(|| "lambdad".to_owned()),
-                message_deduplication_id: arn
-                    .ends_with(".fifo")
-                    .then(|| uuid::Uuid::new_v4().to_string()),
+                message_group_id: group,
+                message_deduplication_id: dedup,
                 ..PublishInput::default()
             };
             topics
@@ -233,8 +268,10 @@ impl Destinations {
             self.sqs
                 .send_message()
                 .queue_url(url)
-                .message_body(body)
+                .message_body(message.body)
                 .set_message_attributes((!attrs.is_empty()).then_some(attrs))
+                .set_message_group_id(group)
+                .set_message_deduplication_id(dedup)
                 .send()
                 .await
                 .map_err(|e| service_err(arn, e))?;
@@ -252,9 +289,11 @@ impl Destinations {
             self.sns
                 .publish()
                 .topic_arn(arn)
-                .message(body)
-                .set_subject(subject.map(str::to_owned))
+                .message(message.body)
+                .set_subject(message.subject.map(str::to_owned))
                 .set_message_attributes((!attrs.is_empty()).then_some(attrs))
+                .set_message_group_id(group)
+                .set_message_deduplication_id(dedup)
                 .send()
                 .await
                 .map_err(|e| service_err(arn, e))?;

@@ -1,11 +1,16 @@
 //! EventBridge on the default event bus: rules (event patterns and
-//! schedules) with Lambda targets, and PutEvents (the scheduler that fires
-//! schedule rules is a trigger, `lambdad_triggers::schedules`).
+//! schedules) with Lambda, SQS and SNS targets, and PutEvents (the
+//! scheduler that fires schedule rules is a trigger,
+//! `lambdad_triggers::schedules`).
 //!
 //! Rules live in the store as documents (kind `rule`). Matched events and
 //! schedule ticks become asynchronous invocations of the target functions
-//! (so retries, destinations and dead-letter queues apply), with
-//! EventBridge's envelope, `Input`, `InputPath` or `InputTransformer`.
+//! (so retries, destinations and dead-letter queues apply) or queued
+//! messages for the target queues and topics (sent by the asynchronous
+//! worker, `targets.rs`), with EventBridge's envelope, `Input`, `InputPath`
+//! or `InputTransformer`.
+
+pub mod targets;
 
 use std::time::Duration;
 
@@ -16,9 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::context::{Context, missing};
+use crate::context::{Context, blocking, missing};
 use crate::error::service_error;
 use crate::invocations::{Invocations, now_ms};
+
+pub use targets::{InputTransformer, SqsParameters, Target, target_input};
+use targets::{Kind, Refusal, RuleMessage};
 
 const KIND: &str = "rule";
 
@@ -73,6 +81,19 @@ service_error! {
         /// More than [`MAX_TARGETS`] targets on a rule.
         #[error("The requested resource exceeds the maximum number allowed.")]
         TooManyTargets => LimitExceeded,
+        /// A target whose ARN is not one.
+        #[error("Parameter {0} is not valid. Reason: Provided Arn is not in correct format.")]
+        BadTargetArn(String) => Validation,
+        /// A FIFO queue target without `SqsParameters` (its id).
+        #[error("Parameter(s) SqsParameters must be specified for target: {0}.")]
+        SqsParametersMissing(String) => Validation,
+        /// A `MessageGroupId` longer than [`targets::MAX_GROUP_ID`].
+        #[error("{}", validate::one_error(
+            .group,
+            &format!("targets.{}.member.sqsParameters.messageGroupId", .index),
+            &format!("Member must have length less than or equal to {}", targets::MAX_GROUP_ID),
+        ))]
+        GroupIdTooLong { group: String, index: usize } => Validation,
         /// PutEvents with none or more than [`MAX_PER_CALL`] entries.
         #[error("{}", validate::unvalued_error(
             "entries",
@@ -84,36 +105,6 @@ service_error! {
 
 /// Shorthand for EventBridge results.
 pub type RulesResult<T> = Result<T, RulesError>;
-
-/// One target of a rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Target {
-    /// Target id, unique in the rule.
-    pub id: String,
-    /// The function ARN.
-    pub arn: String,
-    /// Constant JSON input.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    /// JSONPath (`$.a.b`) of the part of the event to send.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<String>,
-    /// `InputPathsMap` and `InputTemplate`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_transformer: Option<InputTransformer>,
-}
-
-/// `InputTransformer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InputTransformer {
-    /// Placeholder name → JSONPath.
-    #[serde(default)]
-    pub input_paths_map: std::collections::BTreeMap<String, String>,
-    /// The template, with `<name>` placeholders.
-    pub input_template: String,
-}
 
 /// A rule as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,51 +156,6 @@ fn check_bus(bus: Option<&str>) -> RulesResult<()> {
         Some(b) if b.ends_with(":event-bus/default") => Ok(()),
         Some(b) => Err(RulesError::BusNotFound(b.to_owned())),
     }
-}
-
-/// `$.a.b[0]`-style paths (the subset EventBridge's InputPath uses most).
-fn json_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    let rest = path.strip_prefix('$')?;
-    let mut v = doc;
-    for seg in rest.split('.').filter(|s| !s.is_empty()) {
-        let (key, index) = match seg.split_once('[') {
-            Some((k, i)) => (k, i.strip_suffix(']')?.parse::<usize>().ok()),
-            None => (seg, None),
-        };
-        if !key.is_empty() {
-            v = v.get(key)?;
-        }
-        if let Some(i) = index {
-            v = v.get(i)?;
-        }
-    }
-    Some(v)
-}
-
-/// The payload a target receives for `event`.
-pub fn target_input(target: &Target, event: &Value) -> String {
-    if let Some(input) = &target.input {
-        return input.clone();
-    }
-    if let Some(path) = &target.input_path {
-        return json_path(event, path)
-            .cloned()
-            .unwrap_or(Value::Null)
-            .to_string();
-    }
-    if let Some(t) = &target.input_transformer {
-        let mut out = t.input_template.clone();
-        for (name, path) in &t.input_paths_map {
-            let value = match json_path(event, path) {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            out = out.replace(&format!("<{name}>"), &value);
-        }
-        return out;
-    }
-    event.to_string()
 }
 
 /// The EventBridge rules service.
@@ -386,16 +332,37 @@ impl Rules {
         Ok(())
     }
 
-    /// PutTargets: adds or replaces targets by Id.
+    /// PutTargets: adds or replaces targets by Id. Lambda functions, SQS
+    /// queues and SNS topics are delivered to; a target of another service
+    /// is a failed entry. A malformed ARN or a FIFO queue without
+    /// `SqsParameters` fails the call, as on EventBridge.
     pub async fn put_targets(&self, name: &str, targets: Vec<Target>) -> RulesResult<Value> {
-        let mut rule = self.rule(name).await?;
         if targets.is_empty() || targets.len() > MAX_PER_CALL {
             return Err(RulesError::TargetCount);
         }
+        for (i, t) in targets.iter().enumerate() {
+            let Some(kind) = targets::kind(&t.arn) else {
+                return Err(RulesError::BadTargetArn(t.arn.clone()));
+            };
+            let group = t
+                .sqs_parameters
+                .as_ref()
+                .and_then(|p| p.message_group_id.as_deref());
+            if kind == Kind::Queue && t.arn.ends_with(".fifo") && group.is_none() {
+                return Err(RulesError::SqsParametersMissing(t.id.clone()));
+            }
+            if let Some(g) = group.filter(|g| g.len() > targets::MAX_GROUP_ID) {
+                return Err(RulesError::GroupIdTooLong {
+                    group: g.to_owned(),
+                    index: i + 1,
+                });
+            }
+        }
+        let mut rule = self.rule(name).await?;
         let mut failed = Vec::new();
         for t in targets {
-            if !t.arn.starts_with("arn:aws:lambda:") {
-                failed.push(json!({"TargetId": t.id, "ErrorCode": "ValidationException", "ErrorMessage": "lambdad delivers to Lambda function targets only."}));
+            if targets::kind(&t.arn) == Some(Kind::Other) {
+                failed.push(json!({"TargetId": t.id, "ErrorCode": "ValidationException", "ErrorMessage": "lambdad delivers to Lambda functions, SQS queues and SNS topics only."}));
                 continue;
             }
             rule.targets.retain(|x| x.id != t.id);
@@ -421,23 +388,59 @@ impl Rules {
         Ok(json!({ "Targets": self.rule(name).await?.targets }))
     }
 
-    /// Queues one event for each target of `rule`.
+    /// Queues one event for each target of `rule`: an asynchronous
+    /// invocation of a function, or a message for a queue or topic (the
+    /// queued event's `function` is its ARN, its qualifier the
+    /// [`RuleMessage`]), sent by the asynchronous worker.
     pub async fn deliver(&self, region: &str, rule: &Rule, event: &Value) {
         for t in &rule.targets {
-            let input = target_input(t, event);
+            let input = bytes::Bytes::from(target_input(t, event));
             let id = uuid::Uuid::new_v4().to_string();
-            let (name, qualifier) = match lambdad_model::arn::parse_function_ref(&t.arn) {
-                Some(r) => (r.name, r.qualifier),
-                None => continue,
+            let queued = match targets::kind(&t.arn) {
+                Some(Kind::Function) => {
+                    let Some(f) = lambdad_model::arn::parse_function_ref(&t.arn) else {
+                        continue;
+                    };
+                    self.invocations
+                        .enqueue_event(&f.name, f.qualifier.as_deref(), input, &id)
+                        .await
+                }
+                Some(Kind::Queue | Kind::Topic) => {
+                    let message = RuleMessage {
+                        rule_arn: self.rule_arn(region, &rule.name),
+                        message_group_id: t
+                            .sqs_parameters
+                            .as_ref()
+                            .and_then(|p| p.message_group_id.clone()),
+                    };
+                    self.invocations
+                        .enqueue_event(&t.arn, Some(&message.to_qualifier()), input, &id)
+                        .await
+                }
+                _ => continue,
             };
-            if let Err(e) = self
-                .invocations
-                .enqueue_event(&name, qualifier.as_deref(), bytes::Bytes::from(input), &id)
-                .await
-            {
+            if let Err(e) = queued {
                 tracing::warn!(rule = %rule.name, target = %t.arn, region, error = %e, "Cannot queue an event for a rule target.");
             }
         }
+    }
+
+    /// Why rule `rule_arn`'s events may not go to the queue or topic `arn`
+    /// (None: they may, or it is not a built-in one): [`targets::refusal`],
+    /// checked before each delivery.
+    pub async fn message_refusal(
+        &self,
+        region: &str,
+        arn: &str,
+        rule_arn: &str,
+    ) -> RulesResult<Option<Refusal>> {
+        let store = self.ctx.store.clone();
+        let (arn, rule_arn) = (arn.to_owned(), rule_arn.to_owned());
+        let (region, account) = (region.to_owned(), self.ctx.account.clone());
+        Ok(
+            blocking(move || targets::refusal(store.as_ref(), &arn, &rule_arn, &region, &account))
+                .await?,
+        )
     }
 
     /// PutEvents on the default bus.
@@ -496,46 +499,5 @@ impl Rules {
             results.push(json!({ "EventId": id }));
         }
         Ok(json!({ "FailedEntryCount": failed, "Entries": results }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inputs() {
-        let event = json!({"detail": {"id": 7, "name": "x", "items": [{"sku": "a"}]}});
-        let t = |input: Option<&str>, path: Option<&str>, tr: Option<InputTransformer>| Target {
-            id: "t".into(),
-            arn: "arn:aws:lambda:us-east-1:0:function:f".into(),
-            input: input.map(Into::into),
-            input_path: path.map(Into::into),
-            input_transformer: tr,
-        };
-        assert_eq!(
-            target_input(&t(Some("{\"a\":1}"), None, None), &event),
-            "{\"a\":1}"
-        );
-        assert_eq!(
-            target_input(&t(None, Some("$.detail.items[0]"), None), &event),
-            "{\"sku\":\"a\"}"
-        );
-        let tr = InputTransformer {
-            input_paths_map: [
-                ("id".to_string(), "$.detail.id".to_string()),
-                ("n".to_string(), "$.detail.name".to_string()),
-            ]
-            .into(),
-            input_template: "{\"order\": <id>, \"who\": \"<n>\"}".into(),
-        };
-        assert_eq!(
-            target_input(&t(None, None, Some(tr)), &event),
-            "{\"order\": 7, \"who\": \"x\"}"
-        );
-        assert_eq!(
-            target_input(&t(None, None, None), &event),
-            event.to_string()
-        );
     }
 }
