@@ -13,6 +13,7 @@
 mod actions;
 pub mod auth;
 mod concurrency;
+mod console;
 mod doors;
 mod elb;
 mod elb_http;
@@ -278,6 +279,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(gateway::routes())
         .merge(rest::routes())
+        .merge(console::routes())
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics::metrics))
         .route("/_lambdad/usage", get(usage))
