@@ -232,6 +232,36 @@ def test_api_errors_are_shown(page):
     expect(page.locator("main")).to_contain_text("Function not found")
 
 
+@pytest.mark.timeout(120)
+def test_dark_mode_on_a_phone(browser, server):
+    """prefers-color-scheme: dark on a phone-sized screen: dark background, the list readable."""
+    from playwright.sync_api import expect
+    lam = make_client(server.endpoint)
+    name = "console-dark"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="lambda_function.lambda_handler",
+                        Code={"ZipFile": zip_bytes({"lambda_function.py": (CODE, 0o644)})})
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    context.set_default_timeout(WAIT_MS)
+    try:
+        p = context.new_page()
+        p.goto(server.endpoint + "/console/")
+        expect(p.get_by_role("link", name=name)).to_be_visible()
+        background = p.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(21, 24, 29)", background
+        # Keyboard: the skip link, then the header's links, reach the Create button.
+        p.keyboard.press("Tab")
+        expect(p.locator(".skip")).to_be_focused()
+        for _ in range(3):
+            p.keyboard.press("Tab")
+        expect(p.get_by_role("button", name="Create function")).to_be_focused()
+        p.keyboard.press("Enter")
+        expect(p.get_by_role("heading", level=1)).to_have_text("Create function")
+        shot(p, "09-create-dark-phone")
+    finally:
+        context.close()
+        lam.delete_function(FunctionName=name)
+
+
 def test_saved_test_events_api(server):
     """The saved events' limits and AWS-shaped errors (lambdad's own API, docs/console.md)."""
     lam = make_client(server.endpoint)
