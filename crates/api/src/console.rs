@@ -4,18 +4,15 @@
 //! call the same Lambda REST paths the SDKs use, through the same handlers
 //! and checks. Under `--auth sigv4` it is not served yet (a login with a
 //! session is not built): every console path answers a page saying so.
+//! Its saved test events are API requests like any other (`test_events.rs`).
 
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, put};
-use axum::{Extension, Json, Router};
+use axum::routing::get;
 
 use super::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::middleware::RequestContext;
-use lambdad_service::test_events::{MAX_EVENT_BYTES, TestEventsError};
 
 /// The console's files: name, content type, contents.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -95,65 +92,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/", get(index))
         .route("/console/config.json", get(config))
         .route("/console/{file}", get(asset))
-        .route(
-            "/_lambdad/functions/{name}/test-events",
-            get(list_test_events),
-        )
-        .route(
-            "/_lambdad/functions/{name}/test-events/{event}",
-            put(put_test_event).delete(delete_test_event),
-        )
-}
-
-/// `GET /_lambdad/functions/NAME/test-events`: `{"TestEvents": {NAME: JSON text}}`.
-async fn list_test_events(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path(name): Path<String>,
-) -> ApiResult<Response> {
-    let region = crate::region(&state, &ctx);
-    let events = state.services.test_events.list(region, &name).await?;
-    Ok(Json(serde_json::json!({ "TestEvents": events })).into_response())
-}
-
-/// `PUT /_lambdad/functions/NAME/test-events/EVENT`: saves the body (JSON text) as EVENT.
-async fn put_test_event(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path((name, event)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<StatusCode> {
-    if body.len() > MAX_EVENT_BYTES {
-        return Err(TestEventsError::TooLarge(body.len()).into());
-    }
-    let text = String::from_utf8(body.to_vec()).map_err(|_| {
-        ApiError::new(
-            lambdad_model::Code::InvalidRequestContent,
-            "The event is not UTF-8 text.",
-        )
-    })?;
-    let region = crate::region(&state, &ctx);
-    state
-        .services
-        .test_events
-        .put(region, &name, &event, text)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `DELETE /_lambdad/functions/NAME/test-events/EVENT`.
-async fn delete_test_event(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path((name, event)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let region = crate::region(&state, &ctx);
-    state
-        .services
-        .test_events
-        .delete(region, &name, &event)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn index(State(state): State<AppState>) -> Response {
