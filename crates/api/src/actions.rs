@@ -181,6 +181,12 @@ pub fn of_request(
         ) => ("InvokeFunction", f(n)),
         ("GET", [_, "functions", n, "versions"]) => ("ListVersionsByFunction", f(n)),
         ("POST", [_, "functions", n, "versions" | "tuning-versions"]) => ("PublishVersion", f(n)),
+        // The console's saved test events (docs/console.md): read with the
+        // function, changed as its configuration is.
+        ("GET", ["_lambdad", "functions", n, "test-events"]) => ("GetFunction", f(n)),
+        ("PUT" | "DELETE", ["_lambdad", "functions", n, "test-events", _]) => {
+            ("UpdateFunctionConfiguration", f(n))
+        }
         ("GET", [_, "functions", n, "aliases"]) => ("ListAliases", f(n)),
         ("POST", [_, "functions", n, "aliases"]) => ("CreateAlias", f(n)),
         ("GET", [_, "functions", n, "aliases", _]) => ("GetAlias", f(n)),

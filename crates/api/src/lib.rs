@@ -13,6 +13,7 @@
 mod actions;
 pub mod auth;
 mod concurrency;
+mod console;
 mod doors;
 mod elb;
 mod elb_http;
@@ -43,6 +44,7 @@ mod s3_webhooks;
 mod sns;
 mod sqs;
 mod sqs_query;
+mod test_events;
 pub mod url_event;
 mod url_http;
 mod urls;
@@ -278,6 +280,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(gateway::routes())
         .merge(rest::routes())
+        .merge(console::routes())
         .route("/_lambdad/code/{file}", get(functions::download_code))
         .route("/metrics", get(metrics::metrics))
         .route("/_lambdad/usage", get(usage))
@@ -290,6 +293,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/_lambdad/s3-webhooks/{name}/events",
             post(s3_webhooks::events).head(s3_webhooks::probe),
+        )
+        .route(
+            "/_lambdad/functions/{name}/test-events",
+            get(test_events::list),
+        )
+        .route(
+            "/_lambdad/functions/{name}/test-events/{event}",
+            put(test_events::put).delete(test_events::delete),
         )
         .route(
             "/_lambdad/functions/{name}/tuning-versions",

@@ -77,7 +77,13 @@ pub async fn authenticate(
 ) -> Response {
     use axum::response::IntoResponse;
     let path = req.uri().path();
-    if path == "/health" || path == "/metrics" || path.starts_with("/_lambdad/code/") {
+    // The console's pages are static and refused whole under `--auth sigv4`
+    // (console.rs); its API calls are API requests like any other.
+    if path == "/health"
+        || path == "/metrics"
+        || path.starts_with("/_lambdad/code/")
+        || crate::console::is_console_path(path)
+    {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

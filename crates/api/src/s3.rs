@@ -27,7 +27,7 @@ use crate::AppState;
 
 /// First path segments that belong to lambdad's own API, besides the
 /// Lambda API's dated ones (`2015-03-31`, …: any `YYYY-MM-DD`).
-const API_PREFIXES: &[&str] = &["health", "metrics", "_lambdad", "restapis"];
+const API_PREFIXES: &[&str] = &["health", "metrics", "_lambdad", "restapis", "console"];
 
 /// Whether a path segment is shaped like the Lambda API's dated prefixes.
 fn dated(segment: &str) -> bool {

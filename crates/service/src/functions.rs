@@ -614,6 +614,11 @@ impl Functions {
         self.ctx.engine.concurrency().set_reserved(&r.name, None);
         self.ctx.engine.deprovision_function(&r.name);
         self.ctx.collect_code(rec.code_hex).await;
+        // The function is gone: a failure here only leaves its saved test
+        // events for a function of the same name.
+        if let Err(e) = crate::test_events::forget(&self.ctx, &r.name).await {
+            tracing::warn!(function = %r.name, error = %e, "could not forget saved test events");
+        }
         Ok(())
     }
 

@@ -37,6 +37,7 @@ pub mod records;
 pub mod snapshot_cache;
 pub mod tags;
 pub mod telemetry;
+pub mod test_events;
 pub mod topics;
 pub mod urls;
 pub mod versions;
@@ -107,6 +108,8 @@ pub struct ServiceSet {
     pub queues: queues::Queues,
     /// The built-in SNS topics.
     pub topics: topics::Topics,
+    /// The web console's saved test events.
+    pub test_events: test_events::TestEvents,
 }
 
 impl Services {
@@ -132,6 +135,7 @@ impl Services {
             invocations,
             queues: queues::Queues::new(ctx.clone()),
             topics: topics::Topics::new(ctx.clone(), &options.api_endpoint, options.queue_policies),
+            test_events: test_events::TestEvents::new(ctx.clone()),
             ctx,
         }))
     }
