@@ -4,7 +4,8 @@ destination; their list, cancel and errors, as LocalStack's AWS-validated snapsh
 queue policies governing SNS -> SQS deliveries under --auth sigv4; FIFO publish deduplication that
 survives a restart; an https subscriber whose CA lambdad trusts through SSL_CERT_FILE, and one whose
 CA it does not trust, which gets nothing; and a move task that survives a kill -9 and completes after
-the restart."""
+the restart; a function's own boto3 reaching the built-in queues and topics under its execution
+role's IAM policy."""
 
 import base64
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, make_client, require_tool, wait_for
+from conftest import Server, make_client, require_tool, wait_for, wait_for_sdk, zip_bytes
 
 ACCOUNT = "000000000000"
 
@@ -444,3 +445,66 @@ def test_https_subscriber_with_an_untrusted_ca_gets_nothing():
         server.stop()
         server.tmp.cleanup()
         httpd.shutdown()
+
+
+MESSENGER = '''
+import boto3
+
+
+def handler(event, context):
+    # No endpoint and no keys in the code: the runtime's boto3 reaches lambdad's built-in queues and
+    # topics through AWS_ENDPOINT_URL_SQS/_SNS, with the execution role's temporary credentials.
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    out = {}
+    for name in event["queues"]:
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="from " + context.function_name)
+            out[name] = "sent"
+        except Exception as e:
+            out[name] = getattr(e, "response", {}).get("Error", {}).get("Code") or repr(e)[:400]
+    for arn in event["topics"]:
+        try:
+            sns.publish(TopicArn=arn, Message="from " + context.function_name)
+            out[arn] = "published"
+        except Exception as e:
+            out[arn] = getattr(e, "response", {}).get("Error", {}).get("Code") or repr(e)[:400]
+    return out
+'''
+
+
+@pytest.mark.timeout(300)
+def test_a_functions_sdk_reaches_the_builtin_queues_and_topics_under_its_roles_policy():
+    """The Wiring of issue 21: a function's own boto3 (the runtime's) finds the built-in SQS and SNS
+    through the AWS_ENDPOINT_URL_* variables lambdad sets, signs with its execution role's
+    credentials, and the role's IAM policy decides which sqs:* and sns:* actions it may take."""
+    tmp = Path(tempfile.mkdtemp(prefix="lambdad-msg-role-"))
+    (tmp / "messenger.json").write_text(json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+         "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:open"},
+        {"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:*"},
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": f"arn:aws:sns:us-east-1:{ACCOUNT}:open-topic"}]}))
+    creds = tmp / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIDTEST\naws_secret_access_key = secret\n"
+                     "[role/messenger]\npolicy = messenger.json\n")
+    server = Server(extra=["--auth", "sigv4", "--credentials-file", str(creds)])
+    server.start()
+    try:
+        wait_for_sdk(server)
+        lam, sqs, sns = (make_client(server.endpoint, s) for s in ("lambda", "sqs", "sns"))
+        urls = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("open", "closed")}
+        topics = {name: sns.create_topic(Name=name)["TopicArn"] for name in ("open-topic", "closed-topic")}
+        lam.create_function(FunctionName="messenger", Runtime="python3.12", Handler="app.handler", Timeout=30,
+                            Role=f"arn:aws:iam::{ACCOUNT}:role/messenger",
+                            Code={"ZipFile": zip_bytes({"app.py": (MESSENGER, 0o644)})})
+        out = lam.invoke(FunctionName="messenger", Payload=json.dumps(
+            {"queues": ["open", "closed"], "topics": [topics["open-topic"], topics["closed-topic"]]}))
+        got = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, (got, server.log()[-3000:])
+        assert got == {"open": "sent", "closed": "AccessDenied", topics["open-topic"]: "published",
+                       topics["closed-topic"]: "AuthorizationError"}, (got, server.log()[-3000:])
+        messages = sqs.receive_message(QueueUrl=urls["open"], WaitTimeSeconds=5)["Messages"]
+        assert [m["Body"] for m in messages] == ["from messenger"]
+        assert "Messages" not in sqs.receive_message(QueueUrl=urls["closed"], WaitTimeSeconds=1)
+    finally:
+        assert server.stop() == 0

@@ -10,6 +10,28 @@ use serde_json::Value;
 /// SNS's API version, which its Query requests carry (`Version=`).
 pub(crate) const SNS_VERSION: &str = "2010-03-31";
 
+/// SNS's XML namespace.
+pub(crate) const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+
+/// The XML namespace of the service of a Query-protocol request (a form with
+/// `Action` and `Version`) whose errors are XML: SNS, and SQS's Query protocol.
+pub(crate) fn query_namespace(body: &[u8]) -> Option<&'static str> {
+    let mut action = false;
+    let mut version = None;
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "Action" => action = true,
+            "Version" => version = Some(v),
+            _ => {}
+        }
+    }
+    match version?.as_ref() {
+        SNS_VERSION if action => Some(SNS_XMLNS),
+        "2012-11-05" if action => Some("http://queue.amazonaws.com/doc/2012-11-05/"),
+        _ => None,
+    }
+}
+
 /// What a request asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Action {

@@ -102,3 +102,49 @@ pub fn json11_error(status: StatusCode, error_type: &str, message: &str) -> Resp
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `s` as XML text or attribute value.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An XML answer (`text/xml`) of the Query-protocol services.
+pub(crate) fn xml_response(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    resp
+}
+
+/// A Query-protocol service's error (SNS, SQS's Query protocol): AWS's
+/// `<ErrorResponse>` in the service's namespace, a `Sender` fault.
+pub(crate) fn query_error(
+    status: StatusCode,
+    xmlns: &str,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    xml_response(
+        status,
+        format!(
+            "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            escape(xmlns),
+            escape(code),
+            escape(message),
+            escape(request_id)
+        ),
+    )
+}

@@ -105,11 +105,45 @@ pub async fn authenticate(
         body: &bytes,
     };
     let json11 = parts.headers.contains_key("x-amz-target");
+    let sqs_json = parts
+        .headers
+        .get("x-amz-target")
+        .is_some_and(|t| t.as_bytes().starts_with(b"AmazonSQS."));
+    let query_ns = if json11 {
+        None
+    } else {
+        super::actions::query_namespace(&bytes)
+    };
+    let request_id = parts
+        .extensions
+        .get::<RequestContext>()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
     let refuse = |code: Code, message: String| {
+        let status = axum::http::StatusCode::FORBIDDEN;
         if json11 {
-            // A JSON 1.1 service (Logs, EventBridge): its error shape.
-            let status = axum::http::StatusCode::FORBIDDEN;
-            return super::error::json11_error(status, code.name(), &message);
+            // A JSON 1.1 service (Logs, EventBridge, SQS's JSON protocol): its error shape.
+            let mut resp = super::error::json11_error(status, code.name(), &message);
+            if sqs_json {
+                // SQS's SDKs read the Query protocol's code: an IAM refusal is `AccessDenied`.
+                let query_code = match code {
+                    Code::AccessDenied => "AccessDenied",
+                    _ => code.name(),
+                };
+                if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{query_code};Sender")) {
+                    resp.headers_mut().insert("x-amzn-query-error", v);
+                }
+            }
+            return resp;
+        }
+        if let Some(ns) = query_ns {
+            // SNS and SQS's Query protocol answer in XML; SNS's IAM refusal
+            // is its `AuthorizationError`.
+            let name = match code {
+                Code::AccessDenied if ns == super::actions::SNS_XMLNS => "AuthorizationError",
+                _ => code.name(),
+            };
+            return super::error::query_error(status, ns, name, &message, &request_id);
         }
         ApiError::new(code, message).into_response()
     };

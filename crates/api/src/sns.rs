@@ -20,8 +20,8 @@ use super::AppState;
 use super::middleware::RequestContext;
 use super::sqs_query::{escape, indexed, xml_response};
 
-const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 use super::actions::SNS_VERSION as VERSION;
+use super::actions::SNS_XMLNS as XMLNS;
 
 type Form = BTreeMap<String, String>;
 

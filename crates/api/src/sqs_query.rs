@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+pub(crate) use super::error::{escape, xml_response};
 use super::middleware::RequestContext;
 use super::sqs::{Failure, run};
 
@@ -35,22 +36,6 @@ pub(crate) fn is_query(headers: &HeaderMap) -> bool {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `PREFIX.N.REST` → N → {REST: value}, by N.
@@ -237,13 +222,6 @@ fn xml(action: &str, v: &Map<String, Value>, out: &mut String) {
             (_, other) => out.push_str(&format!("<{k}>{other}</{k}>")),
         }
     }
-}
-
-pub(crate) fn xml_response(status: StatusCode, body: String) -> Response {
-    let mut resp = (status, body).into_response();
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/xml"));
-    resp
 }
 
 fn error_response(
