@@ -258,7 +258,7 @@ fn unknown_variables_warn_with_the_closest_setting() {
         [
             "unknown environment variable LAMBDAD_FOO ignored (the closest known setting is LAMBDAD_LOG)",
             "unknown environment variable LAMBDAD_IDLE_TIMOUT ignored (did you mean LAMBDAD_IDLE_TIMEOUT?)",
-            "unknown environment variable LAMBDAD_INTERPRETER ignored (the closest known setting is LAMBDAD_DATA_DIR)",
+            "unknown environment variable LAMBDAD_INTERPRETER ignored (the closest known setting is LAMBDAD_STORE)",
         ]
     );
 }
