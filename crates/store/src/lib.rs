@@ -19,6 +19,7 @@ mod conformance_objects;
 mod conformance_queues;
 mod conformance_streams;
 mod conformance_topics;
+mod doorbells;
 mod image_fs;
 mod migrations;
 pub mod objects;

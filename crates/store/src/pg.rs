@@ -31,8 +31,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row, Transaction};
 
 use crate::StoreError;
+use crate::doorbells::Doorbells;
 use crate::seal::Sealer;
-use crate::sqlite::Doorbells;
 
 /// Most connections a store keeps open.
 const MAX_CONNECTIONS: usize = 16;
