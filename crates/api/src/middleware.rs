@@ -109,16 +109,11 @@ pub async fn authenticate(
         .headers
         .get("x-amz-target")
         .is_some_and(|t| t.as_bytes().starts_with(b"AmazonSQS."));
-    let query_ns = if json11 {
-        None
-    } else {
-        super::actions::query_namespace(&bytes)
-    };
     let request_id = parts
         .extensions
         .get::<RequestContext>()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default();
+        .map(|c| c.request_id.as_str());
+    // Only a refusal needs the body's protocol: nothing is parsed for requests let through.
     let refuse = |code: Code, message: String| {
         let status = axum::http::StatusCode::FORBIDDEN;
         if json11 {
@@ -136,14 +131,15 @@ pub async fn authenticate(
             }
             return resp;
         }
-        if let Some(ns) = query_ns {
+        if let Some(ns) = super::actions::query_namespace(&bytes) {
             // SNS and SQS's Query protocol answer in XML; SNS's IAM refusal
             // is its `AuthorizationError`.
             let name = match code {
                 Code::AccessDenied if ns == super::actions::SNS_XMLNS => "AuthorizationError",
                 _ => code.name(),
             };
-            return super::error::query_error(status, ns, name, &message, &request_id);
+            let request_id = request_id.unwrap_or_default();
+            return super::error::query_error(status, ns, name, &message, request_id);
         }
         ApiError::new(code, message).into_response()
     };
