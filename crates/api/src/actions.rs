@@ -252,6 +252,25 @@ pub fn of_request(
         ("GET", [_, "functions", n, "code-signing-config"]) => {
             ("GetFunctionCodeSigningConfig", f(n))
         }
+        ("PUT", [_, "functions", n, "code-signing-config"]) => {
+            ("PutFunctionCodeSigningConfig", f(n))
+        }
+        ("DELETE", [_, "functions", n, "code-signing-config"]) => {
+            ("DeleteFunctionCodeSigningConfig", f(n))
+        }
+        ("GET", [_, "functions", n, "recursion-config"]) => ("GetFunctionRecursionConfig", f(n)),
+        ("PUT", [_, "functions", n, "recursion-config"]) => ("PutFunctionRecursionConfig", f(n)),
+        ("POST", [_, "code-signing-configs"]) => ("CreateCodeSigningConfig", all),
+        ("GET", [_, "code-signing-configs"]) => ("ListCodeSigningConfigs", all),
+        (m, [_, "code-signing-configs", arn, rest @ ..]) => {
+            let op = match (m, rest) {
+                ("GET", ["functions"]) => "ListFunctionsByCodeSigningConfig",
+                ("GET", _) => "GetCodeSigningConfig",
+                ("PUT", _) => "UpdateCodeSigningConfig",
+                _ => "DeleteCodeSigningConfig",
+            };
+            (op, (*arn).to_owned())
+        }
         ("GET", [_, "tags", arn]) => ("ListTags", (*arn).to_owned()),
         ("POST", [_, "tags", arn]) => ("TagResource", (*arn).to_owned()),
         ("DELETE", [_, "tags", arn]) => ("UntagResource", (*arn).to_owned()),

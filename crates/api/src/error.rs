@@ -19,6 +19,7 @@ impl<E: ErrorCode> From<E> for ApiError {
         }
         let mut err = AwsError::new(code, e.error_message());
         err.extra = e.extra_fields();
+        err.typed = e.typed();
         ApiError(err)
     }
 }
@@ -53,6 +54,7 @@ impl IntoResponse for ApiError {
             code,
             message,
             extra,
+            typed,
         } = self.0;
         let mut body = serde_json::Map::new();
         // apigatewayv2's exceptions have no `Type` member (botocore's model).
@@ -60,7 +62,7 @@ impl IntoResponse for ApiError {
             code,
             Code::GatewayNotFound | Code::GatewayBadRequest | Code::GatewayConflict
         );
-        if !gateway {
+        if !gateway && typed {
             body.insert("Type".into(), code.fault().into());
         }
         let key = if capitalised_message(code) {

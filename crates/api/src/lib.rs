@@ -12,6 +12,7 @@
 
 mod actions;
 pub mod auth;
+mod code_signing;
 mod concurrency;
 mod console;
 mod doors;
@@ -188,7 +189,31 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/2020-06-30/functions/{name}/code-signing-config",
-            get(functions::get_code_signing_config),
+            get(code_signing::attached)
+                .put(code_signing::attach)
+                .delete(code_signing::detach),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs",
+            post(code_signing::create).get(code_signing::list),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/",
+            post(code_signing::create).get(code_signing::list),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/{arn}",
+            get(code_signing::get)
+                .put(code_signing::update)
+                .delete(code_signing::delete),
+        )
+        .route(
+            "/2020-04-22/code-signing-configs/{arn}/functions",
+            get(code_signing::functions),
+        )
+        .route(
+            "/2024-08-31/functions/{name}/recursion-config",
+            get(code_signing::get_recursion).put(code_signing::put_recursion),
         )
         .route(
             "/2017-03-31/tags/{arn}",

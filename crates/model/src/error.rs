@@ -41,6 +41,8 @@ codes! {
     InvalidZipFile => 502, "InvalidZipFileException", "User";
     CodeStorageExceeded => 400, "CodeStorageExceededException", "User";
     ResourceNotFound => 404, "ResourceNotFoundException", "User";
+    CodeSigningConfigNotFound => 404, "CodeSigningConfigNotFoundException", "User";
+    CodeVerificationFailed => 400, "CodeVerificationFailedException", "User";
     ProvisionedConcurrencyConfigNotFound => 404, "ProvisionedConcurrencyConfigNotFoundException", "User";
     ResourceConflict => 409, "ResourceConflictException", "User";
     ResourceInUse => 400, "ResourceInUseException", "User";
@@ -82,6 +84,12 @@ pub trait ErrorCode: std::error::Error {
     fn extra_fields(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Whether the body carries the `Type` member ("User"/"Service"); a few
+    /// of AWS's errors have none (a code signing configuration not found).
+    fn typed(&self) -> bool {
+        true
+    }
 }
 
 /// A ready-to-send AWS error: a code plus the exact message AWS uses.
@@ -96,6 +104,8 @@ pub struct AwsError {
     pub message: String,
     /// Extra top-level JSON fields some exceptions carry (for example `Reason`).
     pub extra: Vec<(String, String)>,
+    /// Whether the body carries `Type` ([`ErrorCode::typed`]).
+    pub typed: bool,
 }
 
 impl AwsError {
@@ -105,6 +115,7 @@ impl AwsError {
             code,
             message: message.into(),
             extra: Vec::new(),
+            typed: true,
         }
     }
 
@@ -150,6 +161,10 @@ impl ErrorCode for AwsError {
 
     fn extra_fields(&self) -> Vec<(String, String)> {
         self.extra.clone()
+    }
+
+    fn typed(&self) -> bool {
+        self.typed
     }
 }
 

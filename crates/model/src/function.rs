@@ -171,6 +171,7 @@ pub struct CreateFunctionRequest {
     pub kms_key_arn: Option<String>,
     pub tags: Option<BTreeMap<String, String>>,
     pub image_config: Option<ImageConfig>,
+    pub code_signing_config_arn: Option<String>,
 }
 
 /// `EphemeralStorage` as a request member (the size may be out of range).

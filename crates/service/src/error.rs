@@ -146,6 +146,13 @@ impl ErrorCode for ServiceError {
             _ => Vec::new(),
         }
     }
+
+    fn typed(&self) -> bool {
+        match self {
+            Self::Rejected(e) => e.typed,
+            _ => true,
+        }
+    }
 }
 
 /// Shorthand for results of the shared helpers.
@@ -192,6 +199,15 @@ macro_rules! service_error {
                     $( $( Self::$wvariant(e) => e.extra_fields(), )* )?
                     #[allow(unreachable_patterns)]
                     _ => Vec::new(),
+                }
+            }
+
+            fn typed(&self) -> bool {
+                match self {
+                    Self::Common(e) => e.typed(),
+                    $( $( Self::$wvariant(e) => e.typed(), )* )?
+                    #[allow(unreachable_patterns)]
+                    _ => true,
                 }
             }
         }

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accepts;
+pub mod code_signing;
 pub mod concurrency;
 pub mod context;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod logs;
 pub mod provisioned;
 pub mod queues;
 pub mod records;
+pub mod recursion;
 pub mod snapshot_cache;
 pub mod tags;
 pub mod telemetry;
@@ -110,6 +112,10 @@ pub struct ServiceSet {
     pub topics: topics::Topics,
     /// The web console's saved test events.
     pub test_events: test_events::TestEvents,
+    /// Code signing configurations.
+    pub code_signing: code_signing::CodeSigning,
+    /// Recursive loop detection settings.
+    pub recursion: recursion::Recursion,
 }
 
 impl Services {
@@ -136,6 +142,8 @@ impl Services {
             queues: queues::Queues::new(ctx.clone()),
             topics: topics::Topics::new(ctx.clone(), &options.api_endpoint, options.queue_policies),
             test_events: test_events::TestEvents::new(ctx.clone()),
+            code_signing: code_signing::CodeSigning::new(ctx.clone()),
+            recursion: recursion::Recursion::new(ctx.clone()),
             ctx,
         }))
     }
