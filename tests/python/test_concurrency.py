@@ -103,6 +103,9 @@ def test_provisioned_concurrency(lam):
     with pytest.raises(ClientError) as e:
         lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="live")
     assert e.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+    # Deleting it again is no error (AWS, test_provisioned_concurrency_exceptions: 204).
+    again = lam.delete_provisioned_concurrency_config(FunctionName="prov", Qualifier="live")
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
 def test_host_memory_budget_evicts_idle_then_throttles():

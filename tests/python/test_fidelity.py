@@ -2,6 +2,7 @@
 found lambdad differing: each expectation comes from a snapshot recorded against real AWS
 (tests/aws/services/lambda_/test_lambda_api.snapshot.json in LocalStack's repository)."""
 
+import json
 import re
 
 import boto3
@@ -339,3 +340,47 @@ def test_tags_on_event_source_mappings(server, lam):
     assert error_of(lambda: lam.list_tags(Resource=f"{prefix}:function:{uuid}:alias")) == (
         "InvalidParameterValueException",
         "Tags on function aliases and versions are not supported. Please specify a function ARN.")
+
+
+def test_list_functions_with_all_versions(lam):
+    """test_list_functions: FunctionVersion=ALL lists `$LATEST` (its ARN qualified) and every
+    published version, page by page; any other value is refused with AWS's enum message."""
+    create(lam, "fid-list-a", Publish=True)
+    create(lam, "fid-list-b")
+    err = error_of(lambda: lam.list_functions(FunctionVersion="invalid"))
+    assert err == ("ValidationException", "1 validation error detected: Value 'invalid' at 'functionVersion' failed "
+                   "to satisfy constraint: Member must satisfy enum value set: [ALL]")
+    pages = lam.get_paginator("list_functions")
+    everything = pages.paginate(FunctionVersion="ALL", PaginationConfig={"PageSize": 1}).build_full_result()
+    ours = [(f["FunctionName"], f["Version"], f["FunctionArn"].rsplit(":", 1)[-1])
+            for f in everything["Functions"] if f["FunctionName"].startswith("fid-list-")]
+    assert ours == [("fid-list-a", "$LATEST", "$LATEST"), ("fid-list-a", "1", "1"),
+                    ("fid-list-b", "$LATEST", "$LATEST")], ours
+    assert all("State" not in f for f in everything["Functions"])
+    default = pages.paginate(PaginationConfig={"PageSize": 1}).build_full_result()
+    ours = [(f["FunctionName"], f["Version"], f["FunctionArn"].split(":")[-1])
+            for f in default["Functions"] if f["FunctionName"].startswith("fid-list-")]
+    assert ours == [("fid-list-a", "$LATEST", "fid-list-a"), ("fid-list-b", "$LATEST", "fid-list-b")], ours
+
+
+def test_add_permission_to_an_alias_with_its_revision_id(lam):
+    """test_lambda_permission_fn_versioning: an alias without a policy takes the alias's own
+    RevisionId; any other is refused as AWS words it."""
+    create(lam, "fid-perm-alias")
+    wait_active(lam, "fid-perm-alias")
+    lam.publish_version(FunctionName="fid-perm-alias")
+    alias = lam.create_alias(FunctionName="fid-perm-alias", Name="permission-alias", FunctionVersion="1")
+    statement = dict(StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                     SourceArn="arn:aws:s3:::some-bucket")
+    err = error_of(lambda: lam.add_permission(FunctionName="fid-perm-alias", Qualifier="permission-alias",
+                                              RevisionId="wrong", **statement))
+    assert err == ("PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. "
+                   "Call the GetPolicy API to retrieve the latest Revision Id")
+    err = error_of(lambda: lam.add_permission(FunctionName="fid-perm-alias:$LATEST", **statement))
+    assert err == ("InvalidParameterValueException", "We currently do not support adding policies for $LATEST.")
+    added = lam.add_permission(FunctionName="fid-perm-alias:permission-alias", Qualifier="permission-alias",
+                               RevisionId=alias["RevisionId"], **statement)
+    assert added["ResponseMetadata"]["HTTPStatusCode"] == 201
+    policy = lam.get_policy(FunctionName="fid-perm-alias", Qualifier="permission-alias")
+    resource = json.loads(policy["Policy"])["Statement"][0]["Resource"]
+    assert resource.endswith(":function:fid-perm-alias:permission-alias"), resource

@@ -35,6 +35,8 @@ pub struct ListQuery {
     marker: Option<String>,
     #[serde(rename = "MaxItems")]
     max_items: Option<String>,
+    #[serde(rename = "FunctionVersion")]
+    function_version: Option<String>,
 }
 
 pub async fn create(
@@ -127,28 +129,31 @@ pub async fn list(
             )
         })?),
     };
+    let all_versions = match q.function_version.as_deref() {
+        None => false,
+        Some("ALL") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                Code::Validation,
+                validate::one_error(
+                    other,
+                    "functionVersion",
+                    "Member must satisfy enum value set: [ALL]",
+                ),
+            ));
+        }
+    };
     let marker = q.marker.filter(|m| !m.is_empty());
-    let (functions, next) = state.services.functions.list(marker, max_items).await?;
+    let (functions, next) = state
+        .services
+        .functions
+        .list(marker, max_items, all_versions)
+        .await?;
     let mut out = json!({ "Functions": functions });
     if let Some(next) = next {
         out["NextMarker"] = json!(next);
     }
     Ok(Json(out))
-}
-
-pub async fn get_code_signing_config(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let rec = state
-        .services
-        .functions
-        .get(region(&state, &ctx), &name, None)
-        .await?;
-    Ok(Json(
-        json!({ "CodeSigningConfigArn": "", "FunctionName": rec.config.function_name }),
-    ))
 }
 
 pub async fn update_code(

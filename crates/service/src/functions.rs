@@ -5,6 +5,8 @@
 //! methods validate, apply AWS's semantics (defaults, RevisionId, states) and
 //! talk to the store on tokio's blocking pool.
 
+mod listing;
+
 use base64::Engine as _;
 use lambdad_model::AwsError;
 use lambdad_model::arn::parse_function_ref;
@@ -13,6 +15,7 @@ use lambdad_model::validate;
 use lambdad_store::FunctionRecord;
 use lambdad_store::code::{CodeError, MAX_UNZIPPED_BYTES};
 
+use crate::code_signing::{self, CodeSigningError};
 use crate::context::{
     Context, blocking, missing, new_revision, now_timestamp, stamp_runtime_version, unqualified,
 };
@@ -94,6 +97,8 @@ service_error! {
         Versions(VersionsError),
         /// The container image could not be pulled.
         Image(ImageError),
+        /// The code signing configuration refused the code.
+        CodeSigning(CodeSigningError),
     }
 }
 
@@ -253,6 +258,9 @@ impl Functions {
         if !tags.is_empty() {
             validate::tags(&tags, 0)?;
         }
+        if let Some(arn) = &req.code_signing_config_arn {
+            code_signing::check_new(&self.ctx, &name, arn).await?;
+        }
         let (_guard, code_hex, layer_code, image) = if is_image {
             let uri = code.image_uri.as_deref().ok_or(FunctionsError::NoCode)?;
             config.image_config_response = image_config_response(req.image_config)?;
@@ -303,6 +311,9 @@ impl Functions {
         if created.is_err() {
             // Nothing of a refused create stays behind.
             self.ctx.collect_code(code_hex).await;
+        }
+        if let (Ok(()), Some(arn)) = (&created, &req.code_signing_config_arn) {
+            code_signing::link(&self.ctx, &name, arn).await?;
         }
         match created {
             Ok(()) if req.publish => {
@@ -364,16 +375,23 @@ impl Functions {
         Ok(rec)
     }
 
-    /// ListFunctions: one page and the marker of the next, if any.
+    /// ListFunctions: every function's `$LATEST` by name, or with
+    /// `FunctionVersion: ALL` its published versions after it (`$LATEST`
+    /// then named `:$LATEST`); the marker is the last function's name, or
+    /// with ALL `NAME:N`, N entries of NAME already listed.
     pub async fn list(
         &self,
         marker: Option<String>,
         max_items: Option<i64>,
+        all_versions: bool,
     ) -> FunctionsResult<(Vec<FunctionConfiguration>, Option<String>)> {
         let limit = match max_items {
             None => 50,
             Some(n) => validate::in_range(n, 1, MAX_LIST_ITEMS, "maxItems")?.min(50) as usize,
         };
+        if all_versions {
+            return self.list_all_versions(marker, limit).await;
+        }
         let store = self.ctx.store.clone();
         let mut page = blocking(move || store.list_functions(marker.as_deref(), limit + 1)).await?;
         let next = if page.len() > limit {
@@ -419,6 +437,7 @@ impl Functions {
         }
         let mut rec = self.ctx.load(region, &r.name, None).await?;
         Context::check_revision(&rec, req.revision_id.as_deref())?;
+        code_signing::check_deploy(&self.ctx, &r.name).await?;
         if rec.image.is_some() {
             return self.update_image(region, name, rec, req).await;
         }
@@ -618,6 +637,12 @@ impl Functions {
         // events for a function of the same name.
         if let Err(e) = crate::test_events::forget(&self.ctx, &r.name).await {
             tracing::warn!(function = %r.name, error = %e, "could not forget saved test events");
+        }
+        if let Err(e) = code_signing::forget(&self.ctx, &r.name).await {
+            tracing::warn!(function = %r.name, error = %e, "could not forget the code signing configuration");
+        }
+        if let Err(e) = crate::recursion::forget(&self.ctx, &r.name).await {
+            tracing::warn!(function = %r.name, error = %e, "could not forget the recursion configuration");
         }
         Ok(())
     }

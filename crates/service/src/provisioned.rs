@@ -197,7 +197,8 @@ impl Provisioned {
         qualifier: Option<&str>,
     ) -> ProvisionedResult<()> {
         let (function, q) = self.provision_target(region, name, qualifier).await?;
-        self.find_provisioned(&function, &q).await?;
+        // A version or alias without a configuration: nothing to delete, and
+        // no error (AWS answers 204).
         let (store, f, qq) = (self.ctx.store.clone(), function.clone(), q.clone());
         blocking(move || store.delete_provisioned(&f, &qq)).await?;
         self.ctx.engine.deprovision(&key(&function, &q));

@@ -332,6 +332,18 @@ impl Urls {
         Ok((r.name.clone(), q.unwrap_or("$LATEST").to_owned(), resource))
     }
 
+    /// The RevisionId of the function (`$LATEST`), version or alias `key`.
+    async fn own_revision(&self, region: &str, function: &str, key: &str) -> UrlsResult<String> {
+        let numbered = key.bytes().all(|b| b.is_ascii_digit());
+        if key == "$LATEST" || numbered {
+            let q = (key != "$LATEST").then_some(key);
+            return Ok(self.ctx.load(region, function, q).await?.config.revision_id);
+        }
+        let (store, f, k) = (self.ctx.store.clone(), function.to_owned(), key.to_owned());
+        let alias = blocking(move || store.get_alias(&f, &k)).await?;
+        Ok(alias.map(|a| a.revision_id).unwrap_or_default())
+    }
+
     async fn load_policy(&self, function: &str, key: &str) -> UrlsResult<Option<PolicyRecord>> {
         let (store, f, k) = (self.ctx.store.clone(), function.to_owned(), key.to_owned());
         Ok(blocking(move || store.get_policy(&f, &k)).await?)
@@ -374,9 +386,22 @@ impl Urls {
             return Err(UrlsError::LatestPolicy);
         }
         let (function, key, resource) = self.policy_scope(region, name, qualifier).await?;
+        // `NAME:$LATEST` as the function name is refused the same way.
+        if key == "$LATEST" && resource.ends_with(":$LATEST") {
+            return Err(UrlsError::LatestPolicy);
+        }
         let (sid, statement) = policy::statement(&req, &resource)?;
         let current = self.load_policy(&function, &key).await?;
-        check_revision(current.as_ref(), req.revision_id.as_deref())?;
+        match (&current, req.revision_id.as_deref()) {
+            // No policy yet: AWS takes the RevisionId of the function,
+            // version or alias the policy is for.
+            (None, Some(given)) => {
+                if self.own_revision(region, &function, &key).await? != given {
+                    return Err(revision_mismatch().into());
+                }
+            }
+            _ => check_revision(current.as_ref(), req.revision_id.as_deref())?,
+        }
         let mut list = statements(current.as_ref())?;
         if list.iter().any(|s| s["Sid"] == sid.as_str()) {
             return Err(ServiceError::StatementExists(sid).into());
