@@ -11,9 +11,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -46,16 +45,14 @@ fn elb_host(headers: &HeaderMap) -> Option<(String, String, String)> {
 }
 
 /// Middleware in front of the API: load balancer hosts go to [`serve`].
-pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match elb_host(req.headers()) {
-        Some(host) => {
-            let (start, id) = (std::time::Instant::now(), host.0.clone());
-            let mut resp = serve(state.clone(), host, req).await;
-            super::doors::finish(&state, "elb", &id, start, &mut resp);
-            resp
-        }
-        None => next.run(req).await,
-    }
+pub(crate) async fn route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let Some(host) = elb_host(req.headers()) else {
+        return Err(req);
+    };
+    let (start, id) = (std::time::Instant::now(), host.0.clone());
+    let mut resp = serve(state.clone(), host, req).await;
+    super::doors::finish(state, "elb", &id, start, &mut resp);
+    Ok(resp)
 }
 
 /// ALB's own error page.

@@ -9,9 +9,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambdad_engine::InvokeError;
 use lambdad_service::gateway_route::{Resolution, Resolved};
@@ -30,20 +29,18 @@ use super::url_http::service_host;
 const MAX_BODY: usize = 6_291_456;
 
 /// Middleware in front of the API: execute-api hosts go to [`serve`].
-pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match service_host(req.headers(), "execute-api") {
-        // REST and HTTP APIs share one id space: the stored API tells them apart.
-        Some(host) => {
-            let (start, id) = (std::time::Instant::now(), host.0.clone());
-            let mut resp = match super::rest_http::serve(&state, &host, req).await {
-                Ok(resp) => resp,
-                Err(req) => serve(state.clone(), host, req).await,
-            };
-            super::doors::finish(&state, "execute-api", &id, start, &mut resp);
-            resp
-        }
-        None => next.run(req).await,
-    }
+pub(crate) async fn route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let Some(host) = service_host(req.headers(), "execute-api") else {
+        return Err(req);
+    };
+    // REST and HTTP APIs share one id space: the stored API tells them apart.
+    let (start, id) = (std::time::Instant::now(), host.0.clone());
+    let mut resp = match super::rest_http::serve(state, &host, req).await {
+        Ok(resp) => resp,
+        Err(req) => serve(state.clone(), host, req).await,
+    };
+    super::doors::finish(state, "execute-api", &id, start, &mut resp);
+    Ok(resp)
 }
 
 fn send(answer: HttpAnswer, request_id: &str) -> Response {

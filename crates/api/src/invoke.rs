@@ -52,12 +52,23 @@ pub async fn invoke(
     Extension(ctx): Extension<RequestContext>,
     Path(name): Path<String>,
     Query(q): Query<QualifierQuery>,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> ApiResult<Response> {
     let allowed = ["Event", "RequestResponse", "DryRun"];
     let qualifier = q.qualifier.as_deref();
-    let req = match prepare(&state, &ctx, &name, qualifier, &headers, body, &allowed).await? {
+    // The headers are borrowed from the request, not copied (axum's HeaderMap extractor clones them).
+    let (parts, body) = request.into_parts();
+    let req = match prepare(
+        &state,
+        &ctx,
+        &name,
+        qualifier,
+        &parts.headers,
+        body,
+        &allowed,
+    )
+    .await?
+    {
         Prepared::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
         Prepared::Sync(req) => req,
         Prepared::Event(req) => {

@@ -79,9 +79,28 @@ pub struct ApiConfig {
     pub s3_access_log_group: Option<String>,
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler: one `Arc`, so that the clones axum makes
+/// per request and per layer are one reference count each.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// The state over its parts.
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct AppParts {
     /// The API's configuration.
     pub config: Arc<ApiConfig>,
     /// The services.
@@ -341,24 +360,37 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::authenticate,
-        ))
-        .layer(axum::middleware::from_fn(middleware::request_context))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            s3::dispatch,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            url_http::dispatch,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            gateway_http::dispatch,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            elb_http::dispatch,
+            front_doors,
         ))
         .with_state(state)
+}
+
+/// In front of the API (one layer, not one per door: each layer costs every
+/// request clones of the layers inside it, a boxed service and a boxed
+/// future): requests for a load balancer's, an execute-api, a function
+/// URL's or S3's host go to their data plane, in that order; all others get
+/// their [`RequestContext`] and authentication
+/// ([`middleware::request_context`]) and go on to the API.
+async fn front_doors(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let req = match elb_http::route(&state, req).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
+    let req = match gateway_http::route(&state, req).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
+    let req = match url_http::route(&state, req).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
+    let req = match s3::route(&state, req).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
+    middleware::request_context(State(state), req, next).await
 }

@@ -35,8 +35,13 @@ pub fn credential_region(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Attaches a [`RequestContext`] and echoes the request id on the response.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+/// Attaches a [`RequestContext`], [`authenticate`]s the request, and echoes
+/// the request id on the response.
+pub async fn request_context(
+    state: axum::extract::State<super::AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let region = credential_region(req.headers());
     let request_id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestContext {
@@ -44,7 +49,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         region,
         caller: None,
     });
-    let mut resp = next.run(req).await;
+    let mut resp = authenticate(state, req, next).await;
     if !resp.headers().contains_key("x-amzn-RequestId")
         && let Ok(v) = HeaderValue::from_str(&request_id)
     {
@@ -237,25 +242,37 @@ pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300
 /// An oversized body is still drained (up to four times the limit) before the
 /// error is sent, so that the client, still writing, reads the 413 instead of
 /// a broken connection.
+///
+/// A frame already received is taken without arming the idle timer, and a
+/// body of one frame (any small request, and a body this function already
+/// read once) is returned as it is, not copied.
 pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
+    use futures_util::FutureExt as _;
     use http_body_util::BodyExt;
     let mut body = body;
+    let mut first: Option<Bytes> = None;
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;
     let started = tokio::time::Instant::now();
     loop {
-        // A client that stalls, or trickles, is cut off.
-        let idle = body_idle_timeout();
-        let wait = idle.min(BODY_TIMEOUT.saturating_sub(started.elapsed()));
-        let Ok(next) = tokio::time::timeout(wait, body.frame()).await else {
-            return Err(ApiError::new(
-                Code::InvalidRequestContent,
-                format!(
-                    "Timed out reading the request body ({} ms without data, or {} s in all)",
-                    idle.as_millis(),
-                    BODY_TIMEOUT.as_secs()
-                ),
-            ));
+        let next = match body.frame().now_or_never() {
+            Some(next) => next,
+            None => {
+                // A client that stalls, or trickles, is cut off.
+                let idle = body_idle_timeout();
+                let wait = idle.min(BODY_TIMEOUT.saturating_sub(started.elapsed()));
+                let Ok(next) = tokio::time::timeout(wait, body.frame()).await else {
+                    return Err(ApiError::new(
+                        Code::InvalidRequestContent,
+                        format!(
+                            "Timed out reading the request body ({} ms without data, or {} s in all)",
+                            idle.as_millis(),
+                            BODY_TIMEOUT.as_secs()
+                        ),
+                    ));
+                };
+                next
+            }
         };
         let Some(frame) = next else {
             break;
@@ -269,7 +286,14 @@ pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Byte
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen <= limit {
-                buf.extend_from_slice(&data);
+                if buf.is_empty() && first.is_none() {
+                    first = Some(data);
+                } else {
+                    if let Some(f) = first.take() {
+                        buf.extend_from_slice(&f);
+                    }
+                    buf.extend_from_slice(&data);
+                }
             } else if seen > limit.saturating_mul(4) {
                 break;
             }
@@ -281,7 +305,7 @@ pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Byte
             format!("Request must be smaller than {limit} bytes for the {operation} operation"),
         ));
     }
-    Ok(buf.freeze())
+    Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
 /// Parses a JSON request body into `T`, with AWS's error for malformed input.

@@ -17,9 +17,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use s3s::host::{S3Host, VirtualHost};
 
@@ -215,14 +214,16 @@ fn strip_signature(req: &mut Request) -> Result<(), Box<Response>> {
     Ok(())
 }
 
-/// Middleware in front of the API: S3 requests go to the object store.
-pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(service) = state.s3.clone() else {
-        return next.run(req).await;
+/// In front of the API (`crate::front_doors`): S3 requests go to the
+/// object store; others are handed back.
+pub(crate) async fn route(state: &AppState, req: Request) -> Result<Response, Request> {
+    let Some(service) = state.s3.as_ref().filter(|_| is_s3(&req)).cloned() else {
+        return Err(req);
     };
-    if !is_s3(&req) {
-        return next.run(req).await;
-    }
+    Ok(answer(state, service, req).await)
+}
+
+async fn answer(state: &AppState, service: s3s::service::S3Service, req: Request) -> Response {
     let query = req.uri().query().unwrap_or_default().to_owned();
     let (bucket, key) = bucket_and_key(&req);
     let operation = crate::s3_metrics::operation(
@@ -240,7 +241,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
         && objects.logs_access(b).await
     {
         let received = crate::s3_access::Received::new(
-            &state,
+            state,
             &req,
             key,
             signed_key(req.headers(), req.uri().query().unwrap_or_default()),
@@ -252,7 +253,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let resp = serve(&state, service, req, &query).await;
+    let resp = serve(state, service, req, &query).await;
     let bytes_out = resp
         .headers()
         .get("content-length")
@@ -273,7 +274,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -
                 operation,
                 remote_ip,
             };
-            crate::s3_access::record(&state, &objects, answered, received, resp).await
+            crate::s3_access::record(state, &objects, answered, received, resp).await
         }
         _ => resp,
     }

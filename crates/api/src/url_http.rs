@@ -6,9 +6,8 @@
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use lambdad_engine::runtime_api::StreamChunk;
@@ -58,10 +57,10 @@ pub(crate) fn service_host(headers: &HeaderMap, service: &str) -> Option<(String
 }
 
 /// Middleware in front of the API: function URL hosts go to [`serve`].
-pub async fn dispatch(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn route(state: &AppState, req: Request) -> Result<Response, Request> {
     match url_host(req.headers()) {
-        Some(host) => serve(state, host, req).await,
-        None => next.run(req).await,
+        Some(host) => Ok(serve(state.clone(), host, req).await),
+        None => Err(req),
     }
 }
 

@@ -30,7 +30,9 @@ impl Throttle {
 #[derive(Debug, Default)]
 struct State {
     reserved: HashMap<String, u32>,
-    in_flight: HashMap<String, u32>,
+    /// Keyed by shared names: a slot holds its function's key, so taking
+    /// one allocates only for a function's first invocation.
+    in_flight: HashMap<Arc<str>, u32>,
     unreserved_in_flight: u32,
 }
 
@@ -45,14 +47,14 @@ pub struct Concurrency {
 #[derive(Debug)]
 pub struct Slot {
     state: Arc<Mutex<State>>,
-    function: String,
+    function: Arc<str>,
     reserved: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = s.in_flight.get_mut(&self.function) {
+        if let Some(n) = s.in_flight.get_mut(&*self.function) {
             *n = n.saturating_sub(1);
         }
         if !self.reserved {
@@ -114,7 +116,7 @@ impl Concurrency {
         self.lock()
             .in_flight
             .iter()
-            .map(|(f, n)| (f.clone(), *n))
+            .map(|(f, n)| (f.to_string(), *n))
             .collect()
     }
 
@@ -139,10 +141,14 @@ impl Concurrency {
                 s.unreserved_in_flight += 1;
             }
         }
-        *s.in_flight.entry(function.to_owned()).or_default() += 1;
+        let key = match s.in_flight.get_key_value(function) {
+            Some((key, _)) => key.clone(),
+            None => Arc::from(function),
+        };
+        *s.in_flight.entry(key.clone()).or_default() += 1;
         Ok(Slot {
             state: self.state.clone(),
-            function: function.to_owned(),
+            function: key,
             reserved: reserved.is_some(),
         })
     }

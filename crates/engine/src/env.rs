@@ -460,17 +460,6 @@ impl Environment {
         }
     }
 
-    /// Waits (bounded) until the runtime has called `/next` more than
-    /// `calls_before` times, i.e. it finished the invocation and is parked.
-    pub async fn wait_parked(&self, calls_before: u64) -> bool {
-        let mut calls = self.api.next_calls.clone();
-        let parked = tokio::time::timeout(Duration::from_secs(2), async {
-            calls.wait_for(|n| *n > calls_before).await.is_ok()
-        })
-        .await;
-        parked == Ok(true)
-    }
-
     /// Marks the environment idle (it may be taken again at once).
     pub fn set_idle(&self) {
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Idle;

@@ -219,6 +219,8 @@ struct Inner {
     backend: Arc<dyn Backend>,
     interpreters: runtime::Interpreters,
     pools: Mutex<pool::Pools>,
+    /// Pooled environments waiting to be frozen.
+    freezer: pool::Freezer,
     metrics: metrics::Metrics,
     /// Environments starting now.
     initialising: std::sync::atomic::AtomicI64,
@@ -306,9 +308,10 @@ impl Invoker {
             backend,
             interpreters,
             pools: Mutex::default(),
+            freezer: pool::Freezer::default(),
         });
-        let weak = Arc::downgrade(&inner);
-        tokio::spawn(pool::reap_while_alive(weak));
+        tokio::spawn(pool::reap_while_alive(Arc::downgrade(&inner)));
+        tokio::spawn(pool::freeze_while_alive(Arc::downgrade(&inner)));
         Self { inner }
     }
 

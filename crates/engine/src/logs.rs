@@ -17,10 +17,10 @@ pub const TAIL_BYTES: usize = 4096;
 /// Most bytes captured per invocation for the tail (older lines are dropped).
 const CAPTURE_LIMIT: usize = 64 * 1024;
 
-fn epoch_ms() -> u128 {
+fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -85,7 +85,8 @@ impl EnvLog {
     /// Appends lines (without their newlines) in one write.
     pub fn lines(&self, messages: &[&str]) {
         let now = epoch_ms();
-        let mut record = String::new();
+        let mut record =
+            String::with_capacity(messages.iter().map(|m| m.len() + 15).sum::<usize>());
         for message in messages {
             let _ = writeln!(record, "{now}\t{message}");
         }

@@ -4,7 +4,7 @@
 //! label sets are bounded by the functions and versions that exist, and a
 //! deleted function's series are removed ([`Metrics::forget`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
@@ -83,6 +83,20 @@ struct State {
 }
 
 type F64Counter = Counter<f64, AtomicU64>;
+
+/// Handles on the series one function version's invocations update.
+#[derive(Debug)]
+struct VersionSeries {
+    label: Version,
+    invocations: Counter,
+    duration: Histogram,
+    gb_seconds: F64Counter,
+    cost: F64Gauge,
+    /// Created by the version's first error (a series appears when it has a value).
+    errors: Option<Counter>,
+    /// Cold starts and their init durations, created by the first.
+    cold_starts: Option<(Counter, Histogram)>,
+}
 type F64Gauge = Gauge<f64, AtomicU64>;
 
 fn duration_histogram() -> Histogram {
@@ -116,7 +130,8 @@ pub struct Metrics {
     pub async_queue_depth: Gauge,
     /// Age of the oldest waiting event, in seconds (set by the server at scrape time).
     pub async_oldest_event_age: F64Gauge,
-    seen: Mutex<HashMap<String, HashSet<String>>>,
+    /// The series of each function version that has run (function → version).
+    seen: Mutex<HashMap<String, HashMap<String, VersionSeries>>>,
     usage: Mutex<BTreeMap<String, Usage>>,
     prices: Prices,
 }
@@ -234,6 +249,44 @@ impl Metrics {
         m
     }
 
+    /// The series of a function version, looked up in the families once
+    /// and kept (handles share their series' values), so that recording an
+    /// invocation allocates no label set.
+    fn series<T>(
+        &self,
+        function: &str,
+        version: &str,
+        f: impl FnOnce(&mut VersionSeries) -> T,
+    ) -> T {
+        let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !all.get(function).is_some_and(|v| v.contains_key(version)) {
+            let l = Version {
+                function: function.to_owned(),
+                version: version.to_owned(),
+            };
+            let fl = Function {
+                function: function.to_owned(),
+            };
+            let series = VersionSeries {
+                invocations: self.invocations.get_or_create(&l).clone(),
+                duration: self.duration.get_or_create(&l).clone(),
+                gb_seconds: self.gb_seconds.get_or_create(&fl).clone(),
+                cost: self.cost.get_or_create(&fl).clone(),
+                label: l,
+                errors: None,
+                cold_starts: None,
+            };
+            all.entry(function.to_owned())
+                .or_default()
+                .insert(version.to_owned(), series);
+        }
+        let series = all
+            .get_mut(function)
+            .and_then(|v| v.get_mut(version))
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        f(series)
+    }
+
     /// Records a finished invocation.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn invocation(
@@ -246,39 +299,43 @@ impl Metrics {
         init_ms: Option<f64>,
         failed: bool,
     ) {
-        let l = Version {
-            function: function.to_owned(),
-            version: version.to_owned(),
-        };
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(function.to_owned())
-            .or_default()
-            .insert(version.to_owned());
-        self.invocations.get_or_create(&l).inc();
-        if failed {
-            self.errors.get_or_create(&l).inc();
-        }
-        self.duration
-            .get_or_create(&l)
-            .observe(duration_ms / 1000.0);
-        if let Some(init) = init_ms {
-            self.cold_starts.get_or_create(&l).inc();
-            self.init_duration.get_or_create(&l).observe(init / 1000.0);
-        }
         let billed_ms = duration_ms.ceil().max(1.0);
         let gbs = billed_ms / 1000.0 * f64::from(memory_mb) / 1024.0;
-        let f = Function {
-            function: function.to_owned(),
-        };
-        self.gb_seconds.get_or_create(&f).inc_by(gbs);
+        // Held until the cost gauge is set: concurrent invocations set it in order.
         let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        let u = usage.entry(function.to_owned()).or_default();
+        if !usage.contains_key(function) {
+            usage.insert(function.to_owned(), Usage::default());
+        }
+        let u = usage
+            .get_mut(function)
+            .unwrap_or_else(|| unreachable!("inserted above"));
         u.requests += 1;
         u.gb_seconds += gbs;
-        u.architecture = architecture.to_owned();
-        self.cost.get_or_create(&f).set(u.cost(&self.prices));
+        if u.architecture != architecture {
+            architecture.clone_into(&mut u.architecture);
+        }
+        let cost = u.cost(&self.prices);
+        self.series(function, version, |m| {
+            m.invocations.inc();
+            if failed {
+                m.errors
+                    .get_or_insert_with(|| self.errors.get_or_create(&m.label).clone())
+                    .inc();
+            }
+            m.duration.observe(duration_ms / 1000.0);
+            if let Some(init) = init_ms {
+                let (cold, init_duration) = m.cold_starts.get_or_insert_with(|| {
+                    (
+                        self.cold_starts.get_or_create(&m.label).clone(),
+                        self.init_duration.get_or_create(&m.label).clone(),
+                    )
+                });
+                cold.inc();
+                init_duration.observe(init / 1000.0);
+            }
+            m.gb_seconds.inc_by(gbs);
+            m.cost.set(cost);
+        });
     }
 
     /// Records a throttled invocation.
@@ -298,7 +355,7 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .remove(function)
             .unwrap_or_default();
-        for version in versions {
+        for version in versions.into_keys() {
             let l = Version {
                 function: function.to_owned(),
                 version,

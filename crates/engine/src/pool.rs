@@ -8,8 +8,8 @@
 //! Idle times are measured on tokio's clock, so that tests can move it
 //! (`tokio::time::pause` and `advance`) instead of waiting for the reaper.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use lambdad_model::VersionSnapshot;
@@ -20,6 +20,63 @@ use crate::{FREEZE_DELAY, Inner, Invoker};
 
 /// How often the reaper looks for environments idle too long.
 pub(crate) const REAP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long a runtime has to park on `/next` after an invocation before
+/// its environment is destroyed.
+pub(crate) const PARK_LIMIT: Duration = Duration::from_secs(2);
+
+/// The freeze sweeper wakes at most this often: environments are frozen
+/// between [`FREEZE_DELAY`] and [`FREEZE_DELAY`] + this after their release.
+pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_millis(5);
+
+/// An environment put back in the pool, to be frozen once its runtime parks.
+struct Pending {
+    env: Arc<Environment>,
+    /// Its takes when it was released (another take voids the freeze).
+    takes: u64,
+    /// Its `/next` calls before the invocation that released it.
+    calls_before: u64,
+    released: Instant,
+    due: Instant,
+}
+
+/// Environments waiting to be frozen, in the order they are due.
+#[derive(Default)]
+pub(crate) struct Freezer {
+    queue: Mutex<VecDeque<Pending>>,
+    wake: tokio::sync::Notify,
+}
+
+/// Runs the freeze sweeper until the engine is gone: sleeps while nothing
+/// waits, else until the first environment is due (and at least
+/// [`SWEEP_INTERVAL`] after the previous pass, so that steady traffic costs
+/// a bounded number of wake-ups rather than one per invocation).
+pub(crate) async fn freeze_while_alive(engine: Weak<Inner>) {
+    loop {
+        let Some(inner) = engine.upgrade() else { break };
+        let due = inner
+            .freezer
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .front()
+            .map(|p| p.due);
+        match due {
+            Some(due) => {
+                drop(inner);
+                tokio::time::sleep_until(due.max(Instant::now() + SWEEP_INTERVAL)).await;
+            }
+            None => {
+                // Bounded, so that the engine's last handle going away ends
+                // the sweeper even when no invocation comes.
+                let _ = tokio::time::timeout(REAP_INTERVAL, inner.freezer.wake.notified()).await;
+                continue;
+            }
+        }
+        let Some(inner) = engine.upgrade() else { break };
+        Invoker { inner }.sweep_freezes();
+    }
+}
 
 pub(crate) struct Idle {
     env: Arc<Environment>,
@@ -175,7 +232,7 @@ impl Invoker {
     /// An idle environment of this exact version and revision, thawed.
     pub(crate) fn take_idle(
         &self,
-        s: &VersionSnapshot,
+        s: &Arc<VersionSnapshot>,
     ) -> (Option<Arc<Environment>>, u64, Vec<Arc<Environment>>) {
         let mut pools = self.pools();
         let generation = pools.generation.get(&s.function_name).copied().unwrap_or(0);
@@ -183,23 +240,26 @@ impl Invoker {
         let mut found = None;
         if let Some(list) = pools.idle.get_mut(&s.function_name) {
             // Environments of other versions stay; those of this version with
-            // another revision or an older generation are stale.
-            let mut keep = Vec::with_capacity(list.len());
-            while let Some(i) = list.pop() {
-                let same_version = i.env.snapshot.version == s.version;
-                let current = i.env.snapshot.revision_id == s.revision_id
-                    && i.env.snapshot.network == s.network
-                    && i.env.generation == generation;
-                if same_version && current && found.is_none() {
-                    found = Some(i.env);
-                } else if same_version && !current {
-                    stale.push(i.env);
-                } else {
-                    keep.push(i);
-                }
+            // another revision or an older generation are stale. (The same
+            // snapshot, shared from the snapshot cache, is current at once.)
+            let current = |i: &Idle| {
+                i.env.generation == generation
+                    && (Arc::ptr_eq(&i.env.snapshot, s)
+                        || (i.env.snapshot.revision_id == s.revision_id
+                            && i.env.snapshot.network == s.network))
+            };
+            let same_version =
+                |i: &Idle| Arc::ptr_eq(&i.env.snapshot, s) || i.env.snapshot.version == s.version;
+            if list.iter().any(|i| same_version(i) && !current(i)) {
+                let (old, keep): (Vec<Idle>, Vec<Idle>) =
+                    list.drain(..).partition(|i| same_version(i) && !current(i));
+                *list = keep;
+                stale.extend(old.into_iter().map(|i| i.env));
             }
-            keep.reverse();
-            *list = keep;
+            // The most recently pooled one: the warmest.
+            if let Some(at) = list.iter().rposition(same_version) {
+                found = Some(list.remove(at).env);
+            }
         }
         (found, generation, stale)
     }
@@ -208,8 +268,7 @@ impl Invoker {
     /// runtime is parked), or destroys it when it cannot be reused.
     pub(crate) fn release(&self, env: Arc<Environment>, healthy: bool, calls_before: u64) {
         if healthy && self.pool_back(&env) {
-            let this = self.clone();
-            tokio::spawn(async move { this.freeze_when_parked(env, calls_before).await });
+            self.schedule_freeze(env, calls_before);
         } else if healthy {
             tokio::spawn(async move { env.destroy().await });
         }
@@ -239,23 +298,84 @@ impl Invoker {
         true
     }
 
-    /// Freezes a pooled environment once its runtime is parked on `/next`;
-    /// destroys it if the runtime never asks for more work.
+    /// Freezes a pooled environment [`FREEZE_DELAY`] from now once its
+    /// runtime is parked on `/next` (it has called `/next` more than
+    /// `calls_before` times); destroys it if the runtime does not ask for
+    /// more work within [`PARK_LIMIT`].
     ///
-    /// The freeze waits [`FREEZE_DELAY`] first and is skipped when another
-    /// invocation took the environment meanwhile: under steady traffic an
-    /// environment is not frozen and thawed around every invocation (two
-    /// cgroup writes and the kernel's freezer work each time).
-    pub(crate) async fn freeze_when_parked(&self, env: Arc<Environment>, calls_before: u64) {
-        let takes = env.takes();
-        if env.wait_parked(calls_before).await {
-            // Taken again already (steady traffic): no freeze to schedule.
-            if env.takes() == takes {
-                tokio::time::sleep(FREEZE_DELAY).await;
-                env.freeze_if_idle(takes);
-            }
-            return;
+    /// The freeze is skipped when another invocation took the environment
+    /// meanwhile: under steady traffic an environment is not frozen and
+    /// thawed around every invocation (two cgroup writes and the kernel's
+    /// freezer work each time). One sweeper task ([`freeze_while_alive`])
+    /// serves every environment, so an invocation costs a queue push, not a
+    /// task and its timers.
+    pub(crate) fn schedule_freeze(&self, env: Arc<Environment>, calls_before: u64) {
+        let now = Instant::now();
+        let pending = Pending {
+            takes: env.takes(),
+            env,
+            calls_before,
+            released: now,
+            due: now + FREEZE_DELAY,
+        };
+        let mut queue = self
+            .inner
+            .freezer
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        queue.push_back(pending);
+        if queue.len() == 1 {
+            self.inner.freezer.wake.notify_one();
         }
+    }
+
+    /// One pass of the freeze sweeper over the environments due now.
+    fn sweep_freezes(&self) {
+        let now = Instant::now();
+        let due: Vec<Pending> = {
+            let mut queue = self
+                .inner
+                .freezer
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let n = queue.iter().take_while(|p| p.due <= now).count();
+            queue.drain(..n).collect()
+        };
+        let mut later = Vec::new();
+        for p in due {
+            if p.env.takes() != p.takes {
+                // Taken again: that invocation's release plans the next freeze.
+                continue;
+            }
+            if p.env.next_calls() > p.calls_before {
+                p.env.freeze_if_idle(p.takes);
+            } else if now.duration_since(p.released) < PARK_LIMIT {
+                later.push(Pending {
+                    due: now + FREEZE_DELAY,
+                    ..p
+                });
+            } else {
+                let this = self.clone();
+                tokio::spawn(async move { this.drop_unparked(p.env).await });
+            }
+        }
+        if !later.is_empty() {
+            let mut queue = self
+                .inner
+                .freezer
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Due after everything queued so far: the queue stays in order.
+            queue.extend(later);
+        }
+    }
+
+    /// Removes from the pool (and destroys) an environment whose runtime
+    /// never asked for more work.
+    async fn drop_unparked(&self, env: Arc<Environment>) {
         let removed = {
             let mut pools = self.pools();
             pools
@@ -268,6 +388,7 @@ impl Invoker {
                 })
         };
         if removed {
+            tracing::debug!(env = %env.id, "An environment's runtime did not park after its invocation; destroying it.");
             env.destroy().await;
         }
     }

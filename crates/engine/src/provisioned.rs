@@ -125,10 +125,7 @@ impl Invoker {
                     }
                     let calls = env.next_calls();
                     if self.pool_back(&env) {
-                        let this = self.clone();
-                        tokio::spawn(async move {
-                            this.freeze_when_parked(env, calls.saturating_sub(1)).await
-                        });
+                        self.schedule_freeze(env, calls.saturating_sub(1));
                     } else {
                         env.destroy().await;
                         return;

@@ -243,8 +243,9 @@ async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
+    // A clone shares the request's bytes: the path outlives the request's move.
+    let uri = req.uri().clone();
+    let Some(rest) = uri.path().strip_prefix("/2018-06-01/runtime/") else {
         return Ok(json(StatusCode::NOT_FOUND, NOT_FOUND));
     };
     let resp = match (req.method(), rest) {
@@ -267,10 +268,10 @@ async fn handle(
         }
         (&Method::POST, r) if r.starts_with("invocation/") => {
             let mut parts = r["invocation/".len()..].splitn(2, '/');
-            let id = parts.next().unwrap_or_default().to_owned();
+            let id = parts.next().unwrap_or_default();
             match parts.next() {
-                Some("response") => complete(&state, &id, req, false).await,
-                Some("error") => complete(&state, &id, req, true).await,
+                Some("response") => complete(&state, id, req, false).await,
+                Some("error") => complete(&state, id, req, true).await,
                 _ => json(StatusCode::NOT_FOUND, NOT_FOUND),
             }
         }
@@ -317,13 +318,26 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         }
     };
     set("lambda-runtime-aws-request-id", &inv.request_id);
-    set("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string());
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from(u64::try_from(inv.deadline_ms).unwrap_or(u64::MAX)),
+    );
+    let mut set = |name: &'static str, value: &str| {
+        if !value.is_empty()
+            && let Ok(v) = HeaderValue::from_str(value)
+        {
+            h.insert(name, v);
+        }
+    };
     set("lambda-runtime-invoked-function-arn", &inv.invoked_arn);
     set("lambda-runtime-trace-id", &inv.trace_id);
     if let Some(cc) = &inv.client_context {
         set("lambda-runtime-client-context", cc);
     }
-    set("content-type", "application/json");
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     *state.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
         request_id: inv.request_id,
         reply: inv.reply,

@@ -154,7 +154,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.auth == AuthMode::Sigv4,
         &config.account_id,
     );
-    let state = AppState {
+    let state = AppState::new(lambdad_api::AppParts {
         config: Arc::new(ApiConfig {
             listen: config.listen,
             region: config.region.clone(),
@@ -172,7 +172,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         objects: Some(objects),
         doors: Arc::default(),
         s3_metrics: Arc::default(),
-    };
+    });
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
     lambdad_api::listener::serve(listener, app, config.client_timeout, shutdown_signal())
