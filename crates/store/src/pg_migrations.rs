@@ -213,7 +213,7 @@ pub(crate) const MIGRATIONS: &[&str] = &["
         sent_ms BIGINT NOT NULL,
         PRIMARY KEY (topic, dedup)
     );
-"];
+", crate::pg_cluster::MIGRATION];
 
 /// Creates `schema` if given and absent, then applies the migrations not
 /// yet applied, in `tx`, under the migration lock.
