@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accepts;
+pub mod cluster;
 pub mod concurrency;
 pub mod context;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod logs;
 pub mod provisioned;
 pub mod queues;
 pub mod records;
+pub mod shared_code;
 pub mod snapshot_cache;
 pub mod tags;
 pub mod telemetry;
