@@ -286,7 +286,10 @@ pub async fn download_code(
     // In a cluster, the archive may have been uploaded through another node.
     if let Err(e) = state.services.ctx.fetch_code(&hex).await {
         tracing::debug!(error = %e, "No such code archive.");
-        return Err(ApiError::new(Code::ResourceNotFound, "No such code archive."));
+        return Err(ApiError::new(
+            Code::ResourceNotFound,
+            "No such code archive.",
+        ));
     }
     let code = state.services.ctx.code.clone();
     let bytes = tokio::task::spawn_blocking(move || code.read_zip(&hex))

@@ -233,7 +233,9 @@ async fn open_store(
 ) -> anyhow::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match choice {
         StoreChoice::Sqlite if key_file.is_some() => {
-            anyhow::bail!("--store-key-file applies to a PostgreSQL store (SQLite's key is DATA_DIR/meta.key)")
+            anyhow::bail!(
+                "--store-key-file applies to a PostgreSQL store (SQLite's key is DATA_DIR/meta.key)"
+            )
         }
         StoreChoice::Sqlite => Arc::new(
             SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,

@@ -167,12 +167,20 @@ impl Node {
             }));
         }
         node.rejoin().await?;
-        tracing::info!(node = id, incarnation = node.incarnation.load(Ordering::SeqCst), "Joined the cluster.");
+        tracing::info!(
+            node = id,
+            incarnation = node.incarnation.load(Ordering::SeqCst),
+            "Joined the cluster."
+        );
         Ok(Some(node))
     }
 
     async fn rejoin(&self) -> ServiceResult<()> {
-        let (store, id, addr) = (self.ctx.store.clone(), self.id.clone(), self.api_addr.clone());
+        let (store, id, addr) = (
+            self.ctx.store.clone(),
+            self.id.clone(),
+            self.api_addr.clone(),
+        );
         let (inc, applied) = blocking(move || match store.cluster() {
             Some(c) => c.join_node(&id, &addr),
             None => Ok((0, 0)),
@@ -248,9 +256,16 @@ impl Node {
             }
             Err(e) => tracing::debug!(error = %e, "Heartbeat failed."),
         }
-        let silent = self.renewed.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+        let silent = self
+            .renewed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
         if silent > FENCE_AFTER && !self.fenced.swap(true, Ordering::SeqCst) {
-            tracing::warn!(silent_ms = silent.as_millis() as u64, "Cannot renew the heartbeat: this node fences itself.");
+            tracing::warn!(
+                silent_ms = silent.as_millis() as u64,
+                "Cannot renew the heartbeat: this node fences itself."
+            );
             self.ctx.node.update(|s| s.fenced = true);
         }
     }
@@ -280,7 +295,9 @@ impl Node {
         })
         .await
         {
-            Ok(dead) if !dead.is_empty() => tracing::warn!(nodes = ?dead, "Declared silent nodes dead."),
+            Ok(dead) if !dead.is_empty() => {
+                tracing::warn!(nodes = ?dead, "Declared silent nodes dead.")
+            }
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "Cannot check for dead nodes."),
         }
@@ -356,7 +373,9 @@ impl Node {
         let all = blocking(move || store.reserved_concurrency()).await?;
         let concurrency = self.ctx.engine.concurrency();
         match only {
-            Some(f) => concurrency.set_reserved(f, all.iter().find(|(n, _)| n == f).map(|(_, r)| *r)),
+            Some(f) => {
+                concurrency.set_reserved(f, all.iter().find(|(n, _)| n == f).map(|(_, r)| *r))
+            }
             None => {
                 for (name, reserved) in all {
                     concurrency.set_reserved(&name, Some(reserved));
@@ -405,7 +424,9 @@ impl Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -288,7 +288,10 @@ impl Functions {
             }
             let _guard = self.ctx.code_lock.lock().await;
             let info = self.put_code(zip).await?;
-            if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code).await {
+            if let Err(e) = self
+                .check_combined_size(&info.sha256_hex, &layer_code)
+                .await
+            {
                 self.ctx.collect_code(info.sha256_hex).await;
                 return Err(e);
             }

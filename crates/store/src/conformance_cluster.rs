@@ -42,11 +42,17 @@ fn shared(store: &dyn Store) -> &dyn ClusterStore {
 fn code_blobs(store: &dyn Store) {
     let c = shared(store);
     // Over two chunks, with every byte value.
-    let zip: Vec<u8> = (0..(2 * 1024 * 1024 + 12_345)).map(|i| (i % 251) as u8).collect();
+    let zip: Vec<u8> = (0..(2 * 1024 * 1024 + 12_345))
+        .map(|i| (i % 251) as u8)
+        .collect();
     c.put_code_blob("aa", &zip).unwrap();
     c.put_code_blob("aa", &zip).unwrap();
     assert_eq!(c.get_code_blob("aa", zip.len()).unwrap().unwrap(), zip);
-    assert_eq!(c.get_code_blob("aa", zip.len() - 1).unwrap(), None, "over the limit");
+    assert_eq!(
+        c.get_code_blob("aa", zip.len() - 1).unwrap(),
+        None,
+        "over the limit"
+    );
     assert_eq!(c.get_code_blob("bb", usize::MAX).unwrap(), None);
     c.put_code_blob("empty", b"").unwrap();
     assert_eq!(c.get_code_blob("empty", 10).unwrap().unwrap(), b"");
@@ -61,21 +67,34 @@ fn code_blobs(store: &dyn Store) {
     store.publish_layer_version(&layer).unwrap();
     c.put_code_blob("lv", b"layer version").unwrap();
     for hex in ["aa", "ll", "lv"] {
-        assert!(!c.collect_code_blob(hex, Duration::ZERO).unwrap(), "{hex} in use");
+        assert!(
+            !c.collect_code_blob(hex, Duration::ZERO).unwrap(),
+            "{hex} in use"
+        );
     }
     // Unused but touched within the grace period: kept.
-    assert!(!c.collect_code_blob("empty", Duration::from_secs(3600)).unwrap());
+    assert!(
+        !c.collect_code_blob("empty", Duration::from_secs(3600))
+            .unwrap()
+    );
     assert!(c.collect_code_blob("empty", Duration::ZERO).unwrap());
     assert_eq!(c.get_code_blob("empty", 10).unwrap(), None);
     assert!(store.delete_function("f").unwrap());
     assert!(c.collect_code_blob("aa", Duration::ZERO).unwrap());
     assert_eq!(c.get_code_blob("aa", usize::MAX).unwrap(), None);
-    assert!(!c.collect_code_blob("aa", Duration::ZERO).unwrap(), "gone already");
+    assert!(
+        !c.collect_code_blob("aa", Duration::ZERO).unwrap(),
+        "gone already"
+    );
 }
 
 fn change_log(store: &dyn Store) {
     let c = shared(store);
-    let start = c.changes_since(0, 1000).unwrap().last().map_or(0, |ch| ch.seq);
+    let start = c
+        .changes_since(0, 1000)
+        .unwrap()
+        .last()
+        .map_or(0, |ch| ch.seq);
     let rec = function_record("g", "r1");
     store.create_function(&rec).unwrap();
     store.publish_version(&rec, "r1").unwrap();
@@ -111,8 +130,14 @@ fn change_log(store: &dyn Store) {
             ("g", "concurrency", "INSERT"),
         ]
     );
-    assert!(seen[5..].contains(&("g", "functions", "DELETE")), "{seen:?}");
-    assert!(seen.iter().all(|(f, _, _)| *f == "g"), "documents are no function's");
+    assert!(
+        seen[5..].contains(&("g", "functions", "DELETE")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(f, _, _)| *f == "g"),
+        "documents are no function's"
+    );
     assert!(got.windows(2).all(|w| w[0].seq < w[1].seq));
     let after = c.changes_since(got[1].seq, 2).unwrap();
     assert_eq!(after.len(), 2);
@@ -125,11 +150,17 @@ fn membership(store: &dyn Store) {
     let (inc, applied) = c.join_node("n1", "http://127.0.0.1:1").unwrap();
     assert_eq!(inc, 1);
     let latest = c.changes_since(0, 1000).unwrap().last().unwrap().seq;
-    assert_eq!(applied, latest, "a joining node starts with every change applied");
+    assert_eq!(
+        applied, latest,
+        "a joining node starts with every change applied"
+    );
     let (inc2, _) = c.join_node("n1", "http://127.0.0.1:2").unwrap();
     assert_eq!(inc2, 2, "a rejoin is a new incarnation");
     let load = serde_json::json!({"environments": 3});
-    assert!(!c.heartbeat("n1", 1, applied, &load).unwrap(), "an old incarnation");
+    assert!(
+        !c.heartbeat("n1", 1, applied, &load).unwrap(),
+        "an old incarnation"
+    );
     assert!(c.heartbeat("n1", 2, applied, &load).unwrap());
     c.join_node("n2", "http://127.0.0.1:3").unwrap();
     let silence = Duration::from_secs(5);
@@ -138,17 +169,30 @@ fn membership(store: &dyn Store) {
     rec.config.timeout = 9;
     store.update_function(&rec, "r1").unwrap();
     let seq = c.changes_since(latest, 10).unwrap()[0].seq;
-    assert!(c.change_pending("h", silence).unwrap(), "neither node applied it");
+    assert!(
+        c.change_pending("h", silence).unwrap(),
+        "neither node applied it"
+    );
     assert!(c.heartbeat("n1", 2, seq, &load).unwrap());
     assert!(c.change_pending("h", silence).unwrap(), "n2 has not");
     assert!(c.set_node_state("n2", 1, "draining").unwrap());
-    assert!(!c.change_pending("h", silence).unwrap(), "only active nodes count");
-    assert!(c.heartbeat("n2", 1, 0, &load).unwrap(), "a draining node still beats");
+    assert!(
+        !c.change_pending("h", silence).unwrap(),
+        "only active nodes count"
+    );
+    assert!(
+        c.heartbeat("n2", 1, 0, &load).unwrap(),
+        "a draining node still beats"
+    );
     assert!(!c.change_pending("other", silence).unwrap());
     let nodes = c.nodes().unwrap();
     assert_eq!(nodes.len(), 2);
     assert_eq!(
-        (nodes[0].node_id.as_str(), nodes[0].incarnation, nodes[0].state.as_str()),
+        (
+            nodes[0].node_id.as_str(),
+            nodes[0].incarnation,
+            nodes[0].state.as_str()
+        ),
         ("n1", 2, "active")
     );
     assert_eq!(nodes[0].api_addr, "http://127.0.0.1:2");
@@ -157,15 +201,25 @@ fn membership(store: &dyn Store) {
     assert!((0..5000).contains(&nodes[0].heartbeat_age_ms));
     assert_eq!(nodes[1].state, "draining");
     // Nobody is silent for an hour; everybody is for no time at all.
-    assert!(c.declare_dead(Duration::from_secs(3600)).unwrap().is_empty());
+    assert!(
+        c.declare_dead(Duration::from_secs(3600))
+            .unwrap()
+            .is_empty()
+    );
     std::thread::sleep(Duration::from_millis(20));
     let mut dead = c.declare_dead(Duration::from_millis(10)).unwrap();
     dead.sort();
     assert_eq!(dead, ["n1", "n2"]);
-    assert!(!c.heartbeat("n1", 2, seq, &load).unwrap(), "the dead cannot beat");
+    assert!(
+        !c.heartbeat("n1", 2, seq, &load).unwrap(),
+        "the dead cannot beat"
+    );
     assert!(!c.set_node_state("n1", 2, "left").unwrap());
     assert!(c.nodes().unwrap().iter().all(|n| n.state == "dead"));
-    assert!(!c.change_pending("h", silence).unwrap(), "the dead do not count");
+    assert!(
+        !c.change_pending("h", silence).unwrap(),
+        "the dead do not count"
+    );
     let (inc3, _) = c.join_node("n1", "http://127.0.0.1:2").unwrap();
     assert_eq!(inc3, 3);
     assert!(c.set_node_state("n1", 3, "left").unwrap());

@@ -113,8 +113,7 @@ impl ClusterStore for PgStore {
                     .prepare("INSERT INTO cluster_code_chunks (hex, idx, data) VALUES ($1, $2, $3)")
                     .await?;
                 for (idx, chunk) in zip.chunks(CHUNK).enumerate() {
-                    tx.execute(&stmt, &[&hex, &big(idx as u64), &chunk])
-                        .await?;
+                    tx.execute(&stmt, &[&hex, &big(idx as u64), &chunk]).await?;
                 }
             }
             Ok(())
