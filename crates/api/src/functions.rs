@@ -288,6 +288,14 @@ pub async fn download_code(
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or_else(|| ApiError::new(Code::ResourceNotFound, "No such code archive."))?
         .to_owned();
+    // In a cluster, the archive may have been uploaded through another node.
+    if let Err(e) = state.services.ctx.fetch_code(&hex).await {
+        tracing::debug!(error = %e, "No such code archive.");
+        return Err(ApiError::new(
+            Code::ResourceNotFound,
+            "No such code archive.",
+        ));
+    }
     let code = state.services.ctx.code.clone();
     let bytes = tokio::task::spawn_blocking(move || code.read_zip(&hex))
         .await

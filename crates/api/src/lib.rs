@@ -161,6 +161,16 @@ async fn usage(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
     }}))
 }
 
+/// `GET /_lambdad/cluster`: the cluster's nodes (`lambdad cluster status`).
+async fn cluster_status(
+    State(state): State<AppState>,
+) -> error::ApiResult<axum::Json<serde_json::Value>> {
+    lambdad_service::cluster::status(&state.services.ctx)
+        .await
+        .map(axum::Json)
+        .map_err(error::ApiError::from)
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -350,6 +360,7 @@ pub fn router(state: AppState) -> Router {
             "/_lambdad/functions/{name}/tuning-versions",
             post(versions::publish_with_memory),
         )
+        .route("/_lambdad/cluster", get(cluster_status))
         .route(
             "/_lambdad/async-stats",
             get(|State(state): State<AppState>| async move {

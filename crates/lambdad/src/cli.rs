@@ -1,6 +1,7 @@
 //! The client-side commands: `lambdad logs` (a function's log, read from the
 //! data directory, optionally followed), `lambdad usage` (metered usage
-//! and estimated cost, asked of a running server) and `lambdad runtimes
+//! and estimated cost, asked of a running server), `lambdad cluster status`
+//! (the nodes serving one store, asked of any of them) and `lambdad runtimes
 //! install` (the managed runtimes' AWS SDKs, into their cache).
 
 use std::collections::HashSet;
@@ -133,23 +134,26 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the metered usage of a running server.
-pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
+/// GETs `path` of a running server; its JSON answer.
+async fn get_json(endpoint: &str, path: &str) -> anyhow::Result<Value> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = args
-        .endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connecting to lambdad at {addr}"))?;
-    let request = format!("GET /_lambdad/usage HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("connecting to lambdad at {addr}: timed out"))?
+    .with_context(|| format!("connecting to lambdad at {addr}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
-    stream
-        .take(16 * 1024 * 1024)
-        .read_to_end(&mut response)
-        .await?;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        stream.take(16 * 1024 * 1024).read_to_end(&mut response),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("lambdad at {addr} did not answer in time"))??;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -160,7 +164,12 @@ pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
             head.lines().next().unwrap_or_default()
         );
     }
-    let usage: Value = serde_json::from_str(body).context("parsing the usage")?;
+    serde_json::from_str(body).context("parsing lambdad's answer")
+}
+
+/// Prints the metered usage of a running server.
+pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
+    let usage = get_json(&args.endpoint, "/_lambdad/usage").await?;
     println!(
         "{:<40} {:<7} {:>10} {:>14} {:>16}",
         "FUNCTION", "ARCH", "REQUESTS", "GB-SECONDS", "EST. COST (USD)"
@@ -182,6 +191,70 @@ pub async fn usage(args: &UsageArgs) -> anyhow::Result<()> {
         "{:<40} {:<7} {:>10} {:>14} {:>16.8}",
         "TOTAL", "", "", "", total
     );
+    Ok(())
+}
+
+/// `lambdad cluster` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+/// What `lambdad cluster` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// List the nodes serving the same store: state, heartbeat age, applied change and load.
+    Status(ClusterStatusArgs),
+}
+
+/// `lambdad cluster status` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ClusterStatusArgs {
+    /// Any node's address.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub endpoint: String,
+    /// Print lambdad's JSON answer instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the cluster's nodes as a running node sees them.
+pub async fn cluster(args: &ClusterArgs) -> anyhow::Result<()> {
+    let ClusterCommand::Status(args) = &args.command;
+    let status = get_json(&args.endpoint, "/_lambdad/cluster").await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    println!(
+        "mode: {}, answered by node {}{}",
+        status["Mode"].as_str().unwrap_or_default(),
+        status["Self"]["NodeId"].as_str().unwrap_or_default(),
+        if status["Self"]["Fenced"].as_bool() == Some(true) {
+            " (fenced: it could not renew its heartbeat)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<34} {:>4} {:<9} {:>11} {:>8} {:>5} {:>5} {:<24}",
+        "NODE", "INC", "STATE", "HEARTBEAT", "APPLIED", "BUSY", "IDLE", "ADDRESS"
+    );
+    for n in status["Nodes"].as_array().into_iter().flatten() {
+        let age = n["HeartbeatAgeMs"].as_i64().unwrap_or(0);
+        println!(
+            "{:<34} {:>4} {:<9} {:>11} {:>8} {:>5} {:>5} {:<24}",
+            n["NodeId"].as_str().unwrap_or_default(),
+            n["Incarnation"].as_i64().unwrap_or(0),
+            n["State"].as_str().unwrap_or_default(),
+            format!("{:.1}s ago", age as f64 / 1000.0),
+            n["AppliedSeq"].as_i64().unwrap_or(0),
+            n["Load"]["Busy"].as_u64().unwrap_or(0),
+            n["Load"]["Idle"].as_u64().unwrap_or(0),
+            n["ApiAddr"].as_str().unwrap_or_default(),
+        );
+    }
     Ok(())
 }
 

@@ -34,6 +34,8 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Move a data directory's metadata between SQLite and PostgreSQL (`export`, `import`).
     Store(store_copy::StoreArgs),
+    /// Show the nodes serving one PostgreSQL store (`lambdad cluster status`).
+    Cluster(cli::ClusterArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Runtimes(args) => (runtimes(&args), ExitCode::FAILURE),
         Command::Tune(args) => (run_tune(&args), ExitCode::FAILURE),
         Command::Store(args) => (store_copy::run(&args), ExitCode::FAILURE),
+        Command::Cluster(args) => (cluster(&args), ExitCode::FAILURE),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,6 +104,13 @@ fn usage(args: &cli::UsageArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(cli::usage(args))
+}
+
+fn cluster(args: &cli::ClusterArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(cli::cluster(args))
 }
 
 fn run_tune(args: &tune::TuneArgs) -> anyhow::Result<()> {

@@ -32,7 +32,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let data_dir = config.data_dir.canonicalize()?;
-    let store = open_store(&config.store, &data_dir).await?;
+    let store = open_store(&config.store, config.store_key_file.as_deref(), &data_dir).await?;
     let code = CodeStore::open(data_dir.join("code")).context("opening the code store")?;
     let keys = Arc::new(
         match &config.credentials_file {
@@ -173,9 +173,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         doors: Arc::default(),
         s3_metrics: Arc::default(),
     });
+    let node = lambdad_service::cluster::Node::join(
+        &state.services.ctx,
+        &node_id(&data_dir)?,
+        &local_endpoint(config.listen),
+    )
+    .await
+    .context("joining the cluster")?;
+    if let Some(node) = node.clone() {
+        let stop = stop.child_token();
+        background.spawn(async move {
+            tokio::select! {
+                () = node.run() => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
-    lambdad_api::listener::serve(listener, app, config.client_timeout, shutdown_signal())
+    let draining = node.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Waiters stop counting on this node while it finishes its requests.
+        if let Some(node) = draining {
+            node.drain().await;
+        }
+    };
+    lambdad_api::listener::serve(listener, app, config.client_timeout, shutdown)
         .await
         .context("serving HTTP")?;
     triggers.stop(STOP_GRACE).await;
@@ -190,6 +214,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         background.abort_all();
     }
     engine.shutdown().await;
+    if let Some(node) = node {
+        node.leave().await;
+    }
     save_usage(&engine, &usage_file);
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     tracing::info!("lambdad stopped.");
@@ -197,19 +224,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// The metadata store: SQLite in the data directory, or PostgreSQL (whose
-/// environment variables are sealed with the data directory's key, as
-/// SQLite's; code archives stay in the data directory either way).
+/// environment variables are sealed with `--store-key-file`, by default the
+/// data directory's key, as SQLite's).
 async fn open_store(
     choice: &StoreChoice,
+    key_file: Option<&std::path::Path>,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match choice {
+        StoreChoice::Sqlite if key_file.is_some() => {
+            anyhow::bail!(
+                "--store-key-file applies to a PostgreSQL store (SQLite's key is DATA_DIR/meta.key)"
+            )
+        }
         StoreChoice::Sqlite => Arc::new(
             SqliteStore::open(&data_dir.join("meta.db")).context("opening the metadata store")?,
         ),
         StoreChoice::Postgres(url) => {
             let url = url.clone();
-            let key = data_dir.join("meta.key");
+            let key = key_file.map_or_else(|| data_dir.join("meta.key"), ToOwned::to_owned);
             // Connecting and migrating block: off the async workers.
             let store = tokio::task::spawn_blocking(move || PgStore::connect(&url, None, &key))
                 .await?
@@ -219,6 +252,20 @@ async fn open_store(
         }
     };
     Ok(store)
+}
+
+/// This node's id in a cluster: kept in `DATA_DIR/node-id`, made once.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            std::fs::write(&path, &id)
+                .with_context(|| format!("writing the node id {}", path.display()))?;
+            Ok(id)
+        }
+    }
 }
 
 /// The sandbox backend and the engine over it.

@@ -103,6 +103,10 @@ pub struct Parts {
     pub objects: lambdad_objects::Objects,
     /// Credentials for the registries image functions come from.
     pub registries: crate::images::RegistryCredentials,
+    /// This node's membership status (cluster mode).
+    pub node: crate::cluster::LocalNode,
+    /// Serialises fetches of code archives from the shared store.
+    pub fetch_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -134,6 +138,8 @@ impl Context {
             code_lock: Arc::default(),
             objects,
             registries,
+            node: Default::default(),
+            fetch_lock: Arc::default(),
         }))
     }
 
@@ -229,6 +235,13 @@ impl Context {
         let _ = tokio::task::spawn_blocking(move || {
             if let Ok(false) = store.code_in_use(&hex) {
                 code.remove(&hex);
+            }
+            // The shared copy goes only past the grace period that protects
+            // an upload another node's create is about to reference.
+            if let Some(c) = store.cluster()
+                && let Err(e) = c.collect_code_blob(&hex, crate::shared_code::GRACE)
+            {
+                tracing::warn!(code = %hex, error = %e, "Cannot collect a shared code archive.");
             }
         })
         .await;

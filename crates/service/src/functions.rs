@@ -131,7 +131,15 @@ impl Functions {
     }
 
     /// AWS's limit on the unpacked size of a function's code and layers together.
-    fn check_combined_size(&self, code_hex: &str, layer_code: &[String]) -> FunctionsResult<()> {
+    /// (Layers published on another node of a cluster are fetched first, to know their size.)
+    async fn check_combined_size(
+        &self,
+        code_hex: &str,
+        layer_code: &[String],
+    ) -> FunctionsResult<()> {
+        for layer in layer_code {
+            self.ctx.fetch_code(layer).await?;
+        }
         let total: u64 = std::iter::once(code_hex)
             .chain(layer_code.iter().map(String::as_str))
             .map(|h| self.ctx.code.unzipped_size(h))
@@ -288,7 +296,10 @@ impl Functions {
             }
             let _guard = self.ctx.code_lock.lock().await;
             let info = self.put_code(zip).await?;
-            if let Err(e) = self.check_combined_size(&info.sha256_hex, &layer_code) {
+            if let Err(e) = self
+                .check_combined_size(&info.sha256_hex, &layer_code)
+                .await
+            {
                 self.ctx.collect_code(info.sha256_hex).await;
                 return Err(e);
             }
@@ -348,12 +359,17 @@ impl Functions {
         Ok(pulled)
     }
 
+    /// Validates and unpacks `zip`; in a cluster, also stores it in the
+    /// shared store before any record names it.
     async fn put_code(&self, zip: Vec<u8>) -> FunctionsResult<lambdad_store::CodeInfo> {
         let code = self.ctx.code.clone();
-        match tokio::task::spawn_blocking(move || code.put_zip(&zip)).await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(ServiceError::Internal(format!("code task failed: {e}")).into()),
-        }
+        let (info, zip) = match tokio::task::spawn_blocking(move || (code.put_zip(&zip), zip)).await
+        {
+            Ok((r, zip)) => (r?, zip),
+            Err(e) => return Err(ServiceError::Internal(format!("code task failed: {e}")).into()),
+        };
+        self.ctx.share_code(&info.sha256_hex, zip).await?;
+        Ok(info)
     }
 
     /// GetFunction / GetFunctionConfiguration: the record of `name` at `qualifier`.
@@ -371,6 +387,17 @@ impl Functions {
         if q == Some("$LATEST") {
             // AWS names the qualifier when it was asked for.
             rec.config.function_arn = format!("{}:$LATEST", unqualified(&rec.config.function_arn));
+        }
+        if matches!(q, None | Some("$LATEST"))
+            && crate::cluster::change_pending(&self.ctx, &r.name).await?
+        {
+            // A node of the cluster has not applied the last change yet: the
+            // update is still in progress, as AWS says until every worker
+            // runs it (so `wait function-updated-v2` waits for all nodes).
+            let c = &mut rec.config;
+            c.last_update_status = Some("InProgress".to_owned());
+            c.last_update_status_reason = Some("The function is being created.".to_owned());
+            c.last_update_status_reason_code = Some("Creating".to_owned());
         }
         Ok(rec)
     }
@@ -453,7 +480,10 @@ impl Functions {
         };
         let _guard = self.ctx.code_lock.lock().await;
         let info = self.put_code(zip).await?;
-        if let Err(e) = self.check_combined_size(&info.sha256_hex, &rec.layer_code) {
+        if let Err(e) = self
+            .check_combined_size(&info.sha256_hex, &rec.layer_code)
+            .await
+        {
             self.ctx.collect_code(info.sha256_hex).await;
             return Err(e);
         }
@@ -580,7 +610,8 @@ impl Functions {
         )?;
         if let Some(arns) = req.layers {
             let (refs, code) = self.layers.resolve_for_function(region, &arns).await?;
-            self.check_combined_size(&rec.code_hex, &code)?;
+            self.ctx.fetch_record_code(&rec).await?;
+            self.check_combined_size(&rec.code_hex, &code).await?;
             rec.config.layers = (!refs.is_empty()).then_some(refs);
             rec.layer_code = code;
         }

@@ -251,9 +251,12 @@ impl Layers {
             });
         }
         let code = self.ctx.code.clone();
-        let info = tokio::task::spawn_blocking(move || code.put_zip(&zip))
+        let (info, zip) = tokio::task::spawn_blocking(move || (code.put_zip(&zip), zip))
             .await
-            .map_err(|e| ServiceError::internal(e.to_string()))??;
+            .map_err(|e| ServiceError::internal(e.to_string()))?;
+        let info = info?;
+        // Shared before the layer version that names it (cluster mode).
+        self.ctx.share_code(&info.sha256_hex, zip).await?;
         let mut record = LayerVersionRecord {
             name: name.to_owned(),
             version: 0,

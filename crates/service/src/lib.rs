@@ -14,6 +14,7 @@
 
 pub mod accepts;
 pub mod code_signing;
+pub mod cluster;
 pub mod concurrency;
 pub mod context;
 pub mod error;
@@ -36,6 +37,7 @@ pub mod provisioned;
 pub mod queues;
 pub mod records;
 pub mod recursion;
+pub mod shared_code;
 pub mod snapshot_cache;
 pub mod tags;
 pub mod telemetry;

@@ -92,6 +92,7 @@ impl Provisioned {
             .ctx
             .load(region, &p.function, Some(&p.qualifier))
             .await?;
+        self.ctx.fetch_record_code(&rec).await?;
         self.ctx.engine.provision(
             &key(&p.function, &p.qualifier),
             self.ctx.snapshot_of(rec),

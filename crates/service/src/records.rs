@@ -145,6 +145,8 @@ impl Context {
             }
             other => other?,
         };
+        // A node of a cluster may not hold the code yet.
+        self.fetch_record_code(&rec).await?;
         let snapshot = self.snapshot_of(rec);
         if latest {
             self.snapshots.put(&r.name, generation, snapshot.clone());

@@ -13,8 +13,10 @@
 //! suite a backend's tests run (`conformance::run_all`).
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod code;
 pub mod conformance;
+pub mod conformance_cluster;
 mod conformance_objects;
 mod conformance_queues;
 mod conformance_streams;
@@ -24,6 +26,7 @@ mod image_fs;
 mod migrations;
 pub mod objects;
 mod pg;
+mod pg_cluster;
 mod pg_copy;
 mod pg_events;
 mod pg_functions;
@@ -48,6 +51,7 @@ use std::collections::BTreeMap;
 use lambdad_model::function::FunctionConfiguration;
 use lambdad_model::{Code, ErrorCode};
 
+pub use cluster::{ChangeRecord, ClusterStore, NodeRecord, Watch};
 pub use code::MAX_IMAGE_BYTES;
 pub use code::{CodeError, CodeInfo, CodeStore};
 pub use image_fs::Layer as ImageLayer;
@@ -472,4 +476,10 @@ pub trait Store:
     fn put_stream_checkpoint(&self, checkpoint: &StreamCheckpoint) -> Result<(), StoreError>;
     /// Forgets every checkpoint of `mapping`; how many there were.
     fn delete_stream_checkpoints(&self, mapping: &str) -> Result<u64, StoreError>;
+
+    /// What several nodes share through this store (code archives, the
+    /// change log, membership): `None` for a store of one node (SQLite).
+    fn cluster(&self) -> Option<&dyn ClusterStore> {
+        None
+    }
 }

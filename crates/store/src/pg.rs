@@ -42,6 +42,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// PostgreSQL metadata store.
 pub struct PgStore {
     pub(crate) pool: Pool,
+    /// How to connect (the change watcher's own connection).
+    pub(crate) config: tokio_postgres::Config,
     pub(crate) sealer: Sealer,
     pub(crate) doorbells: Doorbells,
     /// Drives the connections; `None` only while dropping.
@@ -157,13 +159,16 @@ impl PgStore {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("lambdad");
+        // A silently vanished server is noticed (the change watcher's idle
+        // connection must break, not hang).
+        config.keepalives_idle(Duration::from_secs(5));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("lambdad-pg")
             .enable_all()
             .build()?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -181,12 +186,20 @@ impl PgStore {
         };
         let store = Self {
             pool,
+            config,
             sealer,
             doorbells: Doorbells::default(),
             runtime: Some(runtime),
         };
         store.in_tx(async |tx| crate::pg_migrations::migrate(tx, schema).await)?;
         Ok(store)
+    }
+
+    /// Spawns `fut` on the store's runtime (it ends when the store is dropped).
+    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        if let Some(rt) = &self.runtime {
+            rt.spawn(fut);
+        }
     }
 
     /// Runs `fut` to completion within the store's runtime.

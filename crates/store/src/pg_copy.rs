@@ -55,7 +55,7 @@ async fn tables(tx: &Transaction<'_>) -> Result<Vec<Table>, StoreError> {
              JOIN information_schema.tables t
                ON t.table_schema = c.table_schema AND t.table_name = c.table_name
              WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
-               AND c.table_name <> 'lambdad_schema'
+               AND c.table_name <> 'lambdad_schema' AND c.table_name NOT LIKE 'cluster\\_%'
              ORDER BY c.table_name, c.ordinal_position",
             &[],
         )

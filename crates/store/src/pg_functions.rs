@@ -58,6 +58,10 @@ fn exists_or(e: tokio_postgres::Error, kind: &'static str, id: String) -> StoreE
 }
 
 impl Store for PgStore {
+    fn cluster(&self) -> Option<&dyn crate::ClusterStore> {
+        Some(self)
+    }
+
     fn create_function(&self, r: &FunctionRecord) -> Result<(), StoreError> {
         let config = self.sealer.seal_with(&r.config, r.image.as_ref())?;
         let tags = serde_json::to_string(&r.tags)?;

@@ -14,7 +14,8 @@ use crate::StoreError;
 const MIGRATION_LOCK: i64 = 0x006c_616d_6264_6164;
 
 /// Applied in order.
-pub(crate) const MIGRATIONS: &[&str] = &["
+pub(crate) const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE functions (
         name TEXT COLLATE \"C\" PRIMARY KEY,
         revision_id TEXT NOT NULL,
@@ -213,7 +214,9 @@ pub(crate) const MIGRATIONS: &[&str] = &["
         sent_ms BIGINT NOT NULL,
         PRIMARY KEY (topic, dedup)
     );
-"];
+",
+    crate::pg_cluster::MIGRATION,
+];
 
 /// Creates `schema` if given and absent, then applies the migrations not
 /// yet applied, in `tx`, under the migration lock.

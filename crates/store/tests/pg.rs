@@ -4,7 +4,8 @@
 //! afterwards), and what only a shared server shows: data outlives the
 //! store, migrations run once when several stores start together,
 //! concurrent writers never share a version number or an event lease, and
-//! environment variables are sealed in the database.
+//! environment variables are sealed in the database; and the cluster
+//! conformance suite (code blobs, change log, membership).
 //!
 //! Without a server the tests fail under `CI=true` (CI always has one) and
 //! say so and pass elsewhere.
@@ -98,6 +99,25 @@ fn postgres_conforms() {
 }
 
 #[test]
+fn postgres_cluster_conforms() {
+    if !server() {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let schemas = Schemas::new();
+    lambdad_store::conformance_cluster::run_all(|| {
+        Box::new(store_in(&schemas.fresh(), keys.path()))
+    });
+}
+
+#[test]
+fn sqlite_shares_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = lambdad_store::SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+    assert!(sqlite.cluster().is_none());
+}
+
+#[test]
 fn data_outlives_the_store_and_migrations_run_once() {
     if !server() {
         return;
@@ -117,7 +137,7 @@ fn data_outlives_the_store_and_migrations_run_once() {
         "SELECT string_agg(version::TEXT, ',' ORDER BY version) FROM \"{schema}\".lambdad_schema"
     ))
     .unwrap();
-    assert_eq!(versions, ["1"]);
+    assert_eq!(versions, ["1,2"]);
     {
         let store = store_in(&schema, keys.path());
         store

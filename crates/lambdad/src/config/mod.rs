@@ -73,6 +73,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the metadata lives.
     pub store: StoreChoice,
+    /// The key sealing environment variables (`None`: DATA_DIR/meta.key).
+    pub store_key_file: Option<PathBuf>,
     /// Default region.
     pub region: String,
     /// Account id.
@@ -263,6 +265,7 @@ impl Config {
             sdk_install: a.sdk_install.unwrap_or(true),
             data_dir,
             store: a.store.unwrap_or(StoreChoice::Sqlite),
+            store_key_file: a.store_key_file,
             region,
             account_id,
             sandbox: a.sandbox.unwrap_or(SandboxChoice::Auto),

@@ -95,10 +95,15 @@ pub struct ServeArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Metadata store: `sqlite` (DATA_DIR/meta.db) or a PostgreSQL URL,
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (without TLS); code
-    /// archives and environment variables' key stay in DATA_DIR [default: sqlite].
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (without TLS), which
+    /// several nodes may share (cluster mode) [default: sqlite].
     #[arg(long, value_parser = parse_store)]
     pub store: Option<StoreChoice>,
+    /// With a PostgreSQL store: the key that seals environment variables (32
+    /// bytes, created when absent); every node of a cluster needs the same
+    /// one [default: DATA_DIR/meta.key].
+    #[arg(long)]
+    pub store_key_file: Option<PathBuf>,
     /// Region reported in ARNs when a request names none [default: us-east-1].
     #[arg(long)]
     pub region: Option<String>,

@@ -75,6 +75,13 @@ fn store_setting() {
     // The URL may hold a password: Debug does not show it.
     let secret = StoreChoice::Postgres("postgres://u:hunter2@h/db".to_owned());
     assert!(!format!("{secret:?}").contains("hunter2"));
+    assert_eq!(resolve(&[], &[]).unwrap().store_key_file, None);
+    assert_eq!(
+        resolve(&[], &[("LAMBDAD_STORE_KEY_FILE", "/etc/lambdad/store.key")])
+            .unwrap()
+            .store_key_file,
+        Some(std::path::PathBuf::from("/etc/lambdad/store.key"))
+    );
 }
 
 #[test]
