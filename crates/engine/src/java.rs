@@ -37,6 +37,7 @@ pub const SOURCES: &[(&str, &str)] = sources![
     "src/com/amazonaws/services/lambda/runtime/RequestHandler.java",
     "src/com/amazonaws/services/lambda/runtime/RequestStreamHandler.java",
     "src/com/amazonaws/services/lambda/runtime/logging/LogLevel.java",
+    "src/lambdad/runtime/Events.java",
     "src/lambdad/runtime/Handler.java",
     "src/lambdad/runtime/Json.java",
     "src/lambdad/runtime/Main.java",
