@@ -129,6 +129,22 @@ class Images:
         run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", arch, *config)
         return self.push(tag)
 
+    def derive(self, tag, source, dest, *config):
+        """`base` with one layer more (`source`'s files at `dest`), and umoci config flags, pushed as
+        `tag`; returns its manifest digest."""
+        run(self.umoci, "tag", "--image", f"{self.layout}:base", tag)
+        run(self.umoci, "insert", "--image", f"{self.layout}:{tag}", source, dest)
+        run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", "amd64", *config)
+        return self.push(tag)
+
+    def push_zstd(self, tag, as_tag):
+        """Pushes `tag` of the layout as `functions:AS_TAG` with its layers recompressed with zstd."""
+        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false", "--dest-compress-format", "zstd",
+            f"oci:{self.layout}:{tag}", f"docker://{self.registry.host}/functions:{as_tag}")
+
+    def manifest(self, tag):
+        return json.loads(run(self.skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{self.uri(tag)}"))
+
     def push(self, tag, registry=None, creds=None):
         """Pushes `tag` of the layout to `registry` (default: the fixture's), as `functions:TAG`;
         returns its manifest digest."""
