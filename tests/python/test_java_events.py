@@ -23,7 +23,8 @@ def logged(server, function, prefix):
     root = server.data_dir / "logs" / "aws" / "lambda" / function
     out = []
     for p in sorted(root.rglob("*.log")) if root.exists() else []:
-        for line in p.read_text().splitlines():
+        for record in p.read_text().splitlines():
+            line = record.split("\t", 1)[-1]  # "<epoch ms>\t<line>"
             if line.startswith(prefix + " "):
                 out.append(dict(f.split("=", 1) for f in line[len(prefix) + 1:].split(" ")))
     return out
@@ -62,7 +63,7 @@ def test_function_url_with_api_gateway_v2_classes(lam, code):
     create(lam, "jv-web", "example.Web", code)
     url = public_url(lam, "jv-web")
     status, headers, data = request(url, "POST", "/orders/7?name=ann", body=b"payload",
-                                    headers={"x-test": "yes", "Cookie": "a=1; b=2"})
+                                    headers={"x-test": "yes", "Cookie": "a=1; b=2", "Content-Type": "text/plain"})
     assert status == 201, data
     assert (headers["x-route"], headers["x-method"], headers["x-path"]) == ("$default", "POST", "/orders/7")
     assert headers["content-type"] == "text/plain" and headers.get_all("set-cookie") == ["seen=2"]

@@ -163,13 +163,72 @@ fn through_link(root: &Path, rel: &Path) -> bool {
         .any(|a| root.join(a).is_symlink())
 }
 
+/// A zstd stream's every frame in turn, skippable frames skipped: ruzstd's
+/// decoder decodes one frame, and a layer may hold several (zstd:chunked
+/// layers do).
+struct ZstdFrames<R: io::BufRead> {
+    source: R,
+    decoder: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: io::BufRead> ZstdFrames<R> {
+    fn new(source: R) -> Self {
+        Self {
+            source,
+            decoder: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        }
+    }
+}
+
+impl<R: io::BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use ruzstd::decoding::BlockDecodingStrategy;
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                let d = &mut self.decoder;
+                while d.can_collect() < buf.len() && !d.is_finished() {
+                    let more = BlockDecodingStrategy::UptoBytes(buf.len() - d.can_collect());
+                    d.decode_blocks(&mut self.source, more)
+                        .map_err(io::Error::other)?;
+                }
+                let n = d.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.in_frame = false; // the frame is finished and collected
+            }
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            match self.decoder.reset(&mut self.source) {
+                Ok(()) => self.in_frame = true,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let skip = u64::from(length);
+                    let skipped = io::copy(&mut (&mut self.source).take(skip), &mut io::sink())?;
+                    if skipped != skip {
+                        return Err(io::Error::other("a skippable zstd frame ends early"));
+                    }
+                }
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+    }
+}
+
 fn apply_layer(layer: &Layer, root: &Path, mut written: u64) -> Result<u64, CodeError> {
     let file = fs::File::open(&layer.path).map_err(io_err(&layer.path))?;
     let reader: Box<dyn Read> = match layer.compression {
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(BufReader::new(file))),
-        Compression::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(BufReader::new(file)).map_err(bad_layer)?,
-        ),
+        Compression::Zstd => Box::new(ZstdFrames::new(BufReader::new(file))),
         Compression::None => Box::new(BufReader::new(file)),
     };
     let mut archive = tar::Archive::new(reader);
@@ -314,6 +373,22 @@ mod tests {
         // Every byte written counts, also those a later layer replaced.
         assert_eq!(written, 6);
         assert_eq!(store.unzipped_size("image-t"), 6);
+    }
+
+    #[test]
+    fn zstd_layers_decode_every_frame_and_skip_skippable_ones() {
+        use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+        let mut stream = compress_to_vec(&b"hello "[..], CompressionLevel::Fastest);
+        stream.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+        stream.extend_from_slice(&3u32.to_le_bytes());
+        stream.extend_from_slice(b"xyz");
+        stream.extend(compress_to_vec(&b"world"[..], CompressionLevel::Fastest));
+        let mut out = String::new();
+        ZstdFrames::new(&stream[..]).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "hello world");
+        let mut bad = stream.clone();
+        bad.extend_from_slice(b"not zstd");
+        assert!(ZstdFrames::new(&bad[..]).read_to_end(&mut Vec::new()).is_err());
     }
 
     #[test]
