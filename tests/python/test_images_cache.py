@@ -28,10 +28,8 @@ def images(registry, tmp_path_factory):
     imgs = Images(tmp, registry)
     imgs.digests = {"echo": imgs.tag("echo", "--config.entrypoint", "/function/echo")}
     # `layered`: the base's layers and one of its own on top (/extra/note.txt).
-    extra = tmp / "extra"
-    extra.mkdir()
-    (extra / "note.txt").write_text("from the top layer")
-    imgs.digests["layered"] = imgs.derive("layered", extra, "/extra", "--config.entrypoint", "/function/probe")
+    imgs.digests["layered"] = imgs.derive("layered", {"/extra/note.txt": "from the top layer"},
+                                          "--config.entrypoint", "/function/probe")
     return imgs
 
 

@@ -200,8 +200,15 @@ mod tests {
         assert_eq!(jvm_options(512, None)[0], "-XX:MaxHeapSize=445645k");
         assert!(jvm_options(128, None).contains(&"-XX:TieredStopAtLevel=1".to_string()));
         let with = jvm_options(128, Some("/var/runtime/lib/cds/x.jsa"));
-        assert_eq!(with.last().unwrap(), "-XX:SharedArchiveFile=/var/runtime/lib/cds/x.jsa");
-        assert!(!jvm_options(128, None).iter().any(|o| o.contains("SharedArchiveFile")));
+        assert_eq!(
+            with.last().unwrap(),
+            "-XX:SharedArchiveFile=/var/runtime/lib/cds/x.jsa"
+        );
+        assert!(
+            !jvm_options(128, None)
+                .iter()
+                .any(|o| o.contains("SharedArchiveFile"))
+        );
     }
 
     #[test]
@@ -229,7 +236,11 @@ mod tests {
         let first = cds_archive(&java).unwrap();
         assert!(first.starts_with("cds/") && first.ends_with(".jsa"));
         std::fs::write(d.path().join("release"), "JAVA_VERSION=\"17.0.16\"\n").unwrap();
-        assert_ne!(cds_archive(&java).unwrap(), first, "an updated JDK gets a new archive");
+        assert_ne!(
+            cds_archive(&java).unwrap(),
+            first,
+            "an updated JDK gets a new archive"
+        );
         assert!(TRAIN_CLASS_PATH.ends_with(CLASS_PATH.trim_start_matches("/var/")));
     }
 

@@ -467,8 +467,12 @@ async fn train_java(tmp: &Path, tree: &Path, java: &Path) {
         Ok(()) if archive.is_file() => {
             tracing::info!(java = %java.display(), archive = %name, "Made the class-data-sharing archive of the Java runtime client.");
         }
-        Ok(()) => tracing::warn!(java = %java.display(), "The JVM made no class-data-sharing archive of the Java runtime client; its functions start without one."),
-        Err(e) => tracing::warn!(java = %java.display(), error = %e, "Cannot make the class-data-sharing archive of the Java runtime client; its functions start without one."),
+        Ok(()) => {
+            tracing::warn!(java = %java.display(), "The JVM made no class-data-sharing archive of the Java runtime client; its functions start without one.")
+        }
+        Err(e) => {
+            tracing::warn!(java = %java.display(), error = %e, "Cannot make the class-data-sharing archive of the Java runtime client; its functions start without one.")
+        }
     }
 }
 

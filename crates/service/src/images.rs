@@ -131,7 +131,9 @@ impl RegistryCredentials {
         let mut helpers = HashMap::new();
         for (key, name) in file.cred_helpers {
             if !valid_helper(&name) {
-                return Err(format!("the credential helper of {key}, {name:?}, is not a helper name"));
+                return Err(format!(
+                    "the credential helper of {key}, {name:?}, is not a helper name"
+                ));
             }
             helpers.insert(host_of(&key), name);
         }
@@ -142,7 +144,8 @@ impl RegistryCredentials {
         let mut out = HashMap::new();
         for (key, entry) in file.auths {
             let host = host_of(&key);
-            let empty = entry.auth.is_none() && entry.username.is_none() && entry.password.is_none();
+            let empty =
+                entry.auth.is_none() && entry.username.is_none() && entry.password.is_none();
             if empty && (store.is_some() || helpers.contains_key(&host)) {
                 continue; // Docker's placeholder for credentials a helper keeps
             }
@@ -219,13 +222,19 @@ async fn run_helper(uri: &str, name: &str, registry: &str) -> Result<RegistryAut
         }
         // The helper's own words, without its output (it may hold secrets).
         let said = String::from_utf8_lossy(&out.stderr);
-        return Err(failed(format!("{} ({})", out.status, said.trim().chars().take(200).collect::<String>())));
+        return Err(failed(format!(
+            "{} ({})",
+            out.status,
+            said.trim().chars().take(200).collect::<String>()
+        )));
     }
-    let answer: HelperAnswer =
-        serde_json::from_str(&stdout).map_err(|_| failed("an answer without Username and Secret".into()))?;
+    let answer: HelperAnswer = serde_json::from_str(&stdout)
+        .map_err(|_| failed("an answer without Username and Secret".into()))?;
     if answer.username == "<token>" {
         // An identity token for an OAuth2 exchange lambdad does not make.
-        return Err(failed("identity tokens are not supported, only a username and secret".into()));
+        return Err(failed(
+            "identity tokens are not supported, only a username and secret".into(),
+        ));
     }
     Ok(RegistryAuth::Basic(answer.username, answer.secret))
 }
@@ -450,7 +459,13 @@ pub async fn pull(
     };
     if result.is_err() {
         // The layers no stored image has go (those of a failed pull).
-        let (code2, hexes) = (code.clone(), layers.iter().map(|l| l.digest_hex.clone()).collect::<Vec<_>>());
+        let (code2, hexes) = (
+            code.clone(),
+            layers
+                .iter()
+                .map(|l| l.digest_hex.clone())
+                .collect::<Vec<_>>(),
+        );
         let _ = tokio::task::spawn_blocking(move || code2.collect_layers(&hexes)).await;
     }
     let layers_downloaded = result?;
@@ -493,12 +508,16 @@ async fn download_layers(
             path: tmp.clone(),
             source,
         };
-        let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-        let pulled = client.pull_blob(reference, layer, file).await;
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let pulled = client.pull_blob(reference, layer, &mut file).await;
         if let Err(e) = pulled {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(classify(uri, e));
         }
+        // tokio writes in the background: all of it lands before the blob
+        // is named (and unpacked), not when the handle is dropped.
+        file.sync_all().await.map_err(io)?;
+        drop(file);
         tokio::fs::rename(&tmp, &path).await.map_err(io)?;
         downloaded += 1;
     }
@@ -589,10 +608,16 @@ mod tests {
         use LayerCompression as C;
         for (media_type, compression) in [
             ("application/vnd.oci.image.layer.v1.tar+gzip", Some(C::Gzip)),
-            ("application/vnd.docker.image.rootfs.diff.tar.gzip", Some(C::Gzip)),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Some(C::Gzip),
+            ),
             ("application/vnd.oci.image.layer.v1.tar", Some(C::None)),
             ("application/vnd.oci.image.layer.v1.tar+zstd", Some(C::Zstd)),
-            ("application/vnd.oci.image.layer.nondistributable.v1.tar+bzip2", None),
+            (
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+bzip2",
+                None,
+            ),
         ] {
             assert_eq!(layer_compression(media_type), compression, "{media_type}");
         }

@@ -56,7 +56,10 @@ pub struct Layer {
 
 /// Whether `hex` is a sha256 in hex (a layer's cache name is made of it).
 pub fn is_sha256_hex(hex: &str) -> bool {
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CodeError + '_ {
@@ -88,7 +91,12 @@ impl CodeStore {
     /// The layers `image-…` key was made of (none for other keys).
     pub(crate) fn image_layers(&self, key: &str) -> Vec<String> {
         fs::read_to_string(self.layer_list_path(key))
-            .map(|t| t.lines().filter(|l| is_sha256_hex(l)).map(str::to_owned).collect())
+            .map(|t| {
+                t.lines()
+                    .filter(|l| is_sha256_hex(l))
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -98,11 +106,17 @@ impl CodeStore {
         let mut listed: HashSet<String> = HashSet::new();
         for entry in fs::read_dir(self.root()).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(key) = name.strip_suffix(".layers").filter(|k| k.starts_with("image-")) {
+            if let Some(key) = name
+                .strip_suffix(".layers")
+                .filter(|k| k.starts_with("image-"))
+            {
                 listed.extend(self.image_layers(key));
             }
         }
-        for hex in hexes.iter().filter(|h| is_sha256_hex(h) && !listed.contains(*h)) {
+        for hex in hexes
+            .iter()
+            .filter(|h| is_sha256_hex(h) && !listed.contains(*h))
+        {
             let _ = fs::remove_file(self.layer_path(hex));
         }
     }
@@ -118,7 +132,10 @@ impl CodeStore {
         fs::create_dir(&tmp).map_err(io_err(&tmp))?;
         let result = (|| {
             let list = self.layer_list_path(key);
-            let text: String = layers.iter().map(|l| format!("{}\n", l.digest_hex)).collect();
+            let text: String = layers
+                .iter()
+                .map(|l| format!("{}\n", l.digest_hex))
+                .collect();
             fs::write(&list, text).map_err(io_err(&list))?;
             let mut written = 0u64;
             for layer in layers {
@@ -227,7 +244,8 @@ impl<R: io::BufRead> Read for ZstdFrames<R> {
 fn apply_layer(layer: &Layer, root: &Path, mut written: u64) -> Result<u64, CodeError> {
     let file = fs::File::open(&layer.path).map_err(io_err(&layer.path))?;
     let reader: Box<dyn Read> = match layer.compression {
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(BufReader::new(file))),
+        // Multi-member: parallel compressors (pgzip, as umoci uses) write several.
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
         Compression::Zstd => Box::new(ZstdFrames::new(BufReader::new(file))),
         Compression::None => Box::new(BufReader::new(file)),
     };
@@ -384,11 +402,17 @@ mod tests {
         stream.extend_from_slice(b"xyz");
         stream.extend(compress_to_vec(&b"world"[..], CompressionLevel::Fastest));
         let mut out = String::new();
-        ZstdFrames::new(&stream[..]).read_to_string(&mut out).unwrap();
+        ZstdFrames::new(&stream[..])
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, "hello world");
         let mut bad = stream.clone();
         bad.extend_from_slice(b"not zstd");
-        assert!(ZstdFrames::new(&bad[..]).read_to_end(&mut Vec::new()).is_err());
+        assert!(
+            ZstdFrames::new(&bad[..])
+                .read_to_end(&mut Vec::new())
+                .is_err()
+        );
     }
 
     #[test]
