@@ -129,6 +129,33 @@ class Images:
         run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", arch, *config)
         return self.push(tag)
 
+    def derive(self, tag, files, *config):
+        """`base` with one layer more (`files`: {absolute path: text}, added by unpacking and
+        repacking), and umoci config flags, pushed as `tag`; returns its manifest digest."""
+        run(self.umoci, "tag", "--image", f"{self.layout}:base", tag)
+        bundle = self.tmp / f"bundle-{tag}"
+        run(self.umoci, "unpack", "--image", f"{self.layout}:{tag}", bundle)
+        for path, text in files.items():
+            dest = bundle / "rootfs" / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text)
+        run(self.umoci, "repack", "--image", f"{self.layout}:{tag}", bundle)
+        run(self.umoci, "config", "--image", f"{self.layout}:{tag}", "--architecture", "amd64", *config)
+        return self.push(tag)
+
+    def push_zstd(self, tag, as_tag):
+        """Pushes `tag` of the layout as `functions:AS_TAG` with its layers recompressed with zstd."""
+        # Recompressed into a layout of its own (a registry that has the gzip blobs would be
+        # offered those instead), then pushed as it is.
+        zstd_layout = self.tmp / f"layout-{as_tag}"
+        run(self.skopeo, "copy", "--quiet", "--dest-compress-format", "zstd",
+            f"oci:{self.layout}:{tag}", f"oci:{zstd_layout}:{as_tag}")
+        run(self.skopeo, "copy", "--quiet", "--dest-tls-verify=false",
+            f"oci:{zstd_layout}:{as_tag}", f"docker://{self.registry.host}/functions:{as_tag}")
+
+    def manifest(self, tag):
+        return json.loads(run(self.skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{self.uri(tag)}"))
+
     def push(self, tag, registry=None, creds=None):
         """Pushes `tag` of the layout to `registry` (default: the fixture's), as `functions:TAG`;
         returns its manifest digest."""

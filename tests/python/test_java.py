@@ -43,14 +43,18 @@ def jar(root):
 
 @pytest.fixture(scope="module")
 def code(tmp_path_factory):
-    """The fixture functions' zip: their classes at the root, helper.jar and (as fat jars
-    bundle it) the aws-lambda-java-core interfaces they were compiled against in lib/."""
+    """The fixture functions' zip: their classes at the root, helper.jar, the event classes of
+    aws-lambda-java-events and (as fat jars bundle it) the aws-lambda-java-core interfaces they
+    were compiled against in lib/."""
     build = tmp_path_factory.mktemp("java")
     javac(build / "core", sorted((FIXTURES / "core").rglob("*.java")))
     javac(build / "helper", sorted((FIXTURES / "lib").rglob("*.java")))
-    javac(build / "fn", sorted((FIXTURES / "functions").rglob("*.java")), [build / "core", build / "helper"])
+    javac(build / "events", sorted((FIXTURES / "events").rglob("*.java")))
+    javac(build / "fn", sorted((FIXTURES / "functions").rglob("*.java")),
+          [build / "core", build / "helper", build / "events"])
     files = tree_files(build / "fn")
     files["lib/helper.jar"] = (jar(build / "helper"), 0o644)
+    files["lib/aws-lambda-java-events.jar"] = (jar(build / "events"), 0o644)
     files["lib/aws-lambda-java-core.jar"] = (jar(build / "core"), 0o644)
     files["wrapper.sh"] = ('#!/bin/sh\njava=$1\nshift\nexec "$java" -Dlambdad.test.option=wrapped "$@"\n', 0o755)
     return zip_bytes(files)

@@ -460,10 +460,21 @@ impl Interpreters {
             .and_then(|m| m.parse::<u32>().ok())
             .is_some_and(|m| crate::java::MAJORS.contains(&m))
         {
-            let mut args = crate::java::jvm_options(snapshot.memory_mb);
+            // The client's class-data-sharing archive for this JDK, if the install made one.
+            let cds = self
+                .by_runtime
+                .get(runtime)
+                .and_then(|i| crate::java::cds_archive(&i.binary))
+                .filter(|name| {
+                    self.sdk
+                        .ready_tree(Language::Java)
+                        .is_some_and(|tree| tree.join(name).is_file())
+                })
+                .map(|name| format!("{}/{name}", sdk_target(runtime)));
+            let mut args = crate::java::jvm_options(snapshot.memory_mb, cds.as_deref());
             args.extend([
                 "-classpath".into(),
-                sdk_target(runtime),
+                crate::java::CLASS_PATH.into(),
                 crate::java::MAIN_CLASS.into(),
             ]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -15,7 +15,8 @@
 //!
 //! lambdad's Java runtime client ([`crate::java`]) shares the cache: its
 //! sources are compiled once by the host's `javac` into
-//! `<dir>/java-<sources hash>/classes`, hash-checked the same way; the Java
+//! `<dir>/java-<sources hash>/classes/lambdad-runtime.jar`, beside a
+//! class-data-sharing archive per JDK (`classes/cds/*.jsa`), hash-checked the same way; the Java
 //! runtimes cannot start without it.
 
 use std::collections::BTreeMap;
@@ -434,6 +435,47 @@ pub fn tree_digest(root: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Makes the class-data-sharing archive of the Java client's classes for the
+/// JVM `java` in `tree` ([`crate::java::cds_archive`]): a training run from
+/// `<tmp>/train/task` whose `../runtime/lib` is the tree, so that the
+/// archive names the jar as environments see it. A JVM that cannot make one
+/// only costs its functions the archive's speed-up (logged).
+async fn train_java(tmp: &Path, tree: &Path, java: &Path) {
+    let Some(name) = crate::java::cds_archive(java) else {
+        return;
+    };
+    let archive = tree.join(&name);
+    let train = tmp.join("train");
+    let made = async {
+        let task = train.join("task");
+        std::fs::create_dir_all(&task).map_err(io_err(&task))?;
+        std::fs::create_dir_all(train.join("runtime")).map_err(io_err(&train))?;
+        let link = train.join("runtime/lib");
+        if !link.exists() {
+            std::os::unix::fs::symlink(tree, &link).map_err(io_err(&link))?;
+        }
+        if let Some(dir) = archive.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let args = crate::java::train_args(&archive);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(java, &args, &task, None).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&train);
+    match made {
+        Ok(()) if archive.is_file() => {
+            tracing::info!(java = %java.display(), archive = %name, "Made the class-data-sharing archive of the Java runtime client.");
+        }
+        Ok(()) => {
+            tracing::warn!(java = %java.display(), "The JVM made no class-data-sharing archive of the Java runtime client; its functions start without one.")
+        }
+        Err(e) => {
+            tracing::warn!(java = %java.display(), error = %e, "Cannot make the class-data-sharing archive of the Java runtime client; its functions start without one.")
+        }
+    }
+}
+
 /// Runs one tool to completion (bounded by `TOOL_TIMEOUT`).
 async fn run(
     program: &Path,
@@ -628,9 +670,19 @@ async fn install_into(
                 looked: "in the JDKs of the Java runtimes".into(),
             })?;
             tracing::info!(javac = %javac.display(), dir = %set_dir.display(), "Compiling lambdad's Java runtime client (once; the Java runtimes start when done).");
-            let args = crate::java::javac_args(tmp, &tree);
+            let built = tmp.join("build");
+            let args = crate::java::javac_args(tmp, &built);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             run(javac, &args, tmp, None).await?;
+            std::fs::create_dir_all(&tree).map_err(io_err(&tree))?;
+            let jar = tree.join(crate::java::JAR);
+            let (jar_arg, built_arg) = (jar.to_string_lossy(), built.to_string_lossy());
+            let args = ["--create", "--file", &jar_arg, "-C", &built_arg, "."];
+            run(&javac.with_file_name("jar"), &args, tmp, None).await?;
+            std::fs::remove_dir_all(&built).map_err(io_err(&built))?;
+            for javac in &tools.javacs {
+                train_java(tmp, &tree, &javac.with_file_name("java")).await;
+            }
         }
     }
     let digest = {

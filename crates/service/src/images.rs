@@ -15,7 +15,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use lambdad_model::function::ImageCode;
 use lambdad_store::code::{CodeError, CodeStore};
-use lambdad_store::{ImageLayer, MAX_IMAGE_BYTES};
+use lambdad_store::{ImageLayer, LayerCompression, MAX_IMAGE_BYTES, is_sha256_hex};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::ImageIndexEntry;
@@ -51,21 +51,70 @@ service_error! {
 /// Registry credentials by host (`host[:port]`), from an auth file in the
 /// containers format that skopeo, podman and Docker write (`auth.json`,
 /// `~/.docker/config.json`): `{"auths": {"HOST": {"auth":
-/// "BASE64(USER:PASSWORD)"}}}`, or `username` and `password` fields.
+/// "BASE64(USER:PASSWORD)"}}}`, or `username` and `password` fields; and,
+/// as Docker does, credential helpers: `credHelpers` (`{"HOST": "NAME"}`)
+/// and `credsStore` (`"NAME"`, for every other host) run
+/// `docker-credential-NAME get` with the host on its standard input.
 #[derive(Clone, Default)]
-pub struct RegistryCredentials(Arc<HashMap<String, (String, String)>>);
+pub struct RegistryCredentials(Arc<Credentials>);
+
+#[derive(Default)]
+struct Credentials {
+    basic: HashMap<String, (String, String)>,
+    helpers: HashMap<String, String>,
+    store: Option<String>,
+}
 
 impl std::fmt::Debug for RegistryCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The hosts only: never the secrets.
-        f.debug_set().entries(self.0.keys()).finish()
+        // The hosts and helpers only: never the secrets.
+        f.debug_struct("RegistryCredentials")
+            .field("basic", &self.0.basic.keys().collect::<Vec<_>>())
+            .field("helpers", &self.0.helpers)
+            .field("store", &self.0.store)
+            .finish()
     }
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AuthFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
+    #[serde(default)]
+    cred_helpers: HashMap<String, String>,
+    #[serde(default)]
+    creds_store: Option<String>,
+}
+
+/// How long a credential helper may take.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What `docker-credential-NAME get` prints.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperAnswer {
+    username: String,
+    secret: String,
+}
+
+/// A registry key as a host: Docker writes some as URLs (`https://host/v1/`).
+fn host_of(key: &str) -> String {
+    key.trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A helper's name makes a program name: letters, digits, `.`, `_`, `-`.
+fn valid_helper(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 #[derive(Deserialize)]
@@ -79,16 +128,27 @@ impl RegistryCredentials {
     /// Parses an auth file's text; the error names the entry it cannot read.
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: AuthFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut helpers = HashMap::new();
+        for (key, name) in file.cred_helpers {
+            if !valid_helper(&name) {
+                return Err(format!(
+                    "the credential helper of {key}, {name:?}, is not a helper name"
+                ));
+            }
+            helpers.insert(host_of(&key), name);
+        }
+        if let Some(name) = file.creds_store.as_deref().filter(|n| !valid_helper(n)) {
+            return Err(format!("credsStore {name:?} is not a helper name"));
+        }
+        let store = file.creds_store.filter(|n| !n.is_empty());
         let mut out = HashMap::new();
         for (key, entry) in file.auths {
-            // Docker writes some keys as URLs (`https://host/v1/`).
-            let host = key
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .to_owned();
+            let host = host_of(&key);
+            let empty =
+                entry.auth.is_none() && entry.username.is_none() && entry.password.is_none();
+            if empty && (store.is_some() || helpers.contains_key(&host)) {
+                continue; // Docker's placeholder for credentials a helper keeps
+            }
             let pair = match (entry.auth, entry.username, entry.password) {
                 (Some(auth), _, _) => base64::engine::general_purpose::STANDARD
                     .decode(auth.trim())
@@ -103,16 +163,80 @@ impl RegistryCredentials {
             })?;
             out.insert(host, pair);
         }
-        Ok(Self(Arc::new(out)))
+        Ok(Self(Arc::new(Credentials {
+            basic: out,
+            helpers,
+            store,
+        })))
     }
 
-    fn auth_for(&self, registry: &str) -> RegistryAuth {
-        self.0
+    /// The credentials for `registry`, in Docker's order: its credential
+    /// helper, else the credentials store, else its `auths` entry, else none.
+    async fn auth_for(&self, uri: &str, registry: &str) -> Result<RegistryAuth, ImageError> {
+        let helper = self.0.helpers.get(registry).or(self.0.store.as_ref());
+        if let Some(name) = helper {
+            return run_helper(uri, name, registry).await;
+        }
+        Ok(self
+            .0
+            .basic
             .get(registry)
             .map_or(RegistryAuth::Anonymous, |(u, p)| {
                 RegistryAuth::Basic(u.clone(), p.clone())
-            })
+            }))
     }
+}
+
+/// `docker-credential-NAME get`, the registry host on its standard input,
+/// as Docker runs it: its `Username` and `Secret`, or anonymous when it
+/// knows no credentials for the host (Docker's "credentials not found").
+async fn run_helper(uri: &str, name: &str, registry: &str) -> Result<RegistryAuth, ImageError> {
+    use tokio::io::AsyncWriteExt as _;
+    let program = format!("docker-credential-{name}");
+    let failed = |reason: String| ImageError::Registry {
+        uri: uri.to_owned(),
+        reason: format!("{program} get: {reason}"),
+    };
+    let mut child = tokio::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| failed(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(registry.as_bytes())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    let out = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| failed(format!("no answer in {} s", HELPER_TIMEOUT.as_secs())))?
+        .map_err(|e| failed(e.to_string()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        if stdout.contains("credentials not found") {
+            return Ok(RegistryAuth::Anonymous);
+        }
+        // The helper's own words, without its output (it may hold secrets).
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(failed(format!(
+            "{} ({})",
+            out.status,
+            said.trim().chars().take(200).collect::<String>()
+        )));
+    }
+    let answer: HelperAnswer = serde_json::from_str(&stdout)
+        .map_err(|_| failed("an answer without Username and Secret".into()))?;
+    if answer.username == "<token>" {
+        // An identity token for an OAuth2 exchange lambdad does not make.
+        return Err(failed(
+            "identity tokens are not supported, only a username and secret".into(),
+        ));
+    }
+    Ok(RegistryAuth::Basic(answer.username, answer.secret))
 }
 
 /// An image resolved and unpacked.
@@ -243,13 +367,15 @@ fn classify(uri: &str, e: OciDistributionError) -> ImageError {
     }
 }
 
-/// Whether a layer's media type is gzip-compressed tar (`Some(true)`),
-/// plain tar (`Some(false)`), or something lambdad cannot unpack.
-fn layer_gzip(media_type: &str) -> Option<bool> {
+/// How a layer of `media_type` is compressed, or None for a layer lambdad
+/// cannot unpack.
+fn layer_compression(media_type: &str) -> Option<LayerCompression> {
     if media_type.ends_with("tar+gzip") || media_type.ends_with("tar.gzip") {
-        Some(true)
+        Some(LayerCompression::Gzip)
+    } else if media_type.ends_with("tar+zstd") {
+        Some(LayerCompression::Zstd)
     } else if media_type.ends_with(".tar") || media_type.ends_with("layer.v1.tar") {
-        Some(false)
+        Some(LayerCompression::None)
     } else {
         None
     }
@@ -265,7 +391,9 @@ pub async fn pull(
 ) -> Result<Pulled, ImageError> {
     let reference = parse_uri(uri)?;
     let client = client_for(&reference, arch);
-    let auth = registries.auth_for(reference.resolve_registry());
+    let auth = registries
+        .auth_for(uri, reference.resolve_registry())
+        .await?;
     let (manifest, digest, config) = client
         .pull_manifest_and_config(&reference, &auth)
         .await
@@ -317,7 +445,7 @@ pub async fn pull(
     let mut layers = Vec::with_capacity(manifest.layers.len());
     let downloaded = download_layers(&client, &reference, uri, code, &manifest, &mut layers).await;
     let result = match downloaded {
-        Ok(()) => {
+        Ok(n) => {
             let (code2, key2, layers2) = (code.clone(), key.clone(), layers.clone());
             tokio::task::spawn_blocking(move || code2.put_image(&key2, &layers2))
                 .await
@@ -325,19 +453,27 @@ pub async fn pull(
                     uri: uri.to_owned(),
                     reason: e.to_string(),
                 })
-                .and_then(|r| r.map_err(ImageError::from))
+                .and_then(|r| r.map(|_| n).map_err(ImageError::from))
         }
         Err(e) => Err(e),
     };
-    for l in &layers {
-        let _ = tokio::fs::remove_file(&l.path).await;
+    if result.is_err() {
+        // The layers no stored image has go (those of a failed pull).
+        let (code2, hexes) = (
+            code.clone(),
+            layers
+                .iter()
+                .map(|l| l.digest_hex.clone())
+                .collect::<Vec<_>>(),
+        );
+        let _ = tokio::task::spawn_blocking(move || code2.collect_layers(&hexes)).await;
     }
-    result?;
+    let layers_downloaded = result?;
     Ok(Pulled {
         digest_hex,
         key,
         image,
-        layers_downloaded: layers.len(),
+        layers_downloaded,
     })
 }
 
@@ -348,34 +484,52 @@ async fn download_layers(
     code: &CodeStore,
     manifest: &oci_client::manifest::OciImageManifest,
     out: &mut Vec<ImageLayer>,
-) -> Result<(), ImageError> {
+) -> Result<usize, ImageError> {
+    let mut downloaded = 0;
     for layer in &manifest.layers {
-        let gzip = layer_gzip(&layer.media_type).ok_or_else(|| ImageError::Invalid(uri.into()))?;
-        let path = code.temp_path(".layer");
-        let file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|source| CodeError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let invalid = || ImageError::Invalid(uri.into());
+        let compression = layer_compression(&layer.media_type).ok_or_else(invalid)?;
+        let hex = layer
+            .digest
+            .strip_prefix("sha256:")
+            .filter(|h| is_sha256_hex(h))
+            .ok_or_else(invalid)?;
+        let path = code.layer_path(hex);
         out.push(ImageLayer {
             path: path.clone(),
-            gzip,
+            compression,
+            digest_hex: hex.to_owned(),
         });
-        client
-            .pull_blob(reference, layer, file)
-            .await
-            .map_err(|e| classify(uri, e))?;
+        if path.is_file() {
+            continue; // another image has it
+        }
+        let tmp = code.temp_path(".layer");
+        let io = |source| CodeError::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let pulled = client.pull_blob(reference, layer, &mut file).await;
+        if let Err(e) = pulled {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(classify(uri, e));
+        }
+        // tokio writes in the background: all of it lands before the blob
+        // is named (and unpacked), not when the handle is dropped.
+        file.sync_all().await.map_err(io)?;
+        drop(file);
+        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        downloaded += 1;
     }
-    Ok(())
+    Ok(downloaded)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn registry_auth_files() {
+    #[tokio::test]
+    async fn registry_auth_files() {
         let creds = RegistryCredentials::parse(
             r#"{"auths": {
                 "127.0.0.1:5000": {"auth": "YWxpY2U6czNjcjp0"},
@@ -383,12 +537,16 @@ mod tests {
             }, "credHelpers": {}}"#,
         )
         .unwrap();
-        assert!(matches!(creds.auth_for("127.0.0.1:5000"),
+        let auth = |host: &'static str| {
+            let creds = creds.clone();
+            async move { creds.auth_for("uri", host).await.unwrap() }
+        };
+        assert!(matches!(auth("127.0.0.1:5000").await,
             RegistryAuth::Basic(u, p) if u == "alice" && p == "s3cr:t"));
-        assert!(matches!(creds.auth_for("registry.example.com"),
+        assert!(matches!(auth("registry.example.com").await,
             RegistryAuth::Basic(u, p) if u == "bob" && p == "pw"));
         assert!(matches!(
-            creds.auth_for("127.0.0.1:5001"),
+            auth("127.0.0.1:5001").await,
             RegistryAuth::Anonymous
         ));
         let shown = format!("{creds:?}");
@@ -398,7 +556,34 @@ mod tests {
         let err = RegistryCredentials::parse(r#"{"auths": {"h:1": {"auth": "!!"}}}"#).unwrap_err();
         assert!(err.contains("h:1"), "{err}");
         assert!(RegistryCredentials::parse(r#"{"auths": 5}"#).is_err());
-        assert!(RegistryCredentials::parse("{}").unwrap().0.is_empty());
+        assert!(RegistryCredentials::parse("{}").unwrap().0.basic.is_empty());
+    }
+
+    #[tokio::test]
+    async fn credential_helpers_as_docker_names_them() {
+        // Docker's placeholder entries beside a store; a helper per host.
+        let creds = RegistryCredentials::parse(
+            r#"{"auths": {"a.example.com": {}}, "credsStore": "desktop",
+                "credHelpers": {"https://b.example.com": "ecr-login"}}"#,
+        )
+        .unwrap();
+        assert_eq!(creds.0.helpers["b.example.com"], "ecr-login");
+        assert_eq!(creds.0.store.as_deref(), Some("desktop"));
+        assert!(creds.0.basic.is_empty());
+        for bad in [
+            r#"{"credsStore": "../../bin/sh"}"#,
+            r#"{"credHelpers": {"h": "a b"}}"#,
+            r#"{"auths": {"h": {}}}"#,
+        ] {
+            assert!(RegistryCredentials::parse(bad).is_err(), "{bad}");
+        }
+        // A helper that is not installed is the registry's failure, named.
+        let err = creds
+            .auth_for("uri", "b.example.com")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("docker-credential-ecr-login get"), "{err}");
     }
 
     #[test]
@@ -420,21 +605,21 @@ mod tests {
         assert!(is_loopback("localhost:5000"));
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("registry.example.com"));
-        assert_eq!(
-            layer_gzip("application/vnd.oci.image.layer.v1.tar+gzip"),
-            Some(true)
-        );
-        assert_eq!(
-            layer_gzip("application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            Some(true)
-        );
-        assert_eq!(
-            layer_gzip("application/vnd.oci.image.layer.v1.tar"),
-            Some(false)
-        );
-        assert_eq!(
-            layer_gzip("application/vnd.oci.image.layer.v1.tar+zstd"),
-            None
-        );
+        use LayerCompression as C;
+        for (media_type, compression) in [
+            ("application/vnd.oci.image.layer.v1.tar+gzip", Some(C::Gzip)),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Some(C::Gzip),
+            ),
+            ("application/vnd.oci.image.layer.v1.tar", Some(C::None)),
+            ("application/vnd.oci.image.layer.v1.tar+zstd", Some(C::Zstd)),
+            (
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+bzip2",
+                None,
+            ),
+        ] {
+            assert_eq!(layer_compression(media_type), compression, "{media_type}");
+        }
     }
 }

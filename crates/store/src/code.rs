@@ -124,6 +124,11 @@ impl CodeStore {
         Ok(Self { root })
     }
 
+    /// The code root.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Directory holding the unpacked code of `sha256_hex`.
     pub fn dir(&self, sha256_hex: &str) -> PathBuf {
         self.root.join(sha256_hex)
@@ -221,10 +226,16 @@ impl CodeStore {
     }
 
     /// Removes an archive and its unpacked directory (when no function uses it any more).
+    /// An image's root also gives up its layers, unless another image has them.
     pub fn remove(&self, sha256_hex: &str) {
         let _ = fs::remove_file(self.zip_path(sha256_hex));
         let _ = fs::remove_file(self.size_path(sha256_hex));
         let _ = fs::remove_dir_all(self.dir(sha256_hex));
+        let layers = self.image_layers(sha256_hex);
+        if !layers.is_empty() {
+            let _ = fs::remove_file(self.dir(&format!("{sha256_hex}.layers")));
+            self.collect_layers(&layers);
+        }
     }
 }
 

@@ -1,8 +1,13 @@
 //! Container image root file systems in the code store: the layers of one
-//! image (tar archives, gzip-compressed or not) applied in order into one
-//! directory, `DATA_DIR/code/image-<hex of the manifest digest>/`, with the
-//! OCI whiteouts (`.wh.NAME` deletes NAME of the layers below,
+//! image (tar archives: plain, gzip- or zstd-compressed) applied in order
+//! into one directory, `DATA_DIR/code/image-<hex of the manifest digest>/`,
+//! with the OCI whiteouts (`.wh.NAME` deletes NAME of the layers below,
 //! `.wh..wh..opq` empties its directory of them).
+//!
+//! The layer blobs are kept too, by digest (`layer-<hex>`), shared by every
+//! image that has them: a new image pulls only the layers no stored image
+//! has. `image-<hex>.layers` lists an image's layers; when the last image
+//! listing a layer is removed, so is the layer ([`CodeStore::collect_layers`]).
 //!
 //! Like `put_zip`, nothing becomes visible before the whole image is
 //! unpacked: layers go into a private temporary directory that is renamed
@@ -27,13 +32,34 @@ const WHITEOUT: &str = ".wh.";
 /// The file name of an opaque-directory whiteout.
 const OPAQUE: &str = ".wh..wh..opq";
 
-/// One layer to apply: its verified blob and whether it is gzip-compressed.
+/// How a layer's tar archive is compressed (its media type's suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `…tar`.
+    None,
+    /// `…tar+gzip`, Docker's `…tar.gzip`.
+    Gzip,
+    /// `…tar+zstd`.
+    Zstd,
+}
+
+/// One layer to apply: its verified blob, its compression and its digest.
 #[derive(Debug, Clone)]
 pub struct Layer {
     /// The downloaded blob.
     pub path: PathBuf,
-    /// `application/vnd.oci.image.layer.v1.tar+gzip` and the like.
-    pub gzip: bool,
+    /// How the blob is compressed.
+    pub compression: Compression,
+    /// The hex of the blob's sha256 (what `image-<hex>.layers` lists).
+    pub digest_hex: String,
+}
+
+/// Whether `hex` is a sha256 in hex (a layer's cache name is made of it).
+pub fn is_sha256_hex(hex: &str) -> bool {
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CodeError + '_ {
@@ -53,8 +79,51 @@ impl CodeStore {
         self.dir(key).is_dir()
     }
 
+    /// Where the blob of the layer whose sha256 is `hex` is kept.
+    pub fn layer_path(&self, hex: &str) -> PathBuf {
+        self.dir(&format!("layer-{hex}"))
+    }
+
+    fn layer_list_path(&self, key: &str) -> PathBuf {
+        self.dir(&format!("{key}.layers"))
+    }
+
+    /// The layers `image-…` key was made of (none for other keys).
+    pub(crate) fn image_layers(&self, key: &str) -> Vec<String> {
+        fs::read_to_string(self.layer_list_path(key))
+            .map(|t| {
+                t.lines()
+                    .filter(|l| is_sha256_hex(l))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Removes the layer blobs among `hexes` that no stored image lists
+    /// (caller holds the code lock, as pulls do).
+    pub fn collect_layers(&self, hexes: &[String]) {
+        let mut listed: HashSet<String> = HashSet::new();
+        for entry in fs::read_dir(self.root()).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(key) = name
+                .strip_suffix(".layers")
+                .filter(|k| k.starts_with("image-"))
+            {
+                listed.extend(self.image_layers(key));
+            }
+        }
+        for hex in hexes
+            .iter()
+            .filter(|h| is_sha256_hex(h) && !listed.contains(*h))
+        {
+            let _ = fs::remove_file(self.layer_path(hex));
+        }
+    }
+
     /// Unpacks `layers` in order into the root file system `key` (see the
-    /// module's documentation); returns the bytes written. Idempotent.
+    /// module's documentation) and records their list; returns the bytes
+    /// written. Idempotent.
     pub fn put_image(&self, key: &str, layers: &[Layer]) -> Result<u64, CodeError> {
         if self.contains_tree(key) {
             return Ok(self.unzipped_size(key));
@@ -62,6 +131,12 @@ impl CodeStore {
         let tmp = self.temp_path("");
         fs::create_dir(&tmp).map_err(io_err(&tmp))?;
         let result = (|| {
+            let list = self.layer_list_path(key);
+            let text: String = layers
+                .iter()
+                .map(|l| format!("{}\n", l.digest_hex))
+                .collect();
+            fs::write(&list, text).map_err(io_err(&list))?;
             let mut written = 0u64;
             for layer in layers {
                 written = apply_layer(layer, &tmp, written)?;
@@ -81,6 +156,7 @@ impl CodeStore {
         })();
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
+            let _ = fs::remove_file(self.layer_list_path(key));
         }
         result
     }
@@ -104,12 +180,74 @@ fn through_link(root: &Path, rel: &Path) -> bool {
         .any(|a| root.join(a).is_symlink())
 }
 
+/// A zstd stream's every frame in turn, skippable frames skipped: ruzstd's
+/// decoder decodes one frame, and a layer may hold several (zstd:chunked
+/// layers do).
+struct ZstdFrames<R: io::BufRead> {
+    source: R,
+    decoder: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: io::BufRead> ZstdFrames<R> {
+    fn new(source: R) -> Self {
+        Self {
+            source,
+            decoder: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        }
+    }
+}
+
+impl<R: io::BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use ruzstd::decoding::BlockDecodingStrategy;
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                let d = &mut self.decoder;
+                while d.can_collect() < buf.len() && !d.is_finished() {
+                    let more = BlockDecodingStrategy::UptoBytes(buf.len() - d.can_collect());
+                    d.decode_blocks(&mut self.source, more)
+                        .map_err(io::Error::other)?;
+                }
+                let n = d.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.in_frame = false; // the frame is finished and collected
+            }
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            match self.decoder.reset(&mut self.source) {
+                Ok(()) => self.in_frame = true,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let skip = u64::from(length);
+                    let skipped = io::copy(&mut (&mut self.source).take(skip), &mut io::sink())?;
+                    if skipped != skip {
+                        return Err(io::Error::other("a skippable zstd frame ends early"));
+                    }
+                }
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+    }
+}
+
 fn apply_layer(layer: &Layer, root: &Path, mut written: u64) -> Result<u64, CodeError> {
     let file = fs::File::open(&layer.path).map_err(io_err(&layer.path))?;
-    let reader: Box<dyn Read> = if layer.gzip {
-        Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
+    let reader: Box<dyn Read> = match layer.compression {
+        // Multi-member: parallel compressors (pgzip, as umoci uses) write several.
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
+        Compression::Zstd => Box::new(ZstdFrames::new(BufReader::new(file))),
+        Compression::None => Box::new(BufReader::new(file)),
     };
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
@@ -207,7 +345,11 @@ mod tests {
             }
         }
         b.finish().unwrap();
-        Layer { path, gzip: false }
+        Layer {
+            path,
+            compression: Compression::None,
+            digest_hex: format!("{:064x}", name.len()),
+        }
     }
 
     #[test]
@@ -252,6 +394,28 @@ mod tests {
     }
 
     #[test]
+    fn zstd_layers_decode_every_frame_and_skip_skippable_ones() {
+        use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+        let mut stream = compress_to_vec(&b"hello "[..], CompressionLevel::Fastest);
+        stream.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+        stream.extend_from_slice(&3u32.to_le_bytes());
+        stream.extend_from_slice(b"xyz");
+        stream.extend(compress_to_vec(&b"world"[..], CompressionLevel::Fastest));
+        let mut out = String::new();
+        ZstdFrames::new(&stream[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "hello world");
+        let mut bad = stream.clone();
+        bad.extend_from_slice(b"not zstd");
+        assert!(
+            ZstdFrames::new(&bad[..])
+                .read_to_end(&mut Vec::new())
+                .is_err()
+        );
+    }
+
+    #[test]
     fn refuses_escapes_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("code");
@@ -268,7 +432,14 @@ mod tests {
         h.set_cksum();
         b.append_data(&mut h, "link/evil", &b"x"[..]).unwrap();
         b.finish().unwrap();
-        let r = store.put_image("image-e", &[Layer { path, gzip: false }]);
+        let r = store.put_image(
+            "image-e",
+            &[Layer {
+                path,
+                compression: Compression::None,
+                digest_hex: "0".repeat(64),
+            }],
+        );
         assert!(matches!(r, Err(CodeError::EscapingEntry(_))), "{r:?}");
         assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
     }

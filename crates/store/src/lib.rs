@@ -54,7 +54,7 @@ use lambdad_model::{Code, ErrorCode};
 pub use cluster::{ChangeRecord, ClusterStore, NodeRecord, Watch};
 pub use code::MAX_IMAGE_BYTES;
 pub use code::{CodeError, CodeInfo, CodeStore};
-pub use image_fs::Layer as ImageLayer;
+pub use image_fs::{Compression as LayerCompression, Layer as ImageLayer, is_sha256_hex};
 pub use objects::ObjectStore;
 pub use pg::PgStore;
 pub use pg_copy::CopyReport;

@@ -325,6 +325,8 @@ final class Json {
             b.append(']');
         } else if (v instanceof byte[]) {
             quote(Base64.getEncoder().encodeToString((byte[]) v), b);
+        } else if (v instanceof java.nio.ByteBuffer) {
+            quote(Events.base64((java.nio.ByteBuffer) v), b);
         } else if (v.getClass().isArray()) {
             b.append('[');
             for (int k = 0, n = Array.getLength(v); k < n; k++) {
@@ -341,7 +343,8 @@ final class Json {
         } else {
             b.append('{');
             boolean first = true;
-            for (Map.Entry<String, Object> e : Bean.of(v.getClass()).read(v).entrySet()) {
+            Map<String, Object> properties = Events.isS3(v.getClass()) ? Events.readS3(v) : Bean.of(v.getClass()).read(v);
+            for (Map.Entry<String, Object> e : properties.entrySet()) {
                 if (e.getValue() == null) {
                     continue;
                 }
@@ -360,7 +363,7 @@ final class Json {
     /** Values written as their text: UUIDs, URIs, paths, java.time values. */
     private static boolean isScalarText(Class<?> c) {
         String n = c.getName();
-        return n.startsWith("java.time.") || c == java.util.UUID.class || c == java.net.URI.class
+        return n.startsWith("java.time.") || n.startsWith("org.joda.time.") || c == java.util.UUID.class || c == java.net.URI.class
                 || c == java.net.URL.class || java.nio.file.Path.class.isAssignableFrom(c)
                 || c == java.io.File.class || c == Class.class;
     }
@@ -449,6 +452,10 @@ final class Json {
         if (c == Object.class) {
             return v;
         }
+        Object special = Events.scalar(v, c);
+        if (special != Events.NONE) {
+            return special;
+        }
         if (c == String.class || c == CharSequence.class) {
             if (v instanceof Map || v instanceof List) {
                 throw cannot(v, t);
@@ -516,7 +523,7 @@ final class Json {
         if (!(v instanceof Map)) {
             throw cannot(v, t);
         }
-        return Bean.of(c).make((Map<String, Object>) v);
+        return Events.isS3(c) ? Events.makeS3(c, (Map<String, Object>) v) : Bean.of(c).make((Map<String, Object>) v);
     }
 
     private static List<?> asList(Object v, Type t) {
@@ -619,6 +626,8 @@ final class Json {
         private static final Map<Class<?>, Bean> CACHE = new ConcurrentHashMap<>();
 
         final Class<?> type;
+        /** One of Lambda's event classes: their JSON names and dates ({@link Events}). */
+        final boolean event;
         /** Getters (or fields) by property name, in declaration order. */
         final Map<String, java.lang.reflect.AccessibleObject> readers = new LinkedHashMap<>();
         /** Setters (or fields) by property name in lower case. */
@@ -630,6 +639,7 @@ final class Json {
 
         private Bean(Class<?> c) {
             type = c;
+            event = Events.isEvent(c);
             List<Field> fields = new ArrayList<>();
             for (Class<?> k = c; k != null && k != Object.class; k = k.getSuperclass()) {
                 for (Field f : k.getDeclaredFields()) {
@@ -674,6 +684,12 @@ final class Json {
                 }
             }
             readers.putAll(getters);
+            if (event) {
+                Map<String, java.lang.reflect.AccessibleObject> named = new LinkedHashMap<>();
+                readers.forEach((k, r) -> named.put(Events.jsonName(c, k), r));
+                readers.clear();
+                readers.putAll(named);
+            }
             for (Field f : fields) {
                 String key = f.getName().toLowerCase(Locale.ROOT);
                 // A public field, or a private one a getter shows (Jackson's inferred mutator).
@@ -691,7 +707,8 @@ final class Json {
                 java.lang.reflect.AccessibleObject a = e.getValue();
                 try {
                     a.trySetAccessible();
-                    out.put(e.getKey(), a instanceof Method ? ((Method) a).invoke(o) : ((Field) a).get(o));
+                    Object x = a instanceof Method ? ((Method) a).invoke(o) : ((Field) a).get(o);
+                    out.put(e.getKey(), event ? Events.eventOut(x) : x);
                 } catch (ReflectiveOperationException x) {
                     Throwable cause = x.getCause() != null ? x.getCause() : x;
                     throw new MappingException("Cannot read " + type.getName() + "." + e.getKey() + ": " + cause);
@@ -730,10 +747,12 @@ final class Json {
                     w.trySetAccessible();
                     if (w instanceof Method) {
                         Method m = (Method) w;
-                        m.invoke(o, convert(e.getValue(), m.getGenericParameterTypes()[0]));
+                        Type pt = m.getGenericParameterTypes()[0];
+                        m.invoke(o, convert(event ? Events.eventValue(e.getValue(), pt) : e.getValue(), pt));
                     } else {
                         Field f = (Field) w;
-                        f.set(o, convert(e.getValue(), f.getGenericType()));
+                        f.set(o, convert(event ? Events.eventValue(e.getValue(), f.getGenericType()) : e.getValue(),
+                                f.getGenericType()));
                     }
                 } catch (ReflectiveOperationException x) {
                     Throwable cause = x.getCause() != null ? x.getCause() : x;

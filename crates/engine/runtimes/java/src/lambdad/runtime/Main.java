@@ -30,7 +30,11 @@ public final class Main {
 
     private Main() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) throws Throwable {
+        if (args.length == 1 && args[0].equals("--train")) {
+            Train.run(); // the class-data-sharing archive's training run (Train)
+            return;
+        }
         String host = System.getenv("AWS_LAMBDA_RUNTIME_API");
         if (host == null || host.isEmpty()) {
             System.err.println("AWS_LAMBDA_RUNTIME_API is not set");
@@ -83,7 +87,7 @@ public final class Main {
     }
 
     /** The function's code: /var/task, its lib/*.jar, then the layers' /opt/java/lib/*.jar. */
-    private static ClassLoader userLoader(String task) throws IOException {
+    static ClassLoader userLoader(String task) throws IOException {
         List<URL> urls = new ArrayList<>();
         urls.add(new File(task).toURI().toURL());
         for (String dir : new String[] {task + "/lib", "/opt/java/lib"}) {
