@@ -150,8 +150,9 @@ def create(lam, name, runtime=RUNTIME, **kw):
 def invoke(lam, name):
     out = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
     body = json.loads(out["Payload"].read())
-    assert "FunctionError" not in out, body
-    return body, base64.b64decode(out["LogResult"]).decode()
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "FunctionError" not in out, (body, log)
+    return body, log
 
 
 def zygote_ready(server, runtime=RUNTIME):
@@ -199,8 +200,8 @@ def test_a_zygote_started_environment_is_isolated_like_a_fresh_one(server, lam, 
     assert body["environ"]["AWS_LAMBDA_FUNCTION_NAME"] == name
     # What the process started with holds nothing the function does not have.
     for entry in body["proc_environ"]:
-        name, _, value = entry.partition("=")
-        assert body["environ"].get(name) == value, entry
+        key, _, value = entry.partition("=")
+        assert body["environ"].get(key) == value, entry
     # The same view as a fresh start: argv, working directory, hostname, read-only code,
     # a private /tmp of the function's size, empty.
     for key in ("argv", "cwd", "hostname", "task_writable", "tmp_files"):
@@ -219,8 +220,9 @@ def test_a_zygote_started_environment_is_isolated_like_a_fresh_one(server, lam, 
 
 
 def test_each_zygote_serves_one_environment(server, lam):
-    create(lam, "zy-a")
-    create(lam, "zy-b")
+    for name in ("zy-start", "zy-a", "zy-b"):
+        create(lam, name)
+    invoke(lam, "zy-start")  # starts the runtime's pool, if no test did
     seen = []
     for name in ("zy-a", "zy-b"):
         zygote_ready(server)
@@ -235,6 +237,8 @@ def test_each_zygote_serves_one_environment(server, lam):
 
 
 def test_a_function_setting_interpreter_variables_starts_fresh(server, lam):
+    create(lam, "zy-start-2")
+    invoke(lam, "zy-start-2")  # starts the runtime's pool, if no test did
     create(lam, "zy-pythonpath", Environment={"Variables": {"PYTHONDONTWRITEBYTECODE": "1"}})
     zygote_ready(server)
     body, _ = invoke(lam, "zy-pythonpath")
