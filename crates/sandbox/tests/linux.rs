@@ -477,3 +477,60 @@ fn freeze_stops_and_thaw_resumes() {
     let exit = sb.wait().unwrap();
     assert!(exit.signal.is_some() || exit.code.is_some());
 }
+
+#[test]
+fn a_zygote_runs_before_its_environment_and_is_handed_it() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = backend(dir.path()) else { return };
+    let task = dir.path().join("task");
+    std::fs::create_dir(&task).unwrap();
+    std::fs::write(task.join("code.txt"), "mine").unwrap();
+    // Before the handover: an empty mount point, no /tmp of its own. After:
+    // the handover on fd 3, the code bound read-only, a private /tmp.
+    let script = "ls -A /var/task | wc -l; grep -c ' /tmp ' /proc/self/mountinfo; \
+                  cat <&3; echo; exec 3<&-; id -u; cat /var/task/code.txt; echo; \
+                  grep ' /var/task ' /proc/self/mountinfo | cut -d' ' -f6; \
+                  grep ' /tmp ' /proc/self/mountinfo | awk '{for(i=1;i<=NF;i++) if($i==\"-\") print $(i+3)}'; \
+                  touch /var/task/x 2>/dev/null || echo read-only; touch /tmp/x && echo tmp-writable; \
+                  echo pid $$; cat /proc/self/cgroup";
+    let mut full = spec("zygote-env", script, &task, 64);
+    let start = lambdad_sandbox::ZygoteStart {
+        spec: SandboxSpec {
+            binds: Vec::new(),
+            ..full.clone()
+        },
+        late: vec!["/var/task".into()],
+    };
+    let mut zygote = b.start_zygote(&start).unwrap().expect("a zygote");
+    let mut out = std::io::BufReader::new(zygote.take_stdout().unwrap());
+    let mut before = String::new();
+    out.read_line(&mut before).unwrap();
+    out.read_line(&mut before).unwrap();
+    assert_eq!(before, "0\n0\n", "the zygote's root before the handover");
+    full.env.push(("GREETING".into(), "hi".into()));
+    let mut sb = b.hand_over(zygote, &full).unwrap();
+    let mut after = String::new();
+    out.read_to_string(&mut after).unwrap();
+    assert!(sb.wait().unwrap().code == Some(0), "{after}");
+    let lines: Vec<&str> = after.lines().collect();
+    let handover: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(
+        handover,
+        serde_json::json!({"env": [["PATH", "/usr/bin:/bin"], ["GREETING", "hi"]], "cwd": "/var/task"})
+    );
+    assert_eq!(&lines[1..3], ["993", "mine"], "{after}");
+    assert!(lines[3].starts_with("ro,nosuid,nodev"), "{after}");
+    assert!(lines[4].contains("size=8192k"), "{after}");
+    assert_eq!(
+        &lines[5..8],
+        ["read-only", "tmp-writable", "pid 1"],
+        "{after}"
+    );
+    assert!(after.contains("/zygote-"), "{after}");
+    // A spec that would start another program does not fit a zygote.
+    let zygote = b.start_zygote(&start).unwrap().expect("a zygote");
+    let mut other = full.clone();
+    other.uid = 994;
+    assert!(b.hand_over(zygote, &other).is_err());
+}
