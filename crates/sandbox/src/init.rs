@@ -7,6 +7,8 @@
 //! and stderr are the runtime's. The helper exits with the runtime's exit
 //! code, or 128 + signal number.
 
+pub(crate) mod zygote;
+
 use std::ffi::CString;
 use std::fs;
 use std::io::{BufRead, Read, Write};
@@ -106,7 +108,7 @@ pub fn init_main() -> ! {
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             let msg = read_spec(spec_r);
             if msg.zygote.is_some() {
-                crate::zygote::run_child(&msg, handover_r)
+                zygote::run_child(&msg, handover_r)
             }
             drop(handover_r);
             run_child(&msg)
@@ -128,9 +130,9 @@ pub fn init_main() -> ! {
             };
             if let Ok(line) = lines.recv() {
                 // A zygote's root is prepared here before the child reads its spec.
-                let zygote = crate::zygote::root_of(&line);
+                let zygote = zygote::root_of(&line);
                 if let Some(root_dir) = &zygote
-                    && let Err(e) = crate::zygote::prepare(root_dir)
+                    && let Err(e) = zygote::prepare(root_dir)
                 {
                     kill();
                     fail("preparing the zygote's root", e);
@@ -144,7 +146,7 @@ pub fn init_main() -> ! {
                 // A zygote runs until its handover comes.
                 if let Some(root_dir) = zygote
                     && let Ok(handover) = lines.recv()
-                    && let Err(e) = crate::zygote::hand_over(&root_dir, &handover, handover_w)
+                    && let Err(e) = zygote::hand_over(&root_dir, &handover, handover_w)
                 {
                     kill();
                     fail("handing the zygote over", e);

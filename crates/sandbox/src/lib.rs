@@ -28,18 +28,17 @@ mod pool;
 mod process;
 mod seccomp;
 mod spec;
-mod zygote;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use cgroup::{Cgroup, favor_dynamic_migrations};
 pub use init::init_main;
+pub use init::zygote::{HANDOVER_FD, ZygoteStart};
 pub use net::{IsolatedNetwork, tcp_peer_uid};
 pub use pool::{Launch, Pool};
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox};
 pub use spec::{Bind, CPU_PERIOD_US, Limits, SandboxSpec};
-pub use zygote::{HANDOVER_FD, ZygoteStart};
 
 /// Which backend the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

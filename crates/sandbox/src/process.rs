@@ -7,9 +7,9 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 use crate::cgroup::{Cgroup, Layout};
 use crate::init::InitMessage;
+use crate::init::zygote::ZygoteStart;
 use crate::pool::Pool;
 use crate::spec::SandboxSpec;
-use crate::zygote::ZygoteStart;
 use crate::{Backend, IsolatedNetwork, SandboxError};
 
 /// How an environment's process ended.
@@ -377,7 +377,7 @@ impl Backend for NamespaceBackend {
     }
 
     fn start_zygote(&self, start: &ZygoteStart) -> Result<Option<Sandbox>, SandboxError> {
-        crate::zygote::check_start(start).map_err(|e| invalid("zygote", e))?;
+        crate::init::zygote::check_start(start).map_err(|e| invalid("zygote", e))?;
         let n = 1 + self
             .zygotes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -408,7 +408,7 @@ impl Backend for NamespaceBackend {
             .zygote
             .take()
             .ok_or_else(|| invalid(&spec.id, "not a zygote"))?;
-        let handover = crate::zygote::fits(&start, spec).map_err(|e| invalid(&spec.id, e))?;
+        let handover = crate::init::zygote::fits(&start, spec).map_err(|e| invalid(&spec.id, e))?;
         if zygote.try_wait()?.is_some() {
             return Err(invalid(&spec.id, "the zygote has exited"));
         }

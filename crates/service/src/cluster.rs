@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 
 use crate::context::{Context, blocking};
 use crate::error::{ServiceError, ServiceResult};
+pub use crate::node::{LocalNode, LocalStatus};
 
 /// How often a node renews its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -34,38 +35,6 @@ const POLL: Duration = Duration::from_secs(1);
 const CHANGE_RETENTION: Duration = Duration::from_secs(600);
 /// Changes read at once.
 const BATCH: usize = 500;
-
-/// What this node knows of itself, for `/_lambdad/cluster`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct LocalStatus {
-    /// Its id (empty before it joined).
-    pub node_id: String,
-    /// Its incarnation.
-    pub incarnation: i64,
-    /// `active`, `draining` or `left`.
-    pub state: String,
-    /// Whether it could not renew its heartbeat for [`FENCE_AFTER`] and
-    /// admits no work that needs a live membership.
-    pub fenced: bool,
-    /// The last change it applied.
-    pub applied_seq: i64,
-}
-
-/// This node's status, shared with the API.
-#[derive(Debug, Clone, Default)]
-pub struct LocalNode(Arc<Mutex<LocalStatus>>);
-
-impl LocalNode {
-    /// A copy of the status now.
-    pub fn status(&self) -> LocalStatus {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn update(&self, f: impl FnOnce(&mut LocalStatus)) {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-}
 
 /// The node's load as it reports it.
 pub fn load(ctx: &Context) -> Value {

@@ -104,7 +104,7 @@ pub struct Parts {
     /// Credentials for the registries image functions come from.
     pub registries: crate::images::RegistryCredentials,
     /// This node's membership status (cluster mode).
-    pub node: crate::cluster::LocalNode,
+    pub node: crate::node::LocalNode,
     /// Serialises fetches of code archives from the shared store.
     pub fetch_lock: Arc<tokio::sync::Mutex<()>>,
 }

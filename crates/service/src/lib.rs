@@ -13,8 +13,8 @@
 #![forbid(unsafe_code)]
 
 pub mod accepts;
-pub mod code_signing;
 pub mod cluster;
+pub mod code_signing;
 pub mod concurrency;
 pub mod context;
 pub mod error;
@@ -33,6 +33,7 @@ pub use gateway::{
 pub mod invocations;
 pub mod layers;
 pub mod logs;
+pub mod node;
 pub mod provisioned;
 pub mod queues;
 pub mod records;

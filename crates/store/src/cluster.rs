@@ -4,7 +4,7 @@
 //!
 //! Only a shared backend has it: [`Store::cluster`](crate::Store::cluster)
 //! is `None` for SQLite (one node, nothing to share) and `Some` for
-//! PostgreSQL. [`crate::conformance_cluster`] is its conformance suite.
+//! PostgreSQL. `conformance_cluster.rs` is its conformance suite.
 
 use std::sync::Arc;
 use std::time::Duration;

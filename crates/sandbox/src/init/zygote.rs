@@ -31,7 +31,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, unshare};
 use serde::{Deserialize, Serialize};
 
-use crate::init::{InitMessage, build_root, exec, fail, inside};
+use super::{InitMessage, build_root, exec, fail, inside};
 use crate::spec::{Bind, SandboxSpec};
 
 /// The zygote's root, under the helper's private tmpfs on the roots directory.
