@@ -172,6 +172,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         objects: Some(objects),
         doors: Arc::default(),
         s3_metrics: Arc::default(),
+        console_sessions: Arc::default(),
     };
     let app = lambdad_api::router(state);
     tracing::info!(listen = %listener.local_addr()?, data_dir = %data_dir.display(), "lambdad is serving.");
