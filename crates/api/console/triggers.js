@@ -163,14 +163,17 @@ async function subscriptions(fnArn, redo) {
   return [table("subscriptions", ["Topic", "Subscription", ""], rows, "No SNS subscriptions.")];
 }
 
+// `/v2/…` could name an S3 bucket too: the header says the request is the console's.
+const gateway = async (path) => (await call("GET", path, undefined, { "x-lambdad-console": "1" })).json().items || [];
+
 async function routes(fnArn) {
-  const apis = (await call("GET", "/v2/apis")).json().items || [];
+  const apis = await gateway("/v2/apis");
   const rows = [];
   for (const api of apis) {
     const id = enc(api.apiId);
     const [integrations, apiRoutes] = await Promise.all([
-      call("GET", `/v2/apis/${id}/integrations`).then((r) => r.json().items || []),
-      call("GET", `/v2/apis/${id}/routes`).then((r) => r.json().items || []),
+      gateway(`/v2/apis/${id}/integrations`),
+      gateway(`/v2/apis/${id}/routes`),
     ]);
     const ours = new Set(integrations.filter((i) => (i.integrationUri || "").includes(fnArn)).map((i) => `integrations/${i.integrationId}`));
     for (const r of apiRoutes.filter((r) => ours.has(r.target))) {

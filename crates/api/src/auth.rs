@@ -269,7 +269,10 @@ impl Credentials {
             Sha256::digest(id.secret.as_bytes()),
             Sha256::digest(secret.as_bytes()),
         );
-        let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        let diff = a
+            .iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y));
         (diff == 0).then(|| id.clone())
     }
 

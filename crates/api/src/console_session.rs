@@ -33,6 +33,10 @@ pub(crate) const COOKIE: &str = "lambdad_console";
 /// The header carrying the session's CSRF token on every change.
 pub(crate) const CSRF_HEADER: &str = "x-lambdad-csrf";
 
+/// The header the console's requests to paths S3 could also claim carry
+/// (`s3::is_s3`: they are the API's, never S3's).
+pub(crate) const CONSOLE_HEADER: &str = "x-lambdad-console";
+
 /// How long a session lasts after its login.
 pub(crate) const TTL: Duration = Duration::from_secs(8 * 3600);
 
@@ -285,7 +289,10 @@ mod tests {
     #[test]
     fn the_cookie_is_read_and_written() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "x=1; lambdad_console=abc; y=2".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "x=1; lambdad_console=abc; y=2".parse().unwrap(),
+        );
         assert_eq!(session_id(&headers), Some("abc"));
         headers.insert(header::COOKIE, "lambdad_consoleX=abc".parse().unwrap());
         assert_eq!(session_id(&headers), None);
