@@ -12,11 +12,19 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, path, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
+let csrf = "";
+/** The console session's CSRF token (under --auth sigv4), sent with every change. */
+export const setCsrf = (token) => {
+  csrf = token || "";
+};
+const csrfHeader = (method) => (csrf && method !== "GET" && method !== "HEAD" ? { "x-lambdad-csrf": csrf } : {});
+
+/** A request to the API (with the session's CSRF token on a change). */
+export async function call(method, path, body, headers = {}) {
+  const init = { method, headers: { ...headers, ...csrfHeader(method) } };
   if (body !== undefined) {
     // A string is sent as it is (an event's JSON text), anything else as JSON.
-    init.headers["content-type"] = "application/json";
+    init.headers["content-type"] ??= "application/json";
     init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   const resp = await fetch(path, init);
@@ -111,7 +119,7 @@ export async function downloadCode(location) {
 export async function invoke(name, qualifier, body) {
   const resp = await fetch(`${BASE}/${enc(name)}/invocations${qualified(qualifier)}`, {
     method: "POST",
-    headers: { "x-amz-log-type": "Tail", "x-amz-invocation-type": "RequestResponse" },
+    headers: { "x-amz-log-type": "Tail", "x-amz-invocation-type": "RequestResponse", ...csrfHeader("POST") },
     body,
   });
   const text = await resp.text();

@@ -1,5 +1,7 @@
 // The console's shell: hash routes to the pages.
-import { h, status, takePending } from "./ui.js";
+import { h, status, takePending, serverConfig } from "./ui.js";
+import { setCsrf } from "./api.js";
+import { renderLogin, showUser, sessionLost } from "./login.js";
 import { renderList, renderCreate } from "./pages.js";
 import { renderFunction } from "./function.js";
 
@@ -8,11 +10,19 @@ async function route() {
   const parts = window.location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const message = takePending();
   status(message || "", "ok");
+  const cfg = await serverConfig();
+  if (!cfg.loggedIn) {
+    renderLogin(main);
+    return;
+  }
+  setCsrf(cfg.csrfToken);
+  showUser(cfg);
   try {
     if (parts[0] === "create") await renderCreate(main);
     else if (parts[0] === "functions" && parts[1]) await renderFunction(main, parts[1], parts[2] || "code");
     else await renderList(main);
   } catch (e) {
+    if (sessionLost(e)) return;
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));
   }
   const heading = main.querySelector("h1");

@@ -5,12 +5,14 @@ import * as api from "./api.js";
 import { createEditor, languageOf } from "./editor.js";
 import { readZip, writeZip } from "./zip.js";
 import { renderTest } from "./test.js";
+import { OPERATE_TABS } from "./operate.js";
 
 const TABS = [
   ["code", "Code"],
   ["test", "Test"],
   ["configuration", "Configuration"],
   ["versions", "Versions"],
+  ...OPERATE_TABS.map((t) => [t.id, t.label]),
 ];
 
 const href = (name, tab) => `#/functions/${encodeURIComponent(name)}/${tab}`;
@@ -33,7 +35,9 @@ export async function renderFunction(main, name, tab) {
         h("a", { id: `tab-${id}`, href: href(name, id), "aria-current": id === tab ? "page" : null }, label))),
     body,
   );
-  if (tab === "test") await renderTest(body, name);
+  const operate = OPERATE_TABS.find((t) => t.id === tab);
+  if (operate) await operate.render(body, name, fn);
+  else if (tab === "test") await renderTest(body, name);
   else if (tab === "configuration") renderConfiguration(body, name, cfg);
   else if (tab === "versions") await renderVersions(body, name);
   else await renderCode(body, name, fn);
@@ -127,17 +131,21 @@ function renderConfiguration(body, name, cfg) {
     rows.append(tr);
   };
   for (const [k, v] of Object.entries(cfg.Environment?.Variables || {})) addRow(k, v);
+  // Variables this key may not read (no lambda:GetFunctionConfiguration) are
+  // not sent to the page, and a save leaves them as they are.
+  const hidden = cfg.Environment?.Error;
   const save = h("button", { type: "submit", class: "primary" }, "Save");
   const form = h("form", {},
     h("div", { class: "grid" },
       h("div", { class: "field" }, h("label", { for: "cfg-memory" }, "Memory (MB)"), memory),
       h("div", { class: "field" }, h("label", { for: "cfg-timeout" }, "Timeout (seconds)"), timeout)),
     h("h2", {}, "Environment variables"),
-    h("table", { class: "env" },
+    hidden ? h("p", { class: "error", id: "env-hidden" }, `${hidden.ErrorCode}: ${hidden.Message}`) : null,
+    h("table", { class: "env", hidden: !!hidden },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Value"), h("th", {}, ""))),
       rows),
     h("div", { class: "actions" },
-      h("button", { type: "button", onclick: () => addRow() }, "Add environment variable"),
+      hidden ? null : h("button", { type: "button", onclick: () => addRow() }, "Add environment variable"),
       save));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -147,11 +155,9 @@ function renderConfiguration(body, name, cfg) {
       if (k) variables[k] = tr.querySelector(".env-value").value;
     }
     busy(save, `Saving ${name}…`, async () => {
-      const out = await api.updateConfiguration(name, {
-        MemorySize: Number(memory.value),
-        Timeout: Number(timeout.value),
-        Environment: { Variables: variables },
-      });
+      const req = { MemorySize: Number(memory.value), Timeout: Number(timeout.value) };
+      if (!hidden) req.Environment = { Variables: variables };
+      const out = await api.updateConfiguration(name, req);
       return `Saved: ${out.MemorySize} MB, ${out.Timeout} s, ${Object.keys(out.Environment?.Variables || {}).length} variable(s).`;
     });
   });

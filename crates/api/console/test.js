@@ -1,15 +1,16 @@
 // A function's test tab: named test events saved on the server (lambdad's
 // own /_lambdad/functions/NAME/test-events), run against $LATEST, a version
 // or an alias with the log tail, and the REPORT line's numbers.
-import { h, status, busy } from "./ui.js";
+import { h, status, busy, serverConfig } from "./ui.js";
+import { TEMPLATES, templateText } from "./templates.js";
 import * as api from "./api.js";
 import { createEditor } from "./editor.js";
 
 const DEFAULT_EVENT = '{\n  "key1": "value1",\n  "key2": "value2"\n}\n';
 
 export async function renderTest(body, name) {
-  const [versions, aliases, stored] = await Promise.all([
-    api.listVersions(name), api.listAliases(name), api.listTestEvents(name),
+  const [versions, aliases, stored, cfg] = await Promise.all([
+    api.listVersions(name), api.listAliases(name), api.listTestEvents(name), serverConfig(),
   ]);
   let events = stored;
   const targets = [
@@ -19,6 +20,8 @@ export async function renderTest(body, name) {
   const qualifier = h("select", { id: "test-qualifier" }, targets.map((t) => h("option", { value: t }, t)));
   const saved = h("select", { id: "test-saved" });
   const eventName = h("input", { id: "test-name", maxlength: "25", autocomplete: "off" });
+  const template = h("select", { id: "test-template" }, h("option", { value: "" }, "—"),
+    TEMPLATES.map(([id, label]) => h("option", { value: id }, label)));
   const editorHost = h("div", {});
   const saveButton = h("button", { type: "button" }, "Save event");
   const deleteButton = h("button", { type: "button" }, "Delete event");
@@ -27,6 +30,7 @@ export async function renderTest(body, name) {
   body.replaceChildren(
     h("div", { class: "grid" },
       h("div", { class: "field" }, h("label", { for: "test-saved" }, "Saved event"), saved),
+      h("div", { class: "field" }, h("label", { for: "test-template" }, "Template"), template),
       h("div", { class: "field" }, h("label", { for: "test-name" }, "Event name"), eventName),
       h("div", { class: "field" }, h("label", { for: "test-qualifier" }, "Version or alias"), qualifier)),
     editorHost,
@@ -40,6 +44,14 @@ export async function renderTest(body, name) {
       ...Object.keys(events).sort().map((n) => h("option", { value: n, selected: n === selected }, n)));
     deleteButton.disabled = !selected;
   };
+  // A template starts a new event (named after it) from the service's sample.
+  template.addEventListener("change", () => {
+    if (!template.value) return;
+    editor.value = templateText(template.value, { account: cfg.accountId, region: cfg.region });
+    eventName.value = template.value;
+    saved.value = "";
+    deleteButton.disabled = true;
+  });
   saved.addEventListener("change", () => {
     eventName.value = saved.value;
     editor.value = saved.value ? events[saved.value] : DEFAULT_EVENT;

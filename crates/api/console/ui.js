@@ -41,9 +41,16 @@ export async function busy(button, doing, work) {
 }
 
 let config = null;
-/** /console/config.json: the account and region of this server. */
+/**
+ * /console/config.json: the account and region of this server, its auth
+ * mode and, under --auth sigv4, the session's user and CSRF token
+ * (`loggedIn` false: no live session, the login page is shown).
+ */
 export async function serverConfig() {
-  if (!config) config = await (await fetch("/console/config.json")).json();
+  if (!config) {
+    const resp = await fetch("/console/config.json");
+    config = { ...(await resp.json()), loggedIn: resp.ok };
+  }
   return config;
 }
 

@@ -260,6 +260,22 @@ impl Credentials {
         (key, secret, token)
     }
 
+    /// The identity of a key of the credentials file whose secret is
+    /// `secret` (the console's login; a role session's key cannot log in).
+    /// The secrets are compared through their SHA-256, in constant time.
+    pub fn login(&self, access_key: &str, secret: &str) -> Option<Arc<Identity>> {
+        let id = self.keys.get(access_key)?;
+        let (a, b) = (
+            Sha256::digest(id.secret.as_bytes()),
+            Sha256::digest(secret.as_bytes()),
+        );
+        let diff = a
+            .iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        (diff == 0).then(|| id.clone())
+    }
+
     /// The identity of an access key (of the file, or a live session).
     pub fn identity(&self, access_key: &str) -> Option<Arc<Identity>> {
         if let Some(id) = self.keys.get(access_key) {
@@ -683,6 +699,21 @@ mod session_tests {
                 .evaluate("lambda:InvokeFunction", "*"),
             lambdad_model::iam::Decision::ImplicitDeny
         );
+    }
+
+    #[test]
+    fn only_a_file_key_with_its_secret_logs_in() {
+        let creds = Credentials::parse(
+            "[alice]\naws_access_key_id = A1\naws_secret_access_key = right\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(creds.login("A1", "right").unwrap().principal, "user/alice");
+        assert!(creds.login("A1", "wrong").is_none());
+        assert!(creds.login("A1", "").is_none());
+        assert!(creds.login("B1", "right").is_none());
+        let (key, secret, _) = creds.mint("arn:aws:iam::000000000000:role/app");
+        assert!(creds.login(&key, &secret).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod auth;
 mod code_signing;
 mod concurrency;
 mod console;
+mod console_session;
 mod doors;
 mod elb;
 mod elb_http;
@@ -119,6 +120,8 @@ pub struct AppParts {
     pub doors: Arc<doors::DoorMetrics>,
     /// The S3 API's counters (`s3_metrics.rs`).
     pub s3_metrics: Arc<s3_metrics::S3Metrics>,
+    /// The web console's login sessions under `--auth sigv4` (`console_session.rs`).
+    pub console_sessions: Arc<console_session::Sessions>,
 }
 
 /// The region a request addresses: its SigV4 credential scope's, else the configured one.

@@ -73,7 +73,8 @@ pub const MAX_SMALL_JSON_REQUEST: usize = 256 * 1024;
 /// operation that ignores its body still reads it, and the client always
 /// gets the answer rather than a reset connection), and with `--auth sigv4`
 /// refuses every request that does not carry a valid SigV4 signature of a
-/// known key (AWS's 403 error types). Function URLs (their own AuthType),
+/// known key, or come from a console session (`console_session.rs`), with
+/// AWS's 403 error types. Function URLs (their own AuthType),
 /// `/health` and `/metrics` are not API requests.
 pub async fn authenticate(
     axum::extract::State(state): axum::extract::State<super::AppState>,
@@ -82,8 +83,8 @@ pub async fn authenticate(
 ) -> Response {
     use axum::response::IntoResponse;
     let path = req.uri().path();
-    // The console's pages are static and refused whole under `--auth sigv4`
-    // (console.rs); its API calls are API requests like any other.
+    // The console's pages and login are its own (console.rs); its API calls
+    // are API requests like any other, signed or of a console session.
     if path == "/health"
         || path == "/metrics"
         || path.starts_with("/_lambdad/code/")
@@ -148,22 +149,49 @@ pub async fn authenticate(
         }
         ApiError::new(code, message).into_response()
     };
-    let verified = crate::auth::verify(
-        state.credentials.as_deref(),
-        &signed,
-        std::time::SystemTime::now(),
-    );
-    let identity = verified.as_ref().ok().and_then(|auth| {
-        state
-            .credentials
-            .as_deref()
-            .and_then(|c| c.identity(&auth.access_key))
-    });
     let home = &state.config.account_id;
-    if let (Ok(auth), Some(id)) = (&verified, &identity)
+    // A console session's request (no signature, its cookie) is its key's;
+    // any other must be signed.
+    let console = crate::console_session::identity(&state, &parts);
+    let via_console = console.is_some();
+    let (identity, region) = match console {
+        Some(Ok(id)) => (Some(id), state.config.region.clone()),
+        Some(Err((code, message))) => return refuse(code, message.to_owned()),
+        None => {
+            let verified = crate::auth::verify(
+                state.credentials.as_deref(),
+                &signed,
+                std::time::SystemTime::now(),
+            );
+            match verified {
+                Ok(auth) => (
+                    state
+                        .credentials
+                        .as_deref()
+                        .and_then(|c| c.identity(&auth.access_key)),
+                    auth.scope
+                        .split('/')
+                        .nth(1)
+                        .unwrap_or(&state.config.region)
+                        .to_owned(),
+                ),
+                Err(e) => {
+                    use crate::auth::SigV4Error;
+                    let code = match e {
+                        SigV4Error::Missing => Code::MissingAuthenticationToken,
+                        SigV4Error::Malformed => Code::IncompleteSignature,
+                        SigV4Error::UnknownKey => Code::UnrecognizedClient,
+                        SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
+                        SigV4Error::Expired => Code::ExpiredToken,
+                    };
+                    return refuse(code, e.to_string());
+                }
+            }
+        }
+    };
+    if let Some(id) = &identity
         && let Some(policy) = &id.policy
     {
-        let region = auth.scope.split('/').nth(1).unwrap_or(&state.config.region);
         let target = parts
             .headers
             .get("x-amz-target")
@@ -173,7 +201,7 @@ pub async fn authenticate(
             parts.uri.path(),
             target,
             &bytes,
-            region,
+            &region,
             home,
         );
         let why = match policy.evaluate(&act.action, &act.resource) {
@@ -196,18 +224,7 @@ pub async fn authenticate(
             return refuse(Code::AccessDenied, message);
         }
     }
-    if let Err(e) = verified {
-        use crate::auth::SigV4Error;
-        let code = match e {
-            SigV4Error::Missing => Code::MissingAuthenticationToken,
-            SigV4Error::Malformed => Code::IncompleteSignature,
-            SigV4Error::UnknownKey => Code::UnrecognizedClient,
-            SigV4Error::BadSignature | SigV4Error::Skewed(_) => Code::InvalidSignature,
-            SigV4Error::Expired => Code::ExpiredToken,
-        };
-        return refuse(code, e.to_string());
-    }
-    if let Some(id) = identity
+    if let Some(id) = &identity
         && let Some(ctx) = parts.extensions.get_mut::<RequestContext>()
     {
         ctx.caller = Some(lambdad_model::policy::Caller {
@@ -215,11 +232,17 @@ pub async fn authenticate(
             arn: id.arn(home),
         });
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let filter = via_console && crate::console_session::filters(parts.uri.path());
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match identity {
+        Some(id) if filter => crate::console_session::hide_environment(resp, &id, home).await,
+        _ => resp,
+    }
 }
 
-/// Longest pause between two pieces of a request body, in ms (`--client-timeout`).
+/// Longest pause/// Longest pause between two pieces of a request body, in ms (`--client-timeout`).
 static BODY_IDLE_TIMEOUT_MS: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(30_000);
 

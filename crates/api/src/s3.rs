@@ -105,6 +105,11 @@ pub(crate) fn is_s3(req: &Request) -> bool {
     if let Some(service) = crate::auth::signed_service(headers, query) {
         return service == "s3";
     }
+    // The web console's unsigned calls (API Gateway's `/v2/…`, which a
+    // path-style bucket could also name) say they are its own.
+    if headers.contains_key(crate::console_session::CONSOLE_HEADER) {
+        return false;
+    }
     let path = req.uri().path();
     if path == "/" && headers.contains_key("x-amz-target") {
         return false;

@@ -172,6 +172,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         objects: Some(objects),
         doors: Arc::default(),
         s3_metrics: Arc::default(),
+        console_sessions: Arc::default(),
     });
     let node = lambdad_service::cluster::Node::join(
         &state.services.ctx,
