@@ -118,12 +118,6 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                    connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
 
-/// Whether a request path is the console's (authentication leaves these to
-/// [`routes`]: the pages are public, the login checks its own key).
-pub(crate) fn is_console_path(path: &str) -> bool {
-    path == "/console" || path.starts_with("/console/")
-}
-
 /// The console's routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

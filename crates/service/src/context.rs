@@ -34,6 +34,10 @@ pub fn now_timestamp() -> String {
     now.format(&fmt).unwrap_or_default()
 }
 
+/// How long an unused shared archive is kept after its last upload (a
+/// create on another node may be about to name it): `shared_code::GRACE`.
+pub const SHARED_CODE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A new RevisionId.
 pub fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -239,7 +243,7 @@ impl Context {
             // The shared copy goes only past the grace period that protects
             // an upload another node's create is about to reference.
             if let Some(c) = store.cluster()
-                && let Err(e) = c.collect_code_blob(&hex, crate::shared_code::GRACE)
+                && let Err(e) = c.collect_code_blob(&hex, SHARED_CODE_GRACE)
             {
                 tracing::warn!(code = %hex, error = %e, "Cannot collect a shared code archive.");
             }

@@ -19,7 +19,7 @@ use crate::error::{ServiceError, ServiceResult};
 
 /// How long an unused shared archive is kept after its last upload (a
 /// create on another node may be about to name it).
-pub const GRACE: Duration = Duration::from_secs(3600);
+pub const GRACE: Duration = crate::context::SHARED_CODE_GRACE;
 
 impl Context {
     /// Stores a validated archive in the shared store (cluster mode).

@@ -215,7 +215,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (topic, dedup)
     );
 ",
-    crate::pg_cluster::MIGRATION,
+    CLUSTER_MIGRATION,
 ];
 
 /// Creates `schema` if given and absent, then applies the migrations not
@@ -258,3 +258,70 @@ pub(crate) async fn migrate(tx: &Transaction<'_>, schema: Option<&str>) -> Resul
     }
     Ok(())
 }
+
+/// The schema of cluster mode (migration 2). Tables are named `cluster_*`
+/// (`lambdad store export|import` copies none of them).
+const CLUSTER_MIGRATION: &str = "
+    CREATE TABLE cluster_code_blobs (
+        hex TEXT PRIMARY KEY,
+        size BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        touched_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE cluster_code_chunks (
+        hex TEXT NOT NULL REFERENCES cluster_code_blobs(hex) ON DELETE CASCADE,
+        idx BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (hex, idx)
+    );
+    CREATE TABLE cluster_nodes (
+        node_id TEXT PRIMARY KEY,
+        incarnation BIGINT NOT NULL,
+        api_addr TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        applied_seq BIGINT NOT NULL DEFAULT 0,
+        load TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE SEQUENCE cluster_change_seq;
+    CREATE TABLE cluster_changes (
+        seq BIGINT PRIMARY KEY,
+        function TEXT COLLATE \"C\" NOT NULL,
+        source TEXT NOT NULL,
+        op TEXT NOT NULL,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE INDEX cluster_changes_function ON cluster_changes(function, seq);
+    CREATE FUNCTION cluster_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        f TEXT;
+        s BIGINT;
+    BEGIN
+        IF TG_OP = 'UPDATE' AND to_jsonb(OLD) - 'last_version' = to_jsonb(NEW) - 'last_version' THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' THEN f := OLD.name; ELSE f := NEW.name; END IF;
+        PERFORM pg_advisory_xact_lock(7813586321355301990);
+        s := nextval('cluster_change_seq');
+        INSERT INTO cluster_changes (seq, function, source, op) VALUES (s, f, TG_TABLE_NAME, TG_OP);
+        PERFORM pg_notify('lambdad_changes', s::TEXT);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON functions
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON versions
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON aliases
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON concurrency
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON provisioned
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON event_invoke_configs
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON url_configs
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+    CREATE TRIGGER cluster_change AFTER INSERT OR UPDATE OR DELETE ON policies
+        FOR EACH ROW EXECUTE FUNCTION cluster_record_change();
+";
