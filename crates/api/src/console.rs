@@ -296,6 +296,7 @@ fn with_headers(mut resp: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::middleware::is_console_path;
 
     #[test]
     fn console_paths() {
