@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lambdad_model::{NetworkMode, VersionSnapshot};
-use lambdad_sandbox::{Backend, Bind, ExitInfo, Limits, Sandbox, SandboxSpec, ZygoteStart};
+use lambdad_sandbox::{Backend, Bind, ExitInfo, Limits, Sandbox, SandboxSpec};
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -39,28 +39,6 @@ const RESERVED: &[&str] = &[
     "AWS_DEFAULT_REGION",
     "_HANDLER",
 ];
-/// Lambda's variables every runtime starts with (a function cannot change them).
-const BASE_ENV: &[(&str, &str)] = &[
-    ("TZ", ":UTC"),
-    ("LANG", "en_US.UTF-8"),
-    ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
-    (
-        "LD_LIBRARY_PATH",
-        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-    ),
-];
-/// Prefixes of the variables an interpreter, its dynamic loader or libc
-/// read as they start: a function setting one of them beyond what a zygote
-/// started with gets no zygote.
-const STARTUP_PREFIXES: &[&str] = &[
-    "PYTHON", "LD_", "LC_", "LANGUAGE", "NODE_", "UV_", "MALLOC_", "GLIBC_", "OPENSSL_", "SSL_",
-];
-/// Where an environment's own directories are bound (its code, its layers).
-const LATE_BINDS: [&str; 2] = ["/var/task", "/opt"];
-/// The group of every environment.
-const GID: u32 = 990;
-/// The hostname inside every environment.
-const HOSTNAME: &str = "lambda";
 /// Longest accepted log line; longer lines are split.
 const MAX_LINE: usize = 256 * 1024;
 
@@ -105,9 +83,6 @@ pub struct NewEnvironment {
     pub uid: Option<crate::uids::UidLease>,
     /// The longest its init may take.
     pub init_limit: Duration,
-    /// A zygote to hand the environment to (started as `uid`), instead of
-    /// starting its runtime.
-    pub zygote: Option<Sandbox>,
 }
 
 /// A started environment and its init duration, or one whose init failed.
@@ -197,9 +172,13 @@ fn env_vars(
     set("AWS_DEFAULT_REGION", &cfg.region);
     set("LAMBDA_TASK_ROOT", "/var/task");
     set("LAMBDA_RUNTIME_DIR", "/var/runtime");
-    for (k, v) in BASE_ENV {
-        set(k, v);
-    }
+    set("TZ", ":UTC");
+    set("LANG", "en_US.UTF-8");
+    set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    set(
+        "LD_LIBRARY_PATH",
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    );
     if s.log_format == "JSON" {
         set("AWS_LAMBDA_LOG_FORMAT", "JSON");
         if let Some(level) = &s.application_log_level {
@@ -229,63 +208,6 @@ fn env_vars(
     vars.into_iter().collect()
 }
 
-/// How a zygote that can become an environment of `s` starts (its uid
-/// aside), if one can: the Python and Node.js runtimes without an exec wrapper, on the
-/// host's network, whose variables agree with the zygote's and set nothing
-/// else an interpreter reads as it starts.
-pub(crate) fn zygote_start(
-    cfg: &EngineConfig,
-    s: &VersionSnapshot,
-    cmd: &RuntimeCommand,
-) -> Option<ZygoteStart> {
-    let managed = s.runtime.starts_with("python3.") || s.runtime.starts_with("nodejs");
-    if s.image.is_some() || s.network != NetworkMode::Host || !managed {
-        return None;
-    }
-    if s.environment
-        .get("AWS_LAMBDA_EXEC_WRAPPER")
-        .is_some_and(|w| !w.is_empty())
-    {
-        return None;
-    }
-    let env: Vec<(String, String)> = BASE_ENV
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain(cmd.env.iter().cloned())
-        .collect();
-    let full = env_vars(cfg, s, "", "", cmd, "on-demand");
-    let agrees = env.iter().all(|kv| full.contains(kv));
-    let extra = full.iter().any(|(k, _)| {
-        STARTUP_PREFIXES.iter().any(|p| k.starts_with(p)) && !env.iter().any(|(z, _)| z == k)
-    });
-    if !agrees || extra {
-        return None;
-    }
-    Some(ZygoteStart {
-        spec: SandboxSpec {
-            id: "zygote".into(),
-            argv: cmd.argv.clone(),
-            env,
-            cwd: "/".into(),
-            rootfs: None,
-            binds: cmd.binds.clone(),
-            tmp_bytes: 0,
-            limits: Limits {
-                memory_bytes: 0,
-                pids_max: 0,
-                cpu_weight: 0,
-                cpu_quota_millis: 0,
-            },
-            uid: 0,
-            gid: GID,
-            hostname: HOSTNAME.into(),
-            netns: None,
-            deny_listen: false,
-        },
-        late: LATE_BINDS.iter().map(Into::into).collect(),
-    })
-}
-
 impl Environment {
     /// Starts a new environment for `snapshot` and waits until its runtime
     /// asks for work. Returns the environment and its init duration.
@@ -303,7 +225,6 @@ impl Environment {
             provisioned,
             uid,
             init_limit,
-            zygote,
         } = new;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = stream_name(&snapshot.version, &id);
@@ -349,14 +270,14 @@ impl Environment {
         if snapshot.image.is_none() {
             binds.push(Bind {
                 source: snapshot.code_dir.clone(),
-                target: LATE_BINDS[0].into(),
+                target: "/var/task".into(),
                 writable: false,
             });
         }
         if let Some(opt) = opt_dir(&cfg.data_dir, &snapshot.layer_dirs).await? {
             binds.push(Bind {
                 source: opt,
-                target: LATE_BINDS[1].into(),
+                target: "/opt".into(),
                 writable: false,
             });
         }
@@ -396,21 +317,15 @@ impl Environment {
                 },
             },
             uid: uid.as_ref().map_or(993, crate::uids::UidLease::uid),
-            gid: GID,
-            hostname: HOSTNAME.into(),
+            gid: 990,
+            hostname: "lambda".into(),
             netns: netns_path,
             deny_listen: snapshot.network == NetworkMode::None,
         };
         let started = Instant::now();
         let backend = backend.clone();
-        let mut sandbox = tokio::task::spawn_blocking(move || match zygote {
-            Some(zygote) => backend.hand_over(zygote, &spec).or_else(|e| {
-                tracing::warn!(error = %e, "A zygote could not be handed over; starting the runtime.");
-                backend.spawn(&spec)
-            }),
-            None => backend.spawn(&spec),
-        })
-        .await
+        let mut sandbox = tokio::task::spawn_blocking(move || backend.spawn(&spec))
+            .await
             .map_err(|e| InvokeError::Internal(e.to_string()))?
             .map_err(InvokeError::Sandbox)?;
         let (exit_tx, exited) = watch::channel(false);

@@ -26,7 +26,6 @@ pub mod runtime_api;
 pub mod sdk;
 mod streaming;
 pub mod uids;
-mod zygotes;
 
 pub use pool::EnvironmentCounts;
 pub use streaming::ResponseStream;
@@ -77,8 +76,6 @@ pub struct EngineConfig {
     /// Whether environments get CPU time in proportion to their memory
     /// ([`cpu_quota_millis`]); otherwise only a CPU weight.
     pub cpu_quota: bool,
-    /// Zygotes kept ready per managed runtime (0: none; `zygotes.rs`).
-    pub zygotes: usize,
 }
 
 /// Lambda's share of one vCPU per MB: 1,769 MB buys one full vCPU.
@@ -229,8 +226,6 @@ struct Inner {
     initialising: std::sync::atomic::AtomicI64,
     /// A distinct uid per environment.
     uids: uids::UidPool,
-    /// The managed runtimes' zygotes.
-    zygotes: zygotes::Zygotes,
 }
 
 /// The engine handle.
@@ -302,16 +297,13 @@ impl Invoker {
                 runtime::Interpreters::default()
             });
         interpreters.sdk().start(interpreters.tools());
-        let uids = uids::UidPool::default();
-        let zygotes = zygotes::Zygotes::new(backend.clone(), uids.clone(), cfg.zygotes);
         let inner = Arc::new(Inner {
             committed_mb: Arc::default(),
             provisions: Mutex::default(),
             concurrency: concurrency::Concurrency::new(cfg.concurrency_limit),
             metrics: metrics::Metrics::new(cfg.prices),
             initialising: Default::default(),
-            uids,
-            zygotes,
+            uids: Default::default(),
             cfg,
             backend,
             interpreters,
@@ -394,7 +386,6 @@ impl Invoker {
                         capture: req.tail_log,
                         provisioned: None,
                         uid: None,
-                        zygote: None,
                         init_limit: limit,
                     };
                     match self.start_environment(new).await? {

@@ -72,11 +72,6 @@ struct Function {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Runtime {
-    runtime: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Qualified {
     function: String,
     qualifier: String,
@@ -131,8 +126,6 @@ pub struct Metrics {
     provisioned_ready: Family<Qualified, Gauge>,
     /// Memory committed to environments, in bytes (set at scrape time).
     pub memory_committed: Gauge,
-    /// Zygotes waiting to be handed an environment (set at scrape time).
-    zygotes_ready: Family<Runtime, Gauge>,
     /// Events waiting in the asynchronous queue (set by the server at scrape time).
     pub async_queue_depth: Gauge,
     /// Age of the oldest waiting event, in seconds (set by the server at scrape time).
@@ -162,7 +155,6 @@ impl Metrics {
             provisioned_requested: Family::default(),
             provisioned_ready: Family::default(),
             memory_committed: Gauge::default(),
-            zygotes_ready: Family::default(),
             async_queue_depth: Gauge::default(),
             async_oldest_event_age: F64Gauge::default(),
             seen: Mutex::default(),
@@ -242,11 +234,6 @@ impl Metrics {
             "Memory committed to execution environments",
             Unit::Bytes,
             m.memory_committed.clone(),
-        );
-        r.register(
-            "zygotes_ready",
-            "Zygotes of the managed runtimes waiting for an environment",
-            m.zygotes_ready.clone(),
         );
         r.register(
             "async_queue_depth",
@@ -483,12 +470,7 @@ impl crate::Invoker {
     ) -> Result<crate::env::Started, crate::InvokeError> {
         use std::sync::atomic::Ordering;
         let mut new = new;
-        let zygote = crate::env::zygote_start(&self.inner.cfg, &new.snapshot, &new.cmd)
-            .and_then(|start| self.inner.zygotes.take(&new.snapshot.runtime, &start));
-        match zygote {
-            Some(z) => (new.uid, new.zygote) = (Some(z.uid), Some(z.sandbox)),
-            None => new.uid = Some(self.inner.uids.lease()),
-        }
+        new.uid = Some(self.inner.uids.lease());
         let quota = if self.inner.cfg.cpu_quota && self.inner.backend.isolates_users() {
             crate::cpu_quota_millis(new.snapshot.memory_mb, crate::host_cpus())
         } else {
@@ -530,11 +512,6 @@ impl crate::Invoker {
         let mb = self.inner.committed_mb.load(Ordering::Relaxed);
         m.memory_committed
             .set(i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX));
-        for (runtime, n) in self.inner.zygotes.ready() {
-            m.zygotes_ready
-                .get_or_create(&Runtime { runtime })
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
-        }
         m.clear_provisioned();
         let keys: Vec<String> = self.lock_provisions().keys().cloned().collect();
         for key in keys {

@@ -114,7 +114,6 @@ impl Invoker {
                 capture: false,
                 provisioned: Some(member),
                 uid: None,
-                zygote: None,
                 init_limit: crate::env::PROVISIONED_INIT_TIMEOUT.max(
                     std::time::Duration::from_secs(u64::from(p.snapshot.timeout_secs)),
                 ),

@@ -86,7 +86,6 @@ fn engine(idle_timeout: Duration, memory_budget_mb: u64) -> Engine {
         extra_env: Default::default(),
         sdk: Default::default(),
         cpu_quota: true,
-        zygotes: 0,
     };
     Engine {
         invoker: Invoker::new(cfg, backend),

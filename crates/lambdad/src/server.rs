@@ -317,7 +317,6 @@ fn start_engine(
             extra_env: role_environment(keys, config.listen),
             sdk: lambdad_engine::sdk::Sdk::new(config.sdk_dir.clone(), config.sdk_install),
             cpu_quota: config.cpu_quota == crate::config::CpuQuota::Proportional,
-            zygotes: config.zygotes,
         },
         backend,
     ))

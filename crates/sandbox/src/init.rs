@@ -7,8 +7,6 @@
 //! and stderr are the runtime's. The helper exits with the runtime's exit
 //! code, or 128 + signal number.
 
-pub(crate) mod zygote;
-
 use std::ffi::CString;
 use std::fs;
 use std::io::{BufRead, Read, Write};
@@ -33,11 +31,6 @@ pub(crate) struct InitMessage {
     pub spec: SandboxSpec,
     /// Empty host directory the new root is mounted on (private to the mount namespace).
     pub root_dir: PathBuf,
-    /// Set for a zygote (see `zygote`): the mount points bound at its
-    /// handover, empty until then. The program runs at once, and a second
-    /// line, the handover, follows.
-    #[serde(default)]
-    pub zygote: Option<Vec<PathBuf>>,
 }
 
 /// Host directories visible read-only inside every sandbox.
@@ -47,7 +40,7 @@ const SYSTEM_DIRS: &[&str] = &[
 /// Device nodes bound into the sandbox's /dev.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-pub(crate) fn fail(step: &str, e: impl std::fmt::Display) -> ! {
+fn fail(step: &str, e: impl std::fmt::Display) -> ! {
     eprintln!("lambdad sandbox: {step}: {e}");
     std::process::exit(126)
 }
@@ -81,7 +74,7 @@ pub fn init_main() -> ! {
         Err(e) => fail("opening /dev/null", e),
     }
     let lifeline_fd = std::os::fd::AsRawFd::as_raw_fd(&lifeline);
-    let (runtime_pid, lines) = watch_lifeline(lifeline);
+    let (runtime_pid, spec) = watch_lifeline(lifeline);
     if let Err(e) = unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWPID
@@ -91,31 +84,21 @@ pub fn init_main() -> ! {
         fail("unshare", e);
     }
     let (spec_r, spec_w) = nix::unistd::pipe().unwrap_or_else(|e| fail("pipe", e));
-    // A zygote's program reads its handover from this pipe (as fd 3).
-    let (handover_r, handover_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap_or_else(|e| fail("pipe", e));
     // SAFETY: besides this thread there is only the lifeline thread, waiting
     // for the runtime's pid before it reads anything and holding no lock, and
     // glibc's fork keeps malloc consistent: the child may run arbitrary code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(spec_w);
-            drop(handover_w);
             // The lifeline is the helper's: a helper that dies must leave
             // the server's end of it without a reader.
             let _ = nix::unistd::close(lifeline_fd);
             // The helper (single-threaded) is our parent: if it dies, so do we.
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            let msg = read_spec(spec_r);
-            if msg.zygote.is_some() {
-                zygote::run_child(&msg, handover_r)
-            }
-            drop(handover_r);
-            run_child(&msg)
+            run_child(&read_spec(spec_r))
         }
         Ok(ForkResult::Parent { child }) => {
             drop(spec_r);
-            drop(handover_r);
             for procs in &cgroup_procs {
                 if let Err(e) = fs::write(procs, child.as_raw().to_string()) {
                     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -125,31 +108,11 @@ pub fn init_main() -> ! {
             let _ = runtime_pid.send(child);
             // Only once the server has sent it (the lifeline thread ends the
             // helper if the server goes away first).
-            let kill = || {
-                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            };
-            if let Ok(line) = lines.recv() {
-                // A zygote's root is prepared here before the child reads its spec.
-                let zygote = zygote::root_of(&line);
-                if let Some(root_dir) = &zygote
-                    && let Err(e) = zygote::prepare(root_dir)
-                {
-                    kill();
-                    fail("preparing the zygote's root", e);
-                }
+            if let Ok(line) = spec.recv() {
                 let mut to_child = fs::File::from(spec_w);
                 if let Err(e) = to_child.write_all(&line) {
-                    kill();
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
                     fail("passing the spec on", e);
-                }
-                drop(to_child);
-                // A zygote runs until its handover comes.
-                if let Some(root_dir) = zygote
-                    && let Ok(handover) = lines.recv()
-                    && let Err(e) = zygote::hand_over(&root_dir, &handover, handover_w)
-                {
-                    kill();
-                    fail("handing the zygote over", e);
                 }
             }
             loop {
@@ -175,11 +138,10 @@ fn read_spec(fd: OwnedFd) -> InitMessage {
     serde_json::from_slice(&input).unwrap_or_else(|e| fail("parsing the spec", e))
 }
 
-/// Watches the server's end of our stdin. It carries the spec (one line;
-/// a zygote's handover is a second one), each line sent on the returned
-/// receiver; when it closes, the server is gone (even by SIGKILL), and the
-/// runtime (with its PID namespace) is killed, so that nothing of an
-/// environment outlives the server. The thread
+/// Watches the server's end of our stdin. It first carries the spec (one
+/// line), sent on the returned receiver; then, when it closes, the server is
+/// gone (even by SIGKILL), and the runtime (with its PID namespace) is
+/// killed, so that nothing of an environment outlives the server. The thread
 /// reads nothing before the runtime's pid arrives on the returned sender,
 /// once the runtime is forked. Started before the PID namespace is unshared
 /// (no thread can be created after).
@@ -196,14 +158,13 @@ fn watch_lifeline(
         .spawn(move || {
             let runtime = pid_rx.recv().ok();
             let mut input = std::io::BufReader::new(fs::File::from(lifeline));
-            loop {
-                let mut line = Vec::new();
-                let read = input.read_until(b'\n', &mut line);
-                if !matches!(read, Ok(n) if n > 0) || !line.ends_with(b"\n") {
-                    // The server went away.
-                    break;
-                }
+            let mut line = Vec::new();
+            if matches!(input.read_until(b'\n', &mut line), Ok(n) if n > 0) && line.ends_with(b"\n")
+            {
                 let _ = spec_tx.send(line);
+                // Nothing more is ever written: any return means the server went away.
+                let mut buf = [0u8; 64];
+                while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
             }
             if let Some(runtime) = runtime {
                 let _ = nix::sys::signal::kill(runtime, nix::sys::signal::Signal::SIGKILL);
@@ -314,22 +275,13 @@ fn mask_proc(proc_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn inside(root: &Path, path: &Path) -> PathBuf {
+fn inside(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
-/// Builds the environment's root at `root` and pivots into it. For a
-/// zygote (`late`: the mount points its handover binds), the root is the
-/// tmpfs its helper mounted (see `zygote::prepare`) and /tmp is left to the
-/// handover too.
-pub(crate) fn build_root(
-    spec: &SandboxSpec,
-    root: &Path,
-    late: Option<&[PathBuf]>,
-) -> Result<(), String> {
-    if late.is_some() {
-        return build_tree(spec, root, late);
-    }
+fn build_root(msg: &InitMessage) -> Result<(), String> {
+    let spec = &msg.spec;
+    let root = &msg.root_dir;
     mount(
         None::<&str>,
         "/",
@@ -352,10 +304,6 @@ pub(crate) fn build_root(
         )
         .map_err(|e| format!("mount root tmpfs on {}: {e}", root.display()))?;
     }
-    build_tree(spec, root, None)
-}
-
-fn build_tree(spec: &SandboxSpec, root: &Path, late: Option<&[PathBuf]>) -> Result<(), String> {
     for dir in SYSTEM_DIRS.iter().filter(|_| spec.rootfs.is_none()) {
         let host = Path::new(dir);
         let target = inside(root, host);
@@ -372,21 +320,15 @@ fn build_tree(spec: &SandboxSpec, root: &Path, late: Option<&[PathBuf]>) -> Resu
     // is under /tmp (an interpreter installed there) stays visible.
     let tmp = inside(root, Path::new("/tmp"));
     fs::create_dir_all(&tmp).map_err(|e| format!("mkdir /tmp: {e}"))?;
-    if late.is_none() {
-        let opts = format!("size={},mode=1777", spec.tmp_bytes.max(4096));
-        mount(
-            Some("tmpfs"),
-            &tmp,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some(opts.as_str()),
-        )
-        .map_err(|e| format!("mount /tmp: {e}"))?;
-    }
-    for point in late.unwrap_or_default() {
-        let dir = inside(root, point);
-        fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", point.display()))?;
-    }
+    let opts = format!("size={},mode=1777", spec.tmp_bytes.max(4096));
+    mount(
+        Some("tmpfs"),
+        &tmp,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("mount /tmp: {e}"))?;
     for b in &spec.binds {
         bind(&b.source, &inside(root, &b.target), b.writable)?;
     }
@@ -468,8 +410,7 @@ fn cstring(s: &str, what: &str) -> CString {
 }
 
 fn run_child(msg: &InitMessage) -> ! {
-    let spec = &msg.spec;
-    if let Some(path) = &spec.netns {
+    if let Some(path) = &msg.spec.netns {
         let joined = fs::File::open(path)
             .map_err(|e| e.to_string())
             .and_then(|ns| setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string()));
@@ -480,17 +421,13 @@ fn run_child(msg: &InitMessage) -> ! {
             );
         }
     }
-    if let Err(e) = build_root(spec, &msg.root_dir, None) {
+    if let Err(e) = build_root(msg) {
         fail("building the root", e);
     }
-    exec(spec)
-}
-
-/// Drops privileges and execs the spec's program.
-pub(crate) fn exec(spec: &SandboxSpec) -> ! {
-    if let Err(e) = drop_privileges(spec) {
+    if let Err(e) = drop_privileges(&msg.spec) {
         fail("dropping privileges", e);
     }
+    let spec = &msg.spec;
     if let Err(e) = chdir(&spec.cwd) {
         fail(&format!("chdir {}", spec.cwd.display()), e);
     }

@@ -13,8 +13,6 @@
 //! environment (memory, pids, cpu; freezer) before it execs. A few helpers
 //! are started ahead of need, their cgroups made, each waiting for a spec
 //! (`pool`): a cold start then only sets the limits and sends the spec.
-//! A zygote (`zygote`) goes further: its program already runs, waiting to
-//! be handed its environment.
 //!
 //! [`ProcessBackend`] runs the program as a plain child process, for hosts
 //! where none of this is permitted; it isolates nothing.
@@ -34,9 +32,7 @@ use std::sync::Arc;
 
 pub use cgroup::{Cgroup, favor_dynamic_migrations};
 pub use init::init_main;
-pub use init::zygote::{HANDOVER_FD, ZygoteStart};
 pub use net::{IsolatedNetwork, tcp_peer_uid};
-pub use pool::{Launch, Pool};
 pub use process::{ExitInfo, NamespaceBackend, ProcessBackend, Sandbox};
 pub use spec::{Bind, CPU_PERIOD_US, Limits, SandboxSpec};
 
@@ -97,24 +93,6 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// which run as lambdad's own user).
     fn isolates_users(&self) -> bool {
         false
-    }
-    /// Starts a zygote (see the `zygote` module): `start`'s program, running
-    /// before its environment is known, to be made one by
-    /// [`Backend::hand_over`]. `None` when the backend has no zygotes.
-    fn start_zygote(&self, start: &ZygoteStart) -> Result<Option<Sandbox>, SandboxError> {
-        let _ = start;
-        Ok(None)
-    }
-    /// Makes `zygote` the environment `spec` describes, if it fits: applies
-    /// the limits, mounts its /tmp and its other binds, hands the program
-    /// its environment. Init starts now.
-    fn hand_over(&self, zygote: Sandbox, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
-        drop(zygote);
-        Err(SandboxError::Unavailable(format!(
-            "{} sandboxes have no zygotes ({})",
-            self.name(),
-            spec.id
-        )))
     }
     /// A network namespace with only loopback, listening on `port` in it;
     /// `None` when the backend cannot isolate networks (plain processes).

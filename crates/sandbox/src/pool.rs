@@ -15,12 +15,10 @@ use std::time::Duration;
 const REFILL_DELAY: Duration = Duration::from_millis(5);
 
 /// Starts one waiting helper in the cgroup named by its argument.
-pub type Launch<T, E> = Box<dyn Fn(&str) -> Result<T, E> + Send>;
+pub(crate) type Launch<T, E> = Box<dyn Fn(&str) -> Result<T, E> + Send>;
 
-/// Things started ahead of need by a thread of their own (sandbox helpers
-/// here, zygotes in the engine), kept at a number; closed when dropped.
 #[derive(Debug)]
-pub struct Pool<T> {
+pub(crate) struct Pool<T> {
     shared: Arc<Shared<T>>,
     filler: Mutex<Option<JoinHandle<()>>>,
 }
@@ -46,7 +44,7 @@ impl<T> Shared<T> {
 
 impl<T: Debug + Send + 'static> Pool<T> {
     /// A pool of `wanted` helpers, filled by a thread of its own.
-    pub fn start<E: Display + 'static>(
+    pub(crate) fn start<E: Display + 'static>(
         wanted: usize,
         launch: Launch<T, E>,
     ) -> std::io::Result<Self> {
@@ -71,7 +69,7 @@ impl<T: Debug + Send + 'static> Pool<T> {
     }
 
     /// A waiting helper, when one is ready; the pool starts a replacement.
-    pub fn take(&self) -> Option<T> {
+    pub(crate) fn take(&self) -> Option<T> {
         let taken = self.shared.lock().ready.pop();
         if taken.is_some() {
             self.shared.changed.notify_all();
@@ -80,12 +78,12 @@ impl<T: Debug + Send + 'static> Pool<T> {
     }
 
     /// How many helpers wait ready.
-    pub fn ready(&self) -> usize {
+    pub(crate) fn ready(&self) -> usize {
         self.shared.lock().ready.len()
     }
 
     /// Stops the filling thread and ends every waiting helper.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let ready = {
             let mut state = self.shared.lock();
             state.closed = true;
@@ -96,26 +94,6 @@ impl<T: Debug + Send + 'static> Pool<T> {
         let filler = self
             .filler
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(filler) = filler {
-            let _ = filler.join();
-        }
-    }
-}
-
-impl<T> Drop for Pool<T> {
-    fn drop(&mut self) {
-        let ready = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            std::mem::take(&mut state.ready)
-        };
-        self.shared.changed.notify_all();
-        drop(ready);
-        let filler = self
-            .filler
-            .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(filler) = filler {

@@ -7,7 +7,6 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 use crate::cgroup::{Cgroup, Layout};
 use crate::init::InitMessage;
-use crate::init::zygote::ZygoteStart;
 use crate::pool::Pool;
 use crate::spec::SandboxSpec;
 use crate::{Backend, IsolatedNetwork, SandboxError};
@@ -35,8 +34,6 @@ pub struct Sandbox {
     exited: Option<ExitInfo>,
     /// The helper's stdin: it kills the environment when this closes.
     lifeline: Option<std::fs::File>,
-    /// How a zygote not yet handed over was started.
-    zygote: Option<Box<ZygoteStart>>,
 }
 
 impl Sandbox {
@@ -150,8 +147,6 @@ pub struct NamespaceBackend {
     instance: String,
     /// Helpers started ahead of need (none when asked for none).
     pool: Option<Pool<Sandbox>>,
-    /// Zygotes started so far (names their cgroups).
-    zygotes: std::sync::atomic::AtomicU64,
 }
 
 impl NamespaceBackend {
@@ -197,7 +192,6 @@ impl NamespaceBackend {
             layout,
             instance,
             pool,
-            zygotes: Default::default(),
         })
     }
 
@@ -231,23 +225,13 @@ impl NamespaceBackend {
         let msg = InitMessage {
             spec: spec.clone(),
             root_dir: self.roots.clone(),
-            zygote: None,
         };
-        line_of(&spec.id, &msg)
-    }
-}
-
-/// One line of JSON for a helper's stdin.
-fn line_of(id: &str, msg: &impl serde::Serialize) -> Result<Vec<u8>, SandboxError> {
-    let mut line = serde_json::to_vec(msg).map_err(|e| invalid(id, e))?;
-    line.push(b'\n');
-    Ok(line)
-}
-
-fn invalid(id: &str, e: impl std::fmt::Display) -> SandboxError {
-    SandboxError::Io {
-        id: id.to_owned(),
-        source: std::io::Error::other(e.to_string()),
+        let mut line = serde_json::to_vec(&msg).map_err(|e| SandboxError::Io {
+            id: spec.id.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        Ok(line)
     }
 }
 
@@ -296,7 +280,6 @@ fn start_helper(
                 via_helper: true,
                 exited: None,
                 lifeline: Some(lifeline),
-                zygote: None,
             };
             Ok((sandbox, written))
         }
@@ -374,46 +357,6 @@ impl Backend for NamespaceBackend {
 
     fn isolates_users(&self) -> bool {
         true
-    }
-
-    fn start_zygote(&self, start: &ZygoteStart) -> Result<Option<Sandbox>, SandboxError> {
-        crate::init::zygote::check_start(start).map_err(|e| invalid("zygote", e))?;
-        let n = 1 + self
-            .zygotes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("zygote-{n}");
-        let msg = InitMessage {
-            spec: start.spec.clone(),
-            root_dir: self.roots.clone(),
-            zygote: Some(start.late.clone()),
-        };
-        let line = line_of(&name, &msg)?;
-        let cgroup = self.layout.create(&self.instance, &name, None)?;
-        let (mut sandbox, written) = start_helper(&self.helper, &name, cgroup, Some(&line))?;
-        if !written {
-            let lifeline = sandbox
-                .lifeline
-                .as_mut()
-                .expect("a helper has its lifeline");
-            lifeline
-                .write_all(&line)
-                .map_err(|source| SandboxError::Io { id: name, source })?;
-        }
-        sandbox.zygote = Some(Box::new(start.clone()));
-        Ok(Some(sandbox))
-    }
-
-    fn hand_over(&self, mut zygote: Sandbox, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
-        let start = zygote
-            .zygote
-            .take()
-            .ok_or_else(|| invalid(&spec.id, "not a zygote"))?;
-        let handover = crate::init::zygote::fits(&start, spec).map_err(|e| invalid(&spec.id, e))?;
-        if zygote.try_wait()?.is_some() {
-            return Err(invalid(&spec.id, "the zygote has exited"));
-        }
-        let line = line_of(&spec.id, &handover)?;
-        hand_over(zygote, spec, &line)
     }
 
     fn isolated_network(&self, port: u16) -> Result<Option<IsolatedNetwork>, SandboxError> {
@@ -494,7 +437,6 @@ impl Backend for ProcessBackend {
             via_helper: false,
             exited: None,
             lifeline: None,
-            zygote: None,
         })
     }
 }

@@ -12,18 +12,11 @@ import { pathToFileURL } from "node:url";
 import util from "node:util";
 import { Writable } from "node:stream";
 
-// Read from the environment when main() starts (a zygote gets it later).
-let HOST, PORT, TASK, JSON_LOGS, MIN_RANK;
+const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const PREFIX = "/2018-06-01/runtime";
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-function configure() {
-  [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
-  TASK = process.env.LAMBDA_TASK_ROOT || "/var/task";
-  JSON_LOGS = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
-  // ApplicationLogLevel (JSON format only, as on AWS).
-  MIN_RANK = JSON_LOGS ? RANK[(process.env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase()] ?? 0 : 0;
-}
+const TASK = process.env.LAMBDA_TASK_ROOT || "/var/task";
+const JSON_LOGS = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
 
 function call(method, p, body, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -132,6 +125,8 @@ async function runStreaming(fn, event, ctx) {
 let requestId = "";
 const write = (s) => fs.writeSync(1, s);
 const RANK = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+// ApplicationLogLevel (JSON format only, as on AWS).
+const MIN_RANK = JSON_LOGS ? RANK[(process.env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase()] ?? 0 : 0;
 
 function patchConsole() {
   const levels = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
@@ -358,34 +353,7 @@ function runHandler(fn, event, ctx) {
   });
 }
 
-// A zygote's wait: lambdad started this interpreter before the function was
-// known (crates/sandbox/src/zygote.rs). The environment arrives on fd 3 as
-// {"env": [[name, value], ...], "cwd": dir}; it replaces process.env (and the
-// C environment beneath it) whole, and init starts from here.
-function awaitHandover() {
-  const chunks = [];
-  const buf = Buffer.alloc(65536);
-  for (;;) {
-    let n;
-    try {
-      n = fs.readSync(3, buf);
-    } catch (e) {
-      if (e.code === "EAGAIN" || e.code === "EINTR") continue;
-      throw e;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  fs.closeSync(3);
-  if (!chunks.length) process.exit(0); // never handed over: lambdad let the zygote go
-  const message = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  for (const name of Object.keys(process.env)) delete process.env[name];
-  for (const [name, value] of message.env) process.env[name] = value;
-  process.chdir(message.cwd);
-}
-
 async function main() {
-  configure();
   patchConsole();
   let fn;
   try {
@@ -428,5 +396,4 @@ process.on("unhandledRejection", (reason) => {
   console.error(`Unhandled Promise Rejection \t${JSON.stringify({ errorType: "Runtime.UnhandledPromiseRejection", errorMessage: err.errorMessage, trace: err.trace })}`);
 });
 
-if (!process.env.AWS_LAMBDA_RUNTIME_API) awaitHandover();
 main();

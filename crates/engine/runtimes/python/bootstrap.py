@@ -16,8 +16,7 @@ import time
 # imports it (see LoggingFinder); `traceback` is imported when an error is
 # reported.
 
-# Read from the environment when main() starts (a zygote gets it later).
-API = ""
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 PREFIX = "/2018-06-01/runtime"
 
 
@@ -124,7 +123,7 @@ class Client:
                     raise
 
 
-CLIENT = None
+CLIENT = Client()
 
 
 class CognitoIdentity:
@@ -182,7 +181,7 @@ class LambdaContext:
 # ---- logging ---------------------------------------------------------------
 
 REQUEST_ID = ""
-JSON_LOGS = False
+JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
 
 
 def setup_logging(logging):
@@ -331,33 +330,7 @@ def load_handler(spec):
         raise FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
 
 
-def await_handover():
-    """A zygote's wait: lambdad started this interpreter before the function
-    was known (crates/sandbox/src/zygote.rs). The environment arrives on fd 3
-    as {"env": [[name, value], ...], "cwd": dir}; it replaces os.environ (and
-    the C environment beneath it) whole, and init starts from here."""
-    chunks = []
-    while True:
-        chunk = os.read(3, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(3)
-    if not chunks:
-        sys.exit(0)  # never handed over: lambdad let the zygote go
-    message = json.loads(b"".join(chunks))
-    os.environ.clear()
-    for name, value in message["env"]:
-        os.environ[name] = value
-    time.tzset()
-    os.chdir(message["cwd"])
-
-
 def main():
-    global API, JSON_LOGS, CLIENT
-    API = os.environ["AWS_LAMBDA_RUNTIME_API"]
-    JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
-    CLIENT = Client()
     sys.stdout = os.fdopen(sys.stdout.fileno(), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
     sys.stderr = os.fdopen(sys.stderr.fileno(), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
     task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
@@ -416,8 +389,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if "AWS_LAMBDA_RUNTIME_API" not in os.environ:
-        import importlib  # what load_handler imports, before the handover
-
-        await_handover()
     main()

@@ -93,8 +93,6 @@ pub struct Config {
     pub cpu_quota: CpuQuota,
     /// Sandbox helpers kept started ahead of cold starts.
     pub prestarted_sandboxes: usize,
-    /// Zygotes kept ready per managed runtime in use.
-    pub zygotes: usize,
     /// Threads of lambdad's async runtime.
     pub worker_threads: usize,
     /// Delays before the retries of failed asynchronous events.
@@ -214,10 +212,6 @@ impl Config {
         if prestarted_sandboxes > 64 {
             bail!("at most 64 prestarted sandboxes, got {prestarted_sandboxes}");
         }
-        let zygotes = a.zygotes.unwrap_or(1);
-        if zygotes > 16 {
-            bail!("at most 16 zygotes per runtime, got {zygotes}");
-        }
         // Functions run on the same cores: lambdad's own threads take half.
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let worker_threads = a.worker_threads.unwrap_or((cores / 2).max(1));
@@ -281,7 +275,6 @@ impl Config {
             fast_cgroup_migration: a.fast_cgroup_migration.unwrap_or(true),
             cpu_quota: a.cpu_quota.unwrap_or(CpuQuota::Proportional),
             prestarted_sandboxes,
-            zygotes,
             worker_threads,
             async_retry_delays: a.async_retry_delays.map_or_else(
                 || vec![Duration::from_secs(60), Duration::from_secs(120)],

@@ -134,11 +134,6 @@ pub struct ServeArgs {
     /// Sandbox helpers kept started ahead of cold starts, 0 to 64 [default: 2].
     #[arg(long)]
     pub prestarted_sandboxes: Option<usize>,
-    /// Zygotes kept ready per Python runtime in use (interpreters started
-    /// ahead of cold starts, each handed one environment), 0 (off) to 16
-    /// [default: 1].
-    #[arg(long)]
-    pub zygotes: Option<usize>,
     /// Threads that run lambdad's own work (HTTP, Runtime API, queues), 1 to
     /// 256 [default: half the host's cores, at least 1].
     #[arg(long)]

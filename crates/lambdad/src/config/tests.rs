@@ -42,7 +42,6 @@ fn defaults() {
     assert_eq!(c.account_id, "000000000000");
     assert_eq!(c.sandbox, SandboxChoice::Auto);
     assert_eq!(c.prestarted_sandboxes, 2);
-    assert_eq!(c.zygotes, 1);
     assert_eq!(c.network, NetworkMode::Host);
     assert_eq!(c.client_timeout, Duration::from_secs(30));
     assert_eq!(c.auth, AuthMode::None);
@@ -113,26 +112,15 @@ fn thread_and_pool_sizes_are_bounded() {
         ["--worker-threads", "0"],
         ["--worker-threads", "257"],
         ["--prestarted-sandboxes", "65"],
-        ["--zygotes", "17"],
     ] {
         assert!(resolve(&args, &[]).is_err(), "{args:?}");
     }
     let c = resolve(
-        &[
-            "--worker-threads",
-            "3",
-            "--prestarted-sandboxes",
-            "0",
-            "--zygotes",
-            "0",
-        ],
+        &["--worker-threads", "3", "--prestarted-sandboxes", "0"],
         &[],
     )
     .unwrap();
-    assert_eq!(
-        (c.worker_threads, c.prestarted_sandboxes, c.zygotes),
-        (3, 0, 0)
-    );
+    assert_eq!((c.worker_threads, c.prestarted_sandboxes), (3, 0));
     let c = resolve(
         &[],
         &[
