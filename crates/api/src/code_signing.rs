@@ -58,9 +58,6 @@ impl Paging {
 
 async fn config_request(body: Body, operation: &str) -> ApiResult<ConfigRequest> {
     let bytes = read_body(body, MAX_JSON_REQUEST, operation).await?;
-    if bytes.is_empty() {
-        return Ok(ConfigRequest::default());
-    }
     parse_json(&bytes)
 }
 
@@ -157,11 +154,7 @@ pub async fn attach(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let bytes = read_body(body, MAX_JSON_REQUEST, "PutFunctionCodeSigningConfig").await?;
-    let req: AttachRequest = if bytes.is_empty() {
-        AttachRequest::default()
-    } else {
-        parse_json(&bytes)?
-    };
+    let req: AttachRequest = parse_json(&bytes)?;
     let arn = req
         .code_signing_config_arn
         .ok_or_else(|| AwsError::validation(validate::null_error("codeSigningConfigArn")))?;
@@ -235,11 +228,7 @@ pub async fn put_recursion(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let bytes = read_body(body, MAX_JSON_REQUEST, "PutFunctionRecursionConfig").await?;
-    let req: RecursionRequest = if bytes.is_empty() {
-        RecursionRequest::default()
-    } else {
-        parse_json(&bytes)?
-    };
+    let req: RecursionRequest = parse_json(&bytes)?;
     let value = state
         .services
         .recursion
